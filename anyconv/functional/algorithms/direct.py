@@ -1,0 +1,35 @@
+"""The definition itself: a sum over kernel offsets of strided input slices times weights."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from anyconv._spec import ConvSpec
+from anyconv.padding import pad
+
+
+def conv_direct(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                spec: ConvSpec) -> torch.Tensor:
+    """``y[n, o, j] = b[o] + sum_{c, p} w[o, c, p] * x_pad[n, c, j*stride + p*dilation]``.
+
+    One term per kernel offset ``p``: the input slice that offset sees at every output
+    position is a strided view, contracted with ``w[:, :, p]`` over the channels of its
+    group. Readable, works for any number of axes and any floating dtype, autograd does the
+    backward pass.
+    """
+    x = pad(x, spec.padding, spec.padding_mode)
+    n, groups = x.shape[0], spec.groups
+    out_channels, per_group, *kernel = weight.shape
+    xg = x.reshape(n, groups, per_group, *x.shape[2:])
+    wg = weight.reshape(groups, out_channels // groups, per_group, *kernel)
+    y = x.new_zeros(n, groups, out_channels // groups, *spec.out_shape)
+    for offset in itertools.product(*map(range, kernel)):
+        window = tuple(slice(p * d, p * d + s * (m - 1) + 1, s) for p, d, s, m in
+                       zip(offset, spec.dilation, spec.stride, spec.out_shape, strict=True))
+        y = y + torch.einsum("ngc...,goc->ngo...", xg[(..., *window)], wg[(..., *offset)])
+    y = y.reshape(n, out_channels, *spec.out_shape)
+    if bias is not None:
+        y = y + bias.view(-1, *(1,) * len(kernel))
+    return y

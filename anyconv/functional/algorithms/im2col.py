@@ -1,0 +1,129 @@
+"""im2col + GEMM, with the backward pass written out (col2im) instead of left to autograd."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+
+from anyconv._spec import ConvSpec
+from anyconv.padding import pad
+
+Ints = tuple[int, ...]
+
+
+def im2col(xp: torch.Tensor, kernel: Ints, stride: Ints, dilation: Ints,
+           groups: int) -> torch.Tensor:
+    """Unfold a padded input into the column matrix of every receptive field.
+
+    Args:
+        xp: padded input ``(N, C, *padded)``.
+        kernel, stride, dilation: one int per spatial axis.
+        groups: channel groups; each group gets its own column block.
+
+    Returns:
+        ``cols`` of shape ``(N, groups, C/groups * prod(kernel), L)`` where ``L`` is the
+        number of output positions; row ``c * prod(kernel) + p`` holds channel ``c`` at
+        kernel offset ``p`` (C order), matching ``weight.reshape(C_out, -1)``.
+
+    Example:
+        >>> x = torch.arange(16.0).view(1, 1, 4, 4)
+        >>> im2col(x, (2, 2), (2, 2), (1, 1), 1)[0, 0, :, 0]
+        tensor([0., 1., 4., 5.])
+    """
+    n, c = xp.shape[:2]
+    windows = xp
+    for axis, (k, s, d) in enumerate(zip(kernel, stride, dilation, strict=True)):
+        windows = windows.unfold(2 + axis, d * (k - 1) + 1, s)
+    ndim = len(kernel)
+    windows = windows[(..., *(slice(None, None, d) for d in dilation))]
+    # (N, C, *out, *kernel) -> (N, C, *kernel, *out): a copy, the columns proper.
+    order = (0, 1, *range(2 + ndim, 2 + 2 * ndim), *range(2, 2 + ndim))
+    return windows.permute(order).reshape(n, groups, c // groups * math.prod(kernel), -1)
+
+
+@functools.lru_cache(maxsize=64)
+def _col2im_index(padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints,
+                  device: torch.device) -> torch.Tensor:
+    """Flat index into the padded input for every (kernel offset, output position), C order."""
+    ndim = len(kernel)
+    index = torch.zeros((), dtype=torch.long, device=device)
+    place = math.prod(padded)
+    for axis, (p, k, s, d, m) in enumerate(zip(padded, kernel, stride, dilation, out,
+                                               strict=True)):
+        place //= p
+        along = (torch.arange(k, device=device)[:, None] * d
+                 + torch.arange(m, device=device)[None, :] * s) * place
+        shape = [1] * (2 * ndim)  # (*kernel, *out), this axis' k and m in place
+        shape[axis], shape[ndim + axis] = k, m
+        index = index + along.view(shape)
+    return index.reshape(-1)
+
+
+def col2im(cols: torch.Tensor, padded: Ints, kernel: Ints, stride: Ints, dilation: Ints,
+           out: Ints) -> torch.Tensor:
+    """The adjoint of :func:`im2col`: scatter-add columns back onto the padded input grid.
+
+    Args:
+        cols: ``(N, groups, C/groups * prod(kernel), L)``.
+        padded: spatial shape of the padded input.
+
+    Returns:
+        ``(N, C, *padded)``; every input position receives the sum of the column entries
+        that read it.
+    """
+    n, groups, rows, _ = cols.shape
+    channels = groups * rows // math.prod(kernel)
+    index = _col2im_index(padded, kernel, stride, dilation, out, cols.device)
+    grid = cols.new_zeros(n, channels, math.prod(padded))
+    grid.index_add_(2, index, cols.reshape(n, channels, -1))
+    return grid.view(n, channels, *padded)
+
+
+class _Im2colConv(torch.autograd.Function):
+    """GEMM over im2col columns, with the backward pass written out:
+    grad_w = grad_y · colsᵀ, grad_b = sum of grad_y, grad_x = col2im(wᵀ · grad_y)."""
+
+    @staticmethod
+    def forward(ctx, xp, weight, bias, stride, dilation, groups):
+        kernel = tuple(weight.shape[2:])
+        cols = im2col(xp, kernel, stride, dilation, groups)
+        out_channels = weight.shape[0]
+        y = weight.reshape(groups, out_channels // groups, -1) @ cols  # (N, G, O/G, L)
+        y = y.reshape(xp.shape[0], out_channels, -1)
+        if bias is not None:
+            y = y + bias[:, None]
+        ctx.save_for_backward(cols, weight)
+        ctx.conf = (tuple(xp.shape[2:]), kernel, stride, dilation, groups)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        cols, weight = ctx.saved_tensors
+        padded, kernel, stride, dilation, groups = ctx.conf
+        n, out_channels, positions = grad_y.shape
+        gy = grad_y.reshape(n, groups, out_channels // groups, positions)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            w = weight.reshape(groups, out_channels // groups, -1)
+            out = tuple((p - d * (k - 1) - 1) // s + 1
+                        for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True))
+            grad_x = col2im(w.transpose(1, 2) @ gy, padded, kernel, stride, dilation, out)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.einsum("ngol,ngrl->gor", gy, cols).reshape(weight.shape)
+        if ctx.needs_input_grad[2]:
+            grad_b = grad_y.sum((0, 2))
+        return grad_x, grad_w, grad_b, None, None, None
+
+
+def conv_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                spec: ConvSpec) -> torch.Tensor:
+    """Convolution as one GEMM per group over the im2col matrix (Chellapilla et al. 2006).
+
+    Memory: the column matrix holds ``prod(kernel)`` copies of the input and is kept for
+    the weight gradient.
+    """
+    xp = pad(x, spec.padding, spec.padding_mode)
+    y = _Im2colConv.apply(xp, weight, bias, spec.stride, spec.dilation, spec.groups)
+    return y.view(x.shape[0], weight.shape[0], *spec.out_shape)

@@ -1,0 +1,139 @@
+"""``conv``: validate, resolve the padding, dispatch to an algorithm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from anyconv._spec import (
+    PADDING_MODES,
+    ConvSpec,
+    check_border,
+    check_channels,
+    check_conv_tensors,
+    check_float_tensor,
+    choice,
+    fail,
+    int_tuple,
+)
+from anyconv.functional.algorithms import get_algorithm
+from anyconv.functional.algorithms.matrix import build_matrix, check_matrix_size
+from anyconv.padding import conv_geometry
+
+
+def conv_spec(input_shape: Sequence[int], weight_shape: Sequence[int], *, stride: Any,
+              padding: Any, dilation: Any, groups: Any, padding_mode: Any,
+              func: str = "conv") -> ConvSpec:
+    """Validate a convolution's arguments against the shapes and resolve them.
+
+    Args:
+        input_shape: ``(N, C_in, *spatial)``.
+        weight_shape: ``(C_out, C_in/groups, *kernel)``.
+
+    Returns:
+        the :class:`~anyconv._spec.ConvSpec` every algorithm consumes.
+    """
+    ndim = len(input_shape) - 2
+    check_channels(input_shape[1], weight_shape, groups, func)
+    choice(padding_mode, PADDING_MODES, "padding_mode", func)
+    stride = int_tuple(stride, ndim, "stride", func, minimum=1)
+    dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
+    spatial = tuple(input_shape[2:])
+    pads, out = conv_geometry(spatial, tuple(weight_shape[2:]), stride=stride,
+                              padding=padding, dilation=dilation, func=func)
+    check_border(pads, spatial, padding_mode, func)
+    return ConvSpec(stride, dilation, pads, groups, padding_mode, out)
+
+
+def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
+    if not isinstance(flip, bool):
+        raise fail(func, "flip", "a bool", flip, TypeError)
+    return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
+
+
+def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *,
+         stride: int | Sequence[int] = 1, padding: Any = "valid",
+         dilation: int | Sequence[int] = 1, groups: int = 1, padding_mode: str = "zeros",
+         flip: bool = False, algorithm: str = "auto") -> torch.Tensor:
+    """N-d convolution (cross-correlation by default) with every padding rule and algorithm.
+
+    ``y[n, o, j] = bias[o] + sum_{c, p} weight[o, c, p] * x_pad[n, g*C/g + c, j*stride +
+    p*dilation]`` where ``g`` is the group of output channel ``o``.
+
+    Args:
+        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+        weight: ``(C_out, C_in/groups, *kernel)``, PyTorch's layout.
+        bias: ``(C_out,)`` or ``None``.
+        stride, dilation: an int or one int per spatial axis, all >= 1.
+        padding: ``"valid"``, ``"same"`` (output ``ceil(n/stride)``, also with stride),
+            ``"full"``, ``"causal"``, an int, or a tuple with one entry per spatial axis,
+            each a rule string, an int or a ``(lo, hi)`` pair — e.g.
+            ``("causal", "same", "same")``. See :mod:`anyconv.padding` for the table.
+        groups: channel groups; ``groups == C_in`` is a depthwise convolution.
+        padding_mode: the border: ``"zeros"``, ``"reflect"``, ``"replicate"``,
+            ``"circular"``.
+        flip: ``True`` computes true convolution (the kernel reversed along every spatial
+            axis); the default is cross-correlation, as in every deep-learning library.
+        algorithm: ``"auto"``, ``"native"``, ``"direct"``, ``"im2col"``, ``"fft"`` or
+            ``"matrix"``; all compute the same function and its gradients.
+
+    Returns:
+        ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`.
+
+    Example:
+        >>> x = torch.randn(2, 3, 16, 16)
+        >>> w = torch.randn(8, 3, 5, 5)
+        >>> conv(x, w, padding="same", stride=2).shape
+        torch.Size([2, 8, 8, 8])
+        >>> a = conv(x, w, padding="full", algorithm="fft")
+        >>> torch.allclose(a, conv(x, w, padding="full", algorithm="im2col"), atol=1e-4)
+        True
+    """
+    check_conv_tensors(x, weight, bias, "conv")
+    spec = conv_spec(tuple(x.shape), tuple(weight.shape), stride=stride, padding=padding,
+                     dilation=dilation, groups=groups, padding_mode=padding_mode)
+    run = get_algorithm(algorithm)
+    if algorithm == "matrix":
+        check_matrix_size(tuple(weight.shape), spec.out_shape, "conv")
+    return run(x, _flip(weight, flip, "conv"), bias, spec)
+
+
+def conv_matrix(weight: torch.Tensor, input_shape: Sequence[int], *,
+                stride: int | Sequence[int] = 1, padding: Any = "valid",
+                dilation: int | Sequence[int] = 1, groups: int = 1,
+                padding_mode: str = "zeros", flip: bool = False) -> torch.Tensor:
+    """The explicit sparse matrix of a convolution acting on one sample.
+
+    Doubly block Toeplitz for zero borders; block circulant for a circular border with
+    stride 1 and ``"same"`` size.
+
+    Args:
+        weight: ``(C_out, C_in/groups, *kernel)``.
+        input_shape: ``(C_in, *spatial)`` of one sample.
+        stride, padding, dilation, groups, padding_mode, flip: as in :func:`conv`.
+
+    Returns:
+        a coalesced sparse COO tensor ``M`` of shape ``(C_out * prod(out_spatial),
+        C_in * prod(spatial))`` with ``conv(x).flatten(1) == (M @ x.flatten(1).T).T``
+        (without bias).
+
+    Example:
+        >>> w = torch.tensor([[[1.0, 2.0, 3.0]]])
+        >>> conv_matrix(w, (1, 4)).to_dense()
+        tensor([[1., 2., 3., 0.],
+                [0., 1., 2., 3.]])
+    """
+    check_float_tensor(weight, "weight", "conv_matrix")
+    if not (isinstance(input_shape, Sequence | torch.Size) and len(input_shape) == weight.dim() - 1):
+        raise fail("conv_matrix", "input_shape", f"a tuple (C_in, *spatial) of {weight.dim() - 1} "
+                   "ints to match the weight", input_shape, ValueError)
+    if not 3 <= weight.dim() <= 5:
+        raise fail("conv_matrix", "weight", "a tensor (C_out, C_in/groups, *kernel) with 1, 2 "
+                   "or 3 spatial axes", weight)
+    spec = conv_spec((1, *input_shape), tuple(weight.shape), stride=stride, padding=padding,
+                     dilation=dilation, groups=groups, padding_mode=padding_mode,
+                     func="conv_matrix")
+    return build_matrix(_flip(weight, flip, "conv_matrix"), tuple(input_shape[1:]), spec,
+                        "conv_matrix")
