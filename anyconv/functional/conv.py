@@ -20,6 +20,7 @@ from anyconv._spec import (
 )
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.matrix import build_matrix, check_matrix_size
+from anyconv.functional.algorithms.native import conv_native
 from anyconv.padding import conv_geometry
 
 
@@ -97,6 +98,8 @@ def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
     run = get_algorithm(algorithm)
     if algorithm == "matrix":
         check_matrix_size(tuple(weight.shape), spec.out_shape, "conv")
+    if x.shape[0] == 0:  # nothing to compute: every algorithm's answer is this empty tensor
+        run = conv_native
     return run(x, _flip(weight, flip, "conv"), bias, spec)
 
 

@@ -74,9 +74,10 @@ def conv_fft(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     out_channels, per_group, *kernel = weight.shape
     groups = spec.groups
     k_eff = [d * (k - 1) + 1 for k, d in zip(kernel, spec.dilation, strict=True)]
-    # Wanted outputs read x at (t + p*d - lo) for t < span; indices outside [0, n) must land
-    # on zeros of the periodic extension, which holds when F >= n + max(lo, hi).
-    sizes = tuple(next_fast_len(max(m + max(lo, hi), ke))
+    # The span = n + lo + hi - k_eff + 1 wanted outputs read x at t + p*d - lo, in
+    # [-lo, n + hi - 1]. The periodic extension of x has zeros exactly there outside [0, n)
+    # when F >= n + max(lo, hi); F >= span keeps the outputs apart, F >= k_eff the taps.
+    sizes = tuple(next_fast_len(max(m + max(lo, hi), ke, m + lo + hi - ke + 1))
                   for m, (lo, hi), ke in zip(size, padding, k_eff, strict=True))
     dims = tuple(range(2, 2 + ndim))
     spectrum_x = torch.fft.rfftn(x, s=sizes, dim=dims)

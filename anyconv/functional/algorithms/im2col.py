@@ -94,14 +94,17 @@ class _Im2colConv(torch.autograd.Function):
         y = y.reshape(xp.shape[0], out_channels, -1)
         if bias is not None:
             y = y + bias[:, None]
-        ctx.save_for_backward(cols, weight)
-        ctx.conf = (tuple(xp.shape[2:]), kernel, stride, dilation, groups)
+        # Keep the input, not the columns: prod(kernel) times smaller, and rebuilding the
+        # columns in backward keeps grad_w differentiable in x (double backward).
+        ctx.save_for_backward(xp, weight)
+        ctx.conf = (kernel, stride, dilation, groups)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        cols, weight = ctx.saved_tensors
-        padded, kernel, stride, dilation, groups = ctx.conf
+        xp, weight = ctx.saved_tensors
+        kernel, stride, dilation, groups = ctx.conf
+        padded = tuple(xp.shape[2:])
         n, out_channels, positions = grad_y.shape
         gy = grad_y.reshape(n, groups, out_channels // groups, positions)
         grad_x = grad_w = grad_b = None
@@ -111,6 +114,7 @@ class _Im2colConv(torch.autograd.Function):
                         for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True))
             grad_x = col2im(w.transpose(1, 2) @ gy, padded, kernel, stride, dilation, out)
         if ctx.needs_input_grad[1]:
+            cols = im2col(xp, kernel, stride, dilation, groups)
             grad_w = torch.einsum("ngol,ngrl->gor", gy, cols).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
             grad_b = grad_y.sum((0, 2))
@@ -121,8 +125,8 @@ def conv_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
                 spec: ConvSpec) -> torch.Tensor:
     """Convolution as one GEMM per group over the im2col matrix (Chellapilla et al. 2006).
 
-    Memory: the column matrix holds ``prod(kernel)`` copies of the input and is kept for
-    the weight gradient.
+    Memory: the column matrix holds ``prod(kernel)`` copies of the input; it is built
+    again in the backward pass rather than kept between the passes.
     """
     xp = pad(x, spec.padding, spec.padding_mode)
     y = _Im2colConv.apply(xp, weight, bias, spec.stride, spec.dilation, spec.groups)

@@ -1,0 +1,213 @@
+"""conv(): every algorithm against independent references, forward and backward."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.signal
+import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from reference import conv_reference, rel_err, resolve, torch_reference
+
+import anyconv
+
+ALGOS = ["native", "direct", "im2col", "fft", "matrix", "auto"]
+TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
+
+
+@st.composite
+def conv_specs(draw):
+    """A random, valid convolution problem: dims 1-3 and every option of the operator."""
+    ndim = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 4 if ndim < 3 else 3)) for _ in range(ndim))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    if draw(st.booleans()):  # one int for every axis, as users often write
+        stride, dilation = (stride[0],) * ndim, (dilation[0],) * ndim
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    entry = st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
+                      st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3)))
+    padding = draw(st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
+                             st.integers(0, 2), st.tuples(*[entry] * ndim)))
+    limit = 9 if ndim < 3 else 6
+    spatial = []
+    for k, d in zip(kernel, dilation):
+        k_eff = d * (k - 1) + 1
+        spatial.append(draw(st.integers(max(1, min(k_eff - 2, limit)), max(limit, k_eff + 2))))
+    pads = resolve(padding, spatial, kernel, stride, dilation)
+    for n, (lo, hi), k, d in zip(spatial, pads, kernel, dilation):
+        assume(n + lo + hi >= d * (k - 1) + 1)  # else the kernel overhangs the padded input
+        assume(not (mode == "reflect" and max(lo, hi) > n - 1))
+        assume(not (mode == "circular" and max(lo, hi) > n))
+    groups = draw(st.integers(1, 3))
+    return dict(
+        batch=draw(st.integers(1, 3)), groups=groups,
+        in_channels=groups * draw(st.integers(1, 2)), out_channels=groups * draw(
+            st.integers(1, 2)), spatial=tuple(spatial), kernel=kernel,
+        stride=stride[0] if len(set(stride)) == 1 else stride,
+        dilation=dilation[0] if len(set(dilation)) == 1 else dilation,
+        padding=padding, padding_mode=mode, flip=draw(st.booleans()),
+        bias=draw(st.booleans()), dtype=draw(st.sampled_from([torch.float64, torch.float32])),
+        seed=draw(st.integers(0, 2**16)))
+
+
+def _tensors(spec, requires_grad=False):
+    g = torch.Generator().manual_seed(spec["seed"])
+    x = torch.randn(spec["batch"], spec["in_channels"], *spec["spatial"], generator=g,
+                    dtype=torch.float64)
+    w = torch.randn(spec["out_channels"], spec["in_channels"] // spec["groups"],
+                    *spec["kernel"], generator=g, dtype=torch.float64)
+    b = torch.randn(spec["out_channels"], generator=g, dtype=torch.float64) \
+        if spec["bias"] else None
+    return [t.requires_grad_(requires_grad) if t is not None else None for t in (x, w, b)]
+
+
+def _options(spec):
+    keys = ("stride", "padding", "dilation", "groups", "padding_mode", "flip")
+    return {k: spec[k] for k in keys}
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(conv_specs())
+def test_every_algorithm_matches_references_forward_and_backward(spec):
+    opts = _options(spec)
+    x64, w64, b64 = _tensors(spec, requires_grad=True)
+    brute = conv_reference(x64.detach().numpy(), w64.detach().numpy(),
+                           None if b64 is None else b64.detach().numpy(), **opts)
+    ref = torch_reference(x64, w64, b64, **opts)
+    assert rel_err(ref, brute) <= 1e-12  # the two references agree with each other
+    grad_out = torch.randn_like(ref)
+    ref_grads = torch.autograd.grad(ref, [t for t in (x64, w64, b64) if t is not None],
+                                    grad_out)
+    dtype, tol = spec["dtype"], TOL[spec["dtype"]]
+    shape = anyconv.output_shape(spec["spatial"], spec["kernel"], stride=spec["stride"],
+                                 padding=spec["padding"], dilation=spec["dilation"])
+    assert shape == tuple(ref.shape[2:])
+    for algo in ALGOS:
+        x, w, b = (None if t is None else t.detach().to(dtype).requires_grad_()
+                   for t in (x64, w64, b64))
+        y = anyconv.conv(x, w, b, algorithm=algo, **opts)
+        assert y.dtype == dtype and tuple(y.shape[2:]) == shape
+        assert rel_err(y, brute) <= tol, algo
+        grads = torch.autograd.grad(y, [t for t in (x, w, b) if t is not None],
+                                    grad_out.to(dtype))
+        for name, got, want in zip("xwb", grads, ref_grads):
+            assert got.dtype == dtype
+            assert rel_err(got, want) <= tol, (algo, f"grad_{name}")
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["full", "valid"])
+def test_flip_is_scipy_convolve_and_default_is_correlate(algo, ndim, mode):
+    rng = np.random.default_rng(ndim)
+    x = rng.standard_normal((7, 6, 5)[:ndim])
+    w = rng.standard_normal((3, 2, 4)[:ndim])
+    xt, wt = torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None]
+    got_conv = anyconv.conv(xt, wt, padding=mode, flip=True, algorithm=algo)[0, 0]
+    got_corr = anyconv.conv(xt, wt, padding=mode, algorithm=algo)[0, 0]
+    assert rel_err(got_conv, scipy.signal.convolve(x, w, mode=mode, method="direct")) <= 1e-12
+    assert rel_err(got_corr, scipy.signal.correlate(x, w, mode=mode, method="direct")) <= 1e-12
+
+
+GRADCHECK_SPECS = [
+    dict(stride=1, padding="same", dilation=1, groups=1, padding_mode="zeros"),
+    dict(stride=2, padding="full", dilation=2, groups=2, padding_mode="zeros"),
+    dict(stride=(1, 2), padding=("causal", (2, 0)), dilation=(2, 1), groups=2,
+         padding_mode="zeros"),
+    dict(stride=1, padding="same", dilation=1, groups=1, padding_mode="reflect"),
+    dict(stride=2, padding=1, dilation=1, groups=1, padding_mode="circular"),
+]
+
+
+@pytest.mark.parametrize("algo", ["im2col", "fft", "matrix", "direct"])
+@pytest.mark.parametrize("opts", GRADCHECK_SPECS)
+def test_gradcheck(algo, opts):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 6, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(4, 4 // opts["groups"], 3, 2, dtype=torch.float64, generator=g,
+                    requires_grad=True)
+    b = torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True)
+
+    def f(x, w, b):
+        return anyconv.conv(x, w, b, algorithm=algo, **opts)
+
+    assert torch.autograd.gradcheck(f, (x, w, b))
+
+
+@pytest.mark.parametrize("algo", ["im2col", "fft"])
+def test_gradgradcheck(algo):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 2, 5, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(3, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradgradcheck(
+        lambda x, w: anyconv.conv(x, w, padding="same", stride=2, algorithm=algo), (x, w))
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_keeps_dtype(algo, dtype):
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 4, 9, 8, generator=g)
+    w = torch.randn(6, 2, 3, 3, generator=g) / 3
+    want = conv_reference(x.numpy(), w.numpy(), None, stride=1, padding="same", dilation=1,
+                          groups=2, padding_mode="zeros", flip=False)
+    y = anyconv.conv(x.to(dtype), w.to(dtype), groups=2, padding="same", algorithm=algo)
+    assert y.dtype == dtype
+    assert rel_err(y, want) <= 2e-2
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_non_contiguous_input_and_weight(algo):
+    x = torch.randn(2, 5, 10, 3, dtype=torch.float64).transpose(1, 3)  # (2, 3, 10, 5)
+    w = torch.randn(3, 4, 3, 3, dtype=torch.float64).transpose(0, 1)  # (4, 3, 3, 3)
+    want = conv_reference(x.numpy(), w.numpy(), None, stride=1, padding="same", dilation=1,
+                          groups=1, padding_mode="replicate", flip=True)
+    got = anyconv.conv(x, w, padding="same", padding_mode="replicate", flip=True,
+                       algorithm=algo)
+    assert rel_err(got, want) <= 1e-12
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_causal_in_time_same_in_space_for_video(algo):
+    x = torch.randn(1, 2, 6, 7, 7, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 2, 3, 3, 3, dtype=torch.float64)
+    y = anyconv.conv(x, w, padding=("causal", "same", "same"), algorithm=algo)
+    assert y.shape == (1, 3, 6, 7, 7)
+    # Output frame t depends on input frames <= t only.
+    (grad,) = torch.autograd.grad(y[:, :, 3].sum(), x)
+    # Exactly zero, except that the FFT spreads rounding noise over every position.
+    leak = 1e-12 if algo == "fft" else 0.0
+    assert grad[:, :, 4:].abs().max() <= leak and grad[:, :, 3].abs().max() > 0
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_empty_batch(algo):
+    y = anyconv.conv(torch.randn(0, 2, 8), torch.randn(3, 2, 3), padding="same",
+                     algorithm=algo)
+    assert y.shape == (0, 3, 8)
+
+
+def test_algorithm_registry_lists_every_algorithm():
+    assert anyconv.list_algorithms() == ALGOS[-1:] + ALGOS[:-1]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("algo", ALGOS)
+def test_cuda_matches_cpu(algo):
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 12, 10, generator=g, requires_grad=True)
+    w = torch.randn(6, 2, 5, 3, generator=g, requires_grad=True)
+    opts = dict(padding=("same", (2, 1)), stride=(2, 1), dilation=(1, 2), groups=2,
+                padding_mode="reflect")
+    y = anyconv.conv(x, w, algorithm=algo, **opts)
+    gx, gw = torch.autograd.grad(y.sum(), (x, w))
+    xc, wc = (t.detach().cuda().requires_grad_() for t in (x, w))
+    yc = anyconv.conv(xc, wc, algorithm=algo, **opts)
+    assert yc.device.type == "cuda"
+    gxc, gwc = torch.autograd.grad(yc.sum(), (xc, wc))
+    for a, b in ((yc, y), (gxc, gx), (gwc, gw)):
+        assert rel_err(a, b) <= 1e-4
