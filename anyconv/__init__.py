@@ -7,7 +7,16 @@ Example:
     torch.Size([1, 4, 8, 8])
 """
 
-from anyconv.functional import ALGORITHMS, conv, conv_matrix, list_algorithms
+from anyconv import filters, functional, nn
+from anyconv.functional import (
+    ALGORITHMS,
+    conv,
+    conv_matrix,
+    factorize,
+    list_algorithms,
+    reconstruct,
+    separable_conv,
+)
 from anyconv.functional.algorithms.matrix import MATRIX_MAX_NONZEROS
 from anyconv.padding import output_shape, pad, resolve_padding
 
@@ -18,8 +27,14 @@ __all__ = [
     "MATRIX_MAX_NONZEROS",
     "conv",
     "conv_matrix",
+    "factorize",
+    "filters",
+    "functional",
     "list_algorithms",
+    "nn",
     "output_shape",
     "pad",
+    "reconstruct",
     "resolve_padding",
+    "separable_conv",
 ]

@@ -87,7 +87,9 @@ def padding_entries(padding: Any, ndim: int, func: str) -> tuple[PaddingEntry, .
     elif isinstance(padding, Sequence):
         entries = tuple(padding)
         if len(entries) != ndim:
-            raise fail(func, "padding", allowed, padding)
+            hint = ("; for an explicit (lo, hi) pair on the one spatial axis write "
+                    f"({tuple(padding)!r},)" if ndim == 1 and len(entries) == 2 else "")
+            raise ValueError(str(fail(func, "padding", allowed, padding)) + hint)
     else:
         raise fail(func, "padding", allowed, padding, TypeError)
     for entry in entries:

@@ -2,5 +2,36 @@
 
 from anyconv.functional.algorithms import ALGORITHMS, list_algorithms
 from anyconv.functional.conv import conv, conv_matrix
+from anyconv.functional.filters import (
+    difference_kernel,
+    gabor_bank,
+    gabor_kernel,
+    gaussian_kernel,
+    laplacian_kernel,
+    sobel_kernel,
+)
+from anyconv.functional.separable import (
+    Factorization,
+    factorize,
+    max_rank,
+    reconstruct,
+    separable_conv,
+)
 
-__all__ = ["ALGORITHMS", "conv", "conv_matrix", "list_algorithms"]
+__all__ = [
+    "ALGORITHMS",
+    "Factorization",
+    "conv",
+    "conv_matrix",
+    "difference_kernel",
+    "factorize",
+    "gabor_bank",
+    "gabor_kernel",
+    "gaussian_kernel",
+    "laplacian_kernel",
+    "list_algorithms",
+    "max_rank",
+    "reconstruct",
+    "separable_conv",
+    "sobel_kernel",
+]

@@ -129,7 +129,7 @@ def conv_matrix(weight: torch.Tensor, input_shape: Sequence[int], *,
                 [0., 1., 2., 3.]])
     """
     check_float_tensor(weight, "weight", "conv_matrix")
-    if not (isinstance(input_shape, Sequence | torch.Size) and len(input_shape) == weight.dim() - 1):
+    if not (isinstance(input_shape, Sequence) and len(input_shape) == weight.dim() - 1):
         raise fail("conv_matrix", "input_shape", f"a tuple (C_in, *spatial) of {weight.dim() - 1} "
                    "ints to match the weight", input_shape, ValueError)
     if not 3 <= weight.dim() <= 5:

@@ -68,13 +68,11 @@ def _nested_svd(x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
     return coeff, [first] + [f.reshape(batch, m * r, f.shape[-1]) for f in inner]
 
 
-def _outer_sum(coeff: torch.Tensor | None, factors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``Σ_q coeff[..., q] · f_0[..., q, :] ⊗ f_1[..., q, :] ⊗ …`` (coeff 1 when ``None``)."""
+def _outer_sum(factors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``Σ_q f_0[..., q, :] ⊗ f_1[..., q, :] ⊗ …``."""
     letters = string.ascii_lowercase[: len(factors)]
     terms = ",".join(f"...q{a}" for a in letters)
-    if coeff is None:
-        return torch.einsum(f"{terms}->...{letters}", *factors)
-    return torch.einsum(f"...q,{terms}->...{letters}", coeff, *factors)
+    return torch.einsum(f"{terms}->...{letters}", *factors)
 
 
 def _als(x: torch.Tensor, factors: list[torch.Tensor], sweeps: int) -> list[torch.Tensor]:
@@ -160,13 +158,13 @@ def factorize(weight: torch.Tensor, rank: int, *, sweeps: int = 10) -> Factoriza
         factors = [f.gather(1, top.unsqueeze(-1).expand(-1, -1, f.shape[-1])) for f in factors]
         scale = coeff.clamp_min(0) ** (1 / len(kernel))
         factors = [f * scale.unsqueeze(-1) for f in factors]
-        approx = _outer_sum(None, factors)
+        approx = _outer_sum(factors)
         if len(kernel) > 2 and sweeps:
             refined = _als(x, [f.clone() for f in factors], sweeps)
-            better = _residual(x, _outer_sum(None, refined)) < _residual(x, approx)
+            better = _residual(x, _outer_sum(refined)) < _residual(x, approx)
             factors = [torch.where(better[:, None, None], _balance(refined, a), f)
                        for a, f in enumerate(factors)]
-            approx = _outer_sum(None, factors)
+            approx = _outer_sum(factors)
         norm = torch.linalg.vector_norm(x.flatten(1), dim=1)
         error = torch.where(norm > 0, _residual(x, approx) / norm.clamp_min(1e-300), 0.0)
         shape = (out_channels, in_channels, rank)
@@ -218,7 +216,7 @@ def reconstruct(factors: Sequence[torch.Tensor]) -> torch.Tensor:
         tensor([[[[1., 2., 3.],
                   [1., 2., 3.]]]])
     """
-    return _outer_sum(None, _check_factors(factors, "reconstruct"))
+    return _outer_sum(_check_factors(factors, "reconstruct"))
 
 
 def separable_conv(x: torch.Tensor, factors: Sequence[torch.Tensor],

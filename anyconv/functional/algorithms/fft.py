@@ -70,7 +70,7 @@ def conv_fft(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
         x = pad(x, padding, spec.padding_mode)
         padding = tuple((0, 0) for _ in padding)
     ndim = x.dim() - 2
-    n, channels, *size = x.shape
+    n, _, *size = x.shape
     out_channels, per_group, *kernel = weight.shape
     groups = spec.groups
     k_eff = [d * (k - 1) + 1 for k, d in zip(kernel, spec.dilation, strict=True)]

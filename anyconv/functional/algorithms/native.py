@@ -20,7 +20,7 @@ def conv_native(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     """
     if spec.padding_mode == "zeros":
         inner = tuple(min(lo, hi) for lo, hi in spec.padding)
-        x = pad(x, tuple((lo - m, hi - m) for (lo, hi), m in zip(spec.padding, inner)))
+        x = pad(x, tuple((lo - m, hi - m) for (lo, hi), m in zip(spec.padding, inner, strict=True)))
     else:
         inner = (0,) * len(spec.padding)
         x = pad(x, spec.padding, spec.padding_mode)
