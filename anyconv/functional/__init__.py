@@ -10,6 +10,15 @@ from anyconv.functional.filters import (
     laplacian_kernel,
     sobel_kernel,
 )
+from anyconv.functional.pool import (
+    avg_pool,
+    channel_max_pool,
+    global_avg_pool,
+    global_max_pool,
+    lp_pool,
+    max_pool,
+    soft_pool,
+)
 from anyconv.functional.separable import (
     Factorization,
     factorize,
@@ -21,6 +30,8 @@ from anyconv.functional.separable import (
 __all__ = [
     "ALGORITHMS",
     "Factorization",
+    "avg_pool",
+    "channel_max_pool",
     "conv",
     "conv_matrix",
     "difference_kernel",
@@ -28,10 +39,15 @@ __all__ = [
     "gabor_bank",
     "gabor_kernel",
     "gaussian_kernel",
+    "global_avg_pool",
+    "global_max_pool",
     "laplacian_kernel",
     "list_algorithms",
+    "lp_pool",
+    "max_pool",
     "max_rank",
     "reconstruct",
     "separable_conv",
     "sobel_kernel",
+    "soft_pool",
 ]

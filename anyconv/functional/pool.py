@@ -1,0 +1,437 @@
+"""Pooling on the core's padding rules: max, average, LP, SoftPool, global and channel pooling.
+
+Every window function resolves its geometry through :func:`anyconv.padding.conv_geometry`,
+so the output shape is always ``anyconv.output_shape(..., ceil_mode=ceil_mode)``. Padding
+never takes part in a result: max pooling pads with ``-inf``, average pooling divides by
+the real elements (or by the window clipped to the padded input with
+``count_include_pad=True``), SoftPool gives padded positions zero weight. Ceil-mode
+overhang beyond the padding is never counted. Every window must contain at least one
+input element.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+from anyconv._spec import MAX_SPATIAL_DIMS, check_float_tensor, fail, int_tuple
+from anyconv.padding import Padding, conv_geometry, pad
+
+_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
+_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+IntOrTuple = int | Sequence[int]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A resolved pooling window over the spatial axes of one input."""
+
+    spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: Padding
+    out: tuple[int, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.kernel)
+
+    @property
+    def span(self) -> tuple[int, ...]:
+        """Padded length each axis needs so that exactly ``out`` windows fit."""
+        return tuple((o - 1) * s + d * (k - 1) + 1 for o, s, k, d in
+                     zip(self.out, self.stride, self.kernel, self.dilation, strict=True))
+
+    def exact_padding(self, crop: bool) -> Padding:
+        """``(lo, hi)`` that pads (and, if ``crop``, trims) the input to :attr:`span`.
+
+        ``hi`` grows beyond the resolved padding for ceil-mode overhang; without ``crop``
+        an unused tail is left in place, which the caller narrows away after pooling.
+        """
+        pads = []
+        for n, (lo, _), need in zip(self.spatial, self.padding, self.span, strict=True):
+            hi = need - n - lo
+            pads.append((lo, hi if crop else max(hi, 0)))
+        return tuple(pads)
+
+    def torch_padding(self) -> tuple[int, ...] | None:
+        """The symmetric padding PyTorch's kernels accept for this window, else ``None``.
+
+        PyTorch pads the same amount on both sides, at most half the kernel, and rounds
+        ``ceil_mode`` by the same rule as :mod:`anyconv.padding`.
+        """
+        if all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(self.padding, self.kernel,
+                                                                   strict=True)):
+            return tuple(lo for lo, _ in self.padding)
+        return None
+
+    def counts(self, include_pad: bool) -> list[torch.Tensor]:
+        """Per axis, how many taps of each output window land on counted positions."""
+        result = []
+        for n, (lo, hi), o, s, k, d in zip(self.spatial, self.padding, self.out, self.stride,
+                                           self.kernel, self.dilation, strict=True):
+            first, stop = (0, n + lo + hi) if include_pad else (lo, lo + n)
+            taps = torch.arange(o).unsqueeze(1) * s + torch.arange(k) * d
+            result.append(((taps >= first) & (taps < stop)).sum(1))
+        return result
+
+
+def _check_input(x: Any, func: str) -> int:
+    check_float_tensor(x, "input", func)
+    if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
+        raise fail(func, "input", "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial "
+                   "axes (3, 4 or 5 dims)", x)
+    return x.dim() - 2
+
+
+def _check_bool(value: Any, arg: str, func: str) -> bool:
+    if not isinstance(value, bool):
+        raise fail(func, arg, "a bool", value, TypeError)
+    return value
+
+
+def _check_nonempty(win: _Window, func: str) -> None:
+    """Refuse windows made of padding alone: their max, mean or softmax has no input."""
+    for axis, (n, (lo, hi), o, s, k, d) in enumerate(zip(
+            win.spatial, win.padding, win.out, win.stride, win.kernel, win.dilation,
+            strict=True)):
+        k_eff = d * (k - 1) + 1
+        # Only windows that start in the left padding or reach past the input can miss it.
+        left = range(min(o, -(-lo // s)))
+        right = range(max(len(left), -(-(lo + n - k_eff + 1) // s)), o)
+        for j in (*left, *right):
+            t = j * s
+            first = max(0, -(-(lo - t) // d))  # first tap at or after the input's start
+            if n == 0 or first >= k or t + first * d >= lo + n:
+                raise ValueError(
+                    f"{func}(): argument 'padding' resolves to (lo, hi) = {(lo, hi)} on "
+                    f"spatial axis {axis} of size {n}, which leaves output window {j} with "
+                    f"no input element (kernel_size {k}, stride {s}, dilation {d}); every "
+                    "pooling window must see the input: use less padding (PyTorch allows at "
+                    "most kernel_size // 2) or a smaller dilation"
+                )
+
+
+def _window(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
+            ceil_mode: Any, func: str) -> _Window:
+    ndim = _check_input(x, func)
+    kernel = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
+    stride = kernel if stride is None else int_tuple(stride, ndim, "stride", func, minimum=1)
+    dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
+    spatial = tuple(x.shape[2:])
+    pads, out = conv_geometry(spatial, kernel, stride=stride, padding=padding,
+                              dilation=dilation, ceil_mode=ceil_mode, func=func)
+    win = _Window(spatial, kernel, stride, dilation, pads, out)
+    _check_nonempty(win, func)
+    return win
+
+
+def _narrow(y: torch.Tensor, out: tuple[int, ...]) -> torch.Tensor:
+    """Drop the extra windows an unused input tail produced (ceil-mode corner case)."""
+    for axis, o in enumerate(out):
+        if y.shape[2 + axis] != o:
+            y = y.narrow(2 + axis, 0, o)
+    return y
+
+
+def _sum_pool(x: torch.Tensor, win: _Window) -> torch.Tensor:
+    """Exact window sums: zero padding, no overhang, any dilation."""
+    xp = pad(x, win.exact_padding(crop=False))
+    if all(d == 1 for d in win.dilation):
+        y = _AVG[win.ndim](xp, win.kernel, win.stride) * math.prod(win.kernel)
+    else:
+        # PyTorch's average pooling has no dilation; a depthwise all-ones conv does.
+        n, c = xp.shape[:2]
+        ones = xp.new_ones((1, 1, *win.kernel))
+        y = _CONV[win.ndim](xp.reshape(n * c, 1, *xp.shape[2:]), ones, None, win.stride, 0,
+                            win.dilation)
+        y = y.view(n, c, *y.shape[2:])
+    return _narrow(y, win.out)
+
+
+def max_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+             padding: Any = 0, dilation: IntOrTuple = 1,
+             ceil_mode: bool = False) -> torch.Tensor:
+    """N-d max pooling with every padding rule of :mod:`anyconv.padding`.
+
+    Padding is ``-inf``, so it never wins; ceil-mode overhang is ignored.
+
+    Args:
+        x: input ``(N, C, *spatial)`` with 1, 2 or 3 spatial axes.
+        kernel_size: an int or one int per spatial axis.
+        stride: an int or one per axis; ``None`` (default) means ``kernel_size``.
+        padding: ``"valid"``, ``"same"``, ``"full"``, ``"causal"``, an int, or a tuple with
+            one entry per spatial axis (rule string, int or ``(lo, hi)`` pair).
+        dilation: spacing between window taps, an int or one per axis.
+        ceil_mode: round the window count up (PyTorch's rule).
+
+    Returns:
+        ``(N, C, *out_spatial)``, ``out_spatial == anyconv.output_shape(...)``.
+
+    Example:
+        >>> x = torch.arange(16.0).view(1, 1, 4, 4)
+        >>> max_pool(x, 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+        >>> max_pool(torch.randn(1, 2, 7), 3, stride=2, padding="same").shape
+        torch.Size([1, 2, 4])
+    """
+    win = _window(x, kernel_size, stride, padding, dilation, ceil_mode, "max_pool")
+    run = _MAX[win.ndim]
+    direct = win.torch_padding()
+    if direct is not None:
+        return run(x, win.kernel, win.stride, direct, win.dilation, ceil_mode)
+    xp = pad(x, win.exact_padding(crop=False), value=-math.inf)
+    return _narrow(run(xp, win.kernel, win.stride, 0, win.dilation), win.out)
+
+
+def avg_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+             padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True, *,
+             dilation: IntOrTuple = 1) -> torch.Tensor:
+    """N-d average pooling with every padding rule of :mod:`anyconv.padding`.
+
+    Padding is zeros. ``count_include_pad=True`` divides by the window clipped to the padded
+    input (the full window except for ceil-mode overhang), ``False`` by the number of real
+    input elements in the window — both as in PyTorch.
+
+    Args:
+        x: input ``(N, C, *spatial)`` with 1, 2 or 3 spatial axes.
+        kernel_size, stride, padding, ceil_mode: as in :func:`max_pool`.
+        count_include_pad: whether padded positions count in the divisor.
+        dilation: spacing between window taps (PyTorch's average pooling has none).
+
+    Returns:
+        ``(N, C, *out_spatial)``.
+
+    Example:
+        >>> x = torch.ones(1, 1, 4)
+        >>> avg_pool(x, 3, stride=1, padding="same")
+        tensor([[[0.6667, 1.0000, 1.0000, 0.6667]]])
+        >>> avg_pool(x, 3, stride=1, padding="same", count_include_pad=False)
+        tensor([[[1., 1., 1., 1.]]])
+    """
+    win = _window(x, kernel_size, stride, padding, dilation, ceil_mode, "avg_pool")
+    _check_bool(count_include_pad, "count_include_pad", "avg_pool")
+    direct = win.torch_padding()
+    # avg_pool3d also insists on an unpadded input at least as large as the kernel.
+    fits = all(n >= k for n, k in zip(win.spatial, win.kernel, strict=True))
+    if direct is not None and fits and all(d == 1 for d in win.dilation):
+        return _AVG[win.ndim](x, win.kernel, win.stride, direct, ceil_mode, count_include_pad)
+    y = _sum_pool(x, win)
+    counts = win.counts(count_include_pad)
+    divisor = torch.ones((), dtype=torch.long)
+    for axis, c in enumerate(counts):
+        divisor = divisor * c.view(-1, *(1,) * (win.ndim - 1 - axis))
+    return y / divisor.to(y)
+
+
+def _check_norm(norm_type: Any, func: str) -> float:
+    allowed = "a positive number (float('inf') for the max of |x|)"
+    if isinstance(norm_type, bool) or not isinstance(norm_type, int | float):
+        raise fail(func, "norm_type", allowed, norm_type, TypeError)
+    if not norm_type > 0:  # also catches NaN
+        raise fail(func, "norm_type", allowed, norm_type)
+    return float(norm_type)
+
+
+def lp_pool(x: torch.Tensor, norm_type: float, kernel_size: IntOrTuple,
+            stride: IntOrTuple | None = None, padding: Any = 0, ceil_mode: bool = False, *,
+            dilation: IntOrTuple = 1) -> torch.Tensor:
+    """N-d power-average (LP) pooling: ``y = (sum_window |x|^p)^(1/p)``.
+
+    Equals PyTorch's ``lp_pool`` for even ``p`` or non-negative input (PyTorch raises the
+    signed ``x`` to ``p`` and, in ceil mode, rescales clipped windows; here the sum is exact).
+    ``p = 1`` is sum pooling of ``|x|``, ``p = inf`` max pooling of ``|x|``. Padding is zeros
+    and so never contributes. A window of zeros gets gradient 0, not NaN.
+
+    Args:
+        x: input ``(N, C, *spatial)`` with 1, 2 or 3 spatial axes.
+        norm_type: the power ``p > 0``.
+        kernel_size, stride, padding, ceil_mode, dilation: as in :func:`max_pool`.
+
+    Returns:
+        ``(N, C, *out_spatial)``.
+
+    Example:
+        >>> lp_pool(torch.tensor([[[3.0, -4.0, 0.0, 0.0]]]), 2, 2)
+        tensor([[[5., 0.]]])
+    """
+    p = _check_norm(norm_type, "lp_pool")
+    win = _window(x, kernel_size, stride, padding, dilation, ceil_mode, "lp_pool")
+    if math.isinf(p):
+        return max_pool(x.abs(), win.kernel, win.stride, win.padding, win.dilation, ceil_mode)
+    s = _sum_pool(x.abs().pow(p) if p != 2 else x * x, win)
+    positive = s > 0
+    # d/ds s^(1/p) is infinite at 0; route zero windows through a constant instead.
+    return torch.where(positive, torch.where(positive, s, 1).pow(1 / p), 0)
+
+
+class _SoftPoolTiled(torch.autograd.Function):
+    """SoftPool over non-overlapping windows that tile the input exactly.
+
+    Forward shifts each window by its own maximum (so ``exp`` never overflows and the
+    maximum element weighs exactly 1) and reuses PyTorch's pooling kernels for the sums.
+    Backward is the closed form ``dy/dx_i = p_i (1 + x_i - y)`` with ``p = softmax(window)``,
+    a few elementwise passes instead of autograd's chain through exp, mul and two pools.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...],
+                padded: bool) -> torch.Tensor:
+        nd = len(kernel)
+        n, c, *size = xt.shape
+        out = [m // k for m, k in zip(size, kernel, strict=True)]
+        tiled = (n, c, *(v for o, k in zip(out, kernel, strict=True) for v in (o, k)))
+        bcast = (n, c, *(v for o in out for v in (o, 1)))
+        peak = _MAX[nd](xt, kernel).view(bcast)
+        x6 = xt.view(tiled)
+        e = torch.sub(x6, peak).exp_()
+        if padded:
+            # Padding is -inf (weight 0); give it value 0 so that 0 * value is 0, not NaN.
+            x6 = torch.where(e > 0, x6, 0)
+        num = _AVG[nd]((e * x6).view(xt.shape), kernel)
+        den = _AVG[nd](e.view(xt.shape), kernel)
+        y = num / den
+        ctx.save_for_backward(x6, e, y, den)
+        ctx.shapes = (tuple(xt.shape), bcast, math.prod(kernel))
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
+        x6, e, y, den = ctx.saved_tensors
+        shape, bcast, size = ctx.shapes
+        # grad_i = g * e_i / sum(e) * (x_i - (y - 1)) = e_i * (a * x_i - b)
+        a = grad / (den * size)
+        b = a * (y - 1)
+        gx = torch.addcmul(-b.view(bcast), a.view(bcast), x6).mul_(e)
+        return gx.view(shape), None, None
+
+
+def _soft_pool_unfold(x: torch.Tensor, win: _Window) -> torch.Tensor:
+    """SoftPool for overlapping or dilated windows: softmax over unfolded windows."""
+    xp = pad(x, win.exact_padding(crop=True), value=-math.inf)
+    for axis, (k, s, d) in enumerate(zip(win.kernel, win.stride, win.dilation, strict=True)):
+        xp = xp.unfold(2 + axis, d * (k - 1) + 1, s)
+    taps = (..., *(slice(None, None, d) for d in win.dilation))
+    windows = xp[taps].reshape(*xp.shape[:2 + win.ndim], -1)
+    weights = torch.softmax(windows, dim=-1)
+    values = windows.masked_fill(weights == 0, 0)  # padding: weight 0 and value -inf
+    return (weights * values).sum(-1)
+
+
+def soft_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+              padding: Any = 0, ceil_mode: bool = False, *,
+              dilation: IntOrTuple = 1) -> torch.Tensor:
+    """N-d SoftPool (Stergiou et al. 2021): ``y = sum_window softmax(x) * x``.
+
+    Each window is shifted by its own maximum, so inputs of any magnitude (e.g. +-1000)
+    neither overflow nor give NaN; padded positions and ceil-mode overhang weigh zero.
+    Non-overlapping windows (``stride == kernel_size``, no dilation) take a fused path with
+    a closed-form backward (first-order gradients only); other windows are unfolded.
+
+    Args:
+        x: input ``(N, C, *spatial)`` with 1, 2 or 3 spatial axes.
+        kernel_size, stride, padding, ceil_mode, dilation: as in :func:`max_pool`.
+
+    Returns:
+        ``(N, C, *out_spatial)``.
+
+    Example:
+        >>> x = torch.tensor([[[1000.0, 1000.0, -1000.0, 0.0]]])
+        >>> soft_pool(x, 2)
+        tensor([[[1000.,    0.]]])
+        >>> soft_pool(torch.randn(2, 3, 8, 8), 3, stride=2, padding=1).shape
+        torch.Size([2, 3, 4, 4])
+    """
+    win = _window(x, kernel_size, stride, padding, dilation, ceil_mode, "soft_pool")
+    if win.stride != win.kernel or any(d != 1 for d in win.dilation):
+        return _soft_pool_unfold(x, win)
+    exact = win.exact_padding(crop=True)
+    padded = any(lo > 0 or hi > 0 for lo, hi in exact)
+    xt = pad(x, exact, value=-math.inf).contiguous()
+    return _SoftPoolTiled.apply(xt, win.kernel, padded)
+
+
+def _check_any_spatial(x: Any, func: str) -> torch.Tensor:
+    check_float_tensor(x, "input", func)
+    if x.dim() < 3:
+        raise fail(func, "input", "a tensor of shape (N, C, *spatial) with at least one "
+                   "spatial axis", x)
+    return x
+
+
+def global_avg_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    """Mean over all spatial axes.
+
+    Args:
+        x: input ``(N, C, *spatial)`` with any number (>= 1) of spatial axes.
+        keepdim: keep the spatial axes with size 1.
+
+    Returns:
+        ``(N, C)``, or ``(N, C, 1, ..., 1)`` with ``keepdim=True``.
+
+    Example:
+        >>> global_avg_pool(torch.ones(2, 3, 4, 5)).shape
+        torch.Size([2, 3])
+        >>> global_avg_pool(torch.ones(2, 3, 4, 5), keepdim=True).shape
+        torch.Size([2, 3, 1, 1])
+    """
+    _check_any_spatial(x, "global_avg_pool")
+    _check_bool(keepdim, "keepdim", "global_avg_pool")
+    return x.mean(dim=tuple(range(2, x.dim())), keepdim=keepdim)
+
+
+def global_max_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
+    """Maximum over all spatial axes.
+
+    Args:
+        x: input ``(N, C, *spatial)`` with any number (>= 1) of spatial axes.
+        keepdim: keep the spatial axes with size 1.
+
+    Returns:
+        ``(N, C)``, or ``(N, C, 1, ..., 1)`` with ``keepdim=True``.
+
+    Example:
+        >>> global_max_pool(torch.arange(6.0).view(1, 2, 3))
+        tensor([[2., 5.]])
+    """
+    _check_any_spatial(x, "global_max_pool")
+    _check_bool(keepdim, "keepdim", "global_max_pool")
+    return x.amax(dim=tuple(range(2, x.dim())), keepdim=keepdim)
+
+
+def channel_max_pool(x: torch.Tensor, pool_size: int) -> torch.Tensor:
+    """Maxout: the maximum over each group of ``pool_size`` consecutive channels.
+
+    Args:
+        x: input ``(N, C, *spatial)`` (any number of spatial axes, also none).
+        pool_size: channels per group; must divide ``C``.
+
+    Returns:
+        ``(N, C // pool_size, *spatial)``.
+
+    Example:
+        >>> channel_max_pool(torch.tensor([[1.0, 4.0, 3.0, 2.0]]), 2)
+        tensor([[4., 3.]])
+    """
+    func = "channel_max_pool"
+    check_float_tensor(x, "input", func)
+    if x.dim() < 2:
+        raise fail(func, "input", "a tensor of shape (N, C, *spatial)", x)
+    n, c, *spatial = x.shape
+    allowed = f"a positive int dividing the {c} input channels"
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+        raise fail(func, "pool_size", allowed, pool_size, TypeError)
+    if pool_size < 1 or c % pool_size:
+        raise fail(func, "pool_size", allowed, pool_size)
+    return x.reshape(n, c // pool_size, pool_size, *spatial).amax(dim=2)

@@ -1,0 +1,307 @@
+"""Convolution layers: ``Conv1d/2d/3d`` on one N-d base, depthwise, pointwise and
+depthwise-separable convolution, and ``convert`` for existing PyTorch models."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from anyconv._spec import PADDING_MODES, check_channels, choice, fail, int_tuple, padding_entries
+from anyconv.functional.algorithms import get_algorithm
+from anyconv.functional.conv import conv
+from anyconv.nn.base import Module
+
+
+def positive_int(value: Any, arg: str, func: str) -> int:
+    """A positive int (not a bool), or anyconv's error naming ``arg``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise fail(func, arg, "a positive int", value, TypeError)
+    if value < 1:
+        raise fail(func, arg, "a positive int", value)
+    return value
+
+
+class ConvNd(Module):
+    """N-d convolution layer: holds ``weight`` and ``bias``, calls :func:`anyconv.conv`.
+
+    Parameter names, shapes and initialisation are PyTorch's, so a ``torch.nn.Conv{d}d``
+    state dict loads unchanged. ``padding`` takes every rule of :func:`anyconv.conv`
+    (``"valid"``, ``"same"`` also with stride, ``"full"``, ``"causal"``, ints, per-axis
+    tuples with ``(lo, hi)`` pairs); ``flip`` and ``algorithm`` are passed through.
+
+    Shapes:
+        input ``(N, in_channels, *spatial)`` -> output ``(N, out_channels, *out_spatial)``;
+        ``weight``: ``(out_channels, in_channels/groups, *kernel_size)``; ``bias``:
+        ``(out_channels,)``.
+
+    Example:
+        >>> layer = ConvNd(3, 8, (3, 5), padding=("same", "causal"))
+        >>> layer(torch.randn(4, 3, 16, 16)).shape
+        torch.Size([4, 8, 16, 16])
+    """
+
+    ndim: int | None = None  # fixed by Conv1d/2d/3d; else given, or the kernel tuple's length
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 stride: int | Sequence[int] = 1, padding: Any = 0,
+                 dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", *, ndim: int | None = None, flip: bool = False,
+                 algorithm: str = "auto", device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        func = type(self).__name__
+        ndim = spatial_ndim(kernel_size, ndim or self.ndim, func)
+        self.in_channels = positive_int(in_channels, "in_channels", func)
+        self.out_channels = positive_int(out_channels, "out_channels", func)
+        self.kernel_size = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
+        self.stride = int_tuple(stride, ndim, "stride", func, minimum=1)
+        self.dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
+        entries = padding_entries(padding, ndim, func)
+        self.padding = padding if isinstance(padding, str | int) else entries
+        self.groups = positive_int(groups, "groups", func)
+        check_channels(in_channels, (out_channels, in_channels // groups), groups, func)
+        self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
+        for arg, value in (("bias", bias), ("flip", flip)):
+            if not isinstance(value, bool):
+                raise fail(func, arg, "a bool", value, TypeError)
+        get_algorithm(algorithm, func)
+        self.flip, self.algorithm = flip, algorithm
+        kw = {"device": device, "dtype": dtype}
+        self.weight = torch.nn.Parameter(
+            torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
+        self.bias = torch.nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: weight ~ kaiming_uniform(a=√5), bias ~ U(±1/√fan_in)."""
+        torch.nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+            torch.nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return conv(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                    dilation=self.dilation, groups=self.groups,
+                    padding_mode=self.padding_mode, flip=self.flip, algorithm=self.algorithm)
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding!r}")
+        defaults = dict(dilation=(1,) * len(self.kernel_size), groups=1, padding_mode="zeros",
+                        flip=False, algorithm="auto")
+        for name, default in defaults.items():
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)!r}"
+        return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv1d(ConvNd):
+    """1-d convolution, a drop-in for ``torch.nn.Conv1d`` with every padding rule, true
+    convolution (``flip=True``) and a choice of ``algorithm``.
+
+    Shapes:
+        ``(N, C_in, L)`` -> ``(N, C_out, L_out)``; weight ``(C_out, C_in/groups, k)``.
+
+    Example:
+        >>> layer = Conv1d(3, 8, 5, dilation=2, padding="causal")
+        >>> layer(torch.randn(2, 3, 100)).shape
+        torch.Size([2, 8, 100])
+    """
+
+    ndim = 1
+
+
+class Conv2d(ConvNd):
+    """2-d convolution, a drop-in for ``torch.nn.Conv2d`` (its state dict loads unchanged)
+    with every padding rule, true convolution (``flip=True``) and a choice of ``algorithm``.
+
+    Shapes:
+        ``(N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``; weight
+        ``(C_out, C_in/groups, kh, kw)``.
+
+    Example:
+        >>> layer = Conv2d(3, 8, 3, stride=2, padding="same")
+        >>> layer(torch.randn(2, 3, 15, 15)).shape
+        torch.Size([2, 8, 8, 8])
+        >>> layer.num_parameters == 3 * 3 * 3 * 8 + 8
+        True
+    """
+
+    ndim = 2
+
+
+class Conv3d(ConvNd):
+    """3-d convolution, a drop-in for ``torch.nn.Conv3d`` with every padding rule (e.g.
+    ``("causal", "same", "same")`` for video), true convolution and a choice of algorithm.
+
+    Shapes:
+        ``(N, C_in, D, H, W)`` -> ``(N, C_out, D_out, H_out, W_out)``; weight
+        ``(C_out, C_in/groups, kd, kh, kw)``.
+
+    Example:
+        >>> layer = Conv3d(3, 8, 3, padding=("causal", "same", "same"))
+        >>> layer(torch.randn(1, 3, 10, 16, 16)).shape
+        torch.Size([1, 8, 10, 16, 16])
+    """
+
+    ndim = 3
+
+
+CONV_BY_NDIM: dict[int, type[ConvNd]] = {1: Conv1d, 2: Conv2d, 3: Conv3d}
+
+
+def spatial_ndim(kernel_size: Any, ndim: Any, func: str) -> int:
+    """Number of spatial axes: ``ndim`` if given, else a tuple kernel's length, else 2."""
+    if ndim is None and isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str):
+        ndim = len(kernel_size)
+    ndim = 2 if ndim is None else ndim
+    if ndim not in (1, 2, 3):
+        raise fail(func, "ndim", "1, 2 or 3 (spatial axes)", ndim)
+    return ndim
+
+
+class DepthwiseConv(ConvNd):
+    """Depthwise convolution: each channel filtered by its own ``multiplier`` kernels.
+
+    ``groups = channels``; the number of spatial axes is ``ndim`` (default: the length of
+    a tuple ``kernel_size``, else 2).
+
+    Shapes:
+        ``(N, channels, *spatial)`` -> ``(N, channels * multiplier, *out_spatial)``;
+        weight ``(channels * multiplier, 1, *kernel)``.
+
+    Example:
+        >>> layer = DepthwiseConv(16, 3, padding="same")
+        >>> layer(torch.randn(2, 16, 8, 8)).shape
+        torch.Size([2, 16, 8, 8])
+        >>> layer.num_parameters == 16 * 9 + 16
+        True
+    """
+
+    def __init__(self, channels: int, kernel_size: int | Sequence[int], *,
+                 ndim: int | None = None, multiplier: int = 1, stride: Any = 1,
+                 padding: Any = "same", dilation: Any = 1, bias: bool = True,
+                 padding_mode: str = "zeros", **kwargs: Any) -> None:
+        func = type(self).__name__
+        out = positive_int(channels, "channels", func) * positive_int(multiplier, "multiplier",
+                                                                     func)
+        super().__init__(channels, out, kernel_size, stride, padding, dilation, channels, bias,
+                         padding_mode, ndim=ndim, **kwargs)
+
+
+class PointwiseConv(ConvNd):
+    """Pointwise (1x1) convolution: a per-position linear map across channels.
+
+    Shapes:
+        ``(N, in_channels, *spatial)`` -> ``(N, out_channels, *spatial)``.
+
+    Example:
+        >>> layer = PointwiseConv(16, 32, ndim=1)
+        >>> layer(torch.randn(2, 16, 50)).shape
+        torch.Size([2, 32, 50])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, *, ndim: int = 2,
+                 groups: int = 1, bias: bool = True, **kwargs: Any) -> None:
+        super().__init__(in_channels, out_channels, 1, groups=groups, bias=bias, ndim=ndim,
+                         **kwargs)
+
+
+class DepthwiseSeparableConv(Module):
+    """Depthwise then pointwise convolution (the MobileNet block, Howard et al. 2017).
+
+    With the defaults it is exactly ``pointwise(depthwise(x))``; ``norm=True`` adds batch
+    normalisation after each convolution and ``activation`` (e.g. ``torch.nn.ReLU``) after
+    each of those, as in MobileNet.
+
+    Shapes:
+        ``(N, in_channels, *spatial)`` -> ``(N, out_channels, *out_spatial)``.
+
+    Example:
+        >>> block = DepthwiseSeparableConv(16, 32, 3, stride=2, padding="same")
+        >>> block(torch.randn(2, 16, 8, 8)).shape
+        torch.Size([2, 32, 4, 4])
+        >>> block.num_parameters == (16 * 9 + 16) + (16 * 32 + 32)
+        True
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                 *, ndim: int | None = None, multiplier: int = 1, stride: Any = 1,
+                 padding: Any = "same", dilation: Any = 1, bias: bool = True,
+                 padding_mode: str = "zeros", norm: bool = False,
+                 activation: type[torch.nn.Module] | None = None, algorithm: str = "auto"
+                 ) -> None:
+        super().__init__()
+        ndim = spatial_ndim(kernel_size, ndim, type(self).__name__)
+        self.depthwise = DepthwiseConv(in_channels, kernel_size, ndim=ndim,
+                                       multiplier=multiplier, stride=stride, padding=padding,
+                                       dilation=dilation, bias=bias and not norm,
+                                       padding_mode=padding_mode, algorithm=algorithm)
+        self.pointwise = PointwiseConv(in_channels * multiplier, out_channels, ndim=ndim,
+                                       bias=bias and not norm, algorithm=algorithm)
+        batch_norm = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)[ndim - 1]
+        self.norm1 = batch_norm(in_channels * multiplier) if norm else torch.nn.Identity()
+        self.norm2 = batch_norm(out_channels) if norm else torch.nn.Identity()
+        self.act1 = activation() if activation else torch.nn.Identity()
+        self.act2 = activation() if activation else torch.nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act1(self.norm1(self.depthwise(x)))
+        return self.act2(self.norm2(self.pointwise(x)))
+
+
+_TORCH_CONVS = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+
+
+def from_torch(layer: torch.nn.Module) -> ConvNd:
+    """The anyconv layer equal to a ``torch.nn.Conv{1,2,3}d``, sharing its parameters.
+
+    Example:
+        >>> t = torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
+        >>> a = from_torch(t)
+        >>> x = torch.randn(1, 3, 8, 8)
+        >>> torch.equal(a(x), t(x))
+        True
+    """
+    if not isinstance(layer, _TORCH_CONVS):
+        raise fail("from_torch", "layer", "a torch.nn.Conv1d, Conv2d or Conv3d",
+                   type(layer).__name__, TypeError)
+    ndim = layer.weight.dim() - 2
+    padding = layer.padding if isinstance(layer.padding, str) else tuple(layer.padding)
+    new = CONV_BY_NDIM[ndim](layer.in_channels, layer.out_channels, layer.kernel_size,
+                             layer.stride, padding, layer.dilation, layer.groups,
+                             layer.bias is not None, layer.padding_mode,
+                             device=layer.weight.device, dtype=layer.weight.dtype)
+    # The same Parameter objects: an optimiser built before the conversion still sees them.
+    new.weight, new.bias = layer.weight, layer.bias
+    new.train(layer.training)
+    return new
+
+
+def convert(model: torch.nn.Module) -> torch.nn.Module:
+    """Swap every ``torch.nn.Conv{1,2,3}d`` in ``model`` for the anyconv layer, in place.
+
+    Outputs are identical (the same parameters, the same arithmetic); afterwards a layer's
+    ``algorithm``, ``flip`` or padding rule can be changed. Transposed convolutions are
+    left alone.
+
+    Returns:
+        ``model`` itself, or the converted layer when ``model`` is a bare conv.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())
+        >>> x = torch.randn(2, 1, 8, 8)
+        >>> before = net(x)
+        >>> net = convert(net)
+        >>> type(net[0]).__name__, torch.equal(net(x), before)
+        ('Conv2d', True)
+    """
+    if isinstance(model, _TORCH_CONVS):
+        return from_torch(model)
+    for name, child in model.named_children():
+        setattr(model, name, convert(child))
+    return model

@@ -1,0 +1,73 @@
+"""The Inception block (Szegedy et al. 2015, "Going deeper with convolutions")."""
+
+from __future__ import annotations
+
+import torch
+
+from anyconv.functional.pool import max_pool
+from anyconv.nn.base import Module
+from anyconv.nn.conv import ConvNd, positive_int, spatial_ndim
+
+
+class _ConvAct(torch.nn.Sequential):
+    """A "same" convolution followed by an activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, ndim: int,
+                 activation: type[torch.nn.Module], algorithm: str) -> None:
+        super().__init__(ConvNd(in_channels, out_channels, kernel_size, padding="same",
+                                ndim=ndim, algorithm=algorithm), activation())
+
+
+class Inception(Module):
+    """Four parallel branches, concatenated along the channels.
+
+    1. a 1x1 convolution;
+    2. a 1x1 reduction, then a 3x3 convolution;
+    3. a 1x1 reduction, then a 5x5 convolution;
+    4. a 3x3 max pooling (stride 1), then a 1x1 projection.
+
+    Every convolution uses ``"same"`` padding and is followed by ``activation``. The
+    spatial size is kept and the output has ``ch1x1 + ch3x3 + ch5x5 + pool_proj`` channels.
+    ``ndim`` selects 1, 2 or 3 spatial axes; a kernel of "3x3" is then 3 or 3x3x3.
+
+    Shapes:
+        ``(N, in_channels, *spatial)`` -> ``(N, ch1x1 + ch3x3 + ch5x5 + pool_proj, *spatial)``.
+
+    Example:
+        >>> block = Inception(192, 64, 96, 128, 16, 32, 32)  # GoogLeNet's inception (3a)
+        >>> block(torch.randn(1, 192, 28, 28)).shape
+        torch.Size([1, 256, 28, 28])
+        >>> Inception(8, 4, 4, 4, 2, 2, 2, ndim=1)(torch.randn(2, 8, 50)).shape
+        torch.Size([2, 12, 50])
+    """
+
+    def __init__(self, in_channels: int, ch1x1: int, ch3x3_reduce: int, ch3x3: int,
+                 ch5x5_reduce: int, ch5x5: int, pool_proj: int, *, ndim: int = 2,
+                 activation: type[torch.nn.Module] = torch.nn.ReLU,
+                 algorithm: str = "auto") -> None:
+        super().__init__()
+        func = type(self).__name__
+        self.ndim = spatial_ndim(None, ndim, func)
+        sizes = dict(in_channels=in_channels, ch1x1=ch1x1, ch3x3_reduce=ch3x3_reduce,
+                     ch3x3=ch3x3, ch5x5_reduce=ch5x5_reduce, ch5x5=ch5x5, pool_proj=pool_proj)
+        for name, value in sizes.items():
+            positive_int(value, name, func)
+        self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
+
+        def unit(c_in: int, c_out: int, k: int) -> _ConvAct:
+            return _ConvAct(c_in, c_out, k, self.ndim, activation, algorithm)
+
+        self.branch1 = unit(in_channels, ch1x1, 1)
+        self.branch3 = torch.nn.Sequential(unit(in_channels, ch3x3_reduce, 1),
+                                           unit(ch3x3_reduce, ch3x3, 3))
+        self.branch5 = torch.nn.Sequential(unit(in_channels, ch5x5_reduce, 1),
+                                           unit(ch5x5_reduce, ch5x5, 5))
+        self.pool_proj = unit(in_channels, pool_proj, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = max_pool(x, 3, stride=1, padding="same")
+        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x),
+                          self.pool_proj(pooled)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"ndim={self.ndim}, out_channels={self.out_channels}"
