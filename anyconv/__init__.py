@@ -17,6 +17,7 @@ from anyconv.functional import (
     reconstruct,
     separable_conv,
 )
+from anyconv.functional.algorithms.auto import measure
 from anyconv.functional.algorithms.matrix import MATRIX_MAX_NONZEROS
 from anyconv.padding import output_shape, pad, resolve_padding
 
@@ -31,6 +32,7 @@ __all__ = [
     "filters",
     "functional",
     "list_algorithms",
+    "measure",
     "nn",
     "output_shape",
     "pad",

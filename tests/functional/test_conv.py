@@ -159,3 +159,35 @@ def test_cuda_matches_cpu(algo):
     gxc, gwc = torch.autograd.grad(yc.sum(), (xc, wc))
     for a, b in ((yc, y), (gxc, gx), (gwc, gw)):
         assert rel_err(a, b) <= 1e-4
+
+
+def test_auto_cost_model_sends_large_kernels_to_fft():
+    from anyconv.functional.algorithms import auto
+    from anyconv.functional.conv import conv_spec
+
+    def pick(k, ndim=2, size=128):
+        x = torch.empty(8, 16, *(size,) * ndim)
+        w = torch.empty(16, 16, *(k,) * ndim)
+        spec = conv_spec(x.shape, w.shape, stride=1, padding="same", dilation=1, groups=1,
+                         padding_mode="zeros")
+        return auto.choose(x, w, spec)
+
+    assert [pick(k) for k in (1, 3, 5, 7)] == ["native"] * 4
+    assert [pick(k) for k in (21, 31)] == ["fft"] * 2
+
+
+def test_measured_mode_times_once_and_caches(monkeypatch):
+    from anyconv.functional.algorithms import auto
+
+    auto.clear_decisions()
+    calls = []
+    original = auto._measure_once
+    monkeypatch.setattr(auto, "_measure_once",
+                        lambda *a: calls.append(1) or original(*a))
+    x, w = torch.randn(2, 3, 20), torch.randn(4, 3, 5)
+    with anyconv.measure():
+        a = anyconv.conv(x, w, padding="same")
+        b = anyconv.conv(x, w, padding="same")
+    assert len(calls) == 1 and torch.allclose(a, b)
+    assert torch.allclose(a, anyconv.conv(x, w, padding="same", algorithm="native"), atol=1e-5)
+    auto.clear_decisions()

@@ -1,19 +1,131 @@
-"""``algorithm="auto"``: the choice among the implementations for a given problem."""
+"""``algorithm="auto"``: pick the implementation by a cost model, or by measuring.
+
+The cost model compares the multiply-adds of the direct sum (what PyTorch's kernels do)
+with those of the FFT path (transforms plus the per-frequency channel contraction). Native
+kernels run at a much higher fraction of the machine's peak than FFTs and their
+bookkeeping, so the FFT must save a large factor before it wins: :data:`FFT_ADVANTAGE`,
+per device type, calibrated with the benchmark suite (``python -m benchmarks``).
+
+Measured mode (:func:`measure`), like cuDNN's benchmark mode or SciPy's
+``choose_conv_method(measure=True)``, times the candidates once per problem and caches the
+winner for the rest of the process.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
 
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv.functional.algorithms.fft import conv_fft, transform_sizes
 from anyconv.functional.algorithms.native import conv_native
+
+CANDIDATES = {"native": conv_native, "fft": conv_fft}
+FFT_ADVANTAGE = {"cpu": 24.0, "cuda": 64.0}
+"""How many times fewer (model) flops the FFT path must need than the direct sum to be
+chosen, per device type (other devices use the CUDA figure)."""
+
+_state = {"measure": False}
+_decisions: dict[tuple, str] = {}
+
+
+def direct_flops(x_shape, weight_shape, spec: ConvSpec) -> float:
+    """Multiply-adds (x2) of the direct sum: ``2 · N · O · C/g · prod(kernel) · prod(out)``."""
+    return 2.0 * x_shape[0] * math.prod(weight_shape) * math.prod(spec.out_shape)
+
+
+def fft_flops(x_shape, weight_shape, spec: ConvSpec) -> float:
+    """Model flops of the FFT path: ``2.5 F log2 F`` per real transform of ``F`` points, for
+    input, kernel and output planes, plus a complex multiply-add (8 flops) per channel pair
+    and frequency (``F/2`` of them for real signals)."""
+    n, c = x_shape[:2]
+    o, per_group = weight_shape[:2]
+    padding = spec.padding if spec.padding_mode == "zeros" else tuple((0, 0)
+                                                                       for _ in spec.padding)
+    spatial = [m + (0 if spec.padding_mode == "zeros" else lo + hi)
+               for m, (lo, hi) in zip(x_shape[2:], spec.padding, strict=True)]
+    f = math.prod(transform_sizes(spatial, weight_shape[2:], spec.dilation, padding))
+    planes = n * c + o * per_group + n * o
+    return 2.5 * planes * f * math.log2(max(f, 2)) + 8.0 * n * o * per_group * f / 2
+
+
+def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
+    """The algorithm ``"auto"`` runs for this problem: ``"native"`` or ``"fft"``.
+
+    Example:
+        >>> from anyconv.functional.conv import conv_spec
+        >>> x, w = torch.randn(8, 16, 128, 128), torch.randn(16, 16, 31, 31)
+        >>> spec = conv_spec(x.shape, w.shape, stride=1, padding="same", dilation=1,
+        ...                  groups=1, padding_mode="zeros")
+        >>> choose(x, w, spec), choose(x, w[..., :3, :3], spec)
+        ('fft', 'native')
+    """
+    key = (tuple(x.shape), tuple(weight.shape), spec, x.dtype, x.device, x.requires_grad
+           or weight.requires_grad)
+    if key in _decisions:
+        return _decisions[key]
+    if _state["measure"]:
+        choice = _measure_once(x, weight, spec)
+    else:
+        advantage = FFT_ADVANTAGE.get(x.device.type, FFT_ADVANTAGE["cuda"])
+        ratio = direct_flops(x.shape, weight.shape, spec) / fft_flops(x.shape, weight.shape,
+                                                                      spec)
+        choice = "fft" if ratio > advantage else "native"
+    _decisions[key] = choice
+    return choice
+
+
+def _measure_once(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
+    """Time each candidate (forward, and backward when gradients are wanted) once after a
+    warm-up call; the fastest wins."""
+    timings = {}
+    grad = x.requires_grad or weight.requires_grad
+    for name, run in CANDIDATES.items():
+        xs, ws = (t.detach().requires_grad_(grad and t.requires_grad) for t in (x, weight))
+        best = math.inf
+        for _ in range(2):  # the first call warms caches and plans up
+            if x.device.type == "cuda":
+                torch.cuda.synchronize(x.device)
+            start = time.perf_counter()
+            with torch.set_grad_enabled(grad):
+                y = run(xs, ws, None, spec)
+                if grad:
+                    y.sum().backward()
+            if x.device.type == "cuda":
+                torch.cuda.synchronize(x.device)
+            best = time.perf_counter() - start
+        timings[name] = best
+    return min(timings, key=timings.get)
+
+
+@contextlib.contextmanager
+def measure(enabled: bool = True) -> Iterator[None]:
+    """Within this context ``algorithm="auto"`` times the candidates for each new problem
+    (shapes, spec, dtype, device) and caches the fastest for the rest of the process.
+
+    Example:
+        >>> import anyconv
+        >>> with anyconv.measure():
+        ...     y = anyconv.conv(torch.randn(1, 2, 32), torch.randn(3, 2, 5))
+    """
+    previous = _state["measure"]
+    _state["measure"] = enabled
+    try:
+        yield
+    finally:
+        _state["measure"] = previous
+
+
+def clear_decisions() -> None:
+    """Forget the cached choices (after changing :data:`FFT_ADVANTAGE`, for instance)."""
+    _decisions.clear()
 
 
 def conv_auto(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
               spec: ConvSpec) -> torch.Tensor:
-    """Dispatch to the algorithm expected to be fastest.
-
-    For now this is always PyTorch's native kernel, the fastest choice for the small
-    kernels that dominate practice; a cost model that sends large kernels to the FFT path
-    replaces it.
-    """
-    return conv_native(x, weight, bias, spec)
+    """Run the algorithm :func:`choose` picks for this problem."""
+    return CANDIDATES[choose(x, weight, spec)](x, weight, bias, spec)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -37,6 +38,22 @@ def next_fast_len(n: int) -> int:
             p35 *= 3
         p5 *= 5
     return best
+
+
+def transform_sizes(spatial: Sequence[int], kernel: Sequence[int], dilation: Sequence[int],
+                    padding: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """The FFT size per axis: the smallest fast size at which no wanted output wraps.
+
+    The ``span = n + lo + hi - k_eff + 1`` wanted outputs read the input at positions in
+    ``[-lo, n + hi - 1]``; the periodic extension of the input has zeros exactly there
+    outside ``[0, n)`` when ``F >= n + max(lo, hi)``. ``F >= span`` keeps the outputs apart
+    and ``F >= k_eff`` the kernel taps.
+    """
+    sizes = []
+    for n, k, d, (lo, hi) in zip(spatial, kernel, dilation, padding, strict=True):
+        k_eff = d * (k - 1) + 1
+        sizes.append(next_fast_len(max(n + max(lo, hi), k_eff, n + lo + hi - k_eff + 1)))
+    return tuple(sizes)
 
 
 def dilate(weight: torch.Tensor, dilation: tuple[int, ...]) -> torch.Tensor:
@@ -116,12 +133,7 @@ def conv_fft(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
         padding = tuple((0, 0) for _ in padding)
     ndim = x.dim() - 2
     size = x.shape[2:]
-    k_eff = [d * (k - 1) + 1 for k, d in zip(weight.shape[2:], spec.dilation, strict=True)]
-    # The span = n + lo + hi - k_eff + 1 wanted outputs read x at t + p*d - lo, in
-    # [-lo, n + hi - 1]. The periodic extension of x has zeros exactly there outside [0, n)
-    # when F >= n + max(lo, hi); F >= span keeps the outputs apart, F >= k_eff the taps.
-    sizes = tuple(next_fast_len(max(m + max(lo, hi), ke, m + lo + hi - ke + 1))
-                  for m, (lo, hi), ke in zip(size, padding, k_eff, strict=True))
+    sizes = transform_sizes(size, weight.shape[2:], spec.dilation, padding)
     dims = tuple(range(2, 2 + ndim))
     spectrum_x = torch.fft.rfftn(x, s=sizes, dim=dims)
     spectrum_w = torch.fft.rfftn(dilate(weight, spec.dilation), s=sizes, dim=dims)
