@@ -2,9 +2,12 @@
 
 The cost model compares the multiply-adds of the direct sum (what PyTorch's kernels do)
 with those of the FFT path (transforms plus the per-frequency channel contraction). Native
-kernels run at a much higher fraction of the machine's peak than FFTs and their
-bookkeeping, so the FFT must save a large factor before it wins: :data:`FFT_ADVANTAGE`,
-per device type, calibrated with the benchmark suite (``python -m benchmarks``).
+kernels reach a high fraction of the machine's peak when each group is a sizeable channel
+GEMM, and a small one when it is not (depthwise, a single channel), so the factor the FFT
+must save before it wins grows with the per-group channel product ``C/g · O/g``:
+``scale · (C/g · O/g) ** power``, capped (:data:`FFT_THRESHOLD`, per device type). The CPU
+figures come from the crossovers measured with ``python -m benchmarks`` on a 2-core x86
+machine (about 0.5 for depthwise, 3 for 4x4 and 24 for 16x16 channels).
 
 Measured mode (:func:`measure`), like cuDNN's benchmark mode or SciPy's
 ``choose_conv_method(measure=True)``, times the candidates once per problem and caches the
@@ -25,9 +28,11 @@ from anyconv.functional.algorithms.fft import conv_fft, transform_sizes
 from anyconv.functional.algorithms.native import conv_native
 
 CANDIDATES = {"native": conv_native, "fft": conv_fft}
-FFT_ADVANTAGE = {"cpu": 24.0, "cuda": 64.0}
-"""How many times fewer (model) flops the FFT path must need than the direct sum to be
-chosen, per device type (other devices use the CUDA figure)."""
+FFT_THRESHOLD = {"cpu": (0.5, 0.7, 32.0), "cuda": (1.0, 0.7, 64.0)}
+"""``(scale, power, cap)`` per device type: the FFT path is chosen when the direct sum needs
+more than ``min(scale · (C/g · O/g) ** power, cap)`` times its model flops. The CUDA figures
+are a conservative guess (cuDNN is efficient at every kernel size), not a measurement;
+other device types use them too."""
 
 _state = {"measure": False}
 _decisions: dict[tuple, str] = {}
@@ -71,10 +76,12 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
     if _state["measure"]:
         choice = _measure_once(x, weight, spec)
     else:
-        advantage = FFT_ADVANTAGE.get(x.device.type, FFT_ADVANTAGE["cuda"])
+        scale, power, cap = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
+        gemm = weight.shape[1] * weight.shape[0] // spec.groups
+        threshold = min(scale * gemm**power, cap)
         ratio = direct_flops(x.shape, weight.shape, spec) / fft_flops(x.shape, weight.shape,
                                                                       spec)
-        choice = "fft" if ratio > advantage else "native"
+        choice = "fft" if ratio > threshold else "native"
     _decisions[key] = choice
     return choice
 
@@ -121,7 +128,7 @@ def measure(enabled: bool = True) -> Iterator[None]:
 
 
 def clear_decisions() -> None:
-    """Forget the cached choices (after changing :data:`FFT_ADVANTAGE`, for instance)."""
+    """Forget the cached choices (after changing :data:`FFT_THRESHOLD`, for instance)."""
     _decisions.clear()
 
 

@@ -1,0 +1,1 @@
+"""anyconv's benchmark suite: ``python -m benchmarks`` (see ``--help``)."""

@@ -1,0 +1,79 @@
+"""Layer variants against the recipes people write by hand: locally connected vs
+unfold + einsum, tiled vs an ordinary conv, SoftPool vs its plain (overflowing) formula."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+import anyconv
+from anyconv.functional.local import locally_connected, tiled_conv
+from anyconv.functional.pool import soft_pool
+from benchmarks.timing import forward_backward, median_time, peak_memory
+
+
+def unfold_einsum_locally_connected(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The common recipe: ``F.unfold`` every patch, then one einsum with per-position
+    weights ``(O, C, kh, kw, H_out, W_out)`` ("same" padding, stride 1, 2-D only)."""
+    o, c, kh, kw, h, w = weight.shape
+    cols = F.unfold(x, (kh, kw), padding=(kh // 2, kw // 2))  # (N, C*kh*kw, L)
+    y = torch.einsum("nkl,okl->nol", cols, weight.reshape(o, c * kh * kw, h * w))
+    return y.reshape(x.shape[0], o, h, w)
+
+
+def local(*, repeat: int, device: str) -> list[dict]:
+    """Locally connected 2-D: batch 32, 16->32 channels, 32x32, k=3, same padding."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 16, 32, 32, generator=g).to(device)
+    w = torch.randn(32, 16, 3, 3, 32, 32, generator=g).to(device) / 12
+    contenders = {
+        "anyconv": lambda x, w: locally_connected(x, w, padding="same"),
+        "unfold+einsum": unfold_einsum_locally_connected,
+    }
+    row = {"bench": "locally_connected", "shape": list(x.shape), "device": device}
+    ref = locally_connected(x.double(), w.double(), padding="same")
+    for label, fn in contenders.items():
+        run = forward_backward(fn, x, w)
+        row[f"{label}_fwd_bwd_s"] = median_time(run, repeat, device=device)
+        row[f"{label}_peak_bytes"] = peak_memory(run, device=device)
+        with torch.no_grad():
+            row[f"{label}_rel_error"] = ((fn(x, w).double() - ref).abs().max()
+                                         / ref.abs().max()).item()
+    return [row]
+
+
+def tiled(*, repeat: int, device: str) -> list[dict]:
+    """Tiled 2-D with T=2 against an ordinary conv of the same shape (batch 32, 16->32,
+    32x32, k=3, same)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 16, 32, 32, generator=g).to(device)
+    w_tiled = torch.randn(32, 16, 3, 3, 2, 2, generator=g).to(device) / 12
+    w_conv = w_tiled[..., 0, 0].contiguous()
+    row = {"bench": "tiled", "shape": list(x.shape), "tiles": 2, "device": device}
+    row["tiled_fwd_bwd_s"] = median_time(forward_backward(
+        lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled), repeat,
+        device=device)
+    row["conv_fwd_bwd_s"] = median_time(forward_backward(
+        lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv), repeat, device=device)
+    return [row]
+
+
+def plain_soft_pool(x: torch.Tensor) -> torch.Tensor:
+    """``avg_pool(x·eˣ) / avg_pool(eˣ)``: the formula as published, overflows for large x."""
+    e = torch.exp(x)
+    return F.avg_pool2d(x * e, 2) / F.avg_pool2d(e, 2)
+
+
+def softpool(*, repeat: int, device: str) -> list[dict]:
+    """SoftPool 2x2 on (32, 64, 64, 64) float32, forward+backward."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 64, 64, 64, generator=g).to(device)
+    row = {"bench": "softpool", "shape": list(x.shape), "device": device}
+    row["anyconv_fwd_bwd_s"] = median_time(forward_backward(lambda x: soft_pool(x, 2), x),
+                                           repeat, device=device)
+    row["plain_fwd_bwd_s"] = median_time(forward_backward(plain_soft_pool, x), repeat,
+                                         device=device)
+    big = torch.tensor([[[[1000.0, -1000.0], [999.0, 0.0]]]], device=device)
+    row["anyconv_finite_at_1000"] = bool(torch.isfinite(soft_pool(big, 2)).all())
+    row["plain_finite_at_1000"] = bool(torch.isfinite(plain_soft_pool(big)).all())
+    return [row]

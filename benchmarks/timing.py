@@ -1,0 +1,74 @@
+"""Timing and memory helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+
+def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1,
+                device: str = "cpu") -> float:
+    """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_backward(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> Callable:
+    """A closure running ``fn(*leaves).sum().backward()`` on fresh leaves of ``tensors``."""
+    leaves = [t.detach().requires_grad_() for t in tensors]
+
+    def run() -> None:
+        for t in leaves:
+            t.grad = None
+        fn(*leaves).sum().backward()
+
+    return run
+
+
+def forward_only(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> Callable:
+    def run() -> None:
+        with torch.no_grad():
+            fn(*tensors)
+
+    return run
+
+
+def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
+    """Peak bytes allocated by PyTorch while ``fn()`` runs (above what was live before).
+
+    On CUDA the caching allocator's statistics; on CPU the profiler's memory events
+    (every allocation and free of tensors on the CPU), replayed to find the peak.
+    """
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() - base
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    live = peak = 0
+    events = sorted((e for e in prof.events() if e.name == "[memory]"),
+                    key=lambda e: e.time_range.start)
+    for e in events:
+        live += e.cpu_memory_usage
+        peak = max(peak, live)
+    return peak
