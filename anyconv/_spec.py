@@ -52,6 +52,22 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def positive_int(value: Any, arg: str, func: str) -> int:
+    """A positive int (not a bool), or anyconv's error naming ``arg``."""
+    if not _is_int(value):
+        raise fail(func, arg, "a positive int", value, TypeError)
+    if value < 1:
+        raise fail(func, arg, "a positive int", value)
+    return value
+
+
+def check_bool(value: Any, arg: str, func: str) -> bool:
+    """A bool (``True`` or ``False``), or anyconv's error naming ``arg``."""
+    if not isinstance(value, bool):
+        raise fail(func, arg, "a bool (True or False)", value, TypeError)
+    return value
+
+
 def int_tuple(value: Any, ndim: int, arg: str, func: str, *, minimum: int) -> tuple[int, ...]:
     """Normalise an int or a tuple of ``ndim`` ints, each ``>= minimum``, to a tuple."""
     word = "positive" if minimum == 1 else f">= {minimum}"

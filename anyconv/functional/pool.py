@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from anyconv._spec import MAX_SPATIAL_DIMS, check_float_tensor, fail, int_tuple
+from anyconv._spec import MAX_SPATIAL_DIMS, check_bool, check_float_tensor, fail, int_tuple
 from anyconv.padding import Padding, conv_geometry, pad
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
@@ -92,11 +92,6 @@ def _check_input(x: Any, func: str) -> int:
                    "axes (3, 4 or 5 dims)", x)
     return x.dim() - 2
 
-
-def _check_bool(value: Any, arg: str, func: str) -> bool:
-    if not isinstance(value, bool):
-        raise fail(func, arg, "a bool", value, TypeError)
-    return value
 
 
 def _check_nonempty(win: _Window, func: str) -> None:
@@ -220,7 +215,7 @@ def avg_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
         tensor([[[1., 1., 1., 1.]]])
     """
     win = _window(x, kernel_size, stride, padding, dilation, ceil_mode, "avg_pool")
-    _check_bool(count_include_pad, "count_include_pad", "avg_pool")
+    check_bool(count_include_pad, "count_include_pad", "avg_pool")
     direct = win.torch_padding()
     # avg_pool3d also insists on an unpadded input at least as large as the kernel.
     fits = all(n >= k for n, k in zip(win.spatial, win.kernel, strict=True))
@@ -387,7 +382,7 @@ def global_avg_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
         torch.Size([2, 3, 1, 1])
     """
     _check_any_spatial(x, "global_avg_pool")
-    _check_bool(keepdim, "keepdim", "global_avg_pool")
+    check_bool(keepdim, "keepdim", "global_avg_pool")
     return x.mean(dim=tuple(range(2, x.dim())), keepdim=keepdim)
 
 
@@ -406,7 +401,7 @@ def global_max_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
         tensor([[2., 5.]])
     """
     _check_any_spatial(x, "global_max_pool")
-    _check_bool(keepdim, "keepdim", "global_max_pool")
+    check_bool(keepdim, "keepdim", "global_max_pool")
     return x.amax(dim=tuple(range(2, x.dim())), keepdim=keepdim)
 
 

@@ -9,19 +9,19 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import PADDING_MODES, check_channels, choice, fail, int_tuple, padding_entries
+from anyconv._spec import (
+    PADDING_MODES,
+    check_bool,
+    check_channels,
+    choice,
+    fail,
+    int_tuple,
+    padding_entries,
+    positive_int,
+)
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv
 from anyconv.nn.base import Module
-
-
-def positive_int(value: Any, arg: str, func: str) -> int:
-    """A positive int (not a bool), or anyconv's error naming ``arg``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise fail(func, arg, "a positive int", value, TypeError)
-    if value < 1:
-        raise fail(func, arg, "a positive int", value)
-    return value
 
 
 class ConvNd(Module):
@@ -64,9 +64,8 @@ class ConvNd(Module):
         self.groups = positive_int(groups, "groups", func)
         check_channels(in_channels, (out_channels, in_channels // groups), groups, func)
         self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
-        for arg, value in (("bias", bias), ("flip", flip)):
-            if not isinstance(value, bool):
-                raise fail(func, arg, "a bool", value, TypeError)
+        check_bool(bias, "bias", func)
+        check_bool(flip, "flip", func)
         get_algorithm(algorithm, func)
         self.flip, self.algorithm = flip, algorithm
         kw = {"device": device, "dtype": dtype}

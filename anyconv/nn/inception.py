@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from anyconv._spec import positive_int
 from anyconv.functional.pool import max_pool
 from anyconv.nn.base import Module
-from anyconv.nn.conv import ConvNd, positive_int, spatial_ndim
+from anyconv.nn.conv import ConvNd, spatial_ndim
 
 
 class _ConvAct(torch.nn.Sequential):

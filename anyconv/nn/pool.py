@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import fail, int_tuple, padding_entries
+from anyconv._spec import check_bool, fail, int_tuple, padding_entries
 from anyconv.functional.pool import (
     IntOrTuple,
     _check_norm,
@@ -19,12 +19,6 @@ from anyconv.functional.pool import (
     soft_pool,
 )
 from anyconv.nn.base import Module
-
-
-def _bool(value: Any, arg: str, func: str) -> bool:
-    if not isinstance(value, bool):
-        raise fail(func, arg, "a bool", value, TypeError)
-    return value
 
 
 class _PoolNd(Module):
@@ -46,7 +40,7 @@ class _PoolNd(Module):
         padding_entries(padding, self.ndim, name)
         self.padding = padding
         self.dilation = int_tuple(dilation, self.ndim, "dilation", name, minimum=1)
-        self.ceil_mode = _bool(ceil_mode, "ceil_mode", name)
+        self.ceil_mode = check_bool(ceil_mode, "ceil_mode", name)
 
     def _check(self, x: Any) -> None:
         if isinstance(x, torch.Tensor) and x.dim() != self.ndim + 2:
@@ -124,7 +118,7 @@ class _AvgPoolNd(_PoolNd):
                  padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True, *,
                  dilation: IntOrTuple = 1) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        self.count_include_pad = _bool(count_include_pad, "count_include_pad",
+        self.count_include_pad = check_bool(count_include_pad, "count_include_pad",
                                        type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -308,7 +302,7 @@ class SoftPool3d(_SoftPoolNd):
 class _GlobalPool(Module):
     def __init__(self, keepdim: bool = False) -> None:
         super().__init__()
-        self.keepdim = _bool(keepdim, "keepdim", type(self).__name__)
+        self.keepdim = check_bool(keepdim, "keepdim", type(self).__name__)
 
     def extra_repr(self) -> str:
         return f"keepdim={self.keepdim}"

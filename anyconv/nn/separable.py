@@ -8,17 +8,9 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, padding_entries
+from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, padding_entries, positive_int
 from anyconv.functional.separable import factorize, reconstruct, separable_conv
 from anyconv.nn.base import Module
-
-
-def _positive(value: Any, arg: str, func: str) -> int:
-    if not (isinstance(value, int) and not isinstance(value, bool)):
-        raise fail(func, arg, "a positive int", value, TypeError)
-    if value < 1:
-        raise fail(func, arg, "a positive int", value)
-    return value
 
 
 class _SeparableConvNd(Module):
@@ -33,10 +25,10 @@ class _SeparableConvNd(Module):
                  dtype: torch.dtype | None = None) -> None:
         super().__init__()
         func = type(self).__name__
-        self.in_channels = _positive(in_channels, "in_channels", func)
-        self.out_channels = _positive(out_channels, "out_channels", func)
+        self.in_channels = positive_int(in_channels, "in_channels", func)
+        self.out_channels = positive_int(out_channels, "out_channels", func)
         self.kernel_size = int_tuple(kernel_size, self.ndim, "kernel_size", func, minimum=1)
-        self.rank = _positive(rank, "rank", func)
+        self.rank = positive_int(rank, "rank", func)
         self.stride = int_tuple(stride, self.ndim, "stride", func, minimum=1)
         self.dilation = int_tuple(dilation, self.ndim, "dilation", func, minimum=1)
         entries = padding_entries(padding, self.ndim, func)
