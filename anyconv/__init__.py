@@ -14,8 +14,10 @@ from anyconv.functional import (
     conv_matrix,
     factorize,
     list_algorithms,
+    locally_connected,
     reconstruct,
     separable_conv,
+    tiled_conv,
 )
 from anyconv.functional.algorithms.auto import measure
 from anyconv.functional.algorithms.matrix import MATRIX_MAX_NONZEROS
@@ -32,6 +34,7 @@ __all__ = [
     "filters",
     "functional",
     "list_algorithms",
+    "locally_connected",
     "measure",
     "nn",
     "output_shape",
@@ -39,4 +42,5 @@ __all__ = [
     "reconstruct",
     "resolve_padding",
     "separable_conv",
+    "tiled_conv",
 ]

@@ -10,6 +10,7 @@ from anyconv.functional.filters import (
     laplacian_kernel,
     sobel_kernel,
 )
+from anyconv.functional.local import locally_connected, tiled_conv
 from anyconv.functional.pool import (
     avg_pool,
     channel_max_pool,
@@ -43,6 +44,7 @@ __all__ = [
     "global_max_pool",
     "laplacian_kernel",
     "list_algorithms",
+    "locally_connected",
     "lp_pool",
     "max_pool",
     "max_rank",
@@ -50,4 +52,5 @@ __all__ = [
     "separable_conv",
     "sobel_kernel",
     "soft_pool",
+    "tiled_conv",
 ]

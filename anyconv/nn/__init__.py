@@ -14,6 +14,14 @@ from anyconv.nn.conv import (
 )
 from anyconv.nn.gabor import GaborConv2d
 from anyconv.nn.inception import Inception
+from anyconv.nn.local import (
+    LocallyConnected1d,
+    LocallyConnected2d,
+    LocallyConnected3d,
+    TiledConv1d,
+    TiledConv2d,
+    TiledConv3d,
+)
 from anyconv.nn.pool import (
     AvgPool1d,
     AvgPool2d,
@@ -51,6 +59,9 @@ __all__ = [
     "LPPool1d",
     "LPPool2d",
     "LPPool3d",
+    "LocallyConnected1d",
+    "LocallyConnected2d",
+    "LocallyConnected3d",
     "MaxPool1d",
     "MaxPool2d",
     "MaxPool3d",
@@ -61,6 +72,9 @@ __all__ = [
     "SoftPool1d",
     "SoftPool2d",
     "SoftPool3d",
+    "TiledConv1d",
+    "TiledConv2d",
+    "TiledConv3d",
     "convert",
     "from_torch",
 ]
