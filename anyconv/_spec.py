@@ -103,8 +103,12 @@ def padding_entries(padding: Any, ndim: int, func: str) -> tuple[PaddingEntry, .
     elif isinstance(padding, Sequence):
         entries = tuple(padding)
         if len(entries) != ndim:
-            hint = ("; for an explicit (lo, hi) pair on the one spatial axis write "
-                    f"({tuple(padding)!r},)" if ndim == 1 and len(entries) == 2 else "")
+            hint = (
+                "; for an explicit (lo, hi) pair on the one spatial axis write "
+                f"({tuple(padding)!r},)"
+                if ndim == 1 and len(entries) == 2
+                else ""
+            )
             raise ValueError(str(fail(func, "padding", allowed, padding)) + hint)
     else:
         raise fail(func, "padding", allowed, padding, TypeError)
@@ -120,8 +124,9 @@ def padding_entries(padding: Any, ndim: int, func: str) -> tuple[PaddingEntry, .
                 raise fail(func, "padding", allowed, padding)
         else:
             raise fail(func, "padding", allowed, padding, TypeError)
-    return tuple(tuple(e) if isinstance(e, Sequence) and not isinstance(e, str) else e
-                 for e in entries)
+    return tuple(
+        tuple(e) if isinstance(e, Sequence) and not isinstance(e, str) else e for e in entries
+    )
 
 
 def choice(value: Any, options: Sequence[str], arg: str, func: str) -> str:
@@ -137,8 +142,13 @@ def check_float_tensor(t: Any, arg: str, func: str) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise fail(func, arg, "a torch.Tensor", type(t).__name__, TypeError)
     if not t.dtype.is_floating_point:
-        raise fail(func, arg, "a real floating-point tensor (float16, bfloat16, float32 "
-                   "or float64)", f"dtype {t.dtype}", TypeError)
+        raise fail(
+            func,
+            arg,
+            "a real floating-point tensor (float16, bfloat16, float32 or float64)",
+            f"dtype {t.dtype}",
+            TypeError,
+        )
     return t
 
 
@@ -147,24 +157,35 @@ def check_conv_tensors(x: Any, weight: Any, bias: Any, func: str) -> int:
     check_float_tensor(x, "input", func)
     check_float_tensor(weight, "weight", func)
     if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
-        raise fail(func, "input", "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial "
-                   "axes (3, 4 or 5 dims)", x)
+        raise fail(
+            func,
+            "input",
+            "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial axes (3, 4 or 5 dims)",
+            x,
+        )
     ndim = x.dim() - 2
     if weight.dim() != x.dim():
-        raise fail(func, "weight", f"a tensor of shape (out_channels, in_channels/groups, "
-                   f"*kernel) with {x.dim()} dims to match input of shape {tuple(x.shape)}",
-                   weight)
+        raise fail(
+            func,
+            "weight",
+            f"a tensor of shape (out_channels, in_channels/groups, "
+            f"*kernel) with {x.dim()} dims to match input of shape {tuple(x.shape)}",
+            weight,
+        )
     tensors = {"weight": weight}
     if bias is not None:
         check_float_tensor(bias, "bias", func)
         if tuple(bias.shape) != (weight.shape[0],):
-            raise fail(func, "bias", f"None or a tensor of shape ({weight.shape[0]},) (one "
-                       "value per output channel)", bias)
+            raise fail(
+                func,
+                "bias",
+                f"None or a tensor of shape ({weight.shape[0]},) (one value per output channel)",
+                bias,
+            )
         tensors["bias"] = bias
     for name, t in tensors.items():
         if t.dtype != x.dtype:
-            raise fail(func, name, f"of the input's dtype {x.dtype}", f"dtype {t.dtype}",
-                       TypeError)
+            raise fail(func, name, f"of the input's dtype {x.dtype}", f"dtype {t.dtype}", TypeError)
         if t.device != x.device:
             raise fail(func, name, f"on the input's device {x.device}", f"device {t.device}")
     return ndim
@@ -176,8 +197,13 @@ def check_channels(in_channels: int, weight_shape: Sequence[int], groups: Any, f
         raise fail(func, "groups", "a positive int", groups, TypeError)
     out_channels, per_group = weight_shape[0], weight_shape[1]
     if groups < 1 or in_channels % groups or out_channels % groups:
-        raise fail(func, "groups", f"a positive int dividing both in_channels ({in_channels}) "
-                   f"and out_channels ({out_channels})", groups)
+        raise fail(
+            func,
+            "groups",
+            f"a positive int dividing both in_channels ({in_channels}) "
+            f"and out_channels ({out_channels})",
+            groups,
+        )
     if per_group * groups != in_channels:
         raise ValueError(
             f"{func}(): argument 'weight' has shape {tuple(weight_shape)}, so it expects "
@@ -187,8 +213,9 @@ def check_channels(in_channels: int, weight_shape: Sequence[int], groups: Any, f
     return groups
 
 
-def check_border(padding: Sequence[tuple[int, int]], spatial: Sequence[int], mode: str,
-                 func: str) -> None:
+def check_border(
+    padding: Sequence[tuple[int, int]], spatial: Sequence[int], mode: str, func: str
+) -> None:
     """Reflect padding must be narrower than the input, circular at most as wide."""
     if mode not in ("reflect", "circular"):
         return

@@ -31,21 +31,41 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     kernel = args.kernel * ndim if len(args.kernel) == 1 else args.kernel
     x = torch.randn(args.batch, args.channels, *args.size)
     w = torch.randn(args.channels, args.channels // args.groups, *kernel)
-    rows = compare_algorithms(x, w, repeat=args.repeat, padding=args.padding,
-                              stride=args.stride, dilation=args.dilation, groups=args.groups,
-                              padding_mode=args.padding_mode, flip=args.flip)
-    table = Table(title=f"conv of {tuple(x.shape)} with kernel {tuple(w.shape)}, "
-                        f"padding={args.padding!r} ({args.padding_mode}), stride={args.stride}, "
-                        f"dilation={args.dilation}, groups={args.groups}, flip={args.flip}")
-    for column in ("algorithm", "output shape", "rel. error vs float64",
-                   "forward ms", "fwd+bwd ms"):
+    rows = compare_algorithms(
+        x,
+        w,
+        repeat=args.repeat,
+        padding=args.padding,
+        stride=args.stride,
+        dilation=args.dilation,
+        groups=args.groups,
+        padding_mode=args.padding_mode,
+        flip=args.flip,
+    )
+    table = Table(
+        title=f"conv of {tuple(x.shape)} with kernel {tuple(w.shape)}, "
+        f"padding={args.padding!r} ({args.padding_mode}), stride={args.stride}, "
+        f"dilation={args.dilation}, groups={args.groups}, flip={args.flip}"
+    )
+    for column in (
+        "algorithm",
+        "output shape",
+        "rel. error vs float64",
+        "forward ms",
+        "fwd+bwd ms",
+    ):
         table.add_column(column, justify="left" if column == "algorithm" else "right")
     for row in rows:
         if "skipped" in row:
             table.add_row(row["algorithm"], "-", row["skipped"], "-", "-")
             continue
-        table.add_row(row["algorithm"], str(row["shape"]), f"{row['rel_error']:.1e}",
-                      f"{row['forward_s'] * 1e3:.2f}", f"{row['forward_backward_s'] * 1e3:.2f}")
+        table.add_row(
+            row["algorithm"],
+            str(row["shape"]),
+            f"{row['rel_error']:.1e}",
+            f"{row['forward_s'] * 1e3:.2f}",
+            f"{row['forward_backward_s'] * 1e3:.2f}",
+        )
     console.print(table)
     worst = max(r["rel_error"] for r in rows if "skipped" not in r)
     console.print(f"all algorithms agree to {worst:.1e} (relative to the output's scale)")
@@ -55,18 +75,23 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run every convolution algorithm on one problem and "
-                          "compare their results and speed")
-    demo.add_argument("--size", type=_ints, default=(32, 32),
-                      help="spatial size, e.g. 64,64 (1-3 axes)")
+    demo = sub.add_parser(
+        "demo",
+        help="run every convolution algorithm on one problem and compare their results and speed",
+    )
+    demo.add_argument(
+        "--size", type=_ints, default=(32, 32), help="spatial size, e.g. 64,64 (1-3 axes)"
+    )
     demo.add_argument("--kernel", type=_ints, default=(5,), help="kernel size, e.g. 5 or 3,5")
     demo.add_argument("--batch", type=int, default=2)
     demo.add_argument("--channels", type=int, default=8)
     demo.add_argument("--groups", type=int, default=1)
-    demo.add_argument("--padding", type=_padding, default="same",
-                      help="valid, same, full, causal or an int")
-    demo.add_argument("--padding-mode", default="zeros",
-                      choices=["zeros", "reflect", "replicate", "circular"])
+    demo.add_argument(
+        "--padding", type=_padding, default="same", help="valid, same, full, causal or an int"
+    )
+    demo.add_argument(
+        "--padding-mode", default="zeros", choices=["zeros", "reflect", "replicate", "circular"]
+    )
     demo.add_argument("--stride", type=int, default=1)
     demo.add_argument("--dilation", type=int, default=1)
     demo.add_argument("--flip", action="store_true", help="true convolution")

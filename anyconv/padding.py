@@ -32,20 +32,23 @@ Padding = tuple[tuple[int, int], ...]
 
 def _spatial(input_shape: Any, func: str) -> tuple[int, ...]:
     if not (isinstance(input_shape, Sequence | torch.Size) and len(input_shape) >= 1):
-        raise fail(func, "input_shape", "a non-empty tuple of spatial sizes", input_shape,
-                   TypeError)
+        raise fail(
+            func, "input_shape", "a non-empty tuple of spatial sizes", input_shape, TypeError
+        )
     return int_tuple(tuple(input_shape), len(input_shape), "input_shape", func, minimum=0)
 
 
-def _resolve(spatial: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any,
-             dilation: Any, func: str) -> tuple[tuple[int, ...], tuple[int, ...], Padding]:
+def _resolve(
+    spatial: tuple[int, ...], kernel_size: Any, stride: Any, padding: Any, dilation: Any, func: str
+) -> tuple[tuple[int, ...], tuple[int, ...], Padding]:
     ndim = len(spatial)
     kernel = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
     stride = int_tuple(stride, ndim, "stride", func, minimum=1)
     dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
     pads = []
-    for entry, n, k, s, d in zip(padding_entries(padding, ndim, func), spatial, kernel, stride,
-                                 dilation, strict=True):
+    for entry, n, k, s, d in zip(
+        padding_entries(padding, ndim, func), spatial, kernel, stride, dilation, strict=True
+    ):
         k_eff = d * (k - 1) + 1
         if entry == "valid":
             pads.append((0, 0))
@@ -72,9 +75,14 @@ def _resolve(spatial: tuple[int, ...], kernel_size: Any, stride: Any, padding: A
     return stride, keff, tuple(pads)
 
 
-def resolve_padding(input_shape: Sequence[int], kernel_size: int | Sequence[int], *,
-                    stride: int | Sequence[int] = 1, padding: Any = "valid",
-                    dilation: int | Sequence[int] = 1) -> Padding:
+def resolve_padding(
+    input_shape: Sequence[int],
+    kernel_size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+) -> Padding:
     """Explicit ``(lo, hi)`` padding per spatial axis for a padding specification.
 
     Args:
@@ -108,9 +116,15 @@ def _out_size(n: int, lo: int, hi: int, k_eff: int, s: int, ceil_mode: bool) -> 
     return out
 
 
-def output_shape(input_shape: Sequence[int], kernel_size: int | Sequence[int], *,
-                 stride: int | Sequence[int] = 1, padding: Any = "valid",
-                 dilation: int | Sequence[int] = 1, ceil_mode: bool = False) -> tuple[int, ...]:
+def output_shape(
+    input_shape: Sequence[int],
+    kernel_size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    ceil_mode: bool = False,
+) -> tuple[int, ...]:
     """Spatial output size of a convolution or pooling window sliding over ``input_shape``.
 
     Args:
@@ -131,19 +145,35 @@ def output_shape(input_shape: Sequence[int], kernel_size: int | Sequence[int], *
         (3,)
     """
     spatial = _spatial(input_shape, "output_shape")
-    return conv_geometry(spatial, kernel_size, stride=stride, padding=padding,
-                         dilation=dilation, ceil_mode=ceil_mode, func="output_shape")[1]
+    return conv_geometry(
+        spatial,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+        func="output_shape",
+    )[1]
 
 
-def conv_geometry(spatial: tuple[int, ...], kernel_size: Any, *, stride: Any, padding: Any,
-                  dilation: Any, ceil_mode: bool = False,
-                  func: str) -> tuple[Padding, tuple[int, ...]]:
+def conv_geometry(
+    spatial: tuple[int, ...],
+    kernel_size: Any,
+    *,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool = False,
+    func: str,
+) -> tuple[Padding, tuple[int, ...]]:
     """Resolved padding and output shape together, validating everything (internal helper)."""
     if not isinstance(ceil_mode, bool):
         raise fail(func, "ceil_mode", "a bool", ceil_mode, TypeError)
     stride, keff, pads = _resolve(spatial, kernel_size, stride, padding, dilation, func)
-    out = tuple(_out_size(n, lo, hi, ke, s, ceil_mode)
-                for n, (lo, hi), ke, s in zip(spatial, pads, keff, stride, strict=True))
+    out = tuple(
+        _out_size(n, lo, hi, ke, s, ceil_mode)
+        for n, (lo, hi), ke, s in zip(spatial, pads, keff, stride, strict=True)
+    )
     return pads, out
 
 

@@ -31,9 +31,13 @@ SUITES = {
 
 
 def machine() -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform(), "processor": platform.processor(),
-            "threads": torch.get_num_threads()}
+    info = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "threads": torch.get_num_threads(),
+    }
     try:
         from importlib.metadata import version
 
@@ -53,11 +57,23 @@ def _ms(seconds: float) -> str:
 
 def show_sweep(console: Console, rows: list[dict]) -> None:
     peers = [p for p in ("native", "fft-conv-pytorch") if f"{p}_fwd_bwd_s" in rows[0]]
-    table = Table(title=f"conv {rows[0]['sweep']} {tuple(rows[0]['shape'])}, same padding, "
-                        "forward+backward ms (ratios: peer time / anyconv time)")
-    for col in ["k", "native", "auto", "fft", "fft-conv-pytorch", "auto vs native",
-                "fft vs fft-conv-pytorch", "fwd: auto vs native", "err fft", "err peer",
-                "err fft f64"]:
+    table = Table(
+        title=f"conv {rows[0]['sweep']} {tuple(rows[0]['shape'])}, same padding, "
+        "forward+backward ms (ratios: peer time / anyconv time)"
+    )
+    for col in [
+        "k",
+        "native",
+        "auto",
+        "fft",
+        "fft-conv-pytorch",
+        "auto vs native",
+        "fft vs fft-conv-pytorch",
+        "fwd: auto vs native",
+        "err fft",
+        "err peer",
+        "err fft f64",
+    ]:
         table.add_column(col, justify="right")
     ratios = []
     for r in rows:
@@ -65,17 +81,24 @@ def show_sweep(console: Console, rows: list[dict]) -> None:
         ratio = r["native_fwd_bwd_s"] / r["auto_fwd_bwd_s"]
         ratios.append(ratio)
         table.add_row(
-            str(r["kernel"]), _ms(r["native_fwd_bwd_s"]), _ms(r["auto_fwd_bwd_s"]),
-            _ms(r["fft_fwd_bwd_s"]), _ms(peer) if peer else "-", f"{ratio:.2f}x",
+            str(r["kernel"]),
+            _ms(r["native_fwd_bwd_s"]),
+            _ms(r["auto_fwd_bwd_s"]),
+            _ms(r["fft_fwd_bwd_s"]),
+            _ms(peer) if peer else "-",
+            f"{ratio:.2f}x",
             f"{peer / r['fft_fwd_bwd_s']:.2f}x" if peer else "-",
             f"{r['native_fwd_s'] / r['auto_fwd_s']:.2f}x",
             f"{r['fft_rel_error']:.1e}",
             f"{r['fft-conv-pytorch_rel_error']:.1e}" if peer else "-",
-            f"{r['fft_float64_rel_error']:.1e}")
+            f"{r['fft_float64_rel_error']:.1e}",
+        )
     console.print(table)
     geo = math.exp(sum(map(math.log, ratios)) / len(ratios))
-    console.print(f"geometric mean, auto vs native (forward+backward): {geo:.2f}x; "
-                  f"peers measured: {', '.join(peers)}\n")
+    console.print(
+        f"geometric mean, auto vs native (forward+backward): {geo:.2f}x; "
+        f"peers measured: {', '.join(peers)}\n"
+    )
 
 
 def show_rows(console: Console, name: str, rows: list[dict]) -> None:
@@ -93,11 +116,13 @@ def show_rows(console: Console, name: str, rows: list[dict]) -> None:
             table.add_row(key, str(value))
     console.print(table)
     first = rows[0] if rows else {}
-    pairs = [("unfold+einsum_fwd_bwd_s", "anyconv_fwd_bwd_s", "time"),
-             ("unfold+einsum_peak_bytes", "anyconv_peak_bytes", "peak memory"),
-             ("conv_fwd_bwd_s", "tiled_fwd_bwd_s", "conv time / tiled time"),
-             ("plain_fwd_bwd_s", "anyconv_fwd_bwd_s", "plain formula time / anyconv"),
-             ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto")]
+    pairs = [
+        ("unfold+einsum_fwd_bwd_s", "anyconv_fwd_bwd_s", "time"),
+        ("unfold+einsum_peak_bytes", "anyconv_peak_bytes", "peak memory"),
+        ("conv_fwd_bwd_s", "tiled_fwd_bwd_s", "conv time / tiled time"),
+        ("plain_fwd_bwd_s", "anyconv_fwd_bwd_s", "plain formula time / anyconv"),
+        ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto"),
+    ]
     for peer, ours, label in pairs:
         if peer in first and ours in first:
             console.print(f"{name}: {label}: {first[peer] / first[ours]:.2f}x")

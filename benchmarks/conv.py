@@ -15,8 +15,7 @@ from benchmarks.timing import forward_backward, forward_only, median_time
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 SWEEPS = {
-    "2d": dict(batch=8, channels=16, size=(128, 128),
-               kernels=(1, 3, 5, 7, 9, 11, 15, 21, 31)),
+    "2d": dict(batch=8, channels=16, size=(128, 128), kernels=(1, 3, 5, 7, 9, 11, 15, 21, 31)),
     "1d": dict(batch=8, channels=16, size=(4096,), kernels=(3, 7, 15, 31, 63, 127, 255)),
     "3d": dict(batch=4, channels=8, size=(16, 32, 32), kernels=(1, 3, 5, 7, 9)),
 }
@@ -51,22 +50,22 @@ def conv_sweep(name: str, *, quick: bool, repeat: int, device: str) -> list[dict
     ndim = len(cfg["size"])
     peer = _peer_fft_conv()
     rows = []
-    for k in (QUICK[name] if quick else cfg["kernels"]):
+    for k in QUICK[name] if quick else cfg["kernels"]:
         g = torch.Generator().manual_seed(k)
         x = torch.randn(cfg["batch"], cfg["channels"], *cfg["size"], generator=g).to(device)
         w = torch.randn(cfg["channels"], cfg["channels"], *(k,) * ndim, generator=g).to(device)
         w /= math.sqrt(w[0].numel())
         pads = anyconv.resolve_padding(cfg["size"], k, padding="same")
         symmetric = all(lo == hi for lo, hi in pads)
-        contenders = {label: _anyconv(label, padding="same") for label in ("native", "auto",
-                                                                          "fft")}
+        contenders = {label: _anyconv(label, padding="same") for label in ("native", "auto", "fft")}
         if peer is not None and symmetric:
             contenders["fft-conv-pytorch"] = functools.partial(peer, padding=k // 2)
         row = {"sweep": name, "kernel": k, "shape": list(x.shape), "device": device}
         ref = anyconv.conv(x.double(), w.double(), padding="same", algorithm="native")
         for label, fn in contenders.items():
-            row[f"{label}_fwd_bwd_s"] = median_time(forward_backward(fn, x, w), repeat,
-                                                    device=device)
+            row[f"{label}_fwd_bwd_s"] = median_time(
+                forward_backward(fn, x, w), repeat, device=device
+            )
             row[f"{label}_fwd_s"] = median_time(forward_only(fn, x, w), repeat, device=device)
             with torch.no_grad():
                 row[f"{label}_rel_error"] = rel_error(fn(x, w), ref)
@@ -85,8 +84,7 @@ def depthwise(*, repeat: int, device: str) -> list[dict]:
     row = {"bench": "depthwise", "shape": list(x.shape), "kernel": 31, "device": device}
     for label in ("native", "auto", "fft"):
         fn = _anyconv(label, padding="same", groups=64)
-        row[f"{label}_fwd_bwd_s"] = median_time(forward_backward(fn, x, w), repeat,
-                                                device=device)
+        row[f"{label}_fwd_bwd_s"] = median_time(forward_backward(fn, x, w), repeat, device=device)
         row[f"{label}_fwd_s"] = median_time(forward_only(fn, x, w), repeat, device=device)
     return [row]
 
@@ -105,14 +103,15 @@ def scipy_single_channel(*, repeat: int) -> list[dict]:
         xn, wn = x.numpy(), w.numpy()
         row = {"bench": "scipy", "kernel": k, "shape": [512, 512], "dtype": "float64"}
         row["scipy_correlate_s"] = median_time(
-            functools.partial(scipy.signal.correlate, xn, wn, mode="same"), repeat)
+            functools.partial(scipy.signal.correlate, xn, wn, mode="same"), repeat
+        )
         row["scipy_fftconvolve_s"] = median_time(
-            functools.partial(scipy.signal.fftconvolve, xn, wn[::-1, ::-1], mode="same"),
-            repeat)
+            functools.partial(scipy.signal.fftconvolve, xn, wn[::-1, ::-1], mode="same"), repeat
+        )
         for label in ("auto", "fft"):
             row[f"{label}_s"] = median_time(
-                forward_only(_anyconv(label, padding="same"), x[None, None], w[None, None]),
-                repeat)
+                forward_only(_anyconv(label, padding="same"), x[None, None], w[None, None]), repeat
+            )
         want = scipy.signal.correlate(xn, wn, mode="same", method="direct")
         got = anyconv.conv(x[None, None], w[None, None], padding="same", algorithm="fft")[0, 0]
         row["fft_rel_error_vs_scipy"] = float(abs(got.numpy() - want).max() / abs(want).max())

@@ -37,8 +37,9 @@ def local(*, repeat: int, device: str) -> list[dict]:
         row[f"{label}_fwd_bwd_s"] = median_time(run, repeat, device=device)
         row[f"{label}_peak_bytes"] = peak_memory(run, device=device)
         with torch.no_grad():
-            row[f"{label}_rel_error"] = ((fn(x, w).double() - ref).abs().max()
-                                         / ref.abs().max()).item()
+            row[f"{label}_rel_error"] = (
+                (fn(x, w).double() - ref).abs().max() / ref.abs().max()
+            ).item()
     return [row]
 
 
@@ -50,11 +51,16 @@ def tiled(*, repeat: int, device: str) -> list[dict]:
     w_tiled = torch.randn(32, 16, 3, 3, 2, 2, generator=g).to(device) / 12
     w_conv = w_tiled[..., 0, 0].contiguous()
     row = {"bench": "tiled", "shape": list(x.shape), "tiles": 2, "device": device}
-    row["tiled_fwd_bwd_s"] = median_time(forward_backward(
-        lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled), repeat,
-        device=device)
-    row["conv_fwd_bwd_s"] = median_time(forward_backward(
-        lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv), repeat, device=device)
+    row["tiled_fwd_bwd_s"] = median_time(
+        forward_backward(lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled),
+        repeat,
+        device=device,
+    )
+    row["conv_fwd_bwd_s"] = median_time(
+        forward_backward(lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv),
+        repeat,
+        device=device,
+    )
     return [row]
 
 
@@ -69,10 +75,12 @@ def softpool(*, repeat: int, device: str) -> list[dict]:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(32, 64, 64, 64, generator=g).to(device)
     row = {"bench": "softpool", "shape": list(x.shape), "device": device}
-    row["anyconv_fwd_bwd_s"] = median_time(forward_backward(lambda x: soft_pool(x, 2), x),
-                                           repeat, device=device)
-    row["plain_fwd_bwd_s"] = median_time(forward_backward(plain_soft_pool, x), repeat,
-                                         device=device)
+    row["anyconv_fwd_bwd_s"] = median_time(
+        forward_backward(lambda x: soft_pool(x, 2), x), repeat, device=device
+    )
+    row["plain_fwd_bwd_s"] = median_time(
+        forward_backward(plain_soft_pool, x), repeat, device=device
+    )
     big = torch.tensor([[[[1000.0, -1000.0], [999.0, 0.0]]]], device=device)
     row["anyconv_finite_at_1000"] = bool(torch.isfinite(soft_pool(big, 2)).all())
     row["plain_finite_at_1000"] = bool(torch.isfinite(plain_soft_pool(big)).all())

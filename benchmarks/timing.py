@@ -10,8 +10,9 @@ from collections.abc import Callable
 import torch
 
 
-def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1,
-                device: str = "cpu") -> float:
+def median_time(
+    fn: Callable[[], object], repeat: int = 5, warmup: int = 1, device: str = "cpu"
+) -> float:
     """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
     for _ in range(warmup):
         fn()
@@ -66,8 +67,9 @@ def peak_memory(fn: Callable[[], object], device: str = "cpu") -> int:
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
     live = peak = 0
-    events = sorted((e for e in prof.events() if e.name == "[memory]"),
-                    key=lambda e: e.time_range.start)
+    events = sorted(
+        (e for e in prof.events() if e.name == "[memory]"), key=lambda e: e.time_range.start
+    )
     for e in events:
         live += e.cpu_memory_usage
         peak = max(peak, live)

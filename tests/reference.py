@@ -36,8 +36,10 @@ def pads_from_rule(entry, n: int, k: int, s: int, d: int) -> tuple[int, int]:
 
 def resolve(padding, spatial, kernel, stride, dilation):
     entries = padding if isinstance(padding, tuple) else (padding,) * len(spatial)
-    return tuple(pads_from_rule(e, n, k, s, d)
-                 for e, n, k, s, d in zip(entries, spatial, kernel, stride, dilation))
+    return tuple(
+        pads_from_rule(e, n, k, s, d)
+        for e, n, k, s, d in zip(entries, spatial, kernel, stride, dilation)
+    )
 
 
 def conv_reference(x, w, b, *, stride, padding, dilation, groups, padding_mode, flip):
@@ -50,16 +52,18 @@ def conv_reference(x, w, b, *, stride, padding, dilation, groups, padding_mode, 
     xp = np.pad(x, [(0, 0), (0, 0), *pads], mode=NP_MODES[padding_mode])
     if flip:
         w = np.flip(w, axis=tuple(range(2, w.ndim)))
-    out = [(p - d * (k - 1) - 1) // s + 1
-           for p, k, s, d in zip(xp.shape[2:], kernel, stride, dilation)]
+    out = [
+        (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(xp.shape[2:], kernel, stride, dilation)
+    ]
     n, c_out, per_group = x.shape[0], w.shape[0], w.shape[1]
     y = np.zeros((n, c_out, *out))
     for o in range(c_out):
         g = o // (c_out // groups)
         chans = slice(g * per_group, (g + 1) * per_group)
         for j in itertools.product(*map(range, out)):
-            idx = np.ix_(*(np.arange(k) * d + jj * s
-                           for k, d, s, jj in zip(kernel, dilation, stride, j)))
+            idx = np.ix_(
+                *(np.arange(k) * d + jj * s for k, d, s, jj in zip(kernel, dilation, stride, j))
+            )
             window = xp[:, chans][(slice(None), slice(None), *idx)]
             y[(slice(None), o, *j)] = np.tensordot(window, w[o], axes=ndim + 1)
     if b is not None:

@@ -18,10 +18,18 @@ def conv_specs(draw):
     if draw(st.booleans()):  # one int for every axis, as users often write
         stride, dilation = (stride[0],) * ndim, (dilation[0],) * ndim
     mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
-    entry = st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
-                      st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3)))
-    padding = draw(st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
-                             st.integers(0, 2), st.tuples(*[entry] * ndim)))
+    entry = st.one_of(
+        st.sampled_from(["valid", "same", "full", "causal"]),
+        st.integers(0, 3),
+        st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    )
+    padding = draw(
+        st.one_of(
+            st.sampled_from(["valid", "same", "full", "causal"]),
+            st.integers(0, 2),
+            st.tuples(*[entry] * ndim),
+        )
+    )
     limit = 9 if ndim < 3 else 6
     spatial = []
     for k, d in zip(kernel, dilation):
@@ -34,24 +42,40 @@ def conv_specs(draw):
         assume(not (mode == "circular" and max(lo, hi) > n))
     groups = draw(st.integers(1, 3))
     return dict(
-        batch=draw(st.integers(1, 3)), groups=groups,
-        in_channels=groups * draw(st.integers(1, 2)), out_channels=groups * draw(
-            st.integers(1, 2)), spatial=tuple(spatial), kernel=kernel,
+        batch=draw(st.integers(1, 3)),
+        groups=groups,
+        in_channels=groups * draw(st.integers(1, 2)),
+        out_channels=groups * draw(st.integers(1, 2)),
+        spatial=tuple(spatial),
+        kernel=kernel,
         stride=stride[0] if len(set(stride)) == 1 else stride,
         dilation=dilation[0] if len(set(dilation)) == 1 else dilation,
-        padding=padding, padding_mode=mode, flip=draw(st.booleans()),
-        bias=draw(st.booleans()), dtype=draw(st.sampled_from([torch.float64, torch.float32])),
-        seed=draw(st.integers(0, 2**16)))
+        padding=padding,
+        padding_mode=mode,
+        flip=draw(st.booleans()),
+        bias=draw(st.booleans()),
+        dtype=draw(st.sampled_from([torch.float64, torch.float32])),
+        seed=draw(st.integers(0, 2**16)),
+    )
 
 
 def make_tensors(spec, requires_grad=False):
     g = torch.Generator().manual_seed(spec["seed"])
-    x = torch.randn(spec["batch"], spec["in_channels"], *spec["spatial"], generator=g,
-                    dtype=torch.float64)
-    w = torch.randn(spec["out_channels"], spec["in_channels"] // spec["groups"],
-                    *spec["kernel"], generator=g, dtype=torch.float64)
-    b = torch.randn(spec["out_channels"], generator=g, dtype=torch.float64) \
-        if spec["bias"] else None
+    x = torch.randn(
+        spec["batch"], spec["in_channels"], *spec["spatial"], generator=g, dtype=torch.float64
+    )
+    w = torch.randn(
+        spec["out_channels"],
+        spec["in_channels"] // spec["groups"],
+        *spec["kernel"],
+        generator=g,
+        dtype=torch.float64,
+    )
+    b = (
+        torch.randn(spec["out_channels"], generator=g, dtype=torch.float64)
+        if spec["bias"]
+        else None
+    )
     return [t.requires_grad_(requires_grad) if t is not None else None for t in (x, w, b)]
 
 

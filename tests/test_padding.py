@@ -48,16 +48,23 @@ def test_same_gives_ceil_n_over_s(n, k, s, d):
 
 
 @settings(max_examples=200, deadline=None)
-@given(n=st.integers(1, 30), k=st.integers(1, 6), s=st.integers(1, 4), p=st.integers(0, 3),
-       d=st.integers(1, 2), ceil=st.booleans())
+@given(
+    n=st.integers(1, 30),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    p=st.integers(0, 3),
+    d=st.integers(1, 2),
+    ceil=st.booleans(),
+)
 def test_output_shape_matches_pytorch_pooling(n, k, s, p, d, ceil):
     """PyTorch's max_pool implements both floor and ceil mode (with its right-padding rule)."""
     if p > k // 2 or n + 2 * p < d * (k - 1) + 1:
         return  # outside what max_pool1d accepts
     x = torch.zeros(1, 1, n)
     want = F.max_pool1d(x, k, s, p, d, ceil_mode=ceil).shape[2:]
-    assert anyconv.output_shape((n,), k, stride=s, padding=p, dilation=d,
-                                ceil_mode=ceil) == tuple(want)
+    assert anyconv.output_shape((n,), k, stride=s, padding=p, dilation=d, ceil_mode=ceil) == tuple(
+        want
+    )
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])

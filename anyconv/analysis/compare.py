@@ -27,9 +27,15 @@ def _median_seconds(fn, repeat: int, device: torch.device) -> float:
     return statistics.median(times)
 
 
-def compare_algorithms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                       *, algorithms: Sequence[str] | None = None, repeat: int = 3,
-                       **conv_kwargs: Any) -> list[dict[str, Any]]:
+def compare_algorithms(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    algorithms: Sequence[str] | None = None,
+    repeat: int = 3,
+    **conv_kwargs: Any,
+) -> list[dict[str, Any]]:
     """Run ``conv`` with each algorithm; report its error and its median time.
 
     The reference is the ``"direct"`` algorithm in float64 (the definition, summed in
@@ -60,8 +66,13 @@ def compare_algorithms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
         True
     """
     names = list(algorithms) if algorithms is not None else list_algorithms()[1:]
-    ref = conv(x.double(), weight.double(), None if bias is None else bias.double(),
-               algorithm="direct", **conv_kwargs)
+    ref = conv(
+        x.double(),
+        weight.double(),
+        None if bias is None else bias.double(),
+        algorithm="direct",
+        **conv_kwargs,
+    )
     scale = max(ref.abs().max().item(), 1e-30) if ref.numel() else 1.0
     rows = []
     for name in names:
@@ -83,8 +94,14 @@ def compare_algorithms(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
             conv(*leaves, bias, algorithm=name, **conv_kwargs).sum().backward()
 
         forward_backward()  # warm-up: caches, allocator, lazy initialisation
-        rows.append(dict(
-            algorithm=name, shape=tuple(y.shape), max_abs_error=err, rel_error=err / scale,
-            forward_s=_median_seconds(forward, repeat, x.device),
-            forward_backward_s=_median_seconds(forward_backward, repeat, x.device)))
+        rows.append(
+            dict(
+                algorithm=name,
+                shape=tuple(y.shape),
+                max_abs_error=err,
+                rel_error=err / scale,
+                forward_s=_median_seconds(forward, repeat, x.device),
+                forward_backward_s=_median_seconds(forward_backward, repeat, x.device),
+            )
+        )
     return rows

@@ -20,8 +20,12 @@ from anyconv.data.base import Splits
 def no_argument(name: str, argument: str | None) -> None:
     """``name`` takes no ``:ARG``; fail if one was given."""
     if argument is not None:
-        raise fail("load_dataset", "spec", f"'{name}' alone ('{name}' takes no ':ARG')",
-                   f"{name}:{argument}")
+        raise fail(
+            "load_dataset",
+            "spec",
+            f"'{name}' alone ('{name}' takes no ':ARG')",
+            f"{name}:{argument}",
+        )
 
 
 def path_argument(name: str, argument: str | None, what: str) -> Path:
@@ -67,9 +71,16 @@ def check_labels(y: np.ndarray, where: str) -> np.ndarray:
     return y
 
 
-def to_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-              y_test: np.ndarray, *, kind: str, name: str,
-              class_names: Sequence[str] | None = None) -> Splits:
+def to_splits(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    kind: str,
+    name: str,
+    class_names: Sequence[str] | None = None,
+) -> Splits:
     """Wrap numpy arrays as float32 / int64 tensors; ``num_classes`` from the names if given,
     else the largest label + 1."""
     ys = [y for y in (y_train, y_test) if len(y)]
@@ -79,10 +90,16 @@ def to_splits(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
         a = np.ascontiguousarray(a, dtype=dtype)
         return torch.from_numpy(a if a.flags.writeable else a.copy())
 
-    return Splits(tensor(x_train, np.float32), tensor(y_train, np.int64),
-                  tensor(x_test, np.float32), tensor(y_test, np.int64),
-                  num_classes=num_classes, kind=kind, name=name,
-                  class_names=list(class_names or []))
+    return Splits(
+        tensor(x_train, np.float32),
+        tensor(y_train, np.int64),
+        tensor(x_test, np.float32),
+        tensor(y_test, np.int64),
+        num_classes=num_classes,
+        kind=kind,
+        name=name,
+        class_names=list(class_names or []),
+    )
 
 
 def class_name(value: float) -> str:

@@ -72,8 +72,14 @@ def load_dataset(spec: str, *, seed: int = 0) -> Splits:
         raise fail("load_dataset", "spec", "a dataset spec string", spec, TypeError)
     name, _, argument = spec.partition(":")
     if name not in DATASETS:
-        raise fail("load_dataset", "spec", "one of " + ", ".join(
-            f"'{n}'" for n in DATASETS) + " (with ':ARG' where the loader takes one)", spec)
+        raise fail(
+            "load_dataset",
+            "spec",
+            "one of "
+            + ", ".join(f"'{n}'" for n in DATASETS)
+            + " (with ':ARG' where the loader takes one)",
+            spec,
+        )
     return DATASETS[name][0](argument or None, seed=seed)
 
 

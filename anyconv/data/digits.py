@@ -41,8 +41,10 @@ def digit_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_train, y_train, x_test, y_test
 
 
-@register_dataset("digits", "scikit-learn's bundled 8x8 digits, 1437 train / 360 test "
-                  "(the default; nothing downloaded)")
+@register_dataset(
+    "digits",
+    "scikit-learn's bundled 8x8 digits, 1437 train / 360 test (the default; nothing downloaded)",
+)
 def load_digits(argument: str | None = None, *, seed: int = 0) -> Splits:
     """scikit-learn's 8x8 digits as ``(N, 1, 8, 8)`` float32 in [0, 1] (grey level / 16),
     labels 0..9; 1437 train / 360 test. ``seed`` is ignored: the split is fixed.
@@ -53,5 +55,6 @@ def load_digits(argument: str | None = None, *, seed: int = 0) -> Splits:
         ((1437, 1, 8, 8), (360, 1, 8, 8), 10, 'image')
     """
     no_argument("digits", argument)
-    return to_splits(*digit_arrays(), kind="image", name="digits",
-                     class_names=[str(i) for i in range(10)])
+    return to_splits(
+        *digit_arrays(), kind="image", name="digits", class_names=[str(i) for i in range(10)]
+    )

@@ -51,9 +51,15 @@ def read_image(path: str | Path, channels: int | None = None) -> np.ndarray:
 
 
 def _listing(part: Path) -> dict[str, list[Path]]:
-    return {c.name: sorted(f for f in c.iterdir() if f.is_file() and not f.name.startswith(".")
-                           and f.suffix.lower() in EXTENSIONS)
-            for c in sorted(part.iterdir()) if c.is_dir() and not c.name.startswith(".")}
+    return {
+        c.name: sorted(
+            f
+            for f in c.iterdir()
+            if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in EXTENSIONS
+        )
+        for c in sorted(part.iterdir())
+        if c.is_dir() and not c.name.startswith(".")
+    }
 
 
 def _image_info(path: Path) -> tuple[str, tuple[int, int]]:
@@ -66,8 +72,10 @@ def _image_info(path: Path) -> tuple[str, tuple[int, int]]:
         raise ValueError(f"{path}: not a readable image ({e})") from None
 
 
-@register_dataset("folder", "images in DIR/train/<class>/*.png|jpg and DIR/test/<class>/... "
-                  "(one sub-folder per class)")
+@register_dataset(
+    "folder",
+    "images in DIR/train/<class>/*.png|jpg and DIR/test/<class>/... (one sub-folder per class)",
+)
 def load_folder(argument: str | None, *, seed: int = 0) -> Splits:
     """Images ``(N, C, H, W)`` float32 in [0, 1] from ``DIR/train/<class>/`` and
     ``DIR/test/<class>/`` (``folder:DIR``); labels index the sorted train class names.
@@ -85,33 +93,52 @@ def load_folder(argument: str | None, *, seed: int = 0) -> Splits:
         ((2, 1, 5, 6), [1], ['cat', 'dog'])
     """
     root = need_dir(path_argument("folder", argument, "DIR"), "folder:DIR")
-    parts = {p: _listing(need_dir(root / p, f"folder:DIR needs {p}/<class>/ sub-folders"))
-             for p in ("train", "test")}
+    parts = {
+        p: _listing(need_dir(root / p, f"folder:DIR needs {p}/<class>/ sub-folders"))
+        for p in ("train", "test")
+    }
     classes = list(parts["train"])
     if not classes:
-        raise ValueError(f"{root / 'train'}: no class sub-folders (expected "
-                         f"{root / 'train'}/<class>/*.png|jpg|jpeg)")
+        raise ValueError(
+            f"{root / 'train'}: no class sub-folders (expected "
+            f"{root / 'train'}/<class>/*.png|jpg|jpeg)"
+        )
     for name, files in parts["train"].items():
         if not files:
             raise ValueError(f"{root / 'train' / name}: no .png/.jpg/.jpeg images")
     extra = sorted(set(parts["test"]) - set(classes))
     if extra:
-        raise ValueError(f"{root / 'test' / extra[0]}: test class {extra[0]!r} has no train "
-                         f"folder; the train classes are {classes}")
-    files = [(f, label) for p in ("train", "test") for label, c in enumerate(classes)
-             for f in parts[p].get(c, [])]
+        raise ValueError(
+            f"{root / 'test' / extra[0]}: test class {extra[0]!r} has no train "
+            f"folder; the train classes are {classes}"
+        )
+    files = [
+        (f, label)
+        for p in ("train", "test")
+        for label, c in enumerate(classes)
+        for f in parts[p].get(c, [])
+    ]
     infos = [_image_info(f) for f, _ in files]
     first, (_, size) = files[0][0], infos[0]
     for (f, _), (_, s) in zip(files, infos, strict=True):
         if s != size:
-            raise ValueError(f"{f}: {s[0]}x{s[1]} pixels (width x height), but {first} is "
-                             f"{size[0]}x{size[1]}; all images must have the same size "
-                             "(resize them first)")
+            raise ValueError(
+                f"{f}: {s[0]}x{s[1]} pixels (width x height), but {first} is "
+                f"{size[0]}x{size[1]}; all images must have the same size "
+                "(resize them first)"
+            )
     channels = 1 if all(mode in GREY_MODES for mode, _ in infos) else 3
     n_train = sum(len(v) for v in parts["train"].values())
     x = np.empty((len(files), channels, size[1], size[0]), np.float32)
     for i, (f, _) in enumerate(files):
         x[i] = read_image(f, channels)
     y = np.array([label for _, label in files], np.int64)
-    return to_splits(x[:n_train], y[:n_train], x[n_train:], y[n_train:], kind="image",
-                     name=f"folder:{argument}", class_names=classes)
+    return to_splits(
+        x[:n_train],
+        y[:n_train],
+        x[n_train:],
+        y[n_train:],
+        kind="image",
+        name=f"folder:{argument}",
+        class_names=classes,
+    )

@@ -21,12 +21,18 @@ from anyconv.data._common import check_labels, need_dir, path_argument, to_split
 from anyconv.data.base import Splits, register_dataset
 
 IDX_TYPES: dict[int, np.dtype] = {
-    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8"),
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
 }
 FILES = {
-    "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
 }
 
 
@@ -64,28 +70,38 @@ def read_idx(path: str | Path, *, ndim: int | None = None, what: str = "items") 
     """
     path = Path(path)
     raw, gzipped = _read_bytes(path)
-    expected = f"0x000008{ndim:02X} (uint8, {ndim} dimensions)" if ndim else \
-        "0x0000TTNN (type code TT, NN dimensions)"
+    expected = (
+        f"0x000008{ndim:02X} (uint8, {ndim} dimensions)"
+        if ndim
+        else "0x0000TTNN (type code TT, NN dimensions)"
+    )
     if len(raw) < 4:
-        raise ValueError(f"{path}: {len(raw)} bytes, too short for an IDX file (a 4-byte "
-                         f"magic number {expected} comes first)")
+        raise ValueError(
+            f"{path}: {len(raw)} bytes, too short for an IDX file (a 4-byte "
+            f"magic number {expected} comes first)"
+        )
     magic = int.from_bytes(raw[:4], "big")
     if raw[:2] != b"\0\0" or raw[2] not in IDX_TYPES or (ndim and raw[3] != ndim):
-        raise ValueError(f"{path}: bad magic number 0x{magic:08X}, expected {expected}; "
-                         "is this an IDX file of the right kind?")
+        raise ValueError(
+            f"{path}: bad magic number 0x{magic:08X}, expected {expected}; "
+            "is this an IDX file of the right kind?"
+        )
     dtype, nd = IDX_TYPES[raw[2]], raw[3]
     header = 4 + 4 * nd
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated header: {nd} dimensions need {header} bytes, "
-                         f"got {len(raw)}")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd))
+        raise ValueError(
+            f"{path}: truncated header: {nd} dimensions need {header} bytes, got {len(raw)}"
+        )
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(nd))
     size = header + prod(dims) * dtype.itemsize
     if len(raw) != size:
         each = f" of {'x'.join(map(str, dims[1:]))}" if nd > 1 else ""
         gz = " (after decompression)" if gzipped else ""
         state = "truncated" if len(raw) < size else "trailing bytes"
-        raise ValueError(f"{path}: expected {size:,} bytes{gz} for {dims[0] if dims else 0} "
-                         f"{what}{each} ({dtype.name}), got {len(raw):,} ({state})")
+        raise ValueError(
+            f"{path}: expected {size:,} bytes{gz} for {dims[0] if dims else 0} "
+            f"{what}{each} ({dtype.name}), got {len(raw):,} ({state})"
+        )
     return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
@@ -104,8 +120,10 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     codes = {dt.newbyteorder("="): code for code, dt in IDX_TYPES.items()}
     native = array.dtype.newbyteorder("=")
     if native not in codes:
-        raise TypeError(f"write_idx(): argument 'array' must have dtype uint8, int8, int16, "
-                        f"int32, float32 or float64; got dtype {array.dtype}")
+        raise TypeError(
+            f"write_idx(): argument 'array' must have dtype uint8, int8, int16, "
+            f"int32, float32 or float64; got dtype {array.dtype}"
+        )
     code = codes[native]
     head = bytes([0, 0, code, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
     data = head + np.ascontiguousarray(array, IDX_TYPES[code]).tobytes()
@@ -119,12 +137,17 @@ def _find(folder: Path, stem: str) -> Path:
     for name in (stem + ".gz", stem, alt + ".gz", alt):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"{folder / stem}[.gz]: no such file; an IDX folder holds "
-                            f"{', '.join(FILES.values())} (each raw or .gz)")
+    raise FileNotFoundError(
+        f"{folder / stem}[.gz]: no such file; an IDX folder holds "
+        f"{', '.join(FILES.values())} (each raw or .gz)"
+    )
 
 
-@register_dataset("idx", "MNIST-format IDX files in DIR (train-/t10k- images and labels, "
-                  "raw or .gz): MNIST, Fashion-MNIST, ...")
+@register_dataset(
+    "idx",
+    "MNIST-format IDX files in DIR (train-/t10k- images and labels, "
+    "raw or .gz): MNIST, Fashion-MNIST, ...",
+)
 def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
     """The four standard IDX files in folder ``argument`` (``idx:DIR``): images
     ``(N, 1, rows, cols)`` float32 in [0, 1] (uint8 / 255; other types unscaled), labels
@@ -147,13 +170,17 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
         images = read_idx(paths[f"{part}_images"], ndim=3, what="images")
         labels = read_idx(paths[f"{part}_labels"], ndim=1, what="labels")
         if len(images) != len(labels):
-            raise ValueError(f"{paths[f'{part}_labels']}: {len(labels):,} labels, but "
-                             f"{paths[f'{part}_images']} holds {len(images):,} images")
+            raise ValueError(
+                f"{paths[f'{part}_labels']}: {len(labels):,} labels, but "
+                f"{paths[f'{part}_images']} holds {len(images):,} images"
+            )
         x = images.astype(np.float32)[:, None]
         if images.dtype == np.uint8:
             np.divide(x, 255, out=x)
         arrays[part] = x, check_labels(labels, str(paths[f"{part}_labels"]))
     if arrays["train"][0].shape[1:] != arrays["test"][0].shape[1:]:
-        raise ValueError(f"{paths['test_images']}: images of {arrays['test'][0].shape[2:]}, "
-                         f"but the train images are {arrays['train'][0].shape[2:]}")
+        raise ValueError(
+            f"{paths['test_images']}: images of {arrays['test'][0].shape[2:]}, "
+            f"but the train images are {arrays['train'][0].shape[2:]}"
+        )
     return to_splits(*arrays["train"], *arrays["test"], kind="image", name=f"idx:{argument}")

@@ -28,23 +28,31 @@ def _generate() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as e:
-        raise ImportError("the 'mnist1d' dataset needs the mnist1d package: "
-                          "pip install mnist1d") from e
+        raise ImportError(
+            "the 'mnist1d' dataset needs the mnist1d package: pip install mnist1d"
+        ) from e
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
         data = make_dataset(get_dataset_args())
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    arrays = (data["x"][:, None, :].astype(np.float32), data["y"].astype(np.int64),
-              data["x_test"][:, None, :].astype(np.float32), data["y_test"].astype(np.int64))
+    arrays = (
+        data["x"][:, None, :].astype(np.float32),
+        data["y"].astype(np.int64),
+        data["x_test"][:, None, :].astype(np.float32),
+        data["y_test"].astype(np.int64),
+    )
     for a in arrays:
         a.setflags(write=False)
     return arrays
 
 
-@register_dataset("mnist1d", "MNIST-1D sequences of length 40, 4000 train / 1000 test "
-                  "(generated offline by the mnist1d package)")
+@register_dataset(
+    "mnist1d",
+    "MNIST-1D sequences of length 40, 4000 train / 1000 test "
+    "(generated offline by the mnist1d package)",
+)
 def load_mnist1d(argument: str | None = None, *, seed: int = 0) -> Splits:
     """MNIST-1D as ``(N, 1, 40)`` float32 sequences (standardised by the package to mean 0,
     standard deviation 1), labels 0..9; 4000 train / 1000 test. ``seed`` is ignored: the
@@ -56,5 +64,6 @@ def load_mnist1d(argument: str | None = None, *, seed: int = 0) -> Splits:
         ((4000, 1, 40), (1000, 1, 40), 'sequence')
     """
     no_argument("mnist1d", argument)
-    return to_splits(*_generate(), kind="sequence", name="mnist1d",
-                     class_names=[str(i) for i in range(10)])
+    return to_splits(
+        *_generate(), kind="sequence", name="mnist1d", class_names=[str(i) for i in range(10)]
+    )

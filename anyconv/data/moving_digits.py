@@ -27,13 +27,20 @@ from anyconv.data.digits import digit_arrays
 
 # (row step, column step) per frame, clockwise from "right" in image coordinates (rows down)
 DIRECTIONS: dict[str, tuple[int, int]] = {
-    "right": (0, 1), "down-right": (1, 1), "down": (1, 0), "down-left": (1, -1),
-    "left": (0, -1), "up-left": (-1, -1), "up": (-1, 0), "up-right": (-1, 1),
+    "right": (0, 1),
+    "down-right": (1, 1),
+    "down": (1, 0),
+    "down-left": (1, -1),
+    "left": (0, -1),
+    "up-left": (-1, -1),
+    "up": (-1, 0),
+    "up-right": (-1, 1),
 }
 
 
-def _clips(pool: np.ndarray, n: int, frames: int, size: int, steps: np.ndarray,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _clips(
+    pool: np.ndarray, n: int, frames: int, size: int, steps: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` clips ``(n, 1, frames, size, size)`` and their labels, drawn from ``pool``."""
     y = rng.permutation(np.arange(n) % len(steps))
     pick = rng.integers(len(pool), size=n)
@@ -50,8 +57,15 @@ def _clips(pool: np.ndarray, n: int, frames: int, size: int, steps: np.ndarray,
     return x[:, None], y
 
 
-def moving_digits(n_train: int = 4000, n_test: int = 1000, *, frames: int = 10,
-                  size: int = 16, directions: int = 8, seed: int = 0) -> Splits:
+def moving_digits(
+    n_train: int = 4000,
+    n_test: int = 1000,
+    *,
+    frames: int = 10,
+    size: int = 16,
+    directions: int = 8,
+    seed: int = 0,
+) -> Splits:
     """Clips ``(N, 1, frames, size, size)`` float32 in [0, 1] of a digit moving one pixel per
     frame on a torus; labels ``(N,)`` are the direction: 8 (right, down-right, down,
     down-left, left, up-left, up, up-right) or 4 (right, down, left, up).
@@ -62,8 +76,12 @@ def moving_digits(n_train: int = 4000, n_test: int = 1000, *, frames: int = 10,
         ((80, 1, 6, 16, 16), 4, ['right', 'down', 'left', 'up'])
     """
     func = "moving_digits"
-    for arg, value, low in (("n_train", n_train, 1), ("n_test", n_test, 1),
-                            ("frames", frames, 2), ("size", size, 8)):
+    for arg, value, low in (
+        ("n_train", n_train, 1),
+        ("n_test", n_test, 1),
+        ("frames", frames, 2),
+        ("size", size, 8),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise fail(func, arg, f"an int >= {low}", value)
     if directions not in (4, 8):
@@ -77,8 +95,11 @@ def moving_digits(n_train: int = 4000, n_test: int = 1000, *, frames: int = 10,
     return to_splits(*train, *test, kind="video", name="moving-digits", class_names=names)
 
 
-@register_dataset("moving-digits", "videos (1, 10, 16, 16) of a digit moving in one of 8 "
-                  "directions (the label), 4000 train / 1000 test")
+@register_dataset(
+    "moving-digits",
+    "videos (1, 10, 16, 16) of a digit moving in one of 8 "
+    "directions (the label), 4000 train / 1000 test",
+)
 def load_moving_digits(argument: str | None = None, *, seed: int = 0) -> Splits:
     """:func:`moving_digits` with its defaults: 4000 train / 1000 test clips
     ``(N, 1, 10, 16, 16)``, 8 directions; a different ``seed`` gives different clips.

@@ -41,16 +41,20 @@ def _x(a: np.ndarray, where: str, kind: str | None) -> tuple[np.ndarray, str]:
     if kind is None:
         kind = {2: "sequence", 3: "image", 4: "image", 5: "video"}.get(a.ndim)
         if kind is None:
-            raise ValueError(f"{where}: shape {a.shape} is not (N, L), (N, H, W), "
-                             "(N, C, H, W), (N, H, W, C) or (N, C, T, H, W)")
+            raise ValueError(
+                f"{where}: shape {a.shape} is not (N, L), (N, H, W), "
+                "(N, C, H, W), (N, H, W, C) or (N, C, T, H, W)"
+            )
         if a.ndim == 4 and a.shape[-1] in (1, 3, 4) and a.shape[1] not in (1, 3, 4):
             a = a.transpose(0, 3, 1, 2)  # channels last
     base = KIND_NDIM[kind]
     if a.ndim == base:
         a = a[:, None]
     elif a.ndim != base + 1:
-        raise ValueError(f"{where}: shape {a.shape} has {a.ndim} dimensions, but kind "
-                         f"{kind!r} needs {base} (no channel axis) or {base + 1}")
+        raise ValueError(
+            f"{where}: shape {a.shape} has {a.ndim} dimensions, but kind "
+            f"{kind!r} needs {base} (no channel axis) or {base + 1}"
+        )
     x = a.astype(np.float32)
     if a.dtype == np.uint8:
         np.divide(x, 255, out=x)
@@ -66,8 +70,9 @@ def _string(value: Any, where: str) -> str:
     return str(value.item().decode() if value.dtype.kind == "S" else value.item())
 
 
-@register_dataset("npz", "NumPy .npz FILE with x_train, y_train, x_test, y_test "
-                  "(images, sequences or videos)")
+@register_dataset(
+    "npz", "NumPy .npz FILE with x_train, y_train, x_test, y_test (images, sequences or videos)"
+)
 def load_npz(argument: str | None, *, seed: int = 0) -> Splits:
     """Arrays ``x_train, y_train, x_test, y_test`` from a ``.npz`` file (``npz:FILE``);
     ``x`` shaped by the module's rules into ``(N, C, *spatial)`` float32, ``y`` int64.
@@ -87,13 +92,17 @@ def load_npz(argument: str | None, *, seed: int = 0) -> Splits:
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):
-            raise ValueError(f"{path}: a single .npy array, expected an .npz archive with "
-                             f"{', '.join(KEYS)} (np.savez)")
+            raise ValueError(
+                f"{path}: a single .npy array, expected an .npz archive with "
+                f"{', '.join(KEYS)} (np.savez)"
+            )
         with loaded as f:
             missing = [k for k in KEYS if k not in f.files]
             if missing:
-                raise ValueError(f"{path}: missing {', '.join(missing)}; the file holds "
-                                 f"{', '.join(f.files) or 'nothing'}, expected {', '.join(KEYS)}")
+                raise ValueError(
+                    f"{path}: missing {', '.join(missing)}; the file holds "
+                    f"{', '.join(f.files) or 'nothing'}, expected {', '.join(KEYS)}"
+                )
             arrays = {k: f[k] for k in f.files}
     except ValueError as e:
         if str(e).startswith(str(path)):
@@ -108,25 +117,35 @@ def load_npz(argument: str | None, *, seed: int = 0) -> Splits:
     if "class_names" in arrays:
         c = arrays["class_names"]
         if c.dtype.kind not in "US" or c.ndim != 1:
-            raise ValueError(f"{path}: class_names must be a 1-D array of strings, got "
-                             f"{c.dtype} of shape {c.shape}")
+            raise ValueError(
+                f"{path}: class_names must be a 1-D array of strings, got "
+                f"{c.dtype} of shape {c.shape}"
+            )
         names = [s.decode() if isinstance(s, bytes) else str(s) for s in c.tolist()]
     parts = {}
     for p in ("train", "test"):
         x, kind_p = _x(arrays[f"x_{p}"], f"{path}: x_{p}", kind)
         y = check_labels(arrays[f"y_{p}"], f"{path}: y_{p}")
         if len(x) != len(y):
-            raise ValueError(f"{path}: x_{p} holds {len(x):,} samples but y_{p} "
-                             f"{len(y):,} labels")
+            raise ValueError(f"{path}: x_{p} holds {len(x):,} samples but y_{p} {len(y):,} labels")
         if names and len(y) and y.max() >= len(names):
-            raise ValueError(f"{path}: y_{p} has label {int(y.max())}, but class_names "
-                             f"lists only {len(names)} classes")
+            raise ValueError(
+                f"{path}: y_{p} has label {int(y.max())}, but class_names "
+                f"lists only {len(names)} classes"
+            )
         parts[p] = x, y, kind_p
     if parts["train"][0].shape[1:] != parts["test"][0].shape[1:]:
-        raise ValueError(f"{path}: x_train samples are {parts['train'][0].shape[1:]} but "
-                         f"x_test samples {parts['test'][0].shape[1:]} (after adding the "
-                         "channel axis); they must agree")
+        raise ValueError(
+            f"{path}: x_train samples are {parts['train'][0].shape[1:]} but "
+            f"x_test samples {parts['test'][0].shape[1:]} (after adding the "
+            "channel axis); they must agree"
+        )
     if not len(parts["train"][1]):
         raise ValueError(f"{path}: x_train is empty")
-    return to_splits(*parts["train"][:2], *parts["test"][:2], kind=parts["train"][2],
-                     name=f"npz:{argument}", class_names=names)
+    return to_splits(
+        *parts["train"][:2],
+        *parts["test"][:2],
+        kind=parts["train"][2],
+        name=f"npz:{argument}",
+        class_names=names,
+    )

@@ -54,19 +54,25 @@ def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             values = np.array(fields, dtype=np.float64)
         except ValueError:
             column, bad = next((i, f) for i, f in enumerate(fields, 1) if not _is_number(f))
-            raise ValueError(f"{path}: line {number}, column {column}: {bad!r} is not a "
-                             "number") from None
+            raise ValueError(
+                f"{path}: line {number}, column {column}: {bad!r} is not a number"
+            ) from None
         if len(values) < 2:
-            raise ValueError(f"{path}: line {number}: a label and no values (expected "
-                             "'label<TAB>value<TAB>value...')")
+            raise ValueError(
+                f"{path}: line {number}: a label and no values (expected "
+                "'label<TAB>value<TAB>value...')"
+            )
         if width is None:
             width = len(values)
         elif len(values) != width:
-            raise ValueError(f"{path}: line {number} has {len(values) - 1} values, but the "
-                             f"first line has {width - 1}; pad shorter series with NaN")
+            raise ValueError(
+                f"{path}: line {number} has {len(values) - 1} values, but the "
+                f"first line has {width - 1}; pad shorter series with NaN"
+            )
         if not np.isfinite(values[0]):
-            raise ValueError(f"{path}: line {number}, column 1: label {fields[0]!r} is not "
-                             "a finite number")
+            raise ValueError(
+                f"{path}: line {number}, column 1: label {fields[0]!r} is not a finite number"
+            )
         labels.append(values[0])
         rows.append(values[1:])
     if not rows:
@@ -92,8 +98,11 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return np.nan_to_num(z, nan=0.0)
 
 
-@register_dataset("ucr", "UCR time-series archive layout: PREFIX_TRAIN.tsv and "
-                  "PREFIX_TEST.tsv, label in the first column")
+@register_dataset(
+    "ucr",
+    "UCR time-series archive layout: PREFIX_TRAIN.tsv and "
+    "PREFIX_TEST.tsv, label in the first column",
+)
 def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
     """``PREFIX_TRAIN.tsv`` / ``PREFIX_TEST.tsv`` (``ucr:PREFIX``, e.g.
     ``ucr:UCRArchive_2018/ECG200/ECG200``, or the folder ``ucr:UCRArchive_2018/ECG200``) as
@@ -115,8 +124,10 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
         prefix = prefix / prefix.name
     parts = {}
     for part in ("TRAIN", "TEST"):
-        f = need_file(prefix.with_name(f"{prefix.name}_{part}.tsv"), "ucr:PREFIX reads "
-                      "PREFIX_TRAIN.tsv and PREFIX_TEST.tsv")
+        f = need_file(
+            prefix.with_name(f"{prefix.name}_{part}.tsv"),
+            "ucr:PREFIX reads PREFIX_TRAIN.tsv and PREFIX_TEST.tsv",
+        )
         parts[part] = read_ucr(f)
     length = max(x.shape[1] for x, _ in parts.values())
     classes = np.unique(np.concatenate([y for _, y in parts.values()]))
@@ -124,5 +135,6 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
     for x, y in parts.values():
         x = np.pad(x, ((0, 0), (0, length - x.shape[1])), constant_values=np.nan)
         out += [_normalise(x)[:, None, :], np.searchsorted(classes, y)]
-    return to_splits(*out, kind="sequence", name=f"ucr:{argument}",
-                     class_names=[class_name(c) for c in classes])
+    return to_splits(
+        *out, kind="sequence", name=f"ucr:{argument}", class_names=[class_name(c) for c in classes]
+    )

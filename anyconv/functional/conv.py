@@ -24,9 +24,17 @@ from anyconv.functional.algorithms.native import conv_native
 from anyconv.padding import conv_geometry
 
 
-def conv_spec(input_shape: Sequence[int], weight_shape: Sequence[int], *, stride: Any,
-              padding: Any, dilation: Any, groups: Any, padding_mode: Any,
-              func: str = "conv") -> ConvSpec:
+def conv_spec(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    *,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: Any,
+    padding_mode: Any,
+    func: str = "conv",
+) -> ConvSpec:
     """Validate a convolution's arguments against the shapes and resolve them.
 
     Args:
@@ -42,8 +50,14 @@ def conv_spec(input_shape: Sequence[int], weight_shape: Sequence[int], *, stride
     stride = int_tuple(stride, ndim, "stride", func, minimum=1)
     dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
     spatial = tuple(input_shape[2:])
-    pads, out = conv_geometry(spatial, tuple(weight_shape[2:]), stride=stride,
-                              padding=padding, dilation=dilation, func=func)
+    pads, out = conv_geometry(
+        spatial,
+        tuple(weight_shape[2:]),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        func=func,
+    )
     check_border(pads, spatial, padding_mode, func)
     return ConvSpec(stride, dilation, pads, groups, padding_mode, out)
 
@@ -54,10 +68,19 @@ def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
     return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
 
 
-def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *,
-         stride: int | Sequence[int] = 1, padding: Any = "valid",
-         dilation: int | Sequence[int] = 1, groups: int = 1, padding_mode: str = "zeros",
-         flip: bool = False, algorithm: str = "auto") -> torch.Tensor:
+def conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    flip: bool = False,
+    algorithm: str = "auto",
+) -> torch.Tensor:
     """N-d convolution (cross-correlation by default) with every padding rule and algorithm.
 
     ``y[n, o, j] = bias[o] + sum_{c, p} weight[o, c, p] * x_pad[n, g*C/g + c, j*stride +
@@ -93,8 +116,15 @@ def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
         True
     """
     check_conv_tensors(x, weight, bias, "conv")
-    spec = conv_spec(tuple(x.shape), tuple(weight.shape), stride=stride, padding=padding,
-                     dilation=dilation, groups=groups, padding_mode=padding_mode)
+    spec = conv_spec(
+        tuple(x.shape),
+        tuple(weight.shape),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+    )
     run = get_algorithm(algorithm)
     if algorithm == "matrix":
         check_matrix_size(tuple(weight.shape), spec.out_shape, "conv")
@@ -103,10 +133,17 @@ def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
     return run(x, _flip(weight, flip, "conv"), bias, spec)
 
 
-def conv_matrix(weight: torch.Tensor, input_shape: Sequence[int], *,
-                stride: int | Sequence[int] = 1, padding: Any = "valid",
-                dilation: int | Sequence[int] = 1, groups: int = 1,
-                padding_mode: str = "zeros", flip: bool = False) -> torch.Tensor:
+def conv_matrix(
+    weight: torch.Tensor,
+    input_shape: Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    flip: bool = False,
+) -> torch.Tensor:
     """The explicit sparse matrix of a convolution acting on one sample.
 
     Doubly block Toeplitz for zero borders; block circulant for a circular border with
@@ -130,13 +167,30 @@ def conv_matrix(weight: torch.Tensor, input_shape: Sequence[int], *,
     """
     check_float_tensor(weight, "weight", "conv_matrix")
     if not (isinstance(input_shape, Sequence) and len(input_shape) == weight.dim() - 1):
-        raise fail("conv_matrix", "input_shape", f"a tuple (C_in, *spatial) of {weight.dim() - 1} "
-                   "ints to match the weight", input_shape, ValueError)
+        raise fail(
+            "conv_matrix",
+            "input_shape",
+            f"a tuple (C_in, *spatial) of {weight.dim() - 1} ints to match the weight",
+            input_shape,
+            ValueError,
+        )
     if not 3 <= weight.dim() <= 5:
-        raise fail("conv_matrix", "weight", "a tensor (C_out, C_in/groups, *kernel) with 1, 2 "
-                   "or 3 spatial axes", weight)
-    spec = conv_spec((1, *input_shape), tuple(weight.shape), stride=stride, padding=padding,
-                     dilation=dilation, groups=groups, padding_mode=padding_mode,
-                     func="conv_matrix")
-    return build_matrix(_flip(weight, flip, "conv_matrix"), tuple(input_shape[1:]), spec,
-                        "conv_matrix")
+        raise fail(
+            "conv_matrix",
+            "weight",
+            "a tensor (C_out, C_in/groups, *kernel) with 1, 2 or 3 spatial axes",
+            weight,
+        )
+    spec = conv_spec(
+        (1, *input_shape),
+        tuple(weight.shape),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        func="conv_matrix",
+    )
+    return build_matrix(
+        _flip(weight, flip, "conv_matrix"), tuple(input_shape[1:]), spec, "conv_matrix"
+    )

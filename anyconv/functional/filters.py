@@ -77,8 +77,7 @@ def _outer(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
     return out
 
 
-def _gabor_params(values: dict[str, Any], dtype: Any, device: Any,
-                  func: str) -> list[torch.Tensor]:
+def _gabor_params(values: dict[str, Any], dtype: Any, device: Any, func: str) -> list[torch.Tensor]:
     """Turn floats and tensors into tensors of one dtype on one device (differentiably)."""
     tensors = {}
     for arg, value in values.items():
@@ -95,8 +94,12 @@ def _gabor_params(values: dict[str, Any], dtype: Any, device: Any,
         raise ValueError(f"{func}(): the tensor arguments must share one device; got {shown}")
     if device is None:
         device = devices.pop() if devices else torch.device("cpu")
-    return [v.to(device=device, dtype=dtype) if isinstance(v, torch.Tensor)
-            else torch.tensor(float(v), dtype=dtype, device=device) for v in values.values()]
+    return [
+        v.to(device=device, dtype=dtype)
+        if isinstance(v, torch.Tensor)
+        else torch.tensor(float(v), dtype=dtype, device=device)
+        for v in values.values()
+    ]
 
 
 def default_gabor_envelope(size: tuple[int, int]) -> float:
@@ -110,10 +113,18 @@ def default_gabor_envelope(size: tuple[int, int]) -> float:
     return 1 / (2 * sigma * sigma)
 
 
-def gabor_kernel(size: int | Sequence[int], theta: Scalar, omega: Scalar, psi: Scalar = 0.0,
-                 alpha: Scalar | None = None, beta: Scalar | None = None,
-                 amplitude: Scalar = 1.0, *, dtype: torch.dtype | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
+def gabor_kernel(
+    size: int | Sequence[int],
+    theta: Scalar,
+    omega: Scalar,
+    psi: Scalar = 0.0,
+    alpha: Scalar | None = None,
+    beta: Scalar | None = None,
+    amplitude: Scalar = 1.0,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Gabor kernel(s) ``G(x, y) = A·exp(−α x̃² − β ỹ²)·sin(ω x̃ + ψ)``.
 
     With the rotated coordinates ``x̃ = x cosθ + y sinθ`` and ``ỹ = −x sinθ + y cosθ`` on the
@@ -157,10 +168,13 @@ def gabor_kernel(size: int | Sequence[int], theta: Scalar, omega: Scalar, psi: S
         torch.broadcast_shapes(*(v.shape for v in args.values() if isinstance(v, torch.Tensor)))
     except RuntimeError:
         shapes = {a: tuple(v.shape) for a, v in args.items() if isinstance(v, torch.Tensor)}
-        raise ValueError(f"{func}(): the tensor parameters must broadcast to one batch "
-                         f"shape; got shapes {shapes}") from None
+        raise ValueError(
+            f"{func}(): the tensor parameters must broadcast to one batch "
+            f"shape; got shapes {shapes}"
+        ) from None
     theta, omega, psi, alpha, beta, amplitude = (
-        p[..., None, None] for p in _gabor_params(args, dtype, device, func))
+        p[..., None, None] for p in _gabor_params(args, dtype, device, func)
+    )
     y = _centred(h, theta.dtype, theta.device)[:, None]
     x = _centred(w, theta.dtype, theta.device)
     cos, sin = torch.cos(theta), torch.sin(theta)
@@ -172,26 +186,41 @@ def gabor_kernel(size: int | Sequence[int], theta: Scalar, omega: Scalar, psi: S
 def _angles(value: Any, arg: str, func: str, default: Any, dtype: torch.dtype) -> torch.Tensor:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
-            raise fail(func, arg, "a positive int (how many) or a 1-D sequence of floats",
-                       value)
+            raise fail(func, arg, "a positive int (how many) or a 1-D sequence of floats", value)
         return default(value)
     if isinstance(value, torch.Tensor):
         check_float_tensor(value, arg, func)
         if value.dim() != 1 or value.numel() == 0:
             raise fail(func, arg, "a positive int or a non-empty 1-D tensor", value)
         return value
-    if (isinstance(value, Sequence) and not isinstance(value, str) and value
-            and all(map(_is_real, value))):
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, str)
+        and value
+        and all(map(_is_real, value))
+    ):
         return torch.tensor([float(v) for v in value], dtype=dtype)
-    raise fail(func, arg, "a positive int (how many) or a non-empty 1-D sequence of floats",
-               value, TypeError)
+    raise fail(
+        func,
+        arg,
+        "a positive int (how many) or a non-empty 1-D sequence of floats",
+        value,
+        TypeError,
+    )
 
 
-def gabor_bank(size: int | Sequence[int], orientations: int | Sequence[float] | torch.Tensor,
-               frequencies: int | Sequence[float] | torch.Tensor, psi: Scalar = 0.0,
-               alpha: Scalar | None = None, beta: Scalar | None = None,
-               amplitude: Scalar = 1.0, *, dtype: torch.dtype | None = None,
-               device: torch.device | str | None = None) -> torch.Tensor:
+def gabor_bank(
+    size: int | Sequence[int],
+    orientations: int | Sequence[float] | torch.Tensor,
+    frequencies: int | Sequence[float] | torch.Tensor,
+    psi: Scalar = 0.0,
+    alpha: Scalar | None = None,
+    beta: Scalar | None = None,
+    amplitude: Scalar = 1.0,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """A bank of Gabor kernels, every orientation at every frequency, ready for ``conv``.
 
     Args:
@@ -217,19 +246,33 @@ def gabor_bank(size: int | Sequence[int], orientations: int | Sequence[float] | 
     func = "gabor_bank"
     given = (orientations, frequencies, psi, alpha, beta, amplitude)
     dtype = _result_dtype([v for v in given if isinstance(v, torch.Tensor)], dtype, func)
-    theta = _angles(orientations, "orientations", func,
-                    lambda n: torch.arange(n, dtype=dtype) * (math.pi / n), dtype)
-    omega = _angles(frequencies, "frequencies", func,
-                    lambda m: (math.pi / 2) * 2.0 ** (-torch.arange(m, dtype=dtype) / 2), dtype)
+    theta = _angles(
+        orientations,
+        "orientations",
+        func,
+        lambda n: torch.arange(n, dtype=dtype) * (math.pi / n),
+        dtype,
+    )
+    omega = _angles(
+        frequencies,
+        "frequencies",
+        func,
+        lambda m: (math.pi / 2) * 2.0 ** (-torch.arange(m, dtype=dtype) / 2),
+        dtype,
+    )
     theta, omega = theta[None, :], omega[:, None]
-    bank = gabor_kernel(size, theta, omega, psi, alpha, beta, amplitude, dtype=dtype,
-                        device=device)
+    bank = gabor_kernel(size, theta, omega, psi, alpha, beta, amplitude, dtype=dtype, device=device)
     return bank.reshape(-1, 1, *bank.shape[-2:])
 
 
-def gaussian_kernel(size: int | Sequence[int], sigma: float | Sequence[float], ndim: int = 2, *,
-                    dtype: torch.dtype | None = None,
-                    device: torch.device | str | None = None) -> torch.Tensor:
+def gaussian_kernel(
+    size: int | Sequence[int],
+    sigma: float | Sequence[float],
+    ndim: int = 2,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Normalised Gaussian ``g(p) ∝ exp(−Σ_a p_a² / (2σ_a²))`` on the centred grid.
 
     Separable: the outer product of 1-D Gaussians, each normalised to sum 1, so the kernel
@@ -257,8 +300,9 @@ def gaussian_kernel(size: int | Sequence[int], sigma: float | Sequence[float], n
     size = int_tuple(size, ndim, "size", func, minimum=1)
     allowed = f"a float > 0 or a tuple of {ndim} floats > 0 (one per spatial axis)"
     sigmas = (sigma,) * ndim if _is_real(sigma) else sigma
-    if not (isinstance(sigmas, Sequence) and not isinstance(sigmas, str)
-            and all(map(_is_real, sigmas))):
+    if not (
+        isinstance(sigmas, Sequence) and not isinstance(sigmas, str) and all(map(_is_real, sigmas))
+    ):
         raise fail(func, "sigma", allowed, sigma, TypeError)
     if len(sigmas) != ndim or not all(s > 0 and math.isfinite(s) for s in sigmas):
         raise fail(func, "sigma", allowed, sigma)
@@ -266,13 +310,20 @@ def gaussian_kernel(size: int | Sequence[int], sigma: float | Sequence[float], n
     vectors = []
     for n, s in zip(size, sigmas, strict=True):
         # Built in float64 so that the normalisation is exact before the final cast.
-        g = torch.exp(-_centred(n, torch.float64, device) ** 2 / (2 * s * s))
+        g = torch.exp(-(_centred(n, torch.float64, device) ** 2) / (2 * s * s))
         vectors.append(g / g.sum())
     return _outer(vectors).to(dtype)
 
 
-def _axis_kernel(along: list[float], across: list[float] | None, axis: int, ndim: int,
-                 dtype: Any, device: Any, func: str) -> torch.Tensor:
+def _axis_kernel(
+    along: list[float],
+    across: list[float] | None,
+    axis: int,
+    ndim: int,
+    dtype: Any,
+    device: Any,
+    func: str,
+) -> torch.Tensor:
     dtype = _check_dtype(dtype, func)
     vectors = []
     for a in range(ndim):
@@ -281,9 +332,14 @@ def _axis_kernel(along: list[float], across: list[float] | None, axis: int, ndim
     return _outer(vectors)
 
 
-def sobel_kernel(axis: int, ndim: int = 2, *, normalized: bool = False,
-                 dtype: torch.dtype | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
+def sobel_kernel(
+    axis: int,
+    ndim: int = 2,
+    *,
+    normalized: bool = False,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """N-d Sobel kernel: central difference ``[−1, 0, 1]`` along ``axis``, ``[1, 2, 1]`` across.
 
     For cross-correlation (anyconv's default) the response to an increasing ramp is
@@ -315,8 +371,9 @@ def sobel_kernel(axis: int, ndim: int = 2, *, normalized: bool = False,
     return k / (2 * 4 ** (ndim - 1)) if normalized else k
 
 
-def laplacian_kernel(ndim: int = 2, *, dtype: torch.dtype | None = None,
-                     device: torch.device | str | None = None) -> torch.Tensor:
+def laplacian_kernel(
+    ndim: int = 2, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
     """The ``(2·ndim + 1)``-point discrete Laplacian: ``−2·ndim`` at the centre, ``1`` beside.
 
     The sum over axes of the second difference ``[1, −2, 1]``; symmetric, so correlation and
@@ -337,13 +394,20 @@ def laplacian_kernel(ndim: int = 2, *, dtype: torch.dtype | None = None,
     """
     func = "laplacian_kernel"
     ndim = _check_ndim(ndim, func)
-    return sum(_axis_kernel([1.0, -2.0, 1.0], [0.0, 1.0, 0.0], a, ndim, dtype, device, func)
-               for a in range(ndim))
+    return sum(
+        _axis_kernel([1.0, -2.0, 1.0], [0.0, 1.0, 0.0], a, ndim, dtype, device, func)
+        for a in range(ndim)
+    )
 
 
-def difference_kernel(axis: int, ndim: int = 2, *, kind: str = "forward",
-                      dtype: torch.dtype | None = None,
-                      device: torch.device | str | None = None) -> torch.Tensor:
+def difference_kernel(
+    axis: int,
+    ndim: int = 2,
+    *,
+    kind: str = "forward",
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """The simplest edge kernel: a finite difference along one axis.
 
     ``kind="forward"`` is ``[−1, 1]`` (size 2 along ``axis``): with cross-correlation,
@@ -369,6 +433,9 @@ def difference_kernel(axis: int, ndim: int = 2, *, kind: str = "forward",
     func = "difference_kernel"
     ndim = _check_ndim(ndim, func)
     axis = _check_axis(axis, ndim, func)
-    taps = [-1.0, 1.0] if choice(kind, ("forward", "central"), "kind", func) == "forward" \
+    taps = (
+        [-1.0, 1.0]
+        if choice(kind, ("forward", "central"), "kind", func) == "forward"
         else [-0.5, 0.0, 0.5]
+    )
     return _axis_kernel(taps, None, axis, ndim, dtype, device, func)

@@ -29,21 +29,29 @@ def _check_tensors(x: Any, weight: Any, bias: Any, extra: str, func: str) -> int
     check_float_tensor(x, "input", func)
     check_float_tensor(weight, "weight", func)
     if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
-        raise fail(func, "input", "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial "
-                   "axes (3, 4 or 5 dims)", x)
+        raise fail(
+            func,
+            "input",
+            "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial axes (3, 4 or 5 dims)",
+            x,
+        )
     ndim = x.dim() - 2
     if weight.dim() != 2 + 2 * ndim:
-        raise fail(func, "weight", f"a tensor of shape (out_channels, in_channels/groups, "
-                   f"*kernel, *{extra}) with {2 + 2 * ndim} dims for input of shape "
-                   f"{tuple(x.shape)}", weight)
+        raise fail(
+            func,
+            "weight",
+            f"a tensor of shape (out_channels, in_channels/groups, "
+            f"*kernel, *{extra}) with {2 + 2 * ndim} dims for input of shape "
+            f"{tuple(x.shape)}",
+            weight,
+        )
     tensors = {"weight": weight}
     if bias is not None:
         check_float_tensor(bias, "bias", func)
         tensors["bias"] = bias
     for name, t in tensors.items():
         if t.dtype != x.dtype:
-            raise fail(func, name, f"of the input's dtype {x.dtype}", f"dtype {t.dtype}",
-                       TypeError)
+            raise fail(func, name, f"of the input's dtype {x.dtype}", f"dtype {t.dtype}", TypeError)
         if t.device != x.device:
             raise fail(func, name, f"on the input's device {x.device}", f"device {t.device}")
     return ndim
@@ -51,8 +59,10 @@ def _check_tensors(x: Any, weight: Any, bias: Any, extra: str, func: str) -> int
 
 def _window(offset: Sequence[int], spec: ConvSpec) -> tuple[slice, ...]:
     """The strided slice of the padded input that kernel offset ``offset`` reads."""
-    return tuple(slice(p * d, p * d + s * (m - 1) + 1, s) for p, d, s, m in
-                 zip(offset, spec.dilation, spec.stride, spec.out_shape, strict=True))
+    return tuple(
+        slice(p * d, p * d + s * (m - 1) + 1, s)
+        for p, d, s, m in zip(offset, spec.dilation, spec.stride, spec.out_shape, strict=True)
+    )
 
 
 class _LocallyConnected(torch.autograd.Function):
@@ -66,11 +76,10 @@ class _LocallyConnected(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, xp: torch.Tensor, weight: torch.Tensor,
-                spec: ConvSpec) -> torch.Tensor:
+    def forward(ctx: Any, xp: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
         n, c = xp.shape[:2]
         g, out_channels, ndim = spec.groups, weight.shape[0], len(spec.out_shape)
-        kernel, out = tuple(weight.shape[2:2 + ndim]), spec.out_shape
+        kernel, out = tuple(weight.shape[2 : 2 + ndim]), spec.out_shape
         space = tuple(range(3, 3 + ndim))
         xl = xp.reshape(n, g, c // g, *xp.shape[2:]).permute(*space, 1, 0, 2).contiguous()
         wg = weight.reshape(g, out_channels // g, c // g, *weight.shape[2:])
@@ -96,10 +105,14 @@ class _LocallyConnected(torch.autograd.Function):
         spec: ConvSpec = ctx.spec
         n, c, *padded = ctx.xp_shape
         g, out_channels, ndim = spec.groups, weight.shape[0], len(spec.out_shape)
-        kernel, out = tuple(weight.shape[2:2 + ndim]), spec.out_shape
+        kernel, out = tuple(weight.shape[2 : 2 + ndim]), spec.out_shape
         batch = math.prod(out) * g
-        gl = grad.reshape(n, g, out_channels // g, *out).permute(
-            *range(3, 3 + ndim), 1, 0, 2).reshape(batch, n, out_channels // g).contiguous()
+        gl = (
+            grad.reshape(n, g, out_channels // g, *out)
+            .permute(*range(3, 3 + ndim), 1, 0, 2)
+            .reshape(batch, n, out_channels // g)
+            .contiguous()
+        )
         wg = weight.reshape(g, out_channels // g, c // g, *weight.shape[2:])
         w_perm = (*range(3, 3 + ndim), 0, 2, 1)
         # the inverse of w_perm, for writing (*out, G, C/G, O/G) back into the weight layout
@@ -112,8 +125,9 @@ class _LocallyConnected(torch.autograd.Function):
             index = (slice(None),) * 3 + offset
             if need_w:
                 xs = xl[window].reshape(batch, n, c // g)
-                gw[index] = torch.bmm(xs.transpose(1, 2), gl).view(
-                    *out, g, c // g, -1).permute(gw_perm)
+                gw[index] = (
+                    torch.bmm(xs.transpose(1, 2), gl).view(*out, g, c // g, -1).permute(gw_perm)
+                )
                 del xs
             if need_x:
                 wp = wg[index].permute(w_perm).reshape(batch, c // g, -1).contiguous()
@@ -150,8 +164,9 @@ class _Interleave(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        g = grad.reshape(*grad.shape[:2], *itertools.chain(*zip(ctx.sizes, ctx.phases,
-                                                                 strict=True)))
+        g = grad.reshape(
+            *grad.shape[:2], *itertools.chain(*zip(ctx.sizes, ctx.phases, strict=True))
+        )
         return (None, *(g[_phase_index(t)] for t in itertools.product(*map(range, ctx.phases))))
 
 
@@ -160,10 +175,17 @@ def _phase_index(phase: Sequence[int]) -> tuple[slice | int, ...]:
     return (slice(None), slice(None), *itertools.chain(*((slice(None), t) for t in phase)))
 
 
-def locally_connected(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                      *, stride: int | Sequence[int] = 1, padding: Any = "valid",
-                      dilation: int | Sequence[int] = 1, groups: int = 1,
-                      padding_mode: str = "zeros") -> torch.Tensor:
+def locally_connected(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+) -> torch.Tensor:
     """Locally connected (unshared) convolution: a separate kernel at every output position.
 
     ``y[n, o, j] = bias[o, j] + sum_{c, p} weight[o, c, p, j] * x_pad[n, g*C/g + c,
@@ -194,28 +216,48 @@ def locally_connected(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     """
     func = "locally_connected"
     ndim = _check_tensors(x, weight, bias, "out_spatial", func)
-    spec = conv_spec(tuple(x.shape), tuple(weight.shape[:2 + ndim]), stride=stride,
-                     padding=padding, dilation=dilation, groups=groups,
-                     padding_mode=padding_mode, func=func)
+    spec = conv_spec(
+        tuple(x.shape),
+        tuple(weight.shape[: 2 + ndim]),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        func=func,
+    )
     out = spec.out_shape
-    if tuple(weight.shape[2 + ndim:]) != out:
+    if tuple(weight.shape[2 + ndim :]) != out:
         raise ValueError(
             f"{func}(): argument 'weight' has shape {tuple(weight.shape)}, whose trailing "
-            f"out_spatial axes {tuple(weight.shape[2 + ndim:])} must equal the output size "
+            f"out_spatial axes {tuple(weight.shape[2 + ndim :])} must equal the output size "
             f"{out} that input of shape {tuple(x.shape)} gives with this kernel, stride, "
             "padding and dilation"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0], *out):
-        raise fail(func, "bias", f"None or a tensor of shape {(weight.shape[0], *out)} "
-                   "(out_channels, *out_spatial)", bias)
+        raise fail(
+            func,
+            "bias",
+            f"None or a tensor of shape {(weight.shape[0], *out)} (out_channels, *out_spatial)",
+            bias,
+        )
     y = _LocallyConnected.apply(pad(x, spec.padding, spec.padding_mode), weight, spec)
     return y if bias is None else y + bias
 
 
-def tiled_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *,
-               tiles: int | Sequence[int], stride: int | Sequence[int] = 1,
-               padding: Any = "valid", dilation: int | Sequence[int] = 1, groups: int = 1,
-               padding_mode: str = "zeros", algorithm: str = "auto") -> torch.Tensor:
+def tiled_conv(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    tiles: int | Sequence[int],
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    padding_mode: str = "zeros",
+    algorithm: str = "auto",
+) -> torch.Tensor:
     """Tiled convolution (Ngiam et al. 2010): kernels shared modulo a period ``tiles``.
 
     Output position ``j`` uses kernel ``j mod tiles`` (per axis): ``y[n, o, j] = bias[o] +
@@ -255,17 +297,30 @@ def tiled_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     func = "tiled_conv"
     ndim = _check_tensors(x, weight, bias, "tiles", func)
     tiles = int_tuple(tiles, ndim, "tiles", func, minimum=1)
-    if tuple(weight.shape[2 + ndim:]) != tiles:
+    if tuple(weight.shape[2 + ndim :]) != tiles:
         raise ValueError(
             f"{func}(): argument 'weight' has shape {tuple(weight.shape)}, whose trailing "
-            f"tile axes {tuple(weight.shape[2 + ndim:])} must equal argument 'tiles' = {tiles}"
+            f"tile axes {tuple(weight.shape[2 + ndim :])} must equal argument 'tiles' = {tiles}"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise fail(func, "bias", f"None or a tensor of shape ({weight.shape[0]},) (one value "
-                   "per output channel, shared by all tiles)", bias)
-    kernel_shape = tuple(weight.shape[:2 + ndim])
-    spec = conv_spec(tuple(x.shape), kernel_shape, stride=stride, padding=padding,
-                     dilation=dilation, groups=groups, padding_mode=padding_mode, func=func)
+        raise fail(
+            func,
+            "bias",
+            f"None or a tensor of shape ({weight.shape[0]},) (one value "
+            "per output channel, shared by all tiles)",
+            bias,
+        )
+    kernel_shape = tuple(weight.shape[: 2 + ndim])
+    spec = conv_spec(
+        tuple(x.shape),
+        kernel_shape,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        padding_mode=padding_mode,
+        func=func,
+    )
     run = get_algorithm(algorithm, func)
     out = spec.out_shape
     # phases actually used per axis (tile t >= out is never read) and outputs per phase
@@ -277,21 +332,27 @@ def tiled_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     phase_stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
     # Every phase computes the same number of outputs, so they interleave into one buffer;
     # the few past the end read extra zeros on the high side and are cut off.
-    need = [(P - 1) * s + (m - 1) * ps + ke for P, s, m, ps, ke in
-            zip(phases, spec.stride, sizes, phase_stride, keff, strict=True)]
-    extra = [max(0, n - (size + lo + hi)) for n, size, (lo, hi) in
-             zip(need, x.shape[2:], spec.padding, strict=True)]
+    need = [
+        (P - 1) * s + (m - 1) * ps + ke
+        for P, s, m, ps, ke in zip(phases, spec.stride, sizes, phase_stride, keff, strict=True)
+    ]
+    extra = [
+        max(0, n - (size + lo + hi))
+        for n, size, (lo, hi) in zip(need, x.shape[2:], spec.padding, strict=True)
+    ]
     if spec.padding_mode == "zeros":  # one copy instead of two
-        xp = pad(x, tuple((lo, hi + e) for (lo, hi), e in zip(spec.padding, extra,
-                                                               strict=True)))
+        xp = pad(x, tuple((lo, hi + e) for (lo, hi), e in zip(spec.padding, extra, strict=True)))
     else:
         xp = pad(pad(x, spec.padding, spec.padding_mode), tuple((0, e) for e in extra))
-    phase_spec = ConvSpec(phase_stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros",
-                          sizes)
+    phase_spec = ConvSpec(
+        phase_stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros", sizes
+    )
     ys = []
     for phase in itertools.product(*map(range, phases)):
-        source = tuple(slice(t * s, t * s + (m - 1) * ps + ke) for t, s, m, ps, ke in
-                       zip(phase, spec.stride, sizes, phase_stride, keff, strict=True))
+        source = tuple(
+            slice(t * s, t * s + (m - 1) * ps + ke)
+            for t, s, m, ps, ke in zip(phase, spec.stride, sizes, phase_stride, keff, strict=True)
+        )
         # the shared bias goes into every phase, where the kernels fuse it for free
         ys.append(run(xp[(..., *source)], weight[(..., *phase)], bias, phase_spec))
     return _Interleave.apply(phases, *ys)[(..., *(slice(0, m) for m in out))]

@@ -48,8 +48,10 @@ class _Window:
     @property
     def span(self) -> tuple[int, ...]:
         """Padded length each axis needs so that exactly ``out`` windows fit."""
-        return tuple((o - 1) * s + d * (k - 1) + 1 for o, s, k, d in
-                     zip(self.out, self.stride, self.kernel, self.dilation, strict=True))
+        return tuple(
+            (o - 1) * s + d * (k - 1) + 1
+            for o, s, k, d in zip(self.out, self.stride, self.kernel, self.dilation, strict=True)
+        )
 
     def exact_padding(self, crop: bool) -> Padding:
         """``(lo, hi)`` that pads (and, if ``crop``, trims) the input to :attr:`span`.
@@ -69,16 +71,24 @@ class _Window:
         PyTorch pads the same amount on both sides, at most half the kernel, and rounds
         ``ceil_mode`` by the same rule as :mod:`anyconv.padding`.
         """
-        if all(lo == hi and lo <= k // 2 for (lo, hi), k in zip(self.padding, self.kernel,
-                                                                   strict=True)):
+        if all(
+            lo == hi and lo <= k // 2 for (lo, hi), k in zip(self.padding, self.kernel, strict=True)
+        ):
             return tuple(lo for lo, _ in self.padding)
         return None
 
     def counts(self, include_pad: bool) -> list[torch.Tensor]:
         """Per axis, how many taps of each output window land on counted positions."""
         result = []
-        for n, (lo, hi), o, s, k, d in zip(self.spatial, self.padding, self.out, self.stride,
-                                           self.kernel, self.dilation, strict=True):
+        for n, (lo, hi), o, s, k, d in zip(
+            self.spatial,
+            self.padding,
+            self.out,
+            self.stride,
+            self.kernel,
+            self.dilation,
+            strict=True,
+        ):
             first, stop = (0, n + lo + hi) if include_pad else (lo, lo + n)
             taps = torch.arange(o).unsqueeze(1) * s + torch.arange(k) * d
             result.append(((taps >= first) & (taps < stop)).sum(1))
@@ -88,17 +98,20 @@ class _Window:
 def _check_input(x: Any, func: str) -> int:
     check_float_tensor(x, "input", func)
     if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
-        raise fail(func, "input", "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial "
-                   "axes (3, 4 or 5 dims)", x)
+        raise fail(
+            func,
+            "input",
+            "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial axes (3, 4 or 5 dims)",
+            x,
+        )
     return x.dim() - 2
-
 
 
 def _check_nonempty(win: _Window, func: str) -> None:
     """Refuse windows made of padding alone: their max, mean or softmax has no input."""
-    for axis, (n, (lo, hi), o, s, k, d) in enumerate(zip(
-            win.spatial, win.padding, win.out, win.stride, win.kernel, win.dilation,
-            strict=True)):
+    for axis, (n, (lo, hi), o, s, k, d) in enumerate(
+        zip(win.spatial, win.padding, win.out, win.stride, win.kernel, win.dilation, strict=True)
+    ):
         k_eff = d * (k - 1) + 1
         # Only windows that start in the left padding or reach past the input can miss it.
         left = range(min(o, -(-lo // s)))
@@ -116,15 +129,23 @@ def _check_nonempty(win: _Window, func: str) -> None:
                 )
 
 
-def _window(x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
-            ceil_mode: Any, func: str) -> _Window:
+def _window(
+    x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: Any, func: str
+) -> _Window:
     ndim = _check_input(x, func)
     kernel = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
     stride = kernel if stride is None else int_tuple(stride, ndim, "stride", func, minimum=1)
     dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
     spatial = tuple(x.shape[2:])
-    pads, out = conv_geometry(spatial, kernel, stride=stride, padding=padding,
-                              dilation=dilation, ceil_mode=ceil_mode, func=func)
+    pads, out = conv_geometry(
+        spatial,
+        kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=ceil_mode,
+        func=func,
+    )
     win = _Window(spatial, kernel, stride, dilation, pads, out)
     _check_nonempty(win, func)
     return win
@@ -147,15 +168,21 @@ def _sum_pool(x: torch.Tensor, win: _Window) -> torch.Tensor:
         # PyTorch's average pooling has no dilation; a depthwise all-ones conv does.
         n, c = xp.shape[:2]
         ones = xp.new_ones((1, 1, *win.kernel))
-        y = _CONV[win.ndim](xp.reshape(n * c, 1, *xp.shape[2:]), ones, None, win.stride, 0,
-                            win.dilation)
+        y = _CONV[win.ndim](
+            xp.reshape(n * c, 1, *xp.shape[2:]), ones, None, win.stride, 0, win.dilation
+        )
         y = y.view(n, c, *y.shape[2:])
     return _narrow(y, win.out)
 
 
-def max_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-             padding: Any = 0, dilation: IntOrTuple = 1,
-             ceil_mode: bool = False) -> torch.Tensor:
+def max_pool(
+    x: torch.Tensor,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Any = 0,
+    dilation: IntOrTuple = 1,
+    ceil_mode: bool = False,
+) -> torch.Tensor:
     """N-d max pooling with every padding rule of :mod:`anyconv.padding`.
 
     Padding is ``-inf``, so it never wins; ceil-mode overhang is ignored.
@@ -189,9 +216,16 @@ def max_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
     return _narrow(run(xp, win.kernel, win.stride, 0, win.dilation), win.out)
 
 
-def avg_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-             padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True, *,
-             dilation: IntOrTuple = 1) -> torch.Tensor:
+def avg_pool(
+    x: torch.Tensor,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    *,
+    dilation: IntOrTuple = 1,
+) -> torch.Tensor:
     """N-d average pooling with every padding rule of :mod:`anyconv.padding`.
 
     Padding is zeros. ``count_include_pad=True`` divides by the window clipped to the padded
@@ -238,9 +272,16 @@ def _check_norm(norm_type: Any, func: str) -> float:
     return float(norm_type)
 
 
-def lp_pool(x: torch.Tensor, norm_type: float, kernel_size: IntOrTuple,
-            stride: IntOrTuple | None = None, padding: Any = 0, ceil_mode: bool = False, *,
-            dilation: IntOrTuple = 1) -> torch.Tensor:
+def lp_pool(
+    x: torch.Tensor,
+    norm_type: float,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    *,
+    dilation: IntOrTuple = 1,
+) -> torch.Tensor:
     """N-d power-average (LP) pooling: ``y = (sum_window |x|^p)^(1/p)``.
 
     Equals PyTorch's ``lp_pool`` for even ``p`` or non-negative input (PyTorch raises the
@@ -280,8 +321,7 @@ class _SoftPoolTiled(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...],
-                padded: bool) -> torch.Tensor:
+    def forward(ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...], padded: bool) -> torch.Tensor:
         nd = len(kernel)
         n, c, *size = xt.shape
         out = [m // k for m, k in zip(size, kernel, strict=True)]
@@ -318,15 +358,21 @@ def _soft_pool_unfold(x: torch.Tensor, win: _Window) -> torch.Tensor:
     for axis, (k, s, d) in enumerate(zip(win.kernel, win.stride, win.dilation, strict=True)):
         xp = xp.unfold(2 + axis, d * (k - 1) + 1, s)
     taps = (..., *(slice(None, None, d) for d in win.dilation))
-    windows = xp[taps].reshape(*xp.shape[:2 + win.ndim], -1)
+    windows = xp[taps].reshape(*xp.shape[: 2 + win.ndim], -1)
     weights = torch.softmax(windows, dim=-1)
     values = windows.masked_fill(weights == 0, 0)  # padding: weight 0 and value -inf
     return (weights * values).sum(-1)
 
 
-def soft_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-              padding: Any = 0, ceil_mode: bool = False, *,
-              dilation: IntOrTuple = 1) -> torch.Tensor:
+def soft_pool(
+    x: torch.Tensor,
+    kernel_size: IntOrTuple,
+    stride: IntOrTuple | None = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    *,
+    dilation: IntOrTuple = 1,
+) -> torch.Tensor:
     """N-d SoftPool (Stergiou et al. 2021): ``y = sum_window softmax(x) * x``.
 
     Each window is shifted by its own maximum, so inputs of any magnitude (e.g. +-1000)
@@ -360,8 +406,9 @@ def soft_pool(x: torch.Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | Non
 def _check_any_spatial(x: Any, func: str) -> torch.Tensor:
     check_float_tensor(x, "input", func)
     if x.dim() < 3:
-        raise fail(func, "input", "a tensor of shape (N, C, *spatial) with at least one "
-                   "spatial axis", x)
+        raise fail(
+            func, "input", "a tensor of shape (N, C, *spatial) with at least one spatial axis", x
+        )
     return x
 
 

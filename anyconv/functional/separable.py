@@ -93,8 +93,13 @@ def _als(x: torch.Tensor, factors: list[torch.Tensor], sweeps: int) -> list[torc
 def _check_weight(weight: Any, func: str) -> torch.Tensor:
     check_float_tensor(weight, "weight", func)
     if weight.dim() not in (4, 5) or 0 in weight.shape:
-        raise fail(func, "weight", "a non-empty tensor (out_channels, in_channels, kh, kw) or "
-                   "(out_channels, in_channels, kd, kh, kw)", weight)
+        raise fail(
+            func,
+            "weight",
+            "a non-empty tensor (out_channels, in_channels, kh, kw) or "
+            "(out_channels, in_channels, kd, kh, kw)",
+            weight,
+        )
     return weight
 
 
@@ -146,8 +151,13 @@ def factorize(weight: torch.Tensor, rank: int, *, sweeps: int = 10) -> Factoriza
     if not 1 <= rank <= limit:
         raise fail(func, "rank", allowed, rank)
     if not (isinstance(sweeps, int) and not isinstance(sweeps, bool)) or sweeps < 0:
-        raise fail(func, "sweeps", "an int >= 0", sweeps,
-                   ValueError if isinstance(sweeps, int) else TypeError)
+        raise fail(
+            func,
+            "sweeps",
+            "an int >= 0",
+            sweeps,
+            ValueError if isinstance(sweeps, int) else TypeError,
+        )
     with torch.no_grad():
         out_channels, in_channels = weight.shape[:2]
         x = weight.detach().to(torch.float64).reshape(-1, *kernel)
@@ -162,8 +172,10 @@ def factorize(weight: torch.Tensor, rank: int, *, sweeps: int = 10) -> Factoriza
         if len(kernel) > 2 and sweeps:
             refined = _als(x, [f.clone() for f in factors], sweeps)
             better = _residual(x, _outer_sum(refined)) < _residual(x, approx)
-            factors = [torch.where(better[:, None, None], _balance(refined, a), f)
-                       for a, f in enumerate(factors)]
+            factors = [
+                torch.where(better[:, None, None], _balance(refined, a), f)
+                for a, f in enumerate(factors)
+            ]
             approx = _outer_sum(factors)
         norm = torch.linalg.vector_norm(x.flatten(1), dim=1)
         error = torch.where(norm > 0, _residual(x, approx) / norm.clamp_min(1e-300), 0.0)
@@ -182,21 +194,30 @@ def _balance(factors: list[torch.Tensor], axis: int) -> torch.Tensor:
     """Factor ``axis`` rescaled so that every factor of a term has the same norm."""
     norms = [torch.linalg.vector_norm(f, dim=-1, keepdim=True) for f in factors]
     mean = math.prod(norms) ** (1 / len(factors))
-    return torch.where(norms[axis] > 0, factors[axis] / norms[axis].clamp_min(1e-300) * mean,
-                       factors[axis])
+    return torch.where(
+        norms[axis] > 0, factors[axis] / norms[axis].clamp_min(1e-300) * mean, factors[axis]
+    )
 
 
 def _check_factors(factors: Any, func: str) -> tuple[torch.Tensor, ...]:
-    allowed = ("a tuple of 2 or 3 tensors (out, in, rank, k_a), one per spatial axis, "
-               "sharing out, in, rank, dtype and device")
-    if not (isinstance(factors, Sequence) and 2 <= len(factors) <= 3
-            and all(isinstance(f, torch.Tensor) for f in factors)):
+    allowed = (
+        "a tuple of 2 or 3 tensors (out, in, rank, k_a), one per spatial axis, "
+        "sharing out, in, rank, dtype and device"
+    )
+    if not (
+        isinstance(factors, Sequence)
+        and 2 <= len(factors) <= 3
+        and all(isinstance(f, torch.Tensor) for f in factors)
+    ):
         raise fail(func, "factors", allowed, factors, TypeError)
     for f in factors:
         check_float_tensor(f, "factors", func)
     shapes = [tuple(f.shape) for f in factors]
-    if (any(len(s) != 4 or 0 in s for s in shapes) or len({s[:3] for s in shapes}) != 1
-            or len({(f.dtype, f.device) for f in factors}) != 1):
+    if (
+        any(len(s) != 4 or 0 in s for s in shapes)
+        or len({s[:3] for s in shapes}) != 1
+        or len({(f.dtype, f.device) for f in factors}) != 1
+    ):
         raise fail(func, "factors", allowed, f"shapes {shapes}")
     return tuple(factors)
 
@@ -219,11 +240,18 @@ def reconstruct(factors: Sequence[torch.Tensor]) -> torch.Tensor:
     return _outer_sum(_check_factors(factors, "reconstruct"))
 
 
-def separable_conv(x: torch.Tensor, factors: Sequence[torch.Tensor],
-                   bias: torch.Tensor | None = None, *, stride: int | Sequence[int] = 1,
-                   padding: Any = "valid", dilation: int | Sequence[int] = 1,
-                   padding_mode: str = "zeros", flip: bool = False,
-                   algorithm: str = "auto") -> torch.Tensor:
+def separable_conv(
+    x: torch.Tensor,
+    factors: Sequence[torch.Tensor],
+    bias: torch.Tensor | None = None,
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    padding_mode: str = "zeros",
+    flip: bool = False,
+    algorithm: str = "auto",
+) -> torch.Tensor:
     """Convolution with a rank-``r`` separable kernel as one 1-D convolution per axis.
 
     Equal to ``conv(x, reconstruct(factors), bias, ...)`` with the same arguments, at
@@ -262,17 +290,33 @@ def separable_conv(x: torch.Tensor, factors: Sequence[torch.Tensor],
     out_channels, in_channels, rank = factors[0].shape[:3]
     kernel = tuple(f.shape[-1] for f in factors)
     if x.dim() != ndim + 2:
-        raise fail(func, "input", f"a tensor (N, C, *spatial) with {ndim} spatial axes to "
-                   f"match {ndim} factors", x)
+        raise fail(
+            func,
+            "input",
+            f"a tensor (N, C, *spatial) with {ndim} spatial axes to match {ndim} factors",
+            x,
+        )
     for name, t in (("factors", factors[0]), ("bias", bias)):
         if t is not None and (t.dtype, t.device) != (x.dtype, x.device):
-            raise fail(func, name, f"of the input's dtype {x.dtype} and device {x.device}",
-                       f"dtype {t.dtype} on {t.device}", TypeError)
+            raise fail(
+                func,
+                name,
+                f"of the input's dtype {x.dtype} and device {x.device}",
+                f"dtype {t.dtype} on {t.device}",
+                TypeError,
+            )
     if bias is not None and tuple(bias.shape) != (out_channels,):
         raise fail(func, "bias", f"None or a tensor of shape ({out_channels},)", bias)
-    spec = conv_spec(tuple(x.shape), (out_channels, in_channels, *kernel), stride=stride,
-                     padding=padding, dilation=dilation, groups=1, padding_mode=padding_mode,
-                     func=func)
+    spec = conv_spec(
+        tuple(x.shape),
+        (out_channels, in_channels, *kernel),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=1,
+        padding_mode=padding_mode,
+        func=func,
+    )
     if not isinstance(flip, bool):
         raise fail(func, "flip", "a bool", flip, TypeError)
     if flip:
@@ -280,13 +324,21 @@ def separable_conv(x: torch.Tensor, factors: Sequence[torch.Tensor],
         factors = tuple(f.flip(-1) for f in factors)
     y = pad(x, spec.padding, spec.padding_mode)
 
-    def along(y: torch.Tensor, w: torch.Tensor, axis: int, groups: int,
-              b: torch.Tensor | None = None) -> torch.Tensor:
+    def along(
+        y: torch.Tensor, w: torch.Tensor, axis: int, groups: int, b: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """A valid 1-D pass along ``axis``; ``w`` is ``(out, in/groups, k)``."""
         shape, s, d = [1] * ndim, [1] * ndim, [1] * ndim
         shape[axis], s[axis], d[axis] = w.shape[-1], spec.stride[axis], spec.dilation[axis]
-        return conv(y, w.reshape(*w.shape[:2], *shape), b, stride=s, dilation=d,
-                    groups=groups, algorithm=algorithm)
+        return conv(
+            y,
+            w.reshape(*w.shape[:2], *shape),
+            b,
+            stride=s,
+            dilation=d,
+            groups=groups,
+            algorithm=algorithm,
+        )
 
     # Axis 0: input channel c -> the O·r maps (o, q) it feeds, ordered (c, o, q).
     y = along(y, factors[0].transpose(0, 1).reshape(-1, 1, kernel[0]), 0, in_channels)

@@ -45,12 +45,24 @@ class ConvNd(Module):
 
     ndim: int | None = None  # fixed by Conv1d/2d/3d; else given, or the kernel tuple's length
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: Any = 0,
-                 dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True,
-                 padding_mode: str = "zeros", *, ndim: int | None = None, flip: bool = False,
-                 algorithm: str = "auto", device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: Any = 0,
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        ndim: int | None = None,
+        flip: bool = False,
+        algorithm: str = "auto",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         func = type(self).__name__
         ndim = spatial_ndim(kernel_size, ndim or self.ndim, func)
@@ -70,7 +82,8 @@ class ConvNd(Module):
         self.flip, self.algorithm = flip, algorithm
         kw = {"device": device, "dtype": dtype}
         self.weight = torch.nn.Parameter(
-            torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw))
+            torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw)
+        )
         self.bias = torch.nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
         self.reset_parameters()
 
@@ -83,15 +96,31 @@ class ConvNd(Module):
             torch.nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                    dilation=self.dilation, groups=self.groups,
-                    padding_mode=self.padding_mode, flip=self.flip, algorithm=self.algorithm)
+        return conv(
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+            flip=self.flip,
+            algorithm=self.algorithm,
+        )
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding!r}")
-        defaults = dict(dilation=(1,) * len(self.kernel_size), groups=1, padding_mode="zeros",
-                        flip=False, algorithm="auto")
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding!r}"
+        )
+        defaults = dict(
+            dilation=(1,) * len(self.kernel_size),
+            groups=1,
+            padding_mode="zeros",
+            flip=False,
+            algorithm="auto",
+        )
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)!r}"
@@ -181,15 +210,37 @@ class DepthwiseConv(ConvNd):
         True
     """
 
-    def __init__(self, channels: int, kernel_size: int | Sequence[int], *,
-                 ndim: int | None = None, multiplier: int = 1, stride: Any = 1,
-                 padding: Any = "same", dilation: Any = 1, bias: bool = True,
-                 padding_mode: str = "zeros", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int | Sequence[int],
+        *,
+        ndim: int | None = None,
+        multiplier: int = 1,
+        stride: Any = 1,
+        padding: Any = "same",
+        dilation: Any = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        **kwargs: Any,
+    ) -> None:
         func = type(self).__name__
-        out = positive_int(channels, "channels", func) * positive_int(multiplier, "multiplier",
-                                                                     func)
-        super().__init__(channels, out, kernel_size, stride, padding, dilation, channels, bias,
-                         padding_mode, ndim=ndim, **kwargs)
+        out = positive_int(channels, "channels", func) * positive_int(
+            multiplier, "multiplier", func
+        )
+        super().__init__(
+            channels,
+            out,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            channels,
+            bias,
+            padding_mode,
+            ndim=ndim,
+            **kwargs,
+        )
 
 
 class PointwiseConv(ConvNd):
@@ -204,10 +255,19 @@ class PointwiseConv(ConvNd):
         torch.Size([2, 32, 50])
     """
 
-    def __init__(self, in_channels: int, out_channels: int, *, ndim: int = 2,
-                 groups: int = 1, bias: bool = True, **kwargs: Any) -> None:
-        super().__init__(in_channels, out_channels, 1, groups=groups, bias=bias, ndim=ndim,
-                         **kwargs)
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        ndim: int = 2,
+        groups: int = 1,
+        bias: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            in_channels, out_channels, 1, groups=groups, bias=bias, ndim=ndim, **kwargs
+        )
 
 
 class DepthwiseSeparableConv(Module):
@@ -228,20 +288,44 @@ class DepthwiseSeparableConv(Module):
         True
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 *, ndim: int | None = None, multiplier: int = 1, stride: Any = 1,
-                 padding: Any = "same", dilation: Any = 1, bias: bool = True,
-                 padding_mode: str = "zeros", norm: bool = False,
-                 activation: type[torch.nn.Module] | None = None, algorithm: str = "auto"
-                 ) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        *,
+        ndim: int | None = None,
+        multiplier: int = 1,
+        stride: Any = 1,
+        padding: Any = "same",
+        dilation: Any = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        norm: bool = False,
+        activation: type[torch.nn.Module] | None = None,
+        algorithm: str = "auto",
+    ) -> None:
         super().__init__()
         ndim = spatial_ndim(kernel_size, ndim, type(self).__name__)
-        self.depthwise = DepthwiseConv(in_channels, kernel_size, ndim=ndim,
-                                       multiplier=multiplier, stride=stride, padding=padding,
-                                       dilation=dilation, bias=bias and not norm,
-                                       padding_mode=padding_mode, algorithm=algorithm)
-        self.pointwise = PointwiseConv(in_channels * multiplier, out_channels, ndim=ndim,
-                                       bias=bias and not norm, algorithm=algorithm)
+        self.depthwise = DepthwiseConv(
+            in_channels,
+            kernel_size,
+            ndim=ndim,
+            multiplier=multiplier,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            bias=bias and not norm,
+            padding_mode=padding_mode,
+            algorithm=algorithm,
+        )
+        self.pointwise = PointwiseConv(
+            in_channels * multiplier,
+            out_channels,
+            ndim=ndim,
+            bias=bias and not norm,
+            algorithm=algorithm,
+        )
         batch_norm = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)[ndim - 1]
         self.norm1 = batch_norm(in_channels * multiplier) if norm else torch.nn.Identity()
         self.norm2 = batch_norm(out_channels) if norm else torch.nn.Identity()
@@ -267,14 +351,28 @@ def from_torch(layer: torch.nn.Module) -> ConvNd:
         True
     """
     if not isinstance(layer, _TORCH_CONVS):
-        raise fail("from_torch", "layer", "a torch.nn.Conv1d, Conv2d or Conv3d",
-                   type(layer).__name__, TypeError)
+        raise fail(
+            "from_torch",
+            "layer",
+            "a torch.nn.Conv1d, Conv2d or Conv3d",
+            type(layer).__name__,
+            TypeError,
+        )
     ndim = layer.weight.dim() - 2
     padding = layer.padding if isinstance(layer.padding, str) else tuple(layer.padding)
-    new = CONV_BY_NDIM[ndim](layer.in_channels, layer.out_channels, layer.kernel_size,
-                             layer.stride, padding, layer.dilation, layer.groups,
-                             layer.bias is not None, layer.padding_mode,
-                             device=layer.weight.device, dtype=layer.weight.dtype)
+    new = CONV_BY_NDIM[ndim](
+        layer.in_channels,
+        layer.out_channels,
+        layer.kernel_size,
+        layer.stride,
+        padding,
+        layer.dilation,
+        layer.groups,
+        layer.bias is not None,
+        layer.padding_mode,
+        device=layer.weight.device,
+        dtype=layer.weight.dtype,
+    )
     # The same Parameter objects: an optimiser built before the conversion still sees them.
     new.weight, new.bias = layer.weight, layer.bias
     new.train(layer.training)

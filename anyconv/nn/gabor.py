@@ -55,12 +55,22 @@ class GaborConv2d(Module):
         8
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 stride: int | Sequence[int] = 1, padding: Any = "valid",
-                 dilation: int | Sequence[int] = 1, bias: bool = True,
-                 padding_mode: str = "zeros", learnable: bool = True, algorithm: str = "auto",
-                 *, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: Any = "valid",
+        dilation: int | Sequence[int] = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        learnable: bool = True,
+        algorithm: str = "auto",
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         func = "GaborConv2d"
         for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
@@ -101,8 +111,14 @@ class GaborConv2d(Module):
         step = (index // n) / max(blocks - 1, 1)
         omega = (math.pi / 2) * (low / (math.pi / 2)) ** step
         envelope = default_gabor_envelope((kh, kw))
-        values = {"theta": theta, "omega": omega, "psi": 0.0, "alpha": envelope,
-                  "beta": envelope, "amplitude": 1.0}
+        values = {
+            "theta": theta,
+            "omega": omega,
+            "psi": 0.0,
+            "alpha": envelope,
+            "beta": envelope,
+            "amplitude": 1.0,
+        }
         with torch.no_grad():
             for name, value in values.items():
                 target = getattr(self, name)
@@ -121,13 +137,22 @@ class GaborConv2d(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``."""
-        return conv(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
-                    dilation=self.dilation, padding_mode=self.padding_mode,
-                    algorithm=self.algorithm)
+        return conv(
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            padding_mode=self.padding_mode,
+            algorithm=self.algorithm,
+        )
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding!r}")
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding!r}"
+        )
         if any(d != 1 for d in self.dilation):
             text += f", dilation={self.dilation}"
         if self.bias is None:

@@ -13,10 +13,26 @@ from anyconv.nn.conv import ConvNd, spatial_ndim
 class _ConvAct(torch.nn.Sequential):
     """A "same" convolution followed by an activation."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, ndim: int,
-                 activation: type[torch.nn.Module], algorithm: str) -> None:
-        super().__init__(ConvNd(in_channels, out_channels, kernel_size, padding="same",
-                                ndim=ndim, algorithm=algorithm), activation())
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        ndim: int,
+        activation: type[torch.nn.Module],
+        algorithm: str,
+    ) -> None:
+        super().__init__(
+            ConvNd(
+                in_channels,
+                out_channels,
+                kernel_size,
+                padding="same",
+                ndim=ndim,
+                algorithm=algorithm,
+            ),
+            activation(),
+        )
 
 
 class Inception(Module):
@@ -42,15 +58,32 @@ class Inception(Module):
         torch.Size([2, 12, 50])
     """
 
-    def __init__(self, in_channels: int, ch1x1: int, ch3x3_reduce: int, ch3x3: int,
-                 ch5x5_reduce: int, ch5x5: int, pool_proj: int, *, ndim: int = 2,
-                 activation: type[torch.nn.Module] = torch.nn.ReLU,
-                 algorithm: str = "auto") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        ch1x1: int,
+        ch3x3_reduce: int,
+        ch3x3: int,
+        ch5x5_reduce: int,
+        ch5x5: int,
+        pool_proj: int,
+        *,
+        ndim: int = 2,
+        activation: type[torch.nn.Module] = torch.nn.ReLU,
+        algorithm: str = "auto",
+    ) -> None:
         super().__init__()
         func = type(self).__name__
         self.ndim = spatial_ndim(None, ndim, func)
-        sizes = dict(in_channels=in_channels, ch1x1=ch1x1, ch3x3_reduce=ch3x3_reduce,
-                     ch3x3=ch3x3, ch5x5_reduce=ch5x5_reduce, ch5x5=ch5x5, pool_proj=pool_proj)
+        sizes = dict(
+            in_channels=in_channels,
+            ch1x1=ch1x1,
+            ch3x3_reduce=ch3x3_reduce,
+            ch3x3=ch3x3,
+            ch5x5_reduce=ch5x5_reduce,
+            ch5x5=ch5x5,
+            pool_proj=pool_proj,
+        )
         for name, value in sizes.items():
             positive_int(value, name, func)
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
@@ -59,16 +92,19 @@ class Inception(Module):
             return _ConvAct(c_in, c_out, k, self.ndim, activation, algorithm)
 
         self.branch1 = unit(in_channels, ch1x1, 1)
-        self.branch3 = torch.nn.Sequential(unit(in_channels, ch3x3_reduce, 1),
-                                           unit(ch3x3_reduce, ch3x3, 3))
-        self.branch5 = torch.nn.Sequential(unit(in_channels, ch5x5_reduce, 1),
-                                           unit(ch5x5_reduce, ch5x5, 5))
+        self.branch3 = torch.nn.Sequential(
+            unit(in_channels, ch3x3_reduce, 1), unit(ch3x3_reduce, ch3x3, 3)
+        )
+        self.branch5 = torch.nn.Sequential(
+            unit(in_channels, ch5x5_reduce, 1), unit(ch5x5_reduce, ch5x5, 5)
+        )
         self.pool_proj = unit(in_channels, pool_proj, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = max_pool(x, 3, stride=1, padding="same")
-        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x),
-                          self.pool_proj(pooled)], dim=1)
+        return torch.cat(
+            [self.branch1(x), self.branch3(x), self.branch5(x), self.pool_proj(pooled)], dim=1
+        )
 
     def extra_repr(self) -> str:
         return f"ndim={self.ndim}, out_channels={self.out_channels}"

@@ -23,8 +23,17 @@ class _PositionalConvNd(Module):
 
     _ndim = 0
 
-    def _setup(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any,
-               padding: Any, dilation: Any, groups: int, padding_mode: str) -> tuple[int, ...]:
+    def _setup(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: Any,
+        stride: Any,
+        padding: Any,
+        dilation: Any,
+        groups: int,
+        padding_mode: str,
+    ) -> tuple[int, ...]:
         name, d = type(self).__name__, self._ndim
         self.in_channels = positive_int(in_channels, "in_channels", name)
         self.out_channels = positive_int(out_channels, "out_channels", name)
@@ -35,13 +44,16 @@ class _PositionalConvNd(Module):
         self.padding, self.padding_mode = padding, padding_mode
         return self.kernel_size
 
-    def _init_parameters(self, trailing: tuple[int, ...], bias_shape: tuple[int, ...] | None,
-                         device: Any, dtype: Any) -> None:
-        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size,
-                 *trailing)
+    def _init_parameters(
+        self, trailing: tuple[int, ...], bias_shape: tuple[int, ...] | None, device: Any, dtype: Any
+    ) -> None:
+        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size, *trailing)
         self.weight = torch.nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
-        self.bias = (None if bias_shape is None else
-                     torch.nn.Parameter(torch.empty(bias_shape, device=device, dtype=dtype)))
+        self.bias = (
+            None
+            if bias_shape is None
+            else torch.nn.Parameter(torch.empty(bias_shape, device=device, dtype=dtype))
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -56,8 +68,10 @@ class _PositionalConvNd(Module):
             torch.nn.init.uniform_(self.bias, -bound, bound)
 
     def _base_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         if self.padding != "valid":
             s += f", padding={self.padding!r}"
         if self.dilation != (1,) * self._ndim:
@@ -74,36 +88,67 @@ class _PositionalConvNd(Module):
 class _LocallyConnectedNd(_PositionalConvNd):
     """N-d locally connected layer; see :class:`LocallyConnected2d` for the documentation."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 input_size: int | Sequence[int], stride: int | Sequence[int] = 1,
-                 padding: Any = "valid", dilation: int | Sequence[int] = 1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", device: Any = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        input_size: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: Any = "valid",
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
-        kernel = self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                             groups, padding_mode)
+        kernel = self._setup(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
+        )
         self.input_size = int_tuple(input_size, self._ndim, "input_size", name, minimum=1)
         if not isinstance(bias, bool):
             raise fail(name, "bias", "a bool", bias, TypeError)
         # the functional layer's own validation decides the output size, so the two agree
-        spec = conv_spec((1, self.in_channels, *self.input_size),
-                         (self.out_channels, self.in_channels // self.groups, *kernel),
-                         stride=self.stride, padding=padding, dilation=self.dilation,
-                         groups=groups, padding_mode=padding_mode, func=name)
+        spec = conv_spec(
+            (1, self.in_channels, *self.input_size),
+            (self.out_channels, self.in_channels // self.groups, *kernel),
+            stride=self.stride,
+            padding=padding,
+            dilation=self.dilation,
+            groups=groups,
+            padding_mode=padding_mode,
+            func=name,
+        )
         self.output_size = spec.out_shape
-        self._init_parameters(self.output_size,
-                              (self.out_channels, *self.output_size) if bias else None,
-                              device, dtype)
+        self._init_parameters(
+            self.output_size,
+            (self.out_channels, *self.output_size) if bias else None,
+            device,
+            dtype,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and tuple(x.shape[2:]) != self.input_size:
             sizes = ", ".join(map(str, self.input_size))
-            raise fail(type(self).__name__, "input", f"a tensor of shape (N, "
-                       f"{self.in_channels}, {sizes}) (the layer's input_size)", x)
-        return locally_connected(x, self.weight, self.bias, stride=self.stride,
-                                 padding=self.padding, dilation=self.dilation,
-                                 groups=self.groups, padding_mode=self.padding_mode)
+            raise fail(
+                type(self).__name__,
+                "input",
+                f"a tensor of shape (N, {self.in_channels}, {sizes}) (the layer's input_size)",
+                x,
+            )
+        return locally_connected(
+            x,
+            self.weight,
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+        )
 
     def extra_repr(self) -> str:
         return f"{self._base_repr()}, input_size={self.input_size}"
@@ -185,35 +230,62 @@ class LocallyConnected3d(_LocallyConnectedNd):
 class _TiledConvNd(_PositionalConvNd):
     """N-d tiled convolution layer; see :class:`TiledConv2d` for the documentation."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 tiles: int | Sequence[int], stride: int | Sequence[int] = 1,
-                 padding: Any = "valid", dilation: int | Sequence[int] = 1, groups: int = 1,
-                 bias: bool = True, padding_mode: str = "zeros", algorithm: str = "auto",
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        tiles: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        padding: Any = "valid",
+        dilation: int | Sequence[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        algorithm: str = "auto",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
-        self._setup(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
-                    padding_mode)
+        self._setup(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
+        )
         self.tiles = int_tuple(tiles, self._ndim, "tiles", name, minimum=1)
         if not isinstance(bias, bool):
             raise fail(name, "bias", "a bool", bias, TypeError)
         # validate padding, groups and mode now against a nominal input the kernel fits
-        nominal = tuple(d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation,
-                                                         strict=True))
-        conv_spec((1, self.in_channels, *nominal),
-                  (self.out_channels, self.in_channels // self.groups, *self.kernel_size),
-                  stride=self.stride, padding=padding, dilation=self.dilation, groups=groups,
-                  padding_mode="zeros", func=name)
+        nominal = tuple(
+            d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True)
+        )
+        conv_spec(
+            (1, self.in_channels, *nominal),
+            (self.out_channels, self.in_channels // self.groups, *self.kernel_size),
+            stride=self.stride,
+            padding=padding,
+            dilation=self.dilation,
+            groups=groups,
+            padding_mode="zeros",
+            func=name,
+        )
         choice(padding_mode, PADDING_MODES, "padding_mode", name)
         get_algorithm(algorithm, name)
         self.algorithm = algorithm
-        self._init_parameters(self.tiles, (self.out_channels,) if bias else None, device,
-                              dtype)
+        self._init_parameters(self.tiles, (self.out_channels,) if bias else None, device, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return tiled_conv(x, self.weight, self.bias, tiles=self.tiles, stride=self.stride,
-                          padding=self.padding, dilation=self.dilation, groups=self.groups,
-                          padding_mode=self.padding_mode, algorithm=self.algorithm)
+        return tiled_conv(
+            x,
+            self.weight,
+            self.bias,
+            tiles=self.tiles,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=self.groups,
+            padding_mode=self.padding_mode,
+            algorithm=self.algorithm,
+        )
 
     def extra_repr(self) -> str:
         s = f"{self._base_repr()}, tiles={self.tiles}"

@@ -30,13 +30,22 @@ class _PoolNd(Module):
 
     ndim: ClassVar[int]
 
-    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                 padding: Any = 0, dilation: IntOrTuple = 1, ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: Any = 0,
+        dilation: IntOrTuple = 1,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         self.kernel_size = int_tuple(kernel_size, self.ndim, "kernel_size", name, minimum=1)
-        self.stride = (self.kernel_size if stride is None
-                       else int_tuple(stride, self.ndim, "stride", name, minimum=1))
+        self.stride = (
+            self.kernel_size
+            if stride is None
+            else int_tuple(stride, self.ndim, "stride", name, minimum=1)
+        )
         padding_entries(padding, self.ndim, name)
         self.padding = padding
         self.dilation = int_tuple(dilation, self.ndim, "dilation", name, minimum=1)
@@ -44,26 +53,38 @@ class _PoolNd(Module):
 
     def _check(self, x: Any) -> None:
         if isinstance(x, torch.Tensor) and x.dim() != self.ndim + 2:
-            raise fail(type(self).__name__, "input", f"a tensor of shape (N, C, *spatial) "
-                       f"with {self.ndim} spatial axes ({self.ndim + 2} dims)", x)
+            raise fail(
+                type(self).__name__,
+                "input",
+                f"a tensor of shape (N, C, *spatial) "
+                f"with {self.ndim} spatial axes ({self.ndim + 2} dims)",
+                x,
+            )
 
     def extra_repr(self) -> str:
-        text = (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding!r}")
+        text = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding!r}"
         if any(d != 1 for d in self.dilation):
             text += f", dilation={self.dilation}"
         return text + f", ceil_mode={self.ceil_mode}"
 
 
 class _MaxPoolNd(_PoolNd):
-    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                 padding: Any = 0, dilation: IntOrTuple = 1, *, ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: Any = 0,
+        dilation: IntOrTuple = 1,
+        *,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        return max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                        self.ceil_mode)
+        return max_pool(
+            x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+        )
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -114,17 +135,32 @@ class MaxPool3d(_MaxPoolNd):
 
 
 class _AvgPoolNd(_PoolNd):
-    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                 padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True, *,
-                 dilation: IntOrTuple = 1) -> None:
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        *,
+        dilation: IntOrTuple = 1,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        self.count_include_pad = check_bool(count_include_pad, "count_include_pad",
-                                       type(self).__name__)
+        self.count_include_pad = check_bool(
+            count_include_pad, "count_include_pad", type(self).__name__
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        return avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                        self.count_include_pad, dilation=self.dilation)
+        return avg_pool(
+            x,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            dilation=self.dilation,
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", count_include_pad={self.count_include_pad}"
@@ -179,16 +215,30 @@ class AvgPool3d(_AvgPoolNd):
 
 
 class _LPPoolNd(_PoolNd):
-    def __init__(self, norm_type: float, kernel_size: IntOrTuple,
-                 stride: IntOrTuple | None = None, padding: Any = 0, *, ceil_mode: bool = False,
-                 dilation: IntOrTuple = 1) -> None:
+    def __init__(
+        self,
+        norm_type: float,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: Any = 0,
+        *,
+        ceil_mode: bool = False,
+        dilation: IntOrTuple = 1,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
         self.norm_type = _check_norm(norm_type, type(self).__name__)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
-        return lp_pool(x, self.norm_type, self.kernel_size, self.stride, self.padding,
-                       self.ceil_mode, dilation=self.dilation)
+        return lp_pool(
+            x,
+            self.norm_type,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            dilation=self.dilation,
+        )
 
     def extra_repr(self) -> str:
         return f"norm_type={self.norm_type}, " + super().extra_repr()
@@ -242,8 +292,13 @@ class LPPool3d(_LPPoolNd):
 
 
 class _SoftPoolNd(_PoolNd):
-    def __init__(self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
-                 padding: Any = 0, ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: IntOrTuple,
+        stride: IntOrTuple | None = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -18,11 +18,21 @@ class _SeparableConvNd(Module):
 
     ndim = 0
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
-                 rank: int = 1, stride: int | Sequence[int] = 1, padding: Any = "valid",
-                 dilation: int | Sequence[int] = 1, bias: bool = True,
-                 padding_mode: str = "zeros", *, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | Sequence[int],
+        rank: int = 1,
+        stride: int | Sequence[int] = 1,
+        padding: Any = "valid",
+        dilation: int | Sequence[int] = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         func = type(self).__name__
         self.in_channels = positive_int(in_channels, "in_channels", func)
@@ -39,7 +49,8 @@ class _SeparableConvNd(Module):
         kw = {"device": device, "dtype": dtype}
         self.factors = torch.nn.ParameterList(
             torch.nn.Parameter(torch.empty(out_channels, in_channels, rank, k, **kw))
-            for k in self.kernel_size)
+            for k in self.kernel_size
+        )
         self.bias = torch.nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
         self.reset_parameters()
 
@@ -66,9 +77,15 @@ class _SeparableConvNd(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, in_channels, *spatial)`` -> ``(N, out_channels, *out_spatial)``."""
-        return separable_conv(x, tuple(self.factors), self.bias, stride=self.stride,
-                              padding=self.padding, dilation=self.dilation,
-                              padding_mode=self.padding_mode)
+        return separable_conv(
+            x,
+            tuple(self.factors),
+            self.bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            padding_mode=self.padding_mode,
+        )
 
     @classmethod
     def from_conv(cls, conv: torch.nn.Module, rank: int) -> _SeparableConvNd:
@@ -90,9 +107,14 @@ class _SeparableConvNd(Module):
         func = f"{cls.__name__}.from_conv"
         weight = getattr(conv, "weight", None)
         if not isinstance(weight, torch.Tensor) or weight.dim() != cls.ndim + 2:
-            raise fail(func, "conv", f"a {cls.ndim}-d convolution module with a weight "
-                       f"(out, in, *kernel) of {cls.ndim + 2} dims", type(conv).__name__,
-                       TypeError)
+            raise fail(
+                func,
+                "conv",
+                f"a {cls.ndim}-d convolution module with a weight "
+                f"(out, in, *kernel) of {cls.ndim + 2} dims",
+                type(conv).__name__,
+                TypeError,
+            )
         if getattr(conv, "groups", 1) != 1:
             raise fail(func, "conv", "a convolution with groups == 1", f"groups={conv.groups}")
         if getattr(conv, "flip", False):
@@ -100,11 +122,19 @@ class _SeparableConvNd(Module):
         result = factorize(weight, rank)
         bias = getattr(conv, "bias", None)
         out_channels, in_channels, *kernel = weight.shape
-        layer = cls(in_channels, out_channels, tuple(kernel), rank,
-                    stride=getattr(conv, "stride", 1), padding=getattr(conv, "padding", 0),
-                    dilation=getattr(conv, "dilation", 1), bias=bias is not None,
-                    padding_mode=getattr(conv, "padding_mode", "zeros"),
-                    device=weight.device, dtype=weight.dtype)
+        layer = cls(
+            in_channels,
+            out_channels,
+            tuple(kernel),
+            rank,
+            stride=getattr(conv, "stride", 1),
+            padding=getattr(conv, "padding", 0),
+            dilation=getattr(conv, "dilation", 1),
+            bias=bias is not None,
+            padding_mode=getattr(conv, "padding_mode", "zeros"),
+            device=weight.device,
+            dtype=weight.dtype,
+        )
         with torch.no_grad():
             for mine, theirs in zip(layer.factors, result.factors, strict=True):
                 mine.copy_(theirs)
@@ -113,8 +143,10 @@ class _SeparableConvNd(Module):
         return layer
 
     def extra_repr(self) -> str:
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"rank={self.rank}, stride={self.stride}, padding={self.padding!r}")
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"rank={self.rank}, stride={self.stride}, padding={self.padding!r}"
+        )
         if any(d != 1 for d in self.dilation):
             text += f", dilation={self.dilation}"
         if self.bias is None:

@@ -37,9 +37,11 @@ def test_grey_round_trip_with_sorted_class_names(tmp_path):
     assert tuple(d.x_train.shape) == (5, 1, 5, 7) and tuple(d.x_test.shape) == (1, 1, 5, 7)
     assert d.x_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
     assert d.y_train.tolist() == [0, 0, 0, 1, 1] and d.y_test.tolist() == [1]
-    expected = [pixels[tmp_path / "train" / c / f"{i}.png"] for c, n in (("ant", 3),
-                                                                        ("zebra", 2))
-                for i in range(n)]
+    expected = [
+        pixels[tmp_path / "train" / c / f"{i}.png"]
+        for c, n in (("ant", 3), ("zebra", 2))
+        for i in range(n)
+    ]
     np.testing.assert_array_equal(d.x_train[:, 0].numpy() * 255, np.stack(expected))
 
 
@@ -70,8 +72,9 @@ def test_odd_size_names_the_file(tmp_path):
     odd = tmp_path / "test" / "zebra" / "9.png"
     _save(odd, np.zeros((6, 7), np.uint8))
     first = tmp_path / "train" / "ant" / "0.png"
-    with pytest.raises(ValueError, match=re.escape(
-            f"{odd}: 7x6 pixels (width x height), but {first} is 7x5")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{odd}: 7x6 pixels (width x height), but {first} is 7x5")
+    ):
         load_dataset(f"folder:{tmp_path}")
 
 
@@ -93,8 +96,9 @@ def test_corrupt_image_names_the_file(tmp_path):
 def test_empty_train_class(tmp_path):
     _grey_tree(tmp_path)
     (tmp_path / "train" / "cat").mkdir()
-    with pytest.raises(ValueError, match=re.escape(
-            f"{tmp_path / 'train' / 'cat'}: no .png/.jpg/.jpeg images")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{tmp_path / 'train' / 'cat'}: no .png/.jpg/.jpeg images")
+    ):
         load_dataset(f"folder:{tmp_path}")
 
 

@@ -13,24 +13,30 @@ import torch
 from anyconv.data import load_dataset, read_idx, write_idx
 
 MNIST = (Path(__file__).parents[2] / ".." / "shared" / "datasets" / "mnist").resolve()
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-         "t10k-labels-idx1-ubyte")
+NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def _idx_bytes(array: np.ndarray, code: int) -> bytes:
     """An IDX file written out by hand from the format description (not by write_idx)."""
     head = bytes([0, 0, code, array.ndim]) + b"".join(
-        int(n).to_bytes(4, "big") for n in array.shape)
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
     return head + array.astype(array.dtype.newbyteorder(">")).tobytes()
 
 
-def _dataset(folder: Path, n_train=6, n_test=3, size=(4, 5), gz=(True, False, True, False),
-             seed=0):
+def _dataset(folder: Path, n_train=6, n_test=3, size=(4, 5), gz=(True, False, True, False), seed=0):
     rng = np.random.default_rng(seed)
-    arrays = [rng.integers(0, 256, (n_train, *size), dtype=np.uint8),
-              rng.integers(0, 10, n_train, dtype=np.uint8),
-              rng.integers(0, 256, (n_test, *size), dtype=np.uint8),
-              rng.integers(0, 10, n_test, dtype=np.uint8)]
+    arrays = [
+        rng.integers(0, 256, (n_train, *size), dtype=np.uint8),
+        rng.integers(0, 10, n_train, dtype=np.uint8),
+        rng.integers(0, 256, (n_test, *size), dtype=np.uint8),
+        rng.integers(0, 10, n_test, dtype=np.uint8),
+    ]
     for name, a, z in zip(NAMES, arrays, gz):
         data = _idx_bytes(a, 0x08)
         (folder / (name + ".gz" * z)).write_bytes(gzip.compress(data) if z else data)
@@ -38,9 +44,17 @@ def _dataset(folder: Path, n_train=6, n_test=3, size=(4, 5), gz=(True, False, Tr
 
 
 @pytest.mark.parametrize("gz", [True, False])
-@pytest.mark.parametrize("dtype,code", [(np.uint8, 0x08), (np.int8, 0x09), (np.int16, 0x0B),
-                                        (np.int32, 0x0C), (np.float32, 0x0D),
-                                        (np.float64, 0x0E)])
+@pytest.mark.parametrize(
+    "dtype,code",
+    [
+        (np.uint8, 0x08),
+        (np.int8, 0x09),
+        (np.int16, 0x0B),
+        (np.int32, 0x0C),
+        (np.float32, 0x0D),
+        (np.float64, 0x0E),
+    ],
+)
 def test_read_idx_parses_every_type_code(tmp_path, dtype, code, gz):
     a = (np.arange(2 * 3 * 4) - 7).astype(dtype).reshape(2, 3, 4)
     if dtype == np.uint8:
@@ -84,8 +98,10 @@ def test_missing_folder(tmp_path):
 def test_missing_file_names_it_and_the_expected_ones(tmp_path):
     _dataset(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
-    with pytest.raises(FileNotFoundError, match=re.escape(
-            f"{tmp_path / 't10k-labels-idx1-ubyte'}[.gz]: no such file")):
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(f"{tmp_path / 't10k-labels-idx1-ubyte'}[.gz]: no such file"),
+    ):
         load_dataset(f"idx:{tmp_path}")
 
 
@@ -93,8 +109,12 @@ def test_truncated_images_say_how_many_bytes_were_expected(tmp_path):
     _dataset(tmp_path, n_train=5, size=(4, 4), gz=(False,) * 4)
     path = tmp_path / NAMES[0]
     path.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(ValueError, match=re.escape(
-            f"{path}: expected 96 bytes for 5 images of 4x4 (uint8), got 50 (truncated)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{path}: expected 96 bytes for 5 images of 4x4 (uint8), got 50 (truncated)"
+        ),
+    ):
         load_dataset(f"idx:{tmp_path}")
 
 
@@ -102,9 +122,13 @@ def test_sizes_are_those_of_the_decompressed_file(tmp_path):
     _dataset(tmp_path, n_train=60000 // 1000, size=(28, 28))
     path = tmp_path / (NAMES[0] + ".gz")
     path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"\0\0"))
-    with pytest.raises(ValueError, match=re.escape(
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
             f"{path}: expected 47,056 bytes (after decompression) for 60 images of 28x28 "
-            "(uint8), got 47,058 (trailing bytes)")):
+            "(uint8), got 47,058 (trailing bytes)"
+        ),
+    ):
         load_dataset(f"idx:{tmp_path}")
 
 
@@ -135,27 +159,44 @@ def test_corrupt_gzip_stream(tmp_path):
 def test_labels_where_images_belong_is_a_bad_magic_number(tmp_path):
     _dataset(tmp_path, gz=(False,) * 4)
     (tmp_path / NAMES[0]).write_bytes((tmp_path / NAMES[1]).read_bytes())
-    with pytest.raises(ValueError, match=re.escape(
-            f"{tmp_path / NAMES[0]}: bad magic number 0x00000801, expected 0x00000803")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{tmp_path / NAMES[0]}: bad magic number 0x00000801, expected 0x00000803"),
+    ):
         load_dataset(f"idx:{tmp_path}")
 
 
-@pytest.mark.parametrize("head,shown", [(b"\x00\x00\x12\x34", "0x00001234"),
-                                        (b"\x00\x01\x08\x03", "0x00010803"),
-                                        (b"\x00\x00\x08\x02", "0x00000802")])
+@pytest.mark.parametrize(
+    "head,shown",
+    [
+        (b"\x00\x00\x12\x34", "0x00001234"),
+        (b"\x00\x01\x08\x03", "0x00010803"),
+        (b"\x00\x00\x08\x02", "0x00000802"),
+    ],
+)
 def test_bad_magic_numbers(tmp_path, head, shown):
     path = tmp_path / "x"
     path.write_bytes(head + bytes(100))
-    with pytest.raises(ValueError, match=re.escape(
-            f"{path}: bad magic number {shown}, expected 0x00000803 (uint8, 3 dimensions)")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{path}: bad magic number {shown}, expected 0x00000803 (uint8, 3 dimensions)"
+        ),
+    ):
         read_idx(path, ndim=3)
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"", "0 bytes, too short for an IDX file"),
-    (b"\x00\x00", "2 bytes, too short for an IDX file"),
-    (b"\x00\x00\x08\x03\x00\x00\x00\x02", "truncated header: 3 dimensions need 16 bytes, got 8"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"", "0 bytes, too short for an IDX file"),
+        (b"\x00\x00", "2 bytes, too short for an IDX file"),
+        (
+            b"\x00\x00\x08\x03\x00\x00\x00\x02",
+            "truncated header: 3 dimensions need 16 bytes, got 8",
+        ),
+    ],
+)
 def test_short_files(tmp_path, data, message):
     (tmp_path / "x").write_bytes(data)
     with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'x'}: {message}")):
@@ -165,8 +206,12 @@ def test_short_files(tmp_path, data, message):
 def test_label_count_must_match_image_count(tmp_path):
     _dataset(tmp_path, gz=(False,) * 4)
     (tmp_path / NAMES[3]).write_bytes(_idx_bytes(np.zeros(5, np.uint8), 0x08))
-    with pytest.raises(ValueError, match=re.escape(
-            f"{tmp_path / NAMES[3]}: 5 labels, but {tmp_path / NAMES[2]} holds 3 images")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{tmp_path / NAMES[3]}: 5 labels, but {tmp_path / NAMES[2]} holds 3 images"
+        ),
+    ):
         load_dataset(f"idx:{tmp_path}")
 
 

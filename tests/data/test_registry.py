@@ -15,8 +15,11 @@ def test_every_loader_is_registered_with_help():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"load_dataset\(\): argument 'spec' must be one of "
-                       r"'digits'.*'ucr'.*; got 'cifar'"):
+    with pytest.raises(
+        ValueError,
+        match=r"load_dataset\(\): argument 'spec' must be one of "
+        r"'digits'.*'ucr'.*; got 'cifar'",
+    ):
         load_dataset("cifar")
 
 
@@ -32,18 +35,22 @@ def test_argument_given_to_a_loader_that_takes_none(spec):
         load_dataset(spec)
 
 
-@pytest.mark.parametrize("name,what", [("idx", "DIR"), ("folder", "DIR"), ("npz", "FILE"),
-                                       ("ucr", "PREFIX")])
+@pytest.mark.parametrize(
+    "name,what", [("idx", "DIR"), ("folder", "DIR"), ("npz", "FILE"), ("ucr", "PREFIX")]
+)
 @pytest.mark.parametrize("suffix", ["", ":"])
 def test_loader_that_needs_a_path_says_so(name, what, suffix):
     with pytest.raises(ValueError, match=f"must be '{name}:{what}'; got '{name}'"):
         load_dataset(name + suffix)
 
 
-@pytest.mark.parametrize("spec,kind,shape", [
-    ("digits", "image", (1, 8, 8)),
-    ("moving-digits", "video", (1, 10, 16, 16)),
-])
+@pytest.mark.parametrize(
+    "spec,kind,shape",
+    [
+        ("digits", "image", (1, 8, 8)),
+        ("moving-digits", "video", (1, 10, 16, 16)),
+    ],
+)
 def test_builtin_loaders_keep_the_splits_contract(spec, kind, shape):
     d = load_dataset(spec)
     assert isinstance(d, Splits) and d.kind == kind and d.name == spec

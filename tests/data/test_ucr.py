@@ -59,15 +59,21 @@ def test_nan_padding_is_zero_after_normalising_the_rest(tmp_path):
 
 def test_non_numeric_value_gives_line_and_column(tmp_path):
     spec = _write(tmp_path, [[1, 0.5, 1.5], [2, 0.1, "abc"]], [[1, 0, 1]])
-    with pytest.raises(ValueError, match=re.escape(
-            f"{tmp_path / 'Toy_TRAIN.tsv'}: line 2, column 3: 'abc' is not a number")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{tmp_path / 'Toy_TRAIN.tsv'}: line 2, column 3: 'abc' is not a number"),
+    ):
         load_dataset(spec)
 
 
 def test_ragged_row_gives_line(tmp_path):
     spec = _write(tmp_path, [[1, 0.5, 1.5]], [[1, 0, 1], [2, 1, 2, 3]])
-    with pytest.raises(ValueError, match=re.escape(
-            f"{tmp_path / 'Toy_TEST.tsv'}: line 2 has 3 values, but the first line has 2")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{tmp_path / 'Toy_TEST.tsv'}: line 2 has 3 values, but the first line has 2"
+        ),
+    ):
         load_dataset(spec)
 
 
@@ -76,8 +82,9 @@ def test_label_only_and_empty_files(tmp_path):
     with pytest.raises(ValueError, match="line 1: a label and no values"):
         load_dataset(spec)
     (tmp_path / "Toy_TRAIN.tsv").write_text("\n\n")
-    with pytest.raises(ValueError, match=re.escape(
-            f"{tmp_path / 'Toy_TRAIN.tsv'}: no series (the file is empty)")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"{tmp_path / 'Toy_TRAIN.tsv'}: no series (the file is empty)")
+    ):
         load_dataset(spec)
 
 
@@ -89,8 +96,9 @@ def test_nan_label(tmp_path):
 def test_missing_test_file(tmp_path):
     spec = _write(tmp_path, [[1, 0, 1]], [[1, 0, 1]])
     (tmp_path / "Toy_TEST.tsv").unlink()
-    with pytest.raises(FileNotFoundError, match=re.escape(
-            f"{tmp_path / 'Toy_TEST.tsv'}: no such file")):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"{tmp_path / 'Toy_TEST.tsv'}: no such file")
+    ):
         load_dataset(spec)
 
 

@@ -16,31 +16,42 @@ ALGOS = ["native", "direct", "im2col", "fft", "matrix", "auto"]
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(conv_specs())
 def test_every_algorithm_matches_references_forward_and_backward(spec):
     opts = conv_options(spec)
     x64, w64, b64 = make_tensors(spec, requires_grad=True)
-    brute = conv_reference(x64.detach().numpy(), w64.detach().numpy(),
-                           None if b64 is None else b64.detach().numpy(), **opts)
+    brute = conv_reference(
+        x64.detach().numpy(),
+        w64.detach().numpy(),
+        None if b64 is None else b64.detach().numpy(),
+        **opts,
+    )
     ref = torch_reference(x64, w64, b64, **opts)
     assert rel_err(ref, brute) <= 1e-12  # the two references agree with each other
     grad_out = torch.randn_like(ref)
-    ref_grads = torch.autograd.grad(ref, [t for t in (x64, w64, b64) if t is not None],
-                                    grad_out)
+    ref_grads = torch.autograd.grad(ref, [t for t in (x64, w64, b64) if t is not None], grad_out)
     dtype, tol = spec["dtype"], TOL[spec["dtype"]]
-    shape = anyconv.output_shape(spec["spatial"], spec["kernel"], stride=spec["stride"],
-                                 padding=spec["padding"], dilation=spec["dilation"])
+    shape = anyconv.output_shape(
+        spec["spatial"],
+        spec["kernel"],
+        stride=spec["stride"],
+        padding=spec["padding"],
+        dilation=spec["dilation"],
+    )
     assert shape == tuple(ref.shape[2:])
     for algo in ALGOS:
-        x, w, b = (None if t is None else t.detach().to(dtype).requires_grad_()
-                   for t in (x64, w64, b64))
+        x, w, b = (
+            None if t is None else t.detach().to(dtype).requires_grad_() for t in (x64, w64, b64)
+        )
         y = anyconv.conv(x, w, b, algorithm=algo, **opts)
         assert y.dtype == dtype and tuple(y.shape[2:]) == shape
         assert rel_err(y, brute) <= tol, algo
-        grads = torch.autograd.grad(y, [t for t in (x, w, b) if t is not None],
-                                    grad_out.to(dtype))
+        grads = torch.autograd.grad(y, [t for t in (x, w, b) if t is not None], grad_out.to(dtype))
         for name, got, want in zip("xwb", grads, ref_grads):
             assert got.dtype == dtype
             assert rel_err(got, want) <= tol, (algo, f"grad_{name}")
@@ -63,8 +74,9 @@ def test_flip_is_scipy_convolve_and_default_is_correlate(algo, ndim, mode):
 GRADCHECK_SPECS = [
     dict(stride=1, padding="same", dilation=1, groups=1, padding_mode="zeros"),
     dict(stride=2, padding="full", dilation=2, groups=2, padding_mode="zeros"),
-    dict(stride=(1, 2), padding=("causal", (2, 0)), dilation=(2, 1), groups=2,
-         padding_mode="zeros"),
+    dict(
+        stride=(1, 2), padding=("causal", (2, 0)), dilation=(2, 1), groups=2, padding_mode="zeros"
+    ),
     dict(stride=1, padding="same", dilation=1, groups=1, padding_mode="reflect"),
     dict(stride=2, padding=1, dilation=1, groups=1, padding_mode="circular"),
 ]
@@ -75,8 +87,9 @@ GRADCHECK_SPECS = [
 def test_gradcheck(algo, opts):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 6, 5, dtype=torch.float64, generator=g, requires_grad=True)
-    w = torch.randn(4, 4 // opts["groups"], 3, 2, dtype=torch.float64, generator=g,
-                    requires_grad=True)
+    w = torch.randn(
+        4, 4 // opts["groups"], 3, 2, dtype=torch.float64, generator=g, requires_grad=True
+    )
     b = torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True)
 
     def f(x, w, b):
@@ -91,7 +104,8 @@ def test_gradgradcheck(algo):
     x = torch.randn(1, 2, 5, dtype=torch.float64, generator=g, requires_grad=True)
     w = torch.randn(3, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
     assert torch.autograd.gradgradcheck(
-        lambda x, w: anyconv.conv(x, w, padding="same", stride=2, algorithm=algo), (x, w))
+        lambda x, w: anyconv.conv(x, w, padding="same", stride=2, algorithm=algo), (x, w)
+    )
 
 
 @pytest.mark.parametrize("algo", ALGOS)
@@ -100,8 +114,17 @@ def test_half_precision_keeps_dtype(algo, dtype):
     g = torch.Generator().manual_seed(2)
     x = torch.randn(2, 4, 9, 8, generator=g)
     w = torch.randn(6, 2, 3, 3, generator=g) / 3
-    want = conv_reference(x.numpy(), w.numpy(), None, stride=1, padding="same", dilation=1,
-                          groups=2, padding_mode="zeros", flip=False)
+    want = conv_reference(
+        x.numpy(),
+        w.numpy(),
+        None,
+        stride=1,
+        padding="same",
+        dilation=1,
+        groups=2,
+        padding_mode="zeros",
+        flip=False,
+    )
     y = anyconv.conv(x.to(dtype), w.to(dtype), groups=2, padding="same", algorithm=algo)
     assert y.dtype == dtype
     assert rel_err(y, want) <= 2e-2
@@ -111,10 +134,18 @@ def test_half_precision_keeps_dtype(algo, dtype):
 def test_non_contiguous_input_and_weight(algo):
     x = torch.randn(2, 5, 10, 3, dtype=torch.float64).transpose(1, 3)  # (2, 3, 10, 5)
     w = torch.randn(3, 4, 3, 3, dtype=torch.float64).transpose(0, 1)  # (4, 3, 3, 3)
-    want = conv_reference(x.numpy(), w.numpy(), None, stride=1, padding="same", dilation=1,
-                          groups=1, padding_mode="replicate", flip=True)
-    got = anyconv.conv(x, w, padding="same", padding_mode="replicate", flip=True,
-                       algorithm=algo)
+    want = conv_reference(
+        x.numpy(),
+        w.numpy(),
+        None,
+        stride=1,
+        padding="same",
+        dilation=1,
+        groups=1,
+        padding_mode="replicate",
+        flip=True,
+    )
+    got = anyconv.conv(x, w, padding="same", padding_mode="replicate", flip=True, algorithm=algo)
     assert rel_err(got, want) <= 1e-12
 
 
@@ -133,8 +164,7 @@ def test_causal_in_time_same_in_space_for_video(algo):
 
 @pytest.mark.parametrize("algo", ALGOS)
 def test_empty_batch(algo):
-    y = anyconv.conv(torch.randn(0, 2, 8), torch.randn(3, 2, 3), padding="same",
-                     algorithm=algo)
+    y = anyconv.conv(torch.randn(0, 2, 8), torch.randn(3, 2, 3), padding="same", algorithm=algo)
     assert y.shape == (0, 3, 8)
 
 
@@ -149,8 +179,9 @@ def test_cuda_matches_cpu(algo):
     g = torch.Generator().manual_seed(3)
     x = torch.randn(2, 4, 12, 10, generator=g, requires_grad=True)
     w = torch.randn(6, 2, 5, 3, generator=g, requires_grad=True)
-    opts = dict(padding=("same", (2, 1)), stride=(2, 1), dilation=(1, 2), groups=2,
-                padding_mode="reflect")
+    opts = dict(
+        padding=("same", (2, 1)), stride=(2, 1), dilation=(1, 2), groups=2, padding_mode="reflect"
+    )
     y = anyconv.conv(x, w, algorithm=algo, **opts)
     gx, gw = torch.autograd.grad(y.sum(), (x, w))
     xc, wc = (t.detach().cuda().requires_grad_() for t in (x, w))
@@ -168,8 +199,9 @@ def test_auto_cost_model_sends_large_kernels_to_fft():
     def pick(k, ndim=2, size=128):
         x = torch.empty(8, 16, *(size,) * ndim)
         w = torch.empty(16, 16, *(k,) * ndim)
-        spec = conv_spec(x.shape, w.shape, stride=1, padding="same", dilation=1, groups=1,
-                         padding_mode="zeros")
+        spec = conv_spec(
+            x.shape, w.shape, stride=1, padding="same", dilation=1, groups=1, padding_mode="zeros"
+        )
         return auto.choose(x, w, spec)
 
     assert [pick(k) for k in (1, 3, 5, 7)] == ["native"] * 4
@@ -182,8 +214,7 @@ def test_measured_mode_times_once_and_caches(monkeypatch):
     auto.clear_decisions()
     calls = []
     original = auto._measure_once
-    monkeypatch.setattr(auto, "_measure_once",
-                        lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(auto, "_measure_once", lambda *a: calls.append(1) or original(*a))
     x, w = torch.randn(2, 3, 20), torch.randn(4, 3, 5)
     with anyconv.measure():
         a = anyconv.conv(x, w, padding="same")

@@ -26,10 +26,16 @@ CASES = {
     "weight rank": (dict(weight=torch.randn(6, 4, 3)), ValueError, "'weight'"),
     "channel mismatch": (dict(weight=torch.randn(6, 3, 3, 3)), ValueError, "'input'"),
     "groups mismatch": (dict(weight=torch.randn(6, 4, 3, 3), groups=2), ValueError, "'weight'"),
-    "groups not dividing input": (dict(weight=torch.randn(6, 1, 3, 3), groups=3), ValueError,
-                                  "'groups'"),
-    "groups not dividing output": (dict(weight=torch.randn(5, 2, 3, 3), groups=2), ValueError,
-                                   "'groups'"),
+    "groups not dividing input": (
+        dict(weight=torch.randn(6, 1, 3, 3), groups=3),
+        ValueError,
+        "'groups'",
+    ),
+    "groups not dividing output": (
+        dict(weight=torch.randn(5, 2, 3, 3), groups=2),
+        ValueError,
+        "'groups'",
+    ),
     "groups zero": (dict(groups=0), ValueError, "'groups'"),
     "groups float": (dict(groups=1.0), TypeError, "'groups'"),
     "unknown padding string": (dict(padding="sme"), ValueError, "'padding'"),
@@ -45,22 +51,30 @@ CASES = {
     "float dilation": (dict(dilation=1.5), TypeError, "'dilation'"),
     "kernel larger than padded input": (dict(x=torch.randn(2, 4, 2, 8)), ValueError, "kernel"),
     "kernel larger after dilation": (dict(dilation=4), ValueError, "kernel"),
-    "reflect too wide": (dict(x=torch.randn(2, 4, 3, 8), padding=3, padding_mode="reflect"),
-                         ValueError, "'padding'"),
-    "circular too wide": (dict(x=torch.randn(2, 4, 3, 8), padding=4, padding_mode="circular"),
-                          ValueError, "'padding'"),
+    "reflect too wide": (
+        dict(x=torch.randn(2, 4, 3, 8), padding=3, padding_mode="reflect"),
+        ValueError,
+        "'padding'",
+    ),
+    "circular too wide": (
+        dict(x=torch.randn(2, 4, 3, 8), padding=4, padding_mode="circular"),
+        ValueError,
+        "'padding'",
+    ),
     "integer input": (dict(x=X.int()), TypeError, "'input'"),
     "integer weight": (dict(weight=W.long()), TypeError, "'weight'"),
     "complex input": (dict(x=X.to(torch.complex64)), TypeError, "'input'"),
     "dtype mismatch": (dict(weight=W.double()), TypeError, "'weight'"),
-    "bias dtype mismatch": (dict(bias=torch.zeros(6, dtype=torch.float64)), TypeError,
-                            "'bias'"),
+    "bias dtype mismatch": (dict(bias=torch.zeros(6, dtype=torch.float64)), TypeError, "'bias'"),
     "bias shape": (dict(bias=torch.zeros(5)), ValueError, "'bias'"),
     "device mismatch": (dict(weight=W.to("meta")), ValueError, "'weight'"),
     "unknown algorithm": (dict(algorithm="winograd"), ValueError, "'algorithm'"),
     "flip not bool": (dict(flip="yes"), TypeError, "'flip'"),
-    "matrix above limit": (dict(x=torch.randn(1, 64, 64, 64), weight=torch.randn(64, 64, 7, 7),
-                                algorithm="matrix"), ValueError, "'algorithm'"),
+    "matrix above limit": (
+        dict(x=torch.randn(1, 64, 64, 64), weight=torch.randn(64, 64, 7, 7), algorithm="matrix"),
+        ValueError,
+        "'algorithm'",
+    ),
 }
 
 
@@ -88,5 +102,8 @@ def test_messages_show_given_and_allowed():
 def test_errors_come_before_any_computation():
     """Nothing is evaluated: the meta device would fail on any real kernel call first."""
     with pytest.raises(ValueError, match="'padding_mode'"):
-        anyconv.conv(torch.randn(1, 1, 4, device="meta"), torch.randn(1, 1, 2, device="meta"),
-                     padding_mode="bogus")
+        anyconv.conv(
+            torch.randn(1, 1, 4, device="meta"),
+            torch.randn(1, 1, 2, device="meta"),
+            padding_mode="bogus",
+        )

@@ -13,8 +13,11 @@ from strategies import conv_options, conv_specs, make_tensors
 import anyconv
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(conv_specs())
 def test_matrix_identity(spec):
     x, w, _ = make_tensors(spec)
@@ -37,11 +40,12 @@ def test_circular_same_stride_one_is_block_circulant():
     positions = size[0] * size[1]
     assert m.shape == (c_out * positions, c_in * positions)
     for o, c in itertools.product(range(c_out), range(c_in)):
-        block = m[o * positions:(o + 1) * positions, c * positions:(c + 1) * positions]
+        block = m[o * positions : (o + 1) * positions, c * positions : (c + 1) * positions]
         block = block.reshape(*size, *size)
         # Doubly block circulant: entry depends only on the cyclic offset (j - i) mod size.
-        for i0, i1, j0, j1 in itertools.product(range(size[0]), range(size[1]),
-                                                range(size[0]), range(size[1])):
+        for i0, i1, j0, j1 in itertools.product(
+            range(size[0]), range(size[1]), range(size[0]), range(size[1])
+        ):
             shift = ((j0 - i0) % size[0], (j1 - i1) % size[1])
             assert block[i0, i1, j0, j1] == block[0, 0, shift[0], shift[1]]
         # ... and it is not a trivial one: every tap of the kernel is in it.
@@ -66,9 +70,12 @@ def test_gradient_reaches_weight_through_the_matrix():
     w = torch.randn(2, 1, 3, 3, dtype=torch.float64, requires_grad=True)
     x = torch.randn(1, 7, 7, dtype=torch.float64)
     assert torch.autograd.gradcheck(
-        lambda w: torch.sparse.mm(anyconv.conv_matrix(w, x.shape, padding="same",
-                                                      padding_mode="reflect"),
-                                  x.reshape(-1, 1)), (w,))
+        lambda w: torch.sparse.mm(
+            anyconv.conv_matrix(w, x.shape, padding="same", padding_mode="reflect"),
+            x.reshape(-1, 1),
+        ),
+        (w,),
+    )
 
 
 def test_matrix_limit_is_refused_before_building():

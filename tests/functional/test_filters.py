@@ -28,8 +28,9 @@ def gabor_reference(h, w, theta, omega, psi, alpha, beta, amplitude):
             x, y = j - (w - 1) / 2, i - (h - 1) / 2
             xr = x * math.cos(theta) + y * math.sin(theta)
             yr = -x * math.sin(theta) + y * math.cos(theta)
-            out[i, j] = amplitude * math.exp(-alpha * xr**2 - beta * yr**2) * math.sin(
-                omega * xr + psi)
+            out[i, j] = (
+                amplitude * math.exp(-alpha * xr**2 - beta * yr**2) * math.sin(omega * xr + psi)
+            )
     return out
 
 
@@ -41,11 +42,14 @@ def same_conv(x: np.ndarray, k: torch.Tensor, flip: bool = False) -> np.ndarray:
 
 
 @pytest.mark.parametrize("size", [7, (5, 9), (6, 4), 1])
-@pytest.mark.parametrize("params", [
-    (0.0, math.pi / 2, 0.0, 0.3, 0.3, 1.0),
-    (0.7, 1.1, math.pi / 2, 0.2, 0.5, 2.5),
-    (2.9, 0.4, -0.3, 0.05, 0.8, -1.0),
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        (0.0, math.pi / 2, 0.0, 0.3, 0.3, 1.0),
+        (0.7, 1.1, math.pi / 2, 0.2, 0.5, 2.5),
+        (2.9, 0.4, -0.3, 0.05, 0.8, -1.0),
+    ],
+)
 def test_gabor_matches_formula(size, params):
     h, w = (size, size) if isinstance(size, int) else size
     got = gabor_kernel(size, *params, dtype=torch.float64)
@@ -70,14 +74,17 @@ def test_gabor_batched_tensor_parameters_match_single_calls():
     assert bank.shape == (3, 2, 5, 7) and bank.dtype == torch.float64
     for i in range(3):
         for j in range(2):
-            ref = gabor_reference(5, 7, theta[i, j].item(), omega[i, 0].item(), 0.4,
-                                  alpha[j].item(), 0.2, 1.5)
+            ref = gabor_reference(
+                5, 7, theta[i, j].item(), omega[i, 0].item(), 0.4, alpha[j].item(), 0.2, 1.5
+            )
             np.testing.assert_allclose(bank[i, j].numpy(), ref, atol=1e-12)
 
 
 def test_gabor_gradcheck_all_parameters():
-    params = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
-              for v in ([0.3, 1.2], [1.0, 0.7], [0.1, -0.5], [0.2, 0.4], [0.3, 0.1], [1.0, 2.0])]
+    params = [
+        torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for v in ([0.3, 1.2], [1.0, 0.7], [0.1, -0.5], [0.2, 0.4], [0.3, 0.1], [1.0, 2.0])
+    ]
     assert torch.autograd.gradcheck(lambda *p: gabor_kernel((4, 5), *p), params)
 
 
@@ -91,8 +98,7 @@ def test_gabor_symmetry():
 
 
 def test_gabor_bank_order_and_values():
-    bank = gabor_bank((5, 6), orientations=4, frequencies=[0.5, 1.5], psi=0.2,
-                      dtype=torch.float64)
+    bank = gabor_bank((5, 6), orientations=4, frequencies=[0.5, 1.5], psi=0.2, dtype=torch.float64)
     assert bank.shape == (8, 1, 5, 6) and bank.dtype == torch.float64
     for j, omega in enumerate([0.5, 1.5]):
         for k in range(4):
@@ -109,27 +115,30 @@ def test_gabor_bank_tensor_angles_are_differentiable():
     assert theta.grad is not None and theta.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("call, arg", [
-    (lambda: gabor_kernel(0, 0.0, 1.0), "size"),
-    (lambda: gabor_kernel((3, 3, 3), 0.0, 1.0), "size"),
-    (lambda: gabor_kernel(5, "x", 1.0), "theta"),
-    (lambda: gabor_kernel(5, 0.0, torch.tensor([1, 2])), "omega"),
-    (lambda: gabor_kernel(5, 0.0, 1.0, alpha=-1.0), "alpha"),
-    (lambda: gabor_kernel(5, 0.0, 1.0, beta=0.0), "beta"),
-    (lambda: gabor_kernel(5, 0.0, 1.0, dtype=torch.int64), "dtype"),
-    (lambda: gabor_kernel(5, torch.zeros(3), torch.ones(2)), "broadcast"),
-    (lambda: gabor_bank(5, 0, 2), "orientations"),
-    (lambda: gabor_bank(5, 4, "many"), "frequencies"),
-    (lambda: gaussian_kernel(5, 0.0), "sigma"),
-    (lambda: gaussian_kernel(5, (1.0, 1.0, 1.0)), "sigma"),
-    (lambda: gaussian_kernel(5, 1.0, ndim=4), "ndim"),
-    (lambda: sobel_kernel(2), "axis"),
-    (lambda: sobel_kernel(0, ndim=0), "ndim"),
-    (lambda: sobel_kernel(0, normalized=1), "normalized"),
-    (lambda: laplacian_kernel(1.5), "ndim"),
-    (lambda: difference_kernel(0, kind="backward"), "kind"),
-    (lambda: difference_kernel(-3), "axis"),
-])
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: gabor_kernel(0, 0.0, 1.0), "size"),
+        (lambda: gabor_kernel((3, 3, 3), 0.0, 1.0), "size"),
+        (lambda: gabor_kernel(5, "x", 1.0), "theta"),
+        (lambda: gabor_kernel(5, 0.0, torch.tensor([1, 2])), "omega"),
+        (lambda: gabor_kernel(5, 0.0, 1.0, alpha=-1.0), "alpha"),
+        (lambda: gabor_kernel(5, 0.0, 1.0, beta=0.0), "beta"),
+        (lambda: gabor_kernel(5, 0.0, 1.0, dtype=torch.int64), "dtype"),
+        (lambda: gabor_kernel(5, torch.zeros(3), torch.ones(2)), "broadcast"),
+        (lambda: gabor_bank(5, 0, 2), "orientations"),
+        (lambda: gabor_bank(5, 4, "many"), "frequencies"),
+        (lambda: gaussian_kernel(5, 0.0), "sigma"),
+        (lambda: gaussian_kernel(5, (1.0, 1.0, 1.0)), "sigma"),
+        (lambda: gaussian_kernel(5, 1.0, ndim=4), "ndim"),
+        (lambda: sobel_kernel(2), "axis"),
+        (lambda: sobel_kernel(0, ndim=0), "ndim"),
+        (lambda: sobel_kernel(0, normalized=1), "normalized"),
+        (lambda: laplacian_kernel(1.5), "ndim"),
+        (lambda: difference_kernel(0, kind="backward"), "kind"),
+        (lambda: difference_kernel(-3), "axis"),
+    ],
+)
 def test_argument_errors(call, arg):
     with pytest.raises((ValueError, TypeError), match=arg):
         call()
@@ -164,11 +173,13 @@ def test_sobel_matches_scipy(ndim):
         k = sobel_kernel(axis, ndim, dtype=torch.float64)
         assert k.shape == (3,) * ndim
         # scipy.ndimage.sobel correlates, as anyconv does by default ...
-        np.testing.assert_allclose(same_conv(x, k), ndi.sobel(x, axis=axis, mode="constant"),
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            same_conv(x, k), ndi.sobel(x, axis=axis, mode="constant"), atol=1e-12
+        )
         # ... and convolve() is anyconv's flip=True.
-        np.testing.assert_allclose(same_conv(x, k, flip=True),
-                                   ndi.convolve(x, k.numpy(), mode="constant"), atol=1e-12)
+        np.testing.assert_allclose(
+            same_conv(x, k, flip=True), ndi.convolve(x, k.numpy(), mode="constant"), atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
@@ -176,12 +187,17 @@ def test_sobel_and_difference_on_a_ramp(ndim):
     shape = (6, 5, 4)[:ndim]
     for axis in range(ndim):
         ramp = np.broadcast_to(
-            np.arange(shape[axis], dtype=float).reshape([-1 if a == axis else 1
-                                                         for a in range(ndim)]), shape)
+            np.arange(shape[axis], dtype=float).reshape(
+                [-1 if a == axis else 1 for a in range(ndim)]
+            ),
+            shape,
+        )
         t = torch.from_numpy(np.array(ramp))[None, None]
-        for k in (sobel_kernel(axis, ndim, normalized=True, dtype=torch.float64),
-                  difference_kernel(axis, ndim, dtype=torch.float64),
-                  difference_kernel(axis, ndim, kind="central", dtype=torch.float64)):
+        for k in (
+            sobel_kernel(axis, ndim, normalized=True, dtype=torch.float64),
+            difference_kernel(axis, ndim, dtype=torch.float64),
+            difference_kernel(axis, ndim, kind="central", dtype=torch.float64),
+        ):
             y = anyconv.conv(t, k[None, None])
             torch.testing.assert_close(y, torch.ones_like(y))
 
@@ -191,8 +207,9 @@ def test_difference_kernels_shapes_and_np_gradient():
     assert difference_kernel(-1, 3, kind="central").shape == (1, 1, 3)
     x = np.random.default_rng(0).standard_normal((5, 8))
     k = difference_kernel(1, kind="central", dtype=torch.float64)
-    np.testing.assert_allclose(same_conv(x, k)[:, 1:-1], np.gradient(x, axis=1)[:, 1:-1],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        same_conv(x, k)[:, 1:-1], np.gradient(x, axis=1)[:, 1:-1], atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])

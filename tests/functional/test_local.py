@@ -24,9 +24,10 @@ def brute_force(x, weight, bias, *, stride, dilation, padding, groups, mode, ker
     xp = np.pad(x, ((0, 0), (0, 0), *padding), mode=NP_MODES[mode])
     out_channels, per_group = weight.shape[:2]
     ndim = x.ndim - 2
-    kernel = weight.shape[2:2 + ndim]
-    out = tuple((xp.shape[2 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1
-                for a in range(ndim))
+    kernel = weight.shape[2 : 2 + ndim]
+    out = tuple(
+        (xp.shape[2 + a] - dilation[a] * (kernel[a] - 1) - 1) // stride[a] + 1 for a in range(ndim)
+    )
     y = np.zeros((x.shape[0], out_channels, *out))
     og = out_channels // groups
     for j in itertools.product(*map(range, out)):
@@ -35,11 +36,12 @@ def brute_force(x, weight, bias, *, stride, dilation, padding, groups, mode, ker
         w = kernel_at(j)
         for g in range(groups):
             y[(slice(None), slice(g * og, (g + 1) * og), *j)] = np.tensordot(
-                window[:, g * per_group:(g + 1) * per_group], w[g * og:(g + 1) * og],
-                axes=(list(range(1, 2 + ndim)), list(range(1, 2 + ndim))))
+                window[:, g * per_group : (g + 1) * per_group],
+                w[g * og : (g + 1) * og],
+                axes=(list(range(1, 2 + ndim)), list(range(1, 2 + ndim))),
+            )
         if bias is not None:
-            y[(slice(None), slice(None), *j)] += bias[(slice(None), *j)] if bias.ndim > 1 \
-                else bias
+            y[(slice(None), slice(None), *j)] += bias[(slice(None), *j)] if bias.ndim > 1 else bias
     return y
 
 
@@ -54,45 +56,77 @@ def specs(draw, max_size=5):
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
     stride = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
     dilation = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
-    entry = st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
-                      st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)))
-    padding = draw(st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
-                             st.tuples(*[entry] * ndim)))
+    entry = st.one_of(
+        st.sampled_from(["valid", "same", "full", "causal"]),
+        st.integers(0, 2),
+        st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    )
+    padding = draw(
+        st.one_of(st.sampled_from(["valid", "same", "full", "causal"]), st.tuples(*[entry] * ndim))
+    )
     mode = draw(st.sampled_from(list(NP_MODES)))
     spatial = tuple(draw(st.integers(1, size_cap + 2)) for _ in range(ndim))
     try:
-        pads = anyconv.resolve_padding(spatial, kernel, stride=stride, padding=padding,
-                                       dilation=dilation)
+        pads = anyconv.resolve_padding(
+            spatial, kernel, stride=stride, padding=padding, dilation=dilation
+        )
     except ValueError:
         assume(False)
     for (lo, hi), n in zip(pads, spatial, strict=True):
         limit = n - 1 if mode == "reflect" else n
         assume(mode not in ("reflect", "circular") or max(lo, hi) <= limit)
-    out = anyconv.output_shape(spatial, kernel, stride=stride, padding=padding,
-                               dilation=dilation)
-    return dict(batch=draw(st.integers(1, 2)), in_channels=groups * per_group_in,
-                out_channels=groups * per_group_out, spatial=spatial, kernel=kernel,
-                stride=stride, dilation=dilation, padding=padding, pads=pads, mode=mode,
-                groups=groups, out=out, tiles=tuple(draw(st.integers(1, 3)) for _ in kernel),
-                bias=draw(st.booleans()))
+    out = anyconv.output_shape(spatial, kernel, stride=stride, padding=padding, dilation=dilation)
+    return dict(
+        batch=draw(st.integers(1, 2)),
+        in_channels=groups * per_group_in,
+        out_channels=groups * per_group_out,
+        spatial=spatial,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        pads=pads,
+        mode=mode,
+        groups=groups,
+        out=out,
+        tiles=tuple(draw(st.integers(1, 3)) for _ in kernel),
+        bias=draw(st.booleans()),
+    )
 
 
 def _kwargs(spec):
-    return dict(stride=spec["stride"], padding=spec["padding"], dilation=spec["dilation"],
-                groups=spec["groups"], padding_mode=spec["mode"])
+    return dict(
+        stride=spec["stride"],
+        padding=spec["padding"],
+        dilation=spec["dilation"],
+        groups=spec["groups"],
+        padding_mode=spec["mode"],
+    )
 
 
 def _ref_kwargs(spec):
-    return dict(stride=spec["stride"], dilation=spec["dilation"], padding=spec["pads"],
-                groups=spec["groups"], mode=spec["mode"])
+    return dict(
+        stride=spec["stride"],
+        dilation=spec["dilation"],
+        padding=spec["pads"],
+        groups=spec["groups"],
+        mode=spec["mode"],
+    )
 
 
 def _tensors(spec, trailing, bias_shape, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(spec["batch"], spec["in_channels"], *spec["spatial"], dtype=torch.float64,
-                    generator=gen)
-    w = torch.randn(spec["out_channels"], spec["in_channels"] // spec["groups"],
-                    *spec["kernel"], *trailing, dtype=torch.float64, generator=gen)
+    x = torch.randn(
+        spec["batch"], spec["in_channels"], *spec["spatial"], dtype=torch.float64, generator=gen
+    )
+    w = torch.randn(
+        spec["out_channels"],
+        spec["in_channels"] // spec["groups"],
+        *spec["kernel"],
+        *trailing,
+        dtype=torch.float64,
+        generator=gen,
+    )
     b = torch.randn(*bias_shape, dtype=torch.float64, generator=gen) if spec["bias"] else None
     return x, w, b
 
@@ -103,8 +137,13 @@ def test_locally_connected_matches_brute_force(spec):
     x, w, b = _tensors(spec, spec["out"], (spec["out_channels"], *spec["out"]))
     y = locally_connected(x, w, b, **_kwargs(spec))
     ndim = len(spec["spatial"])
-    ref = brute_force(x.numpy(), w.numpy(), None if b is None else b.numpy(),
-                      kernel_at=lambda j: w.numpy()[(..., *j)], **_ref_kwargs(spec))
+    ref = brute_force(
+        x.numpy(),
+        w.numpy(),
+        None if b is None else b.numpy(),
+        kernel_at=lambda j: w.numpy()[(..., *j)],
+        **_ref_kwargs(spec),
+    )
     assert y.shape == ref.shape == (spec["batch"], spec["out_channels"], *spec["out"])
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
     assert ndim == y.dim() - 2
@@ -117,9 +156,12 @@ def test_tiled_conv_matches_brute_force(spec, algorithm):
     x, w, b = _tensors(spec, tiles, (spec["out_channels"],))
     y = tiled_conv(x, w, b, tiles=tiles, algorithm=algorithm, **_kwargs(spec))
     ref = brute_force(
-        x.numpy(), w.numpy(), None if b is None else b.numpy(),
+        x.numpy(),
+        w.numpy(),
+        None if b is None else b.numpy(),
         kernel_at=lambda j: w.numpy()[(..., *(i % t for i, t in zip(j, tiles, strict=True)))],
-        **_ref_kwargs(spec))
+        **_ref_kwargs(spec),
+    )
     assert y.shape == ref.shape
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
 
@@ -148,7 +190,7 @@ def test_tiled_covering_output_is_locally_connected(spec, extra):
 def test_locally_connected_with_equal_kernels_is_conv(spec):
     ndim = len(spec["kernel"])
     x, w, b = _tensors(spec, (1,) * ndim, (spec["out_channels"],))
-    w_local = w.expand(*w.shape[:2 + ndim], *spec["out"])
+    w_local = w.expand(*w.shape[: 2 + ndim], *spec["out"])
     b_local = None if b is None else b.view(-1, *(1,) * ndim).expand(-1, *spec["out"])
     y = locally_connected(x, w_local, b_local, **_kwargs(spec))
     torch.testing.assert_close(y, anyconv.conv(x, w[(..., *(0,) * ndim)], b, **_kwargs(spec)))
@@ -185,12 +227,15 @@ def test_locally_connected_is_not_translation_equivariant():
     assert err > 1.0, err
 
 
-@pytest.mark.parametrize(("ndim", "groups", "stride", "padding", "mode"), [
-    (1, 1, 2, "same", "reflect"),
-    (2, 2, (1, 2), ("causal", 1), "circular"),
-    (3, 1, 1, ("full", 1, "same"), "replicate"),
-    (2, 1, 2, (1, (0, 2)), "zeros"),
-])
+@pytest.mark.parametrize(
+    ("ndim", "groups", "stride", "padding", "mode"),
+    [
+        (1, 1, 2, "same", "reflect"),
+        (2, 2, (1, 2), ("causal", 1), "circular"),
+        (3, 1, 1, ("full", 1, "same"), "replicate"),
+        (2, 1, 2, (1, (0, 2)), "zeros"),
+    ],
+)
 def test_gradcheck(ndim, groups, stride, padding, mode):
     torch.manual_seed(0)
     # few weights: gradcheck perturbs every one of them
@@ -203,8 +248,9 @@ def test_gradcheck(ndim, groups, stride, padding, mode):
     w = torch.randn(groups, per_group, *kernel, *out, dtype=torch.float64, requires_grad=True)
     b = torch.randn(groups, *out, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda *t: locally_connected(*t, **kw), (x, w, b))
-    wt = torch.randn(groups, per_group, *kernel, *(2,) * ndim, dtype=torch.float64,
-                     requires_grad=True)
+    wt = torch.randn(
+        groups, per_group, *kernel, *(2,) * ndim, dtype=torch.float64, requires_grad=True
+    )
     bt = torch.randn(groups, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda *t: tiled_conv(*t, tiles=2, **kw), (x, wt, bt))
 
@@ -239,34 +285,52 @@ def _lc_args():
     return torch.randn(1, 2, 6, 6), torch.randn(3, 2, 3, 3, 4, 4)
 
 
-@pytest.mark.parametrize(("call", "error", "match"), [
-    (lambda x, w: locally_connected(x.numpy(), w), TypeError, "'input'"),
-    (lambda x, w: locally_connected(x.long(), w), TypeError, "'input'"),
-    (lambda x, w: locally_connected(x[0, 0], w), ValueError, "'input'"),
-    (lambda x, w: locally_connected(x, w[..., 0]), ValueError, r"'weight'.*out_spatial"),
-    (lambda x, w: locally_connected(x, w, padding="same"), ValueError,
-     r"'weight'.*\(4, 4\).*\(6, 6\)"),
-    (lambda x, w: locally_connected(x, w.double()), TypeError, "'weight'"),
-    (lambda x, w: locally_connected(x, w, torch.zeros(3)), ValueError, r"'bias'.*\(3, 4, 4\)"),
-    (lambda x, w: locally_connected(x, w, stride=0), ValueError, "'stride'"),
-    (lambda x, w: locally_connected(x, w, dilation=(1,)), ValueError, "'dilation'"),
-    (lambda x, w: locally_connected(x, w, groups=2), ValueError, "'groups'"),
-    (lambda x, w: locally_connected(x, w, padding="middle"), ValueError, "'padding'"),
-    (lambda x, w: locally_connected(x, w, padding_mode="mirror"), ValueError, "'padding_mode'"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2]), TypeError, "tiles"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=3), ValueError, r"'weight'.*\(3, 3\)"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=0), ValueError, "'tiles'"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=(2, 2, 2)), ValueError, "'tiles'"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=2.0), TypeError, "'tiles'"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], torch.zeros(3, 2, 2), tiles=2), ValueError,
-     "'bias'"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=2, algorithm="magic"), ValueError,
-     "'algorithm'"),
-    (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=2, padding=9, padding_mode="reflect"),
-     ValueError, "'padding'"),
-    (lambda x, w: tiled_conv(x, w[:, :, :2, :2, :2, :2], tiles=2, groups=1.5), TypeError,
-     "'groups'"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda x, w: locally_connected(x.numpy(), w), TypeError, "'input'"),
+        (lambda x, w: locally_connected(x.long(), w), TypeError, "'input'"),
+        (lambda x, w: locally_connected(x[0, 0], w), ValueError, "'input'"),
+        (lambda x, w: locally_connected(x, w[..., 0]), ValueError, r"'weight'.*out_spatial"),
+        (
+            lambda x, w: locally_connected(x, w, padding="same"),
+            ValueError,
+            r"'weight'.*\(4, 4\).*\(6, 6\)",
+        ),
+        (lambda x, w: locally_connected(x, w.double()), TypeError, "'weight'"),
+        (lambda x, w: locally_connected(x, w, torch.zeros(3)), ValueError, r"'bias'.*\(3, 4, 4\)"),
+        (lambda x, w: locally_connected(x, w, stride=0), ValueError, "'stride'"),
+        (lambda x, w: locally_connected(x, w, dilation=(1,)), ValueError, "'dilation'"),
+        (lambda x, w: locally_connected(x, w, groups=2), ValueError, "'groups'"),
+        (lambda x, w: locally_connected(x, w, padding="middle"), ValueError, "'padding'"),
+        (lambda x, w: locally_connected(x, w, padding_mode="mirror"), ValueError, "'padding_mode'"),
+        (lambda x, w: tiled_conv(x, w[..., :2, :2]), TypeError, "tiles"),
+        (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=3), ValueError, r"'weight'.*\(3, 3\)"),
+        (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=0), ValueError, "'tiles'"),
+        (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=(2, 2, 2)), ValueError, "'tiles'"),
+        (lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=2.0), TypeError, "'tiles'"),
+        (
+            lambda x, w: tiled_conv(x, w[..., :2, :2], torch.zeros(3, 2, 2), tiles=2),
+            ValueError,
+            "'bias'",
+        ),
+        (
+            lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=2, algorithm="magic"),
+            ValueError,
+            "'algorithm'",
+        ),
+        (
+            lambda x, w: tiled_conv(x, w[..., :2, :2], tiles=2, padding=9, padding_mode="reflect"),
+            ValueError,
+            "'padding'",
+        ),
+        (
+            lambda x, w: tiled_conv(x, w[:, :, :2, :2, :2, :2], tiles=2, groups=1.5),
+            TypeError,
+            "'groups'",
+        ),
+    ],
+)
 def test_errors_name_the_argument(call, error, match):
     x, w = _lc_args()
     with pytest.raises(error, match=match):

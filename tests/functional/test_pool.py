@@ -33,6 +33,7 @@ RULES = ("valid", "same", "full", "causal")
 
 # --- an independent reference: the GUIDE's padding table and a loop over windows ----------
 
+
 def rule_out(n, lo, hi, k, s, d, ceil_mode):
     span = n + lo + hi - (d * (k - 1) + 1)
     if not ceil_mode:
@@ -46,18 +47,25 @@ def reference(x, kind, kernel, stride, padding, dilation, ceil_mode, p=2.0):
     x = x.detach().double().numpy()
     ndim = x.ndim - 2
     entries = padding if isinstance(padding, tuple) else (padding,) * ndim
-    pads = [pads_from_rule(e, n, k, s, d) for e, n, k, s, d in
-            zip(entries, x.shape[2:], kernel, stride, dilation, strict=True)]
-    outs = [rule_out(n, lo, hi, k, s, d, ceil_mode) for n, (lo, hi), k, s, d in
-            zip(x.shape[2:], pads, kernel, stride, dilation, strict=True)]
+    pads = [
+        pads_from_rule(e, n, k, s, d)
+        for e, n, k, s, d in zip(entries, x.shape[2:], kernel, stride, dilation, strict=True)
+    ]
+    outs = [
+        rule_out(n, lo, hi, k, s, d, ceil_mode)
+        for n, (lo, hi), k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation, strict=True)
+    ]
     y = np.zeros(x.shape[:2] + tuple(outs))
     for j in itertools.product(*map(range, outs)):
         # Input index of every tap per axis, and where it falls: input, padding or beyond.
-        idx = [np.arange(k) * d + jj * s - lo for jj, k, s, d, (lo, _) in
-               zip(j, kernel, stride, dilation, pads, strict=True)]
+        idx = [
+            np.arange(k) * d + jj * s - lo
+            for jj, k, s, d, (lo, _) in zip(j, kernel, stride, dilation, pads, strict=True)
+        ]
         real = [(i >= 0) & (i < n) for i, n in zip(idx, x.shape[2:], strict=True)]
-        inpad = [(i >= -lo) & (i < n + hi) for i, n, (lo, hi) in
-                 zip(idx, x.shape[2:], pads, strict=True)]
+        inpad = [
+            (i >= -lo) & (i < n + hi) for i, n, (lo, hi) in zip(idx, x.shape[2:], pads, strict=True)
+        ]
         if not all(r.any() for r in real):
             return None, outs
         sel = x[(..., *np.ix_(*[i[r] for i, r in zip(idx, real, strict=True)]))]
@@ -65,8 +73,7 @@ def reference(x, kind, kernel, stride, padding, dilation, ceil_mode, p=2.0):
         if kind == "max":
             v = vals.max(-1)
         elif kind in ("avg_incl", "avg_excl"):
-            count = (math.prod(int(m.sum()) for m in inpad) if kind == "avg_incl"
-                     else vals.shape[-1])
+            count = math.prod(int(m.sum()) for m in inpad) if kind == "avg_incl" else vals.shape[-1]
             v = vals.sum(-1) / count
         elif kind == "lp":
             v = (np.abs(vals) ** p).sum(-1) ** (1 / p)
@@ -81,15 +88,17 @@ def run(kind, x, kernel, stride, padding, dilation, ceil_mode, p=2.0):
     if kind == "max":
         return max_pool(x, kernel, stride, padding, dilation, ceil_mode)
     if kind in ("avg_incl", "avg_excl"):
-        return avg_pool(x, kernel, stride, padding, ceil_mode, kind == "avg_incl",
-                        dilation=dilation)
+        return avg_pool(
+            x, kernel, stride, padding, ceil_mode, kind == "avg_incl", dilation=dilation
+        )
     if kind == "lp":
         return lp_pool(x, p, kernel, stride, padding, ceil_mode, dilation=dilation)
     return soft_pool(x, kernel, stride, padding, ceil_mode, dilation=dilation)
 
 
-entry_st = st.one_of(st.sampled_from(RULES), st.integers(0, 2),
-                     st.tuples(st.integers(0, 3), st.integers(0, 3)))
+entry_st = st.one_of(
+    st.sampled_from(RULES), st.integers(0, 2), st.tuples(st.integers(0, 3), st.integers(0, 3))
+)
 
 
 @st.composite
@@ -103,8 +112,11 @@ def window_specs(draw, tiled=False):
     else:
         stride = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
         dilation = tuple(draw(st.integers(1, 2)) for _ in range(ndim))
-    padding = draw(st.one_of(entry_st.filter(lambda e: not isinstance(e, tuple)),
-                             st.tuples(*[entry_st] * ndim)))
+    padding = draw(
+        st.one_of(
+            entry_st.filter(lambda e: not isinstance(e, tuple)), st.tuples(*[entry_st] * ndim)
+        )
+    )
     return spatial, kernel, stride, padding, dilation, draw(st.booleans())
 
 
@@ -113,8 +125,9 @@ def check_against_reference(kind, spec, p=2.0, seed=0):
     torch.manual_seed(seed)
     x = torch.randn(2, 3, *spatial, dtype=torch.float64)
     try:
-        want_shape = anyconv.output_shape(spatial, kernel, stride=stride, padding=padding,
-                                          dilation=dilation, ceil_mode=ceil_mode)
+        want_shape = anyconv.output_shape(
+            spatial, kernel, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode
+        )
     except ValueError:
         with pytest.raises(ValueError, match="kernel is larger"):
             run(kind, x, kernel, stride, padding, dilation, ceil_mode, p)
@@ -146,6 +159,7 @@ def test_tiled_windows_match_reference(spec, p):
 
 
 # --- PyTorch's kernels, wherever they share the rule ------------------------------------
+
 
 @st.composite
 def torch_specs(draw):
@@ -223,13 +237,17 @@ def test_padding_wider_than_pytorch_allows():
 
 # --- SoftPool --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("kernel", "stride", "padding", "ceil_mode"), [
-    (2, None, 0, False),
-    (3, None, 1, True),
-    ((2, 3), None, ("causal", "same"), False),
-    (3, 2, 1, True),
-    (2, 1, "same", False),
-])
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "ceil_mode"),
+    [
+        (2, None, 0, False),
+        (3, None, 1, True),
+        ((2, 3), None, ("causal", "same"), False),
+        (3, 2, 1, True),
+        (2, 1, "same", False),
+    ],
+)
 def test_soft_pool_large_inputs_are_finite_and_exact(kernel, stride, padding, ceil_mode):
     torch.manual_seed(1)
     x = torch.randint(-1, 2, (2, 3, 7, 8)) * 1000.0 + torch.randn(2, 3, 7, 8) * 3
@@ -251,19 +269,23 @@ def test_soft_pool_matches_plain_formula_on_small_inputs():
     torch.testing.assert_close(soft_pool(x, 2), want)
 
 
-@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "ceil_mode"), [
-    ((2, 2, 6), 2, None, 0, False),
-    ((2, 2, 7), 3, None, ((2, 0),), True),
-    ((1, 2, 5, 6), 2, None, "same", True),
-    ((1, 2, 4, 5, 4), (2, 1, 2), None, ("causal", 0, "same"), False),
-    ((1, 2, 6, 5), 3, 2, 1, True),
-    ((1, 2, 7), 2, 1, "full", False),
-])
+@pytest.mark.parametrize(
+    ("shape", "kernel", "stride", "padding", "ceil_mode"),
+    [
+        ((2, 2, 6), 2, None, 0, False),
+        ((2, 2, 7), 3, None, ((2, 0),), True),
+        ((1, 2, 5, 6), 2, None, "same", True),
+        ((1, 2, 4, 5, 4), (2, 1, 2), None, ("causal", 0, "same"), False),
+        ((1, 2, 6, 5), 3, 2, 1, True),
+        ((1, 2, 7), 2, 1, "full", False),
+    ],
+)
 def test_soft_pool_gradcheck(shape, kernel, stride, padding, ceil_mode):
     torch.manual_seed(2)
     x = (torch.randn(*shape, dtype=torch.float64) * 3).requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda t: soft_pool(t, kernel, stride, padding, ceil_mode), (x,))
+        lambda t: soft_pool(t, kernel, stride, padding, ceil_mode), (x,)
+    )
 
 
 def test_soft_pool_gradient_matches_autograd_of_definition():
@@ -283,7 +305,8 @@ def test_gradcheck_explicit_paths(kind):
     torch.manual_seed(4)
     x = torch.randn(1, 2, 7, 6, dtype=torch.float64).requires_grad_()
     assert torch.autograd.gradcheck(
-        lambda t: run(kind, t, (3, 2), (2, 1), ("causal", (2, 1)), (1, 2), True), (x,))
+        lambda t: run(kind, t, (3, 2), (2, 1), ("causal", (2, 1)), (1, 2), True), (x,)
+    )
 
 
 def test_lp_pool_zero_window_has_zero_gradient():
@@ -298,6 +321,7 @@ def test_lp_pool_infinite_norm_is_max_of_abs():
 
 
 # --- global and channel pooling --------------------------------------------------------
+
 
 @pytest.mark.parametrize("spatial", [(5,), (4, 3), (3, 2, 4), (2, 2, 2, 2)])
 def test_global_pools(spatial):
@@ -321,30 +345,37 @@ def test_channel_max_pool_is_maxout(shape):
 
 # --- errors name the argument, what was given and what is allowed -------------------------
 
-@pytest.mark.parametrize(("call", "error", "match"), [
-    (lambda x: max_pool(x, 0), ValueError, r"'kernel_size'.*got \(0, 0\)"),
-    (lambda x: max_pool(x, (2, 2, 2)), ValueError, "'kernel_size'"),
-    (lambda x: max_pool(x, 2.0), TypeError, "'kernel_size'"),
-    (lambda x: avg_pool(x, 2, stride=0), ValueError, "'stride'"),
-    (lambda x: max_pool(x, 2, padding="sam"), ValueError, "'padding'.*'same'"),
-    (lambda x: max_pool(x, 2, padding=-1), ValueError, "'padding'"),
-    (lambda x: max_pool(x, 2, dilation=0), ValueError, "'dilation'"),
-    (lambda x: soft_pool(x, 2, ceil_mode=1), TypeError, "'ceil_mode'.*a bool"),
-    (lambda x: avg_pool(x, 2, count_include_pad="yes"), TypeError, "'count_include_pad'"),
-    (lambda x: lp_pool(x, 0, 2), ValueError, "'norm_type'"),
-    (lambda x: lp_pool(x, "2", 2), TypeError, "'norm_type'"),
-    (lambda x: max_pool(x, 9), ValueError, "kernel is larger"),
-    (lambda x: avg_pool(x, 2, padding=((3, 0), 0), count_include_pad=False), ValueError,
-     "'padding'.*no input element"),
-    (lambda x: max_pool(x.long(), 2), TypeError, "'input'.*floating"),
-    (lambda x: max_pool(x[0, 0], 2), ValueError, "'input'.*3, 4 or 5 dims"),
-    (lambda x: soft_pool([1.0], 2), TypeError, "'input'"),
-    (lambda x: channel_max_pool(x, 4), ValueError, "'pool_size'.*dividing the 6"),
-    (lambda x: channel_max_pool(x, 0), ValueError, "'pool_size'"),
-    (lambda x: channel_max_pool(x, 2.0), TypeError, "'pool_size'"),
-    (lambda x: global_avg_pool(x[0, 0]), ValueError, "'input'.*spatial"),
-    (lambda x: global_max_pool(x, keepdim=None), TypeError, "'keepdim'"),
-])
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda x: max_pool(x, 0), ValueError, r"'kernel_size'.*got \(0, 0\)"),
+        (lambda x: max_pool(x, (2, 2, 2)), ValueError, "'kernel_size'"),
+        (lambda x: max_pool(x, 2.0), TypeError, "'kernel_size'"),
+        (lambda x: avg_pool(x, 2, stride=0), ValueError, "'stride'"),
+        (lambda x: max_pool(x, 2, padding="sam"), ValueError, "'padding'.*'same'"),
+        (lambda x: max_pool(x, 2, padding=-1), ValueError, "'padding'"),
+        (lambda x: max_pool(x, 2, dilation=0), ValueError, "'dilation'"),
+        (lambda x: soft_pool(x, 2, ceil_mode=1), TypeError, "'ceil_mode'.*a bool"),
+        (lambda x: avg_pool(x, 2, count_include_pad="yes"), TypeError, "'count_include_pad'"),
+        (lambda x: lp_pool(x, 0, 2), ValueError, "'norm_type'"),
+        (lambda x: lp_pool(x, "2", 2), TypeError, "'norm_type'"),
+        (lambda x: max_pool(x, 9), ValueError, "kernel is larger"),
+        (
+            lambda x: avg_pool(x, 2, padding=((3, 0), 0), count_include_pad=False),
+            ValueError,
+            "'padding'.*no input element",
+        ),
+        (lambda x: max_pool(x.long(), 2), TypeError, "'input'.*floating"),
+        (lambda x: max_pool(x[0, 0], 2), ValueError, "'input'.*3, 4 or 5 dims"),
+        (lambda x: soft_pool([1.0], 2), TypeError, "'input'"),
+        (lambda x: channel_max_pool(x, 4), ValueError, "'pool_size'.*dividing the 6"),
+        (lambda x: channel_max_pool(x, 0), ValueError, "'pool_size'"),
+        (lambda x: channel_max_pool(x, 2.0), TypeError, "'pool_size'"),
+        (lambda x: global_avg_pool(x[0, 0]), ValueError, "'input'.*spatial"),
+        (lambda x: global_max_pool(x, keepdim=None), TypeError, "'keepdim'"),
+    ],
+)
 def test_errors(call, error, match):
     with pytest.raises(error, match=match):
         call(torch.randn(2, 6, 5, 5))

@@ -15,8 +15,7 @@ from anyconv.functional.separable import factorize, max_rank, reconstruct, separ
 
 
 def rand(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed),
-                       dtype=torch.float64)
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
 def rel_error(w, approx):
@@ -60,12 +59,14 @@ def test_2d_error_is_eckart_young():
         f = factorize(w, rank)
         expected = np.sqrt((s[..., rank:] ** 2).sum(-1) / (s**2).sum(-1))
         np.testing.assert_allclose(f.error.numpy(), expected, atol=1e-12)
-        np.testing.assert_allclose(rel_error(w, reconstruct(f.factors)).numpy(), expected,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            rel_error(w, reconstruct(f.factors)).numpy(), expected, atol=1e-12
+        )
 
 
-@pytest.mark.parametrize("kernel, sweeps", [((5, 4), 0), ((3, 3, 3), 0), ((3, 4, 2), 0),
-                                            ((3, 3, 3), 10)])
+@pytest.mark.parametrize(
+    "kernel, sweeps", [((5, 4), 0), ((3, 3, 3), 0), ((3, 4, 2), 0), ((3, 3, 3), 10)]
+)
 def test_error_decreases_with_rank(kernel, sweeps):
     w = rand(3, 2, *kernel, seed=3)
     errors = [factorize(w, r, sweeps=sweeps).error for r in range(1, max_rank(kernel) + 1)]
@@ -96,41 +97,76 @@ def test_dtype_zero_kernels_and_no_grad():
     assert factorize(w.half(), 1).factors[0].dtype == torch.float16
 
 
-@pytest.mark.parametrize("call, arg", [
-    (lambda: factorize(torch.randn(2, 2, 3), 1), "weight"),
-    (lambda: factorize(torch.ones(2, 2, 3, 3, dtype=torch.int64), 1), "weight"),
-    (lambda: factorize(torch.randn(2, 2, 3, 3), 4), "rank"),
-    (lambda: factorize(torch.randn(2, 2, 3, 3), 0), "rank"),
-    (lambda: factorize(torch.randn(2, 2, 3, 3), 1.0), "rank"),
-    (lambda: factorize(torch.randn(2, 2, 3, 3, 3), 1, sweeps=-1), "sweeps"),
-    (lambda: reconstruct([torch.randn(2, 2, 1, 3)]), "factors"),
-    (lambda: reconstruct([torch.randn(2, 2, 1, 3), torch.randn(2, 3, 1, 3)]), "factors"),
-    (lambda: separable_conv(torch.randn(1, 2, 5, 5, 5), factorize(torch.randn(1, 2, 3, 3),
-                                                                   1).factors), "input"),
-    (lambda: separable_conv(torch.randn(1, 3, 5, 5), factorize(torch.randn(1, 2, 3, 3),
-                                                                1).factors), "weight"),
-    (lambda: separable_conv(torch.randn(1, 2, 5, 5), factorize(torch.randn(1, 2, 3, 3),
-                                                                1).factors, torch.zeros(2)),
-     "bias"),
-    (lambda: separable_conv(torch.randn(1, 2, 5, 5).double(),
-                            factorize(torch.randn(1, 2, 3, 3), 1).factors), "factors"),
-    (lambda: separable_conv(torch.randn(1, 2, 5, 5), factorize(torch.randn(1, 2, 3, 3),
-                                                                1).factors, stride=0),
-     "stride"),
-    (lambda: separable_conv(torch.randn(1, 2, 5, 5), factorize(torch.randn(1, 2, 3, 3),
-                                                                1).factors, flip="yes"),
-     "flip"),
-    (lambda: separable_conv(torch.randn(1, 2, 2, 5), factorize(torch.randn(1, 2, 3, 3),
-                                                                1).factors, padding=(3, 0),
-                            padding_mode="reflect"), "padding"),
-])
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: factorize(torch.randn(2, 2, 3), 1), "weight"),
+        (lambda: factorize(torch.ones(2, 2, 3, 3, dtype=torch.int64), 1), "weight"),
+        (lambda: factorize(torch.randn(2, 2, 3, 3), 4), "rank"),
+        (lambda: factorize(torch.randn(2, 2, 3, 3), 0), "rank"),
+        (lambda: factorize(torch.randn(2, 2, 3, 3), 1.0), "rank"),
+        (lambda: factorize(torch.randn(2, 2, 3, 3, 3), 1, sweeps=-1), "sweeps"),
+        (lambda: reconstruct([torch.randn(2, 2, 1, 3)]), "factors"),
+        (lambda: reconstruct([torch.randn(2, 2, 1, 3), torch.randn(2, 3, 1, 3)]), "factors"),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 2, 5, 5, 5), factorize(torch.randn(1, 2, 3, 3), 1).factors
+            ),
+            "input",
+        ),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 3, 5, 5), factorize(torch.randn(1, 2, 3, 3), 1).factors
+            ),
+            "weight",
+        ),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 2, 5, 5),
+                factorize(torch.randn(1, 2, 3, 3), 1).factors,
+                torch.zeros(2),
+            ),
+            "bias",
+        ),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 2, 5, 5).double(), factorize(torch.randn(1, 2, 3, 3), 1).factors
+            ),
+            "factors",
+        ),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 2, 5, 5), factorize(torch.randn(1, 2, 3, 3), 1).factors, stride=0
+            ),
+            "stride",
+        ),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 2, 5, 5), factorize(torch.randn(1, 2, 3, 3), 1).factors, flip="yes"
+            ),
+            "flip",
+        ),
+        (
+            lambda: separable_conv(
+                torch.randn(1, 2, 2, 5),
+                factorize(torch.randn(1, 2, 3, 3), 1).factors,
+                padding=(3, 0),
+                padding_mode="reflect",
+            ),
+            "padding",
+        ),
+    ],
+)
 def test_argument_errors(call, arg):
     with pytest.raises((ValueError, TypeError), match=arg):
         call()
 
 
-pad_entry = st.one_of(st.sampled_from(["valid", "same", "full", "causal"]),
-                      st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)))
+pad_entry = st.one_of(
+    st.sampled_from(["valid", "same", "full", "causal"]),
+    st.integers(0, 2),
+    st.tuples(st.integers(0, 2), st.integers(0, 2)),
+)
 
 
 @st.composite
@@ -138,22 +174,32 @@ def specs(draw):
     ndim = draw(st.sampled_from([2, 3]))
     kernel = draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim))
     size = draw(st.lists(st.integers(2, 7), min_size=ndim, max_size=ndim))
-    padding = draw(st.one_of(pad_entry, st.lists(pad_entry, min_size=ndim, max_size=ndim)
-                             .map(tuple)))
+    padding = draw(
+        st.one_of(pad_entry, st.lists(pad_entry, min_size=ndim, max_size=ndim).map(tuple))
+    )
     return {
-        "ndim": ndim, "kernel": kernel, "size": size,
-        "in_channels": draw(st.integers(1, 3)), "out_channels": draw(st.integers(1, 3)),
-        "rank": draw(st.integers(1, 3)), "bias": draw(st.booleans()),
+        "ndim": ndim,
+        "kernel": kernel,
+        "size": size,
+        "in_channels": draw(st.integers(1, 3)),
+        "out_channels": draw(st.integers(1, 3)),
+        "rank": draw(st.integers(1, 3)),
+        "bias": draw(st.booleans()),
         "kwargs": {
-            "stride": draw(st.one_of(st.integers(1, 2),
-                                     st.lists(st.integers(1, 3), min_size=ndim,
-                                              max_size=ndim).map(tuple))),
-            "dilation": draw(st.one_of(st.integers(1, 2),
-                                       st.lists(st.integers(1, 2), min_size=ndim,
-                                                max_size=ndim).map(tuple))),
+            "stride": draw(
+                st.one_of(
+                    st.integers(1, 2),
+                    st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim).map(tuple),
+                )
+            ),
+            "dilation": draw(
+                st.one_of(
+                    st.integers(1, 2),
+                    st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim).map(tuple),
+                )
+            ),
             "padding": padding,
-            "padding_mode": draw(st.sampled_from(["zeros", "reflect", "replicate",
-                                                  "circular"])),
+            "padding_mode": draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"])),
             "flip": draw(st.booleans()),
         },
     }
@@ -164,8 +210,9 @@ def specs(draw):
 def test_separable_conv_equals_conv_with_the_reconstructed_kernel(spec, seed):
     g = torch.Generator().manual_seed(seed)
     o, c, r = spec["out_channels"], spec["in_channels"], spec["rank"]
-    factors = tuple(torch.randn(o, c, r, k, generator=g, dtype=torch.float64)
-                    for k in spec["kernel"])
+    factors = tuple(
+        torch.randn(o, c, r, k, generator=g, dtype=torch.float64) for k in spec["kernel"]
+    )
     x = torch.randn(2, c, *spec["size"], generator=g, dtype=torch.float64)
     bias = torch.randn(o, generator=g, dtype=torch.float64) if spec["bias"] else None
     try:
@@ -197,4 +244,5 @@ def test_separable_conv_gradcheck():
     bias = rand(2, seed=7).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda x, a, b, bias: separable_conv(x, (a, b), bias, padding="same", stride=(1, 2)),
-        (x, *factors, bias))
+        (x, *factors, bias),
+    )

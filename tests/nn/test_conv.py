@@ -33,8 +33,9 @@ def test_same_initialisation_and_state_dict_as_torch(ndim, mode):
     torch.manual_seed(0)
     ours = OURS[ndim](4, 6, 3, **kw)
     # Same names, shapes and initialisation (the same RNG draws in the same order).
-    assert {k: v.shape for k, v in ours.state_dict().items()} == \
-        {k: v.shape for k, v in theirs.state_dict().items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()
+    }
     assert all(torch.equal(ours.state_dict()[k], v) for k, v in theirs.state_dict().items())
     fresh = OURS[ndim](4, 6, 3, **kw)
     fresh.load_state_dict(theirs.state_dict())
@@ -44,23 +45,42 @@ def test_same_initialisation_and_state_dict_as_torch(ndim, mode):
 
 @pytest.mark.parametrize("algorithm", ["native", "direct", "im2col", "fft"])
 def test_layer_passes_every_option_to_conv(algorithm):
-    layer = Conv2d(4, 6, (3, 2), stride=(2, 1), padding=("same", (1, 0)), dilation=(1, 2),
-                   groups=2, padding_mode="replicate", flip=True, algorithm=algorithm)
+    layer = Conv2d(
+        4,
+        6,
+        (3, 2),
+        stride=(2, 1),
+        padding=("same", (1, 0)),
+        dilation=(1, 2),
+        groups=2,
+        padding_mode="replicate",
+        flip=True,
+        algorithm=algorithm,
+    )
     layer.double()
     x = torch.randn(2, 4, 9, 8, dtype=torch.float64)
-    want = conv_reference(x.numpy(), layer.weight.detach().numpy(),
-                          layer.bias.detach().numpy(), stride=(2, 1),
-                          padding=("same", (1, 0)), dilation=(1, 2), groups=2,
-                          padding_mode="replicate", flip=True)
+    want = conv_reference(
+        x.numpy(),
+        layer.weight.detach().numpy(),
+        layer.bias.detach().numpy(),
+        stride=(2, 1),
+        padding=("same", (1, 0)),
+        dilation=(1, 2),
+        groups=2,
+        padding_mode="replicate",
+        flip=True,
+    )
     assert rel_err(layer(x), want) <= 1e-12
 
 
 def test_convert_swaps_every_conv_and_keeps_outputs():
     torch.manual_seed(0)
     net = torch.nn.Sequential(
-        torch.nn.Conv2d(3, 8, 5, padding=2, padding_mode="reflect"), torch.nn.ReLU(),
-        torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding="same", groups=4, bias=False),
-                            torch.nn.BatchNorm2d(8)),
+        torch.nn.Conv2d(3, 8, 5, padding=2, padding_mode="reflect"),
+        torch.nn.ReLU(),
+        torch.nn.Sequential(
+            torch.nn.Conv2d(8, 8, 3, padding="same", groups=4, bias=False), torch.nn.BatchNorm2d(8)
+        ),
         torch.nn.Conv2d(8, 4, 3, stride=2, dilation=2, padding="valid"),
         torch.nn.ConvTranspose2d(4, 2, 2),
     ).eval()
@@ -97,18 +117,23 @@ def test_num_parameters_closed_forms():
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 def test_depthwise_separable_is_depthwise_then_pointwise(ndim):
-    block = DepthwiseSeparableConv(4, 6, 3, ndim=ndim, multiplier=2, stride=2,
-                                   padding="same").double()
+    block = DepthwiseSeparableConv(
+        4, 6, 3, ndim=ndim, multiplier=2, stride=2, padding="same"
+    ).double()
     x = torch.randn(2, 4, *(7,) * ndim, dtype=torch.float64)
-    mid = anyconv.conv(x, block.depthwise.weight, block.depthwise.bias, stride=2,
-                       padding="same", groups=4)
+    mid = anyconv.conv(
+        x, block.depthwise.weight, block.depthwise.bias, stride=2, padding="same", groups=4
+    )
     want = anyconv.conv(mid, block.pointwise.weight, block.pointwise.bias)
     assert torch.allclose(block(x), want, atol=1e-12)
     # and depthwise is an ordinary grouped conv, checked against PyTorch
     torch_dw = (F.conv1d, F.conv2d, F.conv3d)[ndim - 1]
     xp = anyconv.pad(x, anyconv.resolve_padding(x.shape[2:], 3, stride=2, padding="same"))
-    assert torch.allclose(mid, torch_dw(xp, block.depthwise.weight, block.depthwise.bias,
-                                        stride=2, groups=4), atol=1e-12)
+    assert torch.allclose(
+        mid,
+        torch_dw(xp, block.depthwise.weight, block.depthwise.bias, stride=2, groups=4),
+        atol=1e-12,
+    )
 
 
 def test_mobilenet_style_block_with_norm_and_activation():
@@ -133,7 +158,7 @@ def test_causal_padding_is_causal_in_1d_and_in_time_for_video():
     y = conv1(x)
     for t in (0, 7, 19):
         (grad,) = torch.autograd.grad(y[..., t].sum(), x, retain_graph=True)
-        assert torch.all(grad[..., t + 1:] == 0) and grad[..., t].abs().sum() > 0
+        assert torch.all(grad[..., t + 1 :] == 0) and grad[..., t].abs().sum() > 0
     conv3 = Conv3d(2, 3, 3, padding=("causal", "same", "same"))
     v = torch.randn(1, 2, 6, 8, 8, requires_grad=True)
     (grad,) = torch.autograd.grad(conv3(v)[:, :, 2].sum(), v)

@@ -27,9 +27,19 @@ def test_forward_uses_the_gabor_formula_per_kernel():
     with torch.no_grad():
         for name in GABOR_PARAMETERS:
             getattr(layer, name).add_(0.1 * torch.rand(3, 2, dtype=torch.float64))
-    weight = np.stack([np.stack([
-        gabor_reference(5, 6, *(getattr(layer, n)[o, i].item() for n in GABOR_PARAMETERS))
-        for i in range(2)]) for o in range(3)])
+    weight = np.stack(
+        [
+            np.stack(
+                [
+                    gabor_reference(
+                        5, 6, *(getattr(layer, n)[o, i].item() for n in GABOR_PARAMETERS)
+                    )
+                    for i in range(2)
+                ]
+            )
+            for o in range(3)
+        ]
+    )
     np.testing.assert_allclose(layer.weight.detach().numpy(), weight, atol=1e-12)
     x = torch.randn(2, 2, 8, 9, dtype=torch.float64)
     ref = anyconv.conv(x, torch.from_numpy(weight), layer.bias, padding="same")
@@ -74,8 +84,10 @@ def test_gradcheck_functional_form():
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 2, 6, 6, generator=g, dtype=torch.float64)
     init = torch.tensor([0.4, 1.0, 0.2, 0.3, 0.25, 1.5], dtype=torch.float64)
-    params = [(v + 0.1 * torch.rand(2, 2, generator=g, dtype=torch.float64)).requires_grad_()
-              for v in init]
+    params = [
+        (v + 0.1 * torch.rand(2, 2, generator=g, dtype=torch.float64)).requires_grad_()
+        for v in init
+    ]
 
     def f(*p):
         return anyconv.conv(x, gabor_kernel((3, 4), *p), padding="same", stride=(1, 2))
@@ -95,21 +107,29 @@ def test_state_dict_round_trip_and_dtype():
 
 def test_extra_repr():
     text = repr(GaborConv2d(1, 8, 7, padding="same", learnable=False, algorithm="fft"))
-    for part in ("1, 8", "kernel_size=(7, 7)", "padding='same'", "learnable=False",
-                 "algorithm='fft'"):
+    for part in (
+        "1, 8",
+        "kernel_size=(7, 7)",
+        "padding='same'",
+        "learnable=False",
+        "algorithm='fft'",
+    ):
         assert part in text
 
 
-@pytest.mark.parametrize("call, arg", [
-    (lambda: GaborConv2d(0, 2, 3), "in_channels"),
-    (lambda: GaborConv2d(2, "4", 3), "out_channels"),
-    (lambda: GaborConv2d(2, 2, (3, 3, 3)), "kernel_size"),
-    (lambda: GaborConv2d(2, 2, 3, stride=0), "stride"),
-    (lambda: GaborConv2d(2, 2, 3, padding=-1), "padding"),
-    (lambda: GaborConv2d(2, 2, 3, padding_mode="wrap"), "padding_mode"),
-    (lambda: GaborConv2d(2, 2, 3, learnable="yes"), "learnable"),
-    (lambda: GaborConv2d(2, 2, 3, algorithm="winograd"), "algorithm"),
-])
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: GaborConv2d(0, 2, 3), "in_channels"),
+        (lambda: GaborConv2d(2, "4", 3), "out_channels"),
+        (lambda: GaborConv2d(2, 2, (3, 3, 3)), "kernel_size"),
+        (lambda: GaborConv2d(2, 2, 3, stride=0), "stride"),
+        (lambda: GaborConv2d(2, 2, 3, padding=-1), "padding"),
+        (lambda: GaborConv2d(2, 2, 3, padding_mode="wrap"), "padding_mode"),
+        (lambda: GaborConv2d(2, 2, 3, learnable="yes"), "learnable"),
+        (lambda: GaborConv2d(2, 2, 3, algorithm="winograd"), "algorithm"),
+    ],
+)
 def test_argument_errors(call, arg):
     with pytest.raises((ValueError, TypeError), match=arg):
         call()

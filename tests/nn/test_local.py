@@ -30,20 +30,21 @@ def brute_force(x, weight, stride, kernel_at):
     """Valid, undilated, ungrouped reference: a float64 loop over output positions."""
     x = x.detach().double().numpy()
     ndim = x.ndim - 2
-    kernel = weight.shape[2:2 + ndim]
+    kernel = weight.shape[2 : 2 + ndim]
     out = tuple((x.shape[2 + a] - kernel[a]) // stride + 1 for a in range(ndim))
     y = np.zeros((x.shape[0], weight.shape[0], *out))
     for j in itertools.product(*map(range, out)):
-        window = x[(..., *(slice(i * stride, i * stride + k) for i, k in zip(j, kernel,
-                                                                              strict=True)))]
-        y[(..., *j)] = np.tensordot(window, kernel_at(j), axes=(list(range(1, 2 + ndim)),
-                                                                list(range(1, 2 + ndim))))
+        window = x[
+            (..., *(slice(i * stride, i * stride + k) for i, k in zip(j, kernel, strict=True)))
+        ]
+        y[(..., *j)] = np.tensordot(
+            window, kernel_at(j), axes=(list(range(1, 2 + ndim)), list(range(1, 2 + ndim)))
+        )
     return y
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 3),
-       st.booleans())
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 3), st.booleans())
 def test_layers_match_brute_force(ndim, k, stride, tiles, bias):
     torch.manual_seed(0)
     size = {1: 8, 2: 6, 3: 4}[ndim]
@@ -65,14 +66,17 @@ def test_layers_match_brute_force(ndim, k, stride, tiles, bias):
 
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
-@pytest.mark.parametrize(("c_in", "c_out", "k", "groups", "bias"),
-                         [(4, 6, 3, 1, True), (4, 6, 2, 2, False), (3, 5, 1, 1, True)])
+@pytest.mark.parametrize(
+    ("c_in", "c_out", "k", "groups", "bias"),
+    [(4, 6, 3, 1, True), (4, 6, 2, 2, False), (3, 5, 1, 1, True)],
+)
 def test_num_parameters_closed_form(ndim, c_in, c_out, k, groups, bias):
     size, stride = 7, 2
-    local = LOCAL[ndim](c_in, c_out, k, size, stride=stride, padding="same", groups=groups,
-                        bias=bias)
+    local = LOCAL[ndim](
+        c_in, c_out, k, size, stride=stride, padding="same", groups=groups, bias=bias
+    )
     positions = math.ceil(size / stride) ** ndim
-    per_kernel = k ** ndim * c_in // groups * c_out
+    per_kernel = k**ndim * c_in // groups * c_out
     assert local.output_size == (math.ceil(size / stride),) * ndim
     assert local.num_parameters == (per_kernel + c_out * bias) * positions
     tiles = (2, 3, 1)[:ndim]
@@ -119,8 +123,10 @@ def test_identities_through_layers():
 def test_gradcheck_layers():
     torch.manual_seed(0)
     for layer, shape in [
-        (LocallyConnected1d(2, 2, 3, 6, stride=2, padding="same", padding_mode="reflect"),
-         (2, 2, 6)),
+        (
+            LocallyConnected1d(2, 2, 3, 6, stride=2, padding="same", padding_mode="reflect"),
+            (2, 2, 6),
+        ),
         (LocallyConnected2d(2, 2, 2, (4, 3), groups=2, padding="causal"), (1, 2, 4, 3)),
         (TiledConv2d(2, 2, 2, (2, 3), padding="same", padding_mode="circular"), (1, 2, 4, 5)),
         (TiledConv3d(1, 2, (1, 2, 2), 2, dilation=(1, 1, 2), padding=1), (1, 1, 3, 3, 3)),
@@ -131,8 +137,8 @@ def test_gradcheck_layers():
 
         def f(v, *p, layer=layer, params=params):
             with torch.nn.utils.stateless._reparametrize_module(
-                    layer, {n: t for (n, _), t in zip(layer.named_parameters(), p,
-                                                      strict=True)}):
+                layer, {n: t for (n, _), t in zip(layer.named_parameters(), p, strict=True)}
+            ):
                 return layer(v)
 
         assert torch.autograd.gradcheck(f, (x, *params)), layer
@@ -153,27 +159,36 @@ def test_extra_repr_and_state_dict():
     assert isinstance(layer, anyconv.nn.base.Module)
 
 
-@pytest.mark.parametrize(("build", "error", "match"), [
-    (lambda: LocallyConnected2d(0, 4, 3, 8), ValueError, "'in_channels'"),
-    (lambda: LocallyConnected2d(3, 4.0, 3, 8), TypeError, "'out_channels'"),
-    (lambda: LocallyConnected2d(3, 4, (3, 3, 3), 8), ValueError, "'kernel_size'"),
-    (lambda: LocallyConnected2d(3, 4, 3, None), TypeError, "'input_size'"),
-    (lambda: LocallyConnected2d(3, 4, 3, 2), ValueError, "kernel is larger"),
-    (lambda: LocallyConnected2d(3, 4, 3, 8, groups=2), ValueError, "'groups'"),
-    (lambda: LocallyConnected2d(3, 4, 3, 8, padding="middle"), ValueError, "'padding'"),
-    (lambda: LocallyConnected2d(3, 4, 3, 8, padding_mode="mirror"), ValueError,
-     "'padding_mode'"),
-    (lambda: LocallyConnected2d(3, 4, 3, 8, bias="yes"), TypeError, "'bias'"),
-    (lambda: LocallyConnected1d(3, 4, 3, 4, padding=5, padding_mode="reflect"), ValueError,
-     "'padding'"),
-    (lambda: TiledConv2d(3, 4, 3, 0), ValueError, "'tiles'"),
-    (lambda: TiledConv2d(3, 4, 3, (2, 2, 2)), ValueError, "'tiles'"),
-    (lambda: TiledConv2d(3, 4, 3, 2, stride=0), ValueError, "'stride'"),
-    (lambda: TiledConv2d(2, 4, 3, 2, groups=3), ValueError, "'groups'"),
-    (lambda: TiledConv2d(2, 4, 3, 2, padding_mode="mirror"), ValueError, "'padding_mode'"),
-    (lambda: TiledConv2d(2, 4, 3, 2, algorithm="magic"), ValueError, "'algorithm'"),
-    (lambda: TiledConv3d(2, 4, 3, 2, dilation=-1), ValueError, "'dilation'"),
-])
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: LocallyConnected2d(0, 4, 3, 8), ValueError, "'in_channels'"),
+        (lambda: LocallyConnected2d(3, 4.0, 3, 8), TypeError, "'out_channels'"),
+        (lambda: LocallyConnected2d(3, 4, (3, 3, 3), 8), ValueError, "'kernel_size'"),
+        (lambda: LocallyConnected2d(3, 4, 3, None), TypeError, "'input_size'"),
+        (lambda: LocallyConnected2d(3, 4, 3, 2), ValueError, "kernel is larger"),
+        (lambda: LocallyConnected2d(3, 4, 3, 8, groups=2), ValueError, "'groups'"),
+        (lambda: LocallyConnected2d(3, 4, 3, 8, padding="middle"), ValueError, "'padding'"),
+        (
+            lambda: LocallyConnected2d(3, 4, 3, 8, padding_mode="mirror"),
+            ValueError,
+            "'padding_mode'",
+        ),
+        (lambda: LocallyConnected2d(3, 4, 3, 8, bias="yes"), TypeError, "'bias'"),
+        (
+            lambda: LocallyConnected1d(3, 4, 3, 4, padding=5, padding_mode="reflect"),
+            ValueError,
+            "'padding'",
+        ),
+        (lambda: TiledConv2d(3, 4, 3, 0), ValueError, "'tiles'"),
+        (lambda: TiledConv2d(3, 4, 3, (2, 2, 2)), ValueError, "'tiles'"),
+        (lambda: TiledConv2d(3, 4, 3, 2, stride=0), ValueError, "'stride'"),
+        (lambda: TiledConv2d(2, 4, 3, 2, groups=3), ValueError, "'groups'"),
+        (lambda: TiledConv2d(2, 4, 3, 2, padding_mode="mirror"), ValueError, "'padding_mode'"),
+        (lambda: TiledConv2d(2, 4, 3, 2, algorithm="magic"), ValueError, "'algorithm'"),
+        (lambda: TiledConv3d(2, 4, 3, 2, dilation=-1), ValueError, "'dilation'"),
+    ],
+)
 def test_constructor_errors_name_the_argument(build, error, match):
     with pytest.raises(error, match=match):
         build()

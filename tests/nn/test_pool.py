@@ -30,11 +30,14 @@ from anyconv.nn.pool import (
 SHAPES = {1: (2, 3, 11), 2: (2, 3, 9, 8), 3: (2, 3, 6, 5, 7)}
 
 
-@pytest.mark.parametrize(("ours", "theirs", "ndim"), [
-    (MaxPool1d, torch.nn.MaxPool1d, 1),
-    (MaxPool2d, torch.nn.MaxPool2d, 2),
-    (MaxPool3d, torch.nn.MaxPool3d, 3),
-])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "ndim"),
+    [
+        (MaxPool1d, torch.nn.MaxPool1d, 1),
+        (MaxPool2d, torch.nn.MaxPool2d, 2),
+        (MaxPool3d, torch.nn.MaxPool3d, 3),
+    ],
+)
 @pytest.mark.parametrize("ceil_mode", [False, True])
 def test_max_pool_modules_match_torch(ours, theirs, ndim, ceil_mode):
     x = torch.randn(*SHAPES[ndim])
@@ -43,11 +46,14 @@ def test_max_pool_modules_match_torch(ours, theirs, ndim, ceil_mode):
     torch.testing.assert_close(a(x), b(x))
 
 
-@pytest.mark.parametrize(("ours", "theirs", "ndim"), [
-    (AvgPool1d, torch.nn.AvgPool1d, 1),
-    (AvgPool2d, torch.nn.AvgPool2d, 2),
-    (AvgPool3d, torch.nn.AvgPool3d, 3),
-])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "ndim"),
+    [
+        (AvgPool1d, torch.nn.AvgPool1d, 1),
+        (AvgPool2d, torch.nn.AvgPool2d, 2),
+        (AvgPool3d, torch.nn.AvgPool3d, 3),
+    ],
+)
 @pytest.mark.parametrize(("ceil_mode", "count_include_pad"), [(False, True), (True, False)])
 def test_avg_pool_modules_match_torch(ours, theirs, ndim, ceil_mode, count_include_pad):
     x = torch.randn(*SHAPES[ndim])
@@ -55,23 +61,28 @@ def test_avg_pool_modules_match_torch(ours, theirs, ndim, ceil_mode, count_inclu
     torch.testing.assert_close(ours(*args)(x), theirs(*args)(x))
 
 
-@pytest.mark.parametrize(("ours", "theirs", "ndim"), [
-    (LPPool1d, torch.nn.LPPool1d, 1),
-    (LPPool2d, torch.nn.LPPool2d, 2),
-    (LPPool3d, torch.nn.LPPool3d, 3),
-])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "ndim"),
+    [
+        (LPPool1d, torch.nn.LPPool1d, 1),
+        (LPPool2d, torch.nn.LPPool2d, 2),
+        (LPPool3d, torch.nn.LPPool3d, 3),
+    ],
+)
 def test_lp_pool_modules_match_torch(ours, theirs, ndim):
     x = torch.randn(*SHAPES[ndim])
     torch.testing.assert_close(ours(2, 2)(x), theirs(2, 2)(x))
 
 
-@pytest.mark.parametrize(("module", "ndim"), [(SoftPool1d, 1), (SoftPool2d, 2),
-                                               (SoftPool3d, 3)])
-@pytest.mark.parametrize(("kernel", "stride", "padding", "ceil_mode"), [
-    (2, None, 0, True),
-    (3, 2, "same", False),
-    (2, None, "causal", False),
-])
+@pytest.mark.parametrize(("module", "ndim"), [(SoftPool1d, 1), (SoftPool2d, 2), (SoftPool3d, 3)])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "ceil_mode"),
+    [
+        (2, None, 0, True),
+        (3, 2, "same", False),
+        (2, None, "causal", False),
+    ],
+)
 def test_soft_pool_modules_call_functional(module, ndim, kernel, stride, padding, ceil_mode):
     x = torch.randn(*SHAPES[ndim]) * 100
     y = module(kernel, stride, padding, ceil_mode)(x)
@@ -103,33 +114,45 @@ def test_channel_max_pool_module():
 
 
 def test_modules_have_no_parameters_and_a_repr():
-    layers = [MaxPool2d(3, 2, "same", dilation=2), AvgPool1d(2, count_include_pad=False),
-              LPPool3d(2.5, 2), SoftPool2d(2, ceil_mode=True), GlobalAvgPool(keepdim=True),
-              GlobalMaxPool(), ChannelMaxPool(4)]
+    layers = [
+        MaxPool2d(3, 2, "same", dilation=2),
+        AvgPool1d(2, count_include_pad=False),
+        LPPool3d(2.5, 2),
+        SoftPool2d(2, ceil_mode=True),
+        GlobalAvgPool(keepdim=True),
+        GlobalMaxPool(),
+        ChannelMaxPool(4),
+    ]
     for layer in layers:
         assert layer.num_parameters == 0
-    assert repr(layers[0]) == ("MaxPool2d(kernel_size=(3, 3), stride=(2, 2), "
-                               "padding='same', dilation=(2, 2), ceil_mode=False)")
+    assert repr(layers[0]) == (
+        "MaxPool2d(kernel_size=(3, 3), stride=(2, 2), "
+        "padding='same', dilation=(2, 2), ceil_mode=False)"
+    )
     assert "count_include_pad=False" in repr(layers[1])
     assert repr(layers[2]).startswith("LPPool3d(norm_type=2.5, kernel_size=(2, 2, 2)")
-    assert repr(layers[3]) == ("SoftPool2d(kernel_size=(2, 2), stride=(2, 2), padding=0, "
-                               "ceil_mode=True)")
+    assert repr(layers[3]) == (
+        "SoftPool2d(kernel_size=(2, 2), stride=(2, 2), padding=0, ceil_mode=True)"
+    )
     assert repr(layers[4]) == "GlobalAvgPool(keepdim=True)"
     assert repr(layers[6]) == "ChannelMaxPool(pool_size=4)"
 
 
-@pytest.mark.parametrize(("build", "error", "match"), [
-    (lambda: MaxPool2d((2, 2, 2)), ValueError, r"MaxPool2d\(\): argument 'kernel_size'"),
-    (lambda: AvgPool1d(2, stride=-1), ValueError, "'stride'"),
-    (lambda: SoftPool3d(2, padding="half"), ValueError, "'padding'.*'causal'"),
-    (lambda: SoftPool1d(2, ceil_mode="no"), TypeError, "'ceil_mode'"),
-    (lambda: AvgPool2d(2, count_include_pad=0), TypeError, "'count_include_pad'"),
-    (lambda: LPPool2d(-2, 2), ValueError, r"LPPool2d\(\): argument 'norm_type'"),
-    (lambda: MaxPool1d(2, dilation=0), ValueError, "'dilation'"),
-    (lambda: GlobalAvgPool(keepdim=1), TypeError, "'keepdim'"),
-    (lambda: ChannelMaxPool(0), ValueError, "'pool_size'"),
-    (lambda: ChannelMaxPool("2"), TypeError, "'pool_size'"),
-])
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (lambda: MaxPool2d((2, 2, 2)), ValueError, r"MaxPool2d\(\): argument 'kernel_size'"),
+        (lambda: AvgPool1d(2, stride=-1), ValueError, "'stride'"),
+        (lambda: SoftPool3d(2, padding="half"), ValueError, "'padding'.*'causal'"),
+        (lambda: SoftPool1d(2, ceil_mode="no"), TypeError, "'ceil_mode'"),
+        (lambda: AvgPool2d(2, count_include_pad=0), TypeError, "'count_include_pad'"),
+        (lambda: LPPool2d(-2, 2), ValueError, r"LPPool2d\(\): argument 'norm_type'"),
+        (lambda: MaxPool1d(2, dilation=0), ValueError, "'dilation'"),
+        (lambda: GlobalAvgPool(keepdim=1), TypeError, "'keepdim'"),
+        (lambda: ChannelMaxPool(0), ValueError, "'pool_size'"),
+        (lambda: ChannelMaxPool("2"), TypeError, "'pool_size'"),
+    ],
+)
 def test_bad_arguments_fail_at_construction(build, error, match):
     with pytest.raises(error, match=match):
         build()

@@ -19,8 +19,9 @@ def test_shapes_and_num_parameters(cls, kernel, rank, bias):
     x = torch.randn(2, 3, *(6,) * len(kernel))
     assert layer(x).shape == (2, 5, *(6,) * len(kernel))
     assert layer.weight.shape == (5, 3, *kernel)
-    torch.testing.assert_close(layer(x), anyconv.conv(x, layer.weight, layer.bias,
-                                                      padding="same"), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        layer(x), anyconv.conv(x, layer.weight, layer.bias, padding="same"), atol=1e-5, rtol=1e-5
+    )
 
 
 def test_initialisation_matches_torch_conv_variance():
@@ -31,12 +32,15 @@ def test_initialisation_matches_torch_conv_variance():
     assert layer.bias.abs().max() <= bound
 
 
-@pytest.mark.parametrize("kwargs", [
-    {},
-    {"padding": 2, "stride": 2},
-    {"padding": "same", "dilation": 2, "padding_mode": "reflect"},
-    {"padding": (1, 0), "stride": (1, 2), "bias": False, "padding_mode": "circular"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"padding": 2, "stride": 2},
+        {"padding": "same", "dilation": 2, "padding_mode": "reflect"},
+        {"padding": (1, 0), "stride": (1, 2), "bias": False, "padding_mode": "circular"},
+    ],
+)
 def test_from_conv2d_full_rank_equals_the_original(kwargs):
     torch.manual_seed(0)
     dense = torch.nn.Conv2d(3, 4, (3, 4), dtype=torch.float64, **kwargs)
@@ -48,8 +52,7 @@ def test_from_conv2d_full_rank_equals_the_original(kwargs):
 
 def test_from_conv3d_full_rank_equals_the_original():
     torch.manual_seed(1)
-    dense = torch.nn.Conv3d(2, 3, 3, padding=(2, 1, 1), stride=(1, 2, 1),
-                            dtype=torch.float64)
+    dense = torch.nn.Conv3d(2, 3, 3, padding=(2, 1, 1), stride=(1, 2, 1), dtype=torch.float64)
     layer = SeparableConv3d.from_conv(dense, rank=9)
     x = torch.randn(1, 2, 5, 6, 7, dtype=torch.float64)
     torch.testing.assert_close(layer(x), dense(x), atol=1e-12, rtol=1e-12)
@@ -88,25 +91,35 @@ def test_training_step_and_state_dict_round_trip():
 
 
 def test_extra_repr():
-    text = repr(SeparableConv2d(3, 8, 3, rank=2, padding="same", bias=False,
-                                padding_mode="reflect"))
-    for part in ("3, 8", "kernel_size=(3, 3)", "rank=2", "padding='same'", "bias=False",
-                 "padding_mode='reflect'"):
+    text = repr(
+        SeparableConv2d(3, 8, 3, rank=2, padding="same", bias=False, padding_mode="reflect")
+    )
+    for part in (
+        "3, 8",
+        "kernel_size=(3, 3)",
+        "rank=2",
+        "padding='same'",
+        "bias=False",
+        "padding_mode='reflect'",
+    ):
         assert part in text
 
 
-@pytest.mark.parametrize("call, arg", [
-    (lambda: SeparableConv2d(0, 2, 3), "in_channels"),
-    (lambda: SeparableConv2d(2, 2.0, 3), "out_channels"),
-    (lambda: SeparableConv2d(2, 2, (3, 3, 3)), "kernel_size"),
-    (lambda: SeparableConv2d(2, 2, 3, rank=0), "rank"),
-    (lambda: SeparableConv2d(2, 2, 3, padding="half"), "padding"),
-    (lambda: SeparableConv2d(2, 2, 3, padding_mode="mirror"), "padding_mode"),
-    (lambda: SeparableConv2d(2, 2, 3, bias=1), "bias"),
-    (lambda: SeparableConv2d.from_conv(torch.nn.Conv2d(4, 4, 3, groups=2), 1), "groups"),
-    (lambda: SeparableConv3d.from_conv(torch.nn.Conv2d(4, 4, 3), 1), "conv"),
-    (lambda: SeparableConv2d.from_conv(torch.nn.Conv2d(4, 4, 3), 4), "rank"),
-])
+@pytest.mark.parametrize(
+    "call, arg",
+    [
+        (lambda: SeparableConv2d(0, 2, 3), "in_channels"),
+        (lambda: SeparableConv2d(2, 2.0, 3), "out_channels"),
+        (lambda: SeparableConv2d(2, 2, (3, 3, 3)), "kernel_size"),
+        (lambda: SeparableConv2d(2, 2, 3, rank=0), "rank"),
+        (lambda: SeparableConv2d(2, 2, 3, padding="half"), "padding"),
+        (lambda: SeparableConv2d(2, 2, 3, padding_mode="mirror"), "padding_mode"),
+        (lambda: SeparableConv2d(2, 2, 3, bias=1), "bias"),
+        (lambda: SeparableConv2d.from_conv(torch.nn.Conv2d(4, 4, 3, groups=2), 1), "groups"),
+        (lambda: SeparableConv3d.from_conv(torch.nn.Conv2d(4, 4, 3), 1), "conv"),
+        (lambda: SeparableConv2d.from_conv(torch.nn.Conv2d(4, 4, 3), 4), "rank"),
+    ],
+)
 def test_argument_errors(call, arg):
     with pytest.raises((ValueError, TypeError), match=arg):
         call()

@@ -49,10 +49,11 @@ def fft_flops(x_shape, weight_shape, spec: ConvSpec) -> float:
     and frequency (``F/2`` of them for real signals)."""
     n, c = x_shape[:2]
     o, per_group = weight_shape[:2]
-    padding = spec.padding if spec.padding_mode == "zeros" else tuple((0, 0)
-                                                                       for _ in spec.padding)
-    spatial = [m + (0 if spec.padding_mode == "zeros" else lo + hi)
-               for m, (lo, hi) in zip(x_shape[2:], spec.padding, strict=True)]
+    padding = spec.padding if spec.padding_mode == "zeros" else tuple((0, 0) for _ in spec.padding)
+    spatial = [
+        m + (0 if spec.padding_mode == "zeros" else lo + hi)
+        for m, (lo, hi) in zip(x_shape[2:], spec.padding, strict=True)
+    ]
     f = math.prod(transform_sizes(spatial, weight_shape[2:], spec.dilation, padding))
     planes = n * c + o * per_group + n * o
     return 2.5 * planes * f * math.log2(max(f, 2)) + 8.0 * n * o * per_group * f / 2
@@ -69,8 +70,14 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
         >>> choose(x, w, spec), choose(x, w[..., :3, :3], spec)
         ('fft', 'native')
     """
-    key = (tuple(x.shape), tuple(weight.shape), spec, x.dtype, x.device, x.requires_grad
-           or weight.requires_grad)
+    key = (
+        tuple(x.shape),
+        tuple(weight.shape),
+        spec,
+        x.dtype,
+        x.device,
+        x.requires_grad or weight.requires_grad,
+    )
     if key in _decisions:
         return _decisions[key]
     if _state["measure"]:
@@ -79,8 +86,7 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
         scale, power, cap = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
         gemm = weight.shape[1] * weight.shape[0] // spec.groups
         threshold = min(scale * gemm**power, cap)
-        ratio = direct_flops(x.shape, weight.shape, spec) / fft_flops(x.shape, weight.shape,
-                                                                      spec)
+        ratio = direct_flops(x.shape, weight.shape, spec) / fft_flops(x.shape, weight.shape, spec)
         choice = "fft" if ratio > threshold else "native"
     _decisions[key] = choice
     return choice
@@ -132,7 +138,8 @@ def clear_decisions() -> None:
     _decisions.clear()
 
 
-def conv_auto(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-              spec: ConvSpec) -> torch.Tensor:
+def conv_auto(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
     """Run the algorithm :func:`choose` picks for this problem."""
     return CANDIDATES[choose(x, weight, spec)](x, weight, bias, spec)

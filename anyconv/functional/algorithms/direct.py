@@ -10,8 +10,9 @@ from anyconv._spec import ConvSpec
 from anyconv.padding import pad
 
 
-def conv_direct(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                spec: ConvSpec) -> torch.Tensor:
+def conv_direct(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
     """``y[n, o, j] = b[o] + sum_{c, p} w[o, c, p] * x_pad[n, c, j*stride + p*dilation]``.
 
     One term per kernel offset ``p``: the input slice that offset sees at every output
@@ -26,8 +27,10 @@ def conv_direct(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     wg = weight.reshape(groups, out_channels // groups, per_group, *kernel)
     y = x.new_zeros(n, groups, out_channels // groups, *spec.out_shape)
     for offset in itertools.product(*map(range, kernel)):
-        window = tuple(slice(p * d, p * d + s * (m - 1) + 1, s) for p, d, s, m in
-                       zip(offset, spec.dilation, spec.stride, spec.out_shape, strict=True))
+        window = tuple(
+            slice(p * d, p * d + s * (m - 1) + 1, s)
+            for p, d, s, m in zip(offset, spec.dilation, spec.stride, spec.out_shape, strict=True)
+        )
         y = y + torch.einsum("ngc...,goc->ngo...", xg[(..., *window)], wg[(..., *offset)])
     y = y.reshape(n, out_channels, *spec.out_shape)
     if bias is not None:

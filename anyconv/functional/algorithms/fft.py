@@ -40,8 +40,12 @@ def next_fast_len(n: int) -> int:
     return best
 
 
-def transform_sizes(spatial: Sequence[int], kernel: Sequence[int], dilation: Sequence[int],
-                    padding: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+def transform_sizes(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+) -> tuple[int, ...]:
     """The FFT size per axis: the smallest fast size at which no wanted output wraps.
 
     The ``span = n + lo + hi - k_eff + 1`` wanted outputs read the input at positions in
@@ -61,8 +65,9 @@ def dilate(weight: torch.Tensor, dilation: tuple[int, ...]) -> torch.Tensor:
     if all(d == 1 for d in dilation):
         return weight
     kernel = weight.shape[2:]
-    spread = weight.new_zeros(*weight.shape[:2],
-                              *(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)))
+    spread = weight.new_zeros(
+        *weight.shape[:2], *(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+    )
     spread[(..., *(slice(None, None, d) for d in dilation))] = weight
     return spread
 
@@ -70,14 +75,19 @@ def dilate(weight: torch.Tensor, dilation: tuple[int, ...]) -> torch.Tensor:
 def _read_outputs(y: torch.Tensor, spec: ConvSpec, padding, sizes) -> torch.Tensor:
     """Output ``t`` of the padded problem is the circular correlation at ``t*s - lo (mod F)``:
     per axis one strided run, or two when the first ``ceil(lo/s)`` outputs wrap around."""
-    for axis, (s, m, (lo, _), f) in enumerate(zip(spec.stride, spec.out_shape, padding, sizes,
-                                                 strict=True)):
+    for axis, (s, m, (lo, _), f) in enumerate(
+        zip(spec.stride, spec.out_shape, padding, sizes, strict=True)
+    ):
         dim = 2 + axis
         wrapped = min(-(-lo // s), m)
         runs = [(f - lo, wrapped), (wrapped * s - lo, m - wrapped)]
-        pieces = [y.narrow(dim, start, s * (count - 1) + 1)[(slice(None),) * dim
-                                                           + (slice(None, None, s),)]
-                  for start, count in runs if count]
+        pieces = [
+            y.narrow(dim, start, s * (count - 1) + 1)[
+                (slice(None),) * dim + (slice(None, None, s),)
+            ]
+            for start, count in runs
+            if count
+        ]
         y = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim)
     return y
 
@@ -114,8 +124,9 @@ def spectral_correlate(xs: torch.Tensor, ws: torch.Tensor, groups: int) -> torch
     return torch.view_as_complex(y).reshape(n, out_channels, *freq)
 
 
-def conv_fft(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-             spec: ConvSpec) -> torch.Tensor:
+def conv_fft(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
     """Convolution through real FFTs of input and kernel and a per-frequency channel GEMM.
 
     Zero padding costs nothing: input and kernel are zero-extended to the transform size
@@ -137,8 +148,7 @@ def conv_fft(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     dims = tuple(range(2, 2 + ndim))
     spectrum_x = torch.fft.rfftn(x, s=sizes, dim=dims)
     spectrum_w = torch.fft.rfftn(dilate(weight, spec.dilation), s=sizes, dim=dims)
-    y = torch.fft.irfftn(spectral_correlate(spectrum_x, spectrum_w, spec.groups), s=sizes,
-                         dim=dims)
+    y = torch.fft.irfftn(spectral_correlate(spectrum_x, spectrum_w, spec.groups), s=sizes, dim=dims)
     y = _read_outputs(y, spec, padding, sizes)
     if bias is not None:
         y = y + bias.view(-1, *(1,) * ndim)

@@ -13,8 +13,9 @@ from anyconv.padding import pad
 Ints = tuple[int, ...]
 
 
-def im2col(xp: torch.Tensor, kernel: Ints, stride: Ints, dilation: Ints,
-           groups: int) -> torch.Tensor:
+def im2col(
+    xp: torch.Tensor, kernel: Ints, stride: Ints, dilation: Ints, groups: int
+) -> torch.Tensor:
     """Unfold a padded input into the column matrix of every receptive field.
 
     Args:
@@ -44,25 +45,28 @@ def im2col(xp: torch.Tensor, kernel: Ints, stride: Ints, dilation: Ints,
 
 
 @functools.lru_cache(maxsize=64)
-def _col2im_index(padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints,
-                  device: torch.device) -> torch.Tensor:
+def _col2im_index(
+    padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints, device: torch.device
+) -> torch.Tensor:
     """Flat index into the padded input for every (kernel offset, output position), C order."""
     ndim = len(kernel)
     index = torch.zeros((), dtype=torch.long, device=device)
     place = math.prod(padded)
-    for axis, (p, k, s, d, m) in enumerate(zip(padded, kernel, stride, dilation, out,
-                                               strict=True)):
+    for axis, (p, k, s, d, m) in enumerate(zip(padded, kernel, stride, dilation, out, strict=True)):
         place //= p
-        along = (torch.arange(k, device=device)[:, None] * d
-                 + torch.arange(m, device=device)[None, :] * s) * place
+        along = (
+            torch.arange(k, device=device)[:, None] * d
+            + torch.arange(m, device=device)[None, :] * s
+        ) * place
         shape = [1] * (2 * ndim)  # (*kernel, *out), this axis' k and m in place
         shape[axis], shape[ndim + axis] = k, m
         index = index + along.view(shape)
     return index.reshape(-1)
 
 
-def col2im(cols: torch.Tensor, padded: Ints, kernel: Ints, stride: Ints, dilation: Ints,
-           out: Ints) -> torch.Tensor:
+def col2im(
+    cols: torch.Tensor, padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints
+) -> torch.Tensor:
     """The adjoint of :func:`im2col`: scatter-add columns back onto the padded input grid.
 
     Args:
@@ -110,8 +114,10 @@ class _Im2colConv(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             w = weight.reshape(groups, out_channels // groups, -1)
-            out = tuple((p - d * (k - 1) - 1) // s + 1
-                        for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True))
+            out = tuple(
+                (p - d * (k - 1) - 1) // s + 1
+                for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True)
+            )
             grad_x = col2im(w.transpose(1, 2) @ gy, padded, kernel, stride, dilation, out)
         if ctx.needs_input_grad[1]:
             cols = im2col(xp, kernel, stride, dilation, groups)
@@ -121,8 +127,9 @@ class _Im2colConv(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None, None
 
 
-def conv_im2col(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                spec: ConvSpec) -> torch.Tensor:
+def conv_im2col(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
     """Convolution as one GEMM per group over the im2col matrix (Chellapilla et al. 2006).
 
     Memory: the column matrix holds ``prod(kernel)`` copies of the input; it is built

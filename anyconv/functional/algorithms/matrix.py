@@ -35,11 +35,9 @@ def _source_index(coord: torch.Tensor, n: int, mode: str) -> tuple[torch.Tensor,
     return coord.clamp(0, n - 1), inside
 
 
-def check_matrix_size(weight_shape: tuple[int, ...], out_shape: tuple[int, ...],
-                      func: str) -> None:
+def check_matrix_size(weight_shape: tuple[int, ...], out_shape: tuple[int, ...], func: str) -> None:
     """Raise before building a matrix larger than :data:`MATRIX_MAX_NONZEROS`."""
-    entries = weight_shape[0] * weight_shape[1] * math.prod(weight_shape[2:]) * math.prod(
-        out_shape)
+    entries = weight_shape[0] * weight_shape[1] * math.prod(weight_shape[2:]) * math.prod(out_shape)
     if entries > MATRIX_MAX_NONZEROS:
         raise ValueError(
             f"{func}(): argument 'algorithm'='matrix' would store {entries:,} nonzeros for "
@@ -49,8 +47,9 @@ def check_matrix_size(weight_shape: tuple[int, ...], out_shape: tuple[int, ...],
         )
 
 
-def build_matrix(weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec,
-                 func: str = "conv") -> torch.Tensor:
+def build_matrix(
+    weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec, func: str = "conv"
+) -> torch.Tensor:
     """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec.
 
     The values are gathered from ``weight`` with autograd intact, so gradients flow to the
@@ -64,11 +63,14 @@ def build_matrix(weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec,
     # Per axis: input coordinate read by (output position j, tap p), shape (m, k).
     flat = torch.zeros((), dtype=torch.long, device=device)
     valid = torch.ones((), dtype=torch.bool, device=device)
-    for axis, (n, k, m, s, d, (lo, _)) in enumerate(zip(spatial, kernel, spec.out_shape,
-                                                        spec.stride, spec.dilation,
-                                                        spec.padding, strict=True)):
-        coord = (torch.arange(m, device=device)[:, None] * s
-                 + torch.arange(k, device=device)[None, :] * d - lo)
+    for axis, (n, k, m, s, d, (lo, _)) in enumerate(
+        zip(spatial, kernel, spec.out_shape, spec.stride, spec.dilation, spec.padding, strict=True)
+    ):
+        coord = (
+            torch.arange(m, device=device)[:, None] * s
+            + torch.arange(k, device=device)[None, :] * d
+            - lo
+        )
         source, inside = _source_index(coord, n, spec.padding_mode)
         shape = [1] * (2 * ndim)  # (*out, *kernel) with this axis' m and k in place
         shape[axis], shape[ndim + axis] = m, k
@@ -87,14 +89,18 @@ def build_matrix(weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec,
     keep = valid.view(1, 1, positions, taps).expand(shape4)
     values = weight.reshape(out_channels, per_group, 1, taps).expand(shape4)[keep]
     indices = torch.stack([rows.expand(shape4)[keep], cols.expand(shape4)[keep]])
-    matrix = torch.sparse_coo_tensor(indices, values,
-                                     (out_channels * positions, groups * per_group * size),
-                                     check_invariants=False)
+    matrix = torch.sparse_coo_tensor(
+        indices,
+        values,
+        (out_channels * positions, groups * per_group * size),
+        check_invariants=False,
+    )
     return matrix.coalesce()
 
 
-def conv_matrix_algorithm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                          spec: ConvSpec) -> torch.Tensor:
+def conv_matrix_algorithm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
     """Convolution as one sparse matrix product ``y = M x`` per batch (float32 inside for
     float16/bfloat16, which sparse kernels do not cover)."""
     dtype = x.dtype
@@ -106,4 +112,3 @@ def conv_matrix_algorithm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     if bias is not None:
         y = y + bias.view(-1, *(1,) * len(spec.out_shape))
     return y
-

@@ -11,8 +11,9 @@ from anyconv.padding import pad
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
-def conv_native(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                spec: ConvSpec) -> torch.Tensor:
+def conv_native(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
     """Convolution by ``torch.nn.functional.conv{1,2,3}d``.
 
     Zero borders are handed to the kernel, which pads without a copy; only the asymmetric
