@@ -1,5 +1,6 @@
-"""Measurements and analysis of convolutions: algorithm comparisons, shapes, fields."""
+"""Measurements and analysis of convolutions: algorithm comparisons, layer tables."""
 
 from anyconv.analysis.compare import compare_algorithms
+from anyconv.analysis.summary import summary
 
-__all__ = ["compare_algorithms"]
+__all__ = ["compare_algorithms", "summary"]

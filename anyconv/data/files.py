@@ -1,0 +1,89 @@
+"""Inputs for prediction from files: images and NumPy arrays, shaped for a model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from anyconv.data.folder import read_image
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
+    from PIL import Image
+
+    if len(input_shape) != 3:
+        raise ValueError(f"{path}: an image, but the model takes inputs of shape "
+                         f"{input_shape} (C, H, W expected for images)")
+    a = read_image(path, channels=1 if input_shape[0] == 1 else 3)
+    if a.shape[1:] != input_shape[1:]:
+        # A different size is resized (bilinear) to what the model was trained on.
+        h, w = input_shape[1:]
+        planes = [np.asarray(Image.fromarray(p).resize((w, h), Image.BILINEAR)) for p in a]
+        a = np.stack(planes).astype(np.float32)
+    if a.shape[0] != input_shape[0]:
+        raise ValueError(f"{path}: image has {a.shape[0]} channels, the model takes "
+                         f"{input_shape[0]}")
+    return a[None]
+
+
+def _array(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+    a = np.asarray(a, dtype=np.float32)
+    if a.shape == input_shape:
+        return a[None]
+    if a.shape[1:] == input_shape:
+        return a
+    if input_shape[0] == 1 and a.shape == input_shape[1:]:
+        return a[None, None]
+    if input_shape[0] == 1 and a.shape[1:] == input_shape[1:]:
+        return a[:, None]
+    raise ValueError(f"{path}: array of shape {a.shape} fits neither one input "
+                     f"{input_shape} nor a batch (N, *{input_shape})")
+
+
+def load_inputs(paths: Sequence[str | Path], input_shape: Sequence[int]) -> torch.Tensor:
+    """Read images (PNG, JPEG, ...) and ``.npy`` arrays into one batch for a model.
+
+    Images are converted to the model's channel count (grey or RGB), scaled to [0, 1] and
+    resized (bilinear) to its spatial size. Arrays must hold one input ``(C, *spatial)``
+    (``(*spatial)`` when ``C == 1``) or a batch of them; their values are used as they
+    are, so they should be scaled like the training data.
+
+    Args:
+        paths: files to read.
+        input_shape: ``(C, *spatial)`` the model takes.
+
+    Returns:
+        float32 ``(N, *input_shape)``, the files' inputs in order.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     np.save(pathlib.Path(tmp) / "a.npy", np.zeros((8, 8)))
+        ...     load_inputs([pathlib.Path(tmp) / "a.npy"], (1, 8, 8)).shape
+        torch.Size([1, 1, 8, 8])
+    """
+    input_shape = tuple(input_shape)
+    batches = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            batches.append(_image(path, input_shape))
+        elif suffix == ".npy":
+            batches.append(_array(path, input_shape))
+        else:
+            raise ValueError(f"{path}: unknown file type {suffix!r}; expected an image "
+                             f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a .npy array")
+    if not batches:
+        raise ValueError("load_inputs(): argument 'paths' must name at least one file; got []")
+    return torch.from_numpy(np.concatenate(batches))
