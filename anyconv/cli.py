@@ -72,9 +72,146 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     return 0 if worst < 1e-4 else 1
 
 
+def _train(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.train import TrainConfig, TrainingDiverged, train
+
+    overrides = {
+        k: v
+        for k, v in dict(
+            model=args.model,
+            data=args.data,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            out=args.out,
+            resume=args.resume,
+            optimizer=args.optimizer,
+            augment=args.augment or None,
+            quiet=args.quiet or None,
+        ).items()
+        if v is not None
+    }
+    config = TrainConfig(**overrides)
+    try:
+        metrics = train(config, console=console)
+    except TrainingDiverged as error:
+        console.print(f"[red]training diverged:[/red] {error}")
+        return 3
+    return 0 if metrics else 1
+
+
+def _evaluate(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.data import load_dataset
+    from anyconv.train import evaluate, load_run
+
+    model, config = load_run(args.run_dir)
+    data = load_dataset(
+        args.data or config["data"], seed=config.get("train", {}).get("data_seed", 0)
+    )
+    result = evaluate(model, data)
+    console.print(
+        f"test accuracy: {result['accuracy']:.2%}, loss {result['loss']:.4f} "
+        f"({result['samples']} samples of {data.name})"
+    )
+    return 0
+
+
+def _predict(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.data.files import load_inputs
+    from anyconv.train import load_run, predict
+
+    model, config = load_run(args.run_dir)
+    names = config.get("class_names") or []
+    table = Table()
+    for column in ("input", "class", "probability"):
+        table.add_column(column)
+    for path in args.files:
+        probs = predict(model, load_inputs([path], config["input_shape"]))
+        for i, p in enumerate(probs):
+            best = int(p.argmax())
+            label = path if len(probs) == 1 else f"{path}[{i}]"
+            table.add_row(label, names[best] if best < len(names) else str(best), f"{p[best]:.3f}")
+    console.print(table)
+    return 0
+
+
+def _models(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.models import list_models
+
+    table = Table(title="models (anyconv train MODEL)")
+    table.add_column("name")
+    table.add_column("description")
+    for name, text in list_models().items():
+        table.add_row(name, text)
+    console.print(table)
+    return 0
+
+
+def _datasets(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.data import list_datasets
+
+    table = Table(title="datasets (anyconv train --data SPEC)")
+    table.add_column("spec")
+    table.add_column("description")
+    for name, text in list_datasets().items():
+        table.add_row(name, text)
+    console.print(table)
+    return 0
+
+
+def _summary(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.analysis import summary
+    from anyconv.models import create_model, default_input_shape
+
+    shape = args.input_shape or default_input_shape(args.model)
+    model = create_model(
+        args.model, in_channels=shape[0], num_classes=args.num_classes, input_size=tuple(shape[1:])
+    )
+    table = Table(title=f"{args.model} on input {tuple(shape)}")
+    for column in ("layer", "type", "output shape", "parameters"):
+        table.add_column(column, justify="right" if column == "parameters" else "left")
+    for row in summary(model, shape):
+        out = "" if row["output_shape"] is None else str(row["output_shape"])
+        table.add_row(row["name"], row["type"], out, f"{row['parameters']:,}")
+    console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model (default: lenet5 on digits)")
+    train.add_argument("model", nargs="?", help="a name from 'anyconv models' (default lenet5)")
+    train.add_argument("--data", help="a spec from 'anyconv datasets' (default digits)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--optimizer", choices=["adamw", "sgd"])
+    train.add_argument("--augment", action="store_true", help="random shifts (images)")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    train.add_argument("--out", help="run folder (default runs/<model>-<data>-<time>)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate = sub.add_parser("evaluate", help="test accuracy of a trained run")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--data", help="another dataset spec of the same shape")
+
+    predict = sub.add_parser("predict", help="classify images or .npy arrays")
+    predict.add_argument("run_dir")
+    predict.add_argument("files", nargs="+")
+
+    sub.add_parser("models", help="list the models")
+    sub.add_parser("datasets", help="list the dataset specs")
+    summ = sub.add_parser("summary", help="layer table of a model: output shapes, parameters")
+    summ.add_argument("model")
+    summ.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
+    summ.add_argument("--num-classes", type=int, default=10)
+
     demo = sub.add_parser(
         "demo",
         help="run every convolution algorithm on one problem and compare their results and speed",
@@ -97,19 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--flip", action="store_true", help="true convolution")
     demo.add_argument("--repeat", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
-    sub.add_parser("algorithms", help="list the algorithms")
+    sub.add_parser("algorithms", help="list the convolution algorithms")
     return parser
+
+
+COMMANDS = {
+    "train": _train,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "models": _models,
+    "datasets": _datasets,
+    "summary": _summary,
+    "demo": _demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
     try:
-        if args.command == "demo":
-            return _demo(args, console)
-        console.print("\n".join(list_algorithms()))
-        return 0
-    except (ValueError, TypeError) as error:
+        if args.command == "algorithms":
+            console.print("\n".join(list_algorithms()))
+            return 0
+        return COMMANDS[args.command](args, console)
+    except (ValueError, TypeError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 2
 

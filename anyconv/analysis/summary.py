@@ -29,19 +29,25 @@ def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> list[dict[str
         [('0', (4, 6, 6), 40), ('1', (144,), 0), ('total', None, 40)]
     """
     if not (isinstance(input_shape, Sequence) and all(isinstance(v, int) for v in input_shape)):
-        raise fail("summary", "input_shape", "a tuple (C, *spatial) of ints", input_shape,
-                   TypeError)
+        raise fail(
+            "summary", "input_shape", "a tuple (C, *spatial) of ints", input_shape, TypeError
+        )
     rows: list[dict[str, Any]] = []
     seen: set[int] = set()
     names = {module: name for name, module in model.named_modules()}
 
     def hook(module: torch.nn.Module, _inputs: Any, output: Any) -> None:
         shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else None
-        own = 0 if id(module) in seen else sum(p.numel() for p in module.parameters(
-            recurse=False))
+        own = 0 if id(module) in seen else sum(p.numel() for p in module.parameters(recurse=False))
         seen.add(id(module))
-        rows.append({"name": names.get(module, "?"), "type": type(module).__name__,
-                     "output_shape": shape, "parameters": own})
+        rows.append(
+            {
+                "name": names.get(module, "?"),
+                "type": type(module).__name__,
+                "output_shape": shape,
+                "parameters": own,
+            }
+        )
 
     leaves = [m for m in model.modules() if not list(m.children())]
     handles = [m.register_forward_hook(hook) for m in leaves]
@@ -60,7 +66,8 @@ def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> list[dict[str
     total = sum(p.numel() for p in model.parameters())
     counted = sum(r["parameters"] for r in rows)
     if counted != total:  # parameters used outside leaf modules (e.g. a container's own)
-        rows.append({"name": "(other)", "type": "", "output_shape": None,
-                     "parameters": total - counted})
+        rows.append(
+            {"name": "(other)", "type": "", "output_shape": None, "parameters": total - counted}
+        )
     rows.append({"name": "total", "type": "", "output_shape": None, "parameters": total})
     return rows

@@ -17,8 +17,10 @@ def _image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
     from PIL import Image
 
     if len(input_shape) != 3:
-        raise ValueError(f"{path}: an image, but the model takes inputs of shape "
-                         f"{input_shape} (C, H, W expected for images)")
+        raise ValueError(
+            f"{path}: an image, but the model takes inputs of shape "
+            f"{input_shape} (C, H, W expected for images)"
+        )
     a = read_image(path, channels=1 if input_shape[0] == 1 else 3)
     if a.shape[1:] != input_shape[1:]:
         # A different size is resized (bilinear) to what the model was trained on.
@@ -26,8 +28,9 @@ def _image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
         planes = [np.asarray(Image.fromarray(p).resize((w, h), Image.BILINEAR)) for p in a]
         a = np.stack(planes).astype(np.float32)
     if a.shape[0] != input_shape[0]:
-        raise ValueError(f"{path}: image has {a.shape[0]} channels, the model takes "
-                         f"{input_shape[0]}")
+        raise ValueError(
+            f"{path}: image has {a.shape[0]} channels, the model takes {input_shape[0]}"
+        )
     return a[None]
 
 
@@ -45,8 +48,10 @@ def _array(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
         return a[None, None]
     if input_shape[0] == 1 and a.shape[1:] == input_shape[1:]:
         return a[:, None]
-    raise ValueError(f"{path}: array of shape {a.shape} fits neither one input "
-                     f"{input_shape} nor a batch (N, *{input_shape})")
+    raise ValueError(
+        f"{path}: array of shape {a.shape} fits neither one input "
+        f"{input_shape} nor a batch (N, *{input_shape})"
+    )
 
 
 def load_inputs(paths: Sequence[str | Path], input_shape: Sequence[int]) -> torch.Tensor:
@@ -82,8 +87,10 @@ def load_inputs(paths: Sequence[str | Path], input_shape: Sequence[int]) -> torc
         elif suffix == ".npy":
             batches.append(_array(path, input_shape))
         else:
-            raise ValueError(f"{path}: unknown file type {suffix!r}; expected an image "
-                             f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a .npy array")
+            raise ValueError(
+                f"{path}: unknown file type {suffix!r}; expected an image "
+                f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a .npy array"
+            )
     if not batches:
         raise ValueError("load_inputs(): argument 'paths' must name at least one file; got []")
     return torch.from_numpy(np.concatenate(batches))
