@@ -74,6 +74,7 @@ def main() -> None:
         epochs=args.epochs + 1,
         batch_size=args.batch_size,
         device=args.device,
+        augment=False,  # the plain loop does not augment either
         quiet=True,
         pictures=False,
         out="/dev/null/unused",
