@@ -124,7 +124,7 @@ def show_rows(console: Console, name: str, rows: list[dict]) -> None:
         ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto"),
     ]
     for peer, ours, label in pairs:
-        if peer in first and ours in first:
+        if peer in first and ours in first and first[ours]:
             console.print(f"{name}: {label}: {first[peer] / first[ours]:.2f}x")
     console.print()
 
