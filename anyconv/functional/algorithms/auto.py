@@ -5,9 +5,11 @@ with those of the FFT path (transforms plus the per-frequency channel contractio
 kernels reach a high fraction of the machine's peak when each group is a sizeable channel
 GEMM, and a small one when it is not (depthwise, a single channel), so the factor the FFT
 must save before it wins grows with the per-group channel product ``C/g · O/g``:
-``scale · (C/g · O/g) ** power``, capped (:data:`FFT_THRESHOLD`, per device type). The CPU
-figures come from the crossovers measured with ``python -m benchmarks`` on a 2-core x86
-machine (about 0.5 for depthwise, 3 for 4x4 and 24 for 16x16 channels).
+``scale · (C/g · O/g) ** power``, capped (:data:`FFT_THRESHOLD`, per device type and number
+of spatial axes: PyTorch's 2-D CPU kernels are far better tuned than its 1-D and 3-D ones).
+The CPU figures come from the crossovers measured with ``python -m benchmarks`` on a 2-core
+x86 machine: in 2-D about 0.5 for depthwise, 3 for 4x4 and 24 for 16x16 channels; in 1-D
+about 3.5 for 16x16; in 3-D about 2 for 8x8.
 
 Measured mode (:func:`measure`), like cuDNN's benchmark mode or SciPy's
 ``choose_conv_method(measure=True)``, times the candidates once per problem and caches the
@@ -28,11 +30,19 @@ from anyconv.functional.algorithms.fft import conv_fft, transform_sizes
 from anyconv.functional.algorithms.native import conv_native
 
 CANDIDATES = {"native": conv_native, "fft": conv_fft}
-FFT_THRESHOLD = {"cpu": (0.5, 0.7, 32.0), "cuda": (1.0, 0.7, 64.0)}
-"""``(scale, power, cap)`` per device type: the FFT path is chosen when the direct sum needs
-more than ``min(scale · (C/g · O/g) ** power, cap)`` times its model flops. The CUDA figures
-are a conservative guess (cuDNN is efficient at every kernel size), not a measurement;
-other device types use them too."""
+FFT_THRESHOLD = {
+    "cpu": ((0.07, 0.5, 0.11), 0.7, 32.0),
+    "cuda": ((1.0, 1.0, 1.0), 0.7, 64.0),
+}
+"""``(scale per number of spatial axes (1, 2, 3), power, cap)`` per device type: the FFT path
+is chosen when the direct sum needs more than ``min(scale · (C/g · O/g) ** power, cap)``
+times its model flops. The CUDA figures are a conservative guess (cuDNN is efficient at
+every kernel size), not a measurement; other device types use them too."""
+
+MIN_FFT_FLOPS = 1e7
+"""Below this many direct-sum flops the FFT path's fixed costs (planning, several kernel
+launches, Python) dominate, and PyTorch's kernel is chosen whatever the ratio. It also keeps
+small causal layers exactly causal: an FFT leaks rounding noise (1e-16) across time."""
 
 _state = {"measure": False}
 _decisions: dict[tuple, str] = {}
@@ -83,11 +93,12 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
     if _state["measure"]:
         choice = _measure_once(x, weight, spec)
     else:
-        scale, power, cap = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
+        scales, power, cap = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
         gemm = weight.shape[1] * weight.shape[0] // spec.groups
-        threshold = min(scale * gemm**power, cap)
-        ratio = direct_flops(x.shape, weight.shape, spec) / fft_flops(x.shape, weight.shape, spec)
-        choice = "fft" if ratio > threshold else "native"
+        threshold = min(scales[x.dim() - 3] * gemm**power, cap)
+        direct = direct_flops(x.shape, weight.shape, spec)
+        ratio = direct / fft_flops(x.shape, weight.shape, spec)
+        choice = "fft" if direct > MIN_FFT_FLOPS and ratio > threshold else "native"
     _decisions[key] = choice
     return choice
 
