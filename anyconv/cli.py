@@ -190,7 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
     train.add_argument("--optimizer", choices=["adamw", "sgd"])
-    train.add_argument("--augment", action="store_true", help="random shifts (images)")
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="random 1-pixel shifts of images and video frames (default on)",
+    )
     train.add_argument("--seed", type=int)
     train.add_argument("--device", choices=["auto", "cpu", "cuda"])
     train.add_argument("--out", help="run folder (default runs/<model>-<data>-<time>)")
