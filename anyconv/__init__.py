@@ -21,7 +21,7 @@ from anyconv.functional import (
 )
 from anyconv.functional.algorithms.auto import measure
 from anyconv.functional.algorithms.matrix import MATRIX_MAX_NONZEROS
-from anyconv.padding import output_shape, pad, resolve_padding
+from anyconv.padding import effective_kernel, output_shape, pad, resolve_padding
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,7 @@ __all__ = [
     "MATRIX_MAX_NONZEROS",
     "conv",
     "conv_matrix",
+    "effective_kernel",
     "factorize",
     "filters",
     "functional",

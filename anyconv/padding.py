@@ -30,6 +30,16 @@ from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, padding_entrie
 Padding = tuple[tuple[int, int], ...]
 
 
+def effective_kernel(kernel_size: Sequence[int], dilation: Sequence[int]) -> tuple[int, ...]:
+    """The span of each dilated kernel axis, ``k_eff = dilation * (k - 1) + 1``.
+
+    Example:
+        >>> effective_kernel((3, 5), (2, 1))
+        (5, 5)
+    """
+    return tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation, strict=True))
+
+
 def _spatial(input_shape: Any, func: str) -> tuple[int, ...]:
     if not (isinstance(input_shape, Sequence | torch.Size) and len(input_shape) >= 1):
         raise fail(
@@ -45,11 +55,11 @@ def _resolve(
     kernel = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
     stride = int_tuple(stride, ndim, "stride", func, minimum=1)
     dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
+    keff = effective_kernel(kernel, dilation)
     pads = []
-    for entry, n, k, s, d in zip(
-        padding_entries(padding, ndim, func), spatial, kernel, stride, dilation, strict=True
+    for entry, n, k_eff, s in zip(
+        padding_entries(padding, ndim, func), spatial, keff, stride, strict=True
     ):
-        k_eff = d * (k - 1) + 1
         if entry == "valid":
             pads.append((0, 0))
         elif entry == "full":
@@ -63,7 +73,6 @@ def _resolve(
             pads.append((entry, entry))
         else:
             pads.append(entry)
-    keff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
     for axis, (n, (lo, hi), ke) in enumerate(zip(spatial, pads, keff, strict=True)):
         if n + lo + hi < ke:
             raise ValueError(

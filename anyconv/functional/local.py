@@ -18,7 +18,7 @@ from anyconv._spec import MAX_SPATIAL_DIMS, ConvSpec, check_float_tensor, fail, 
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.matrix import check_matrix_size
 from anyconv.functional.conv import conv_spec
-from anyconv.padding import pad
+from anyconv.padding import effective_kernel, pad
 
 
 def _check_tensors(x: Any, weight: Any, bias: Any, extra: str, func: str) -> int:
@@ -328,7 +328,7 @@ def tiled_conv(
     sizes = tuple(-(-m // T) for m, T in zip(out, tiles, strict=True))
     if algorithm == "matrix":
         check_matrix_size(kernel_shape, sizes, func)
-    keff = [d * (k - 1) + 1 for k, d in zip(kernel_shape[2:], spec.dilation, strict=True)]
+    keff = effective_kernel(kernel_shape[2:], spec.dilation)
     phase_stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
     # Every phase computes the same number of outputs, so they interleave into one buffer;
     # the few past the end read extra zeros on the high side and are cut off.

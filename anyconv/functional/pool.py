@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from anyconv._spec import MAX_SPATIAL_DIMS, check_bool, check_float_tensor, fail, int_tuple
-from anyconv.padding import Padding, conv_geometry, pad
+from anyconv.functional.algorithms.im2col import sliding_windows
+from anyconv.padding import Padding, conv_geometry, effective_kernel, pad
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
@@ -48,10 +49,8 @@ class _Window:
     @property
     def span(self) -> tuple[int, ...]:
         """Padded length each axis needs so that exactly ``out`` windows fit."""
-        return tuple(
-            (o - 1) * s + d * (k - 1) + 1
-            for o, s, k, d in zip(self.out, self.stride, self.kernel, self.dilation, strict=True)
-        )
+        keff = effective_kernel(self.kernel, self.dilation)
+        return tuple((o - 1) * s + k for o, s, k in zip(self.out, self.stride, keff, strict=True))
 
     def exact_padding(self, crop: bool) -> Padding:
         """``(lo, hi)`` that pads (and, if ``crop``, trims) the input to :attr:`span`.
@@ -109,10 +108,19 @@ def _check_input(x: Any, func: str) -> int:
 
 def _check_nonempty(win: _Window, func: str) -> None:
     """Refuse windows made of padding alone: their max, mean or softmax has no input."""
-    for axis, (n, (lo, hi), o, s, k, d) in enumerate(
-        zip(win.spatial, win.padding, win.out, win.stride, win.kernel, win.dilation, strict=True)
+    keff = effective_kernel(win.kernel, win.dilation)
+    for axis, (n, (lo, hi), o, s, k, d, k_eff) in enumerate(
+        zip(
+            win.spatial,
+            win.padding,
+            win.out,
+            win.stride,
+            win.kernel,
+            win.dilation,
+            keff,
+            strict=True,
+        )
     ):
-        k_eff = d * (k - 1) + 1
         # Only windows that start in the left padding or reach past the input can miss it.
         left = range(min(o, -(-lo // s)))
         right = range(max(len(left), -(-(lo + n - k_eff + 1) // s)), o)
@@ -355,10 +363,8 @@ class _SoftPoolTiled(torch.autograd.Function):
 def _soft_pool_unfold(x: torch.Tensor, win: _Window) -> torch.Tensor:
     """SoftPool for overlapping or dilated windows: softmax over unfolded windows."""
     xp = pad(x, win.exact_padding(crop=True), value=-math.inf)
-    for axis, (k, s, d) in enumerate(zip(win.kernel, win.stride, win.dilation, strict=True)):
-        xp = xp.unfold(2 + axis, d * (k - 1) + 1, s)
-    taps = (..., *(slice(None, None, d) for d in win.dilation))
-    windows = xp[taps].reshape(*xp.shape[: 2 + win.ndim], -1)
+    windows = sliding_windows(xp, win.kernel, win.stride, win.dilation)
+    windows = windows.reshape(*windows.shape[: 2 + win.ndim], -1)
     weights = torch.softmax(windows, dim=-1)
     values = windows.masked_fill(weights == 0, 0)  # padding: weight 0 and value -inf
     return (weights * values).sum(-1)

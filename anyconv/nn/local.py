@@ -13,6 +13,7 @@ from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv_spec
 from anyconv.functional.local import locally_connected, tiled_conv
 from anyconv.nn.base import Module
+from anyconv.padding import effective_kernel
 
 
 class _PositionalConvNd(Module):
@@ -255,9 +256,7 @@ class _TiledConvNd(_PositionalConvNd):
         if not isinstance(bias, bool):
             raise fail(name, "bias", "a bool", bias, TypeError)
         # validate padding, groups and mode now against a nominal input the kernel fits
-        nominal = tuple(
-            d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True)
-        )
+        nominal = effective_kernel(self.kernel_size, self.dilation)
         conv_spec(
             (1, self.in_channels, *nominal),
             (self.out_channels, self.in_channels // self.groups, *self.kernel_size),

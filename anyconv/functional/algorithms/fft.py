@@ -20,7 +20,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from anyconv._spec import ConvSpec
-from anyconv.padding import pad
+from anyconv.padding import effective_kernel, pad
 
 
 @functools.lru_cache(maxsize=1024)
@@ -59,8 +59,9 @@ def transform_sizes(
     and ``F >= k_eff`` the kernel taps.
     """
     sizes = []
-    for n, k, d, (lo, hi) in zip(spatial, kernel, dilation, padding, strict=True):
-        k_eff = d * (k - 1) + 1
+    for n, k_eff, (lo, hi) in zip(
+        spatial, effective_kernel(kernel, dilation), padding, strict=True
+    ):
         sizes.append(next_fast_len(max(n + max(lo, hi), k_eff, n + lo + hi - k_eff + 1)))
     return tuple(sizes)
 
@@ -69,10 +70,7 @@ def dilate(weight: torch.Tensor, dilation: tuple[int, ...]) -> torch.Tensor:
     """Spread the taps of ``(O, C, *kernel)`` apart: ``dilation - 1`` zeros between taps."""
     if all(d == 1 for d in dilation):
         return weight
-    kernel = weight.shape[2:]
-    spread = weight.new_zeros(
-        *weight.shape[:2], *(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
-    )
+    spread = weight.new_zeros(*weight.shape[:2], *effective_kernel(weight.shape[2:], dilation))
     spread[(..., *(slice(None, None, d) for d in dilation))] = weight
     return spread
 

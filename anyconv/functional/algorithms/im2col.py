@@ -8,9 +8,30 @@ import math
 import torch
 
 from anyconv._spec import ConvSpec
-from anyconv.padding import pad
+from anyconv.padding import effective_kernel, pad
 
 Ints = tuple[int, ...]
+
+
+def sliding_windows(xp: torch.Tensor, kernel: Ints, stride: Ints, dilation: Ints) -> torch.Tensor:
+    """Every receptive field of a padded input, as a view (no copy).
+
+    Args:
+        xp: padded input ``(N, C, *padded)``.
+        kernel, stride, dilation: one int per spatial axis.
+
+    Returns:
+        a view ``(N, C, *out, *kernel)``: ``[n, c, j, p]`` is ``xp[n, c, j*stride +
+        p*dilation]``.
+
+    Example:
+        >>> sliding_windows(torch.arange(6.0).view(1, 1, 6), (2,), (2,), (2,))[0, 0]
+        tensor([[0., 2.],
+                [2., 4.]])
+    """
+    for axis, (k_eff, s) in enumerate(zip(effective_kernel(kernel, dilation), stride, strict=True)):
+        xp = xp.unfold(2 + axis, k_eff, s)
+    return xp[(..., *(slice(None, None, d) for d in dilation))]
 
 
 def im2col(
@@ -34,11 +55,8 @@ def im2col(
         tensor([0., 1., 4., 5.])
     """
     n, c = xp.shape[:2]
-    windows = xp
-    for axis, (k, s, d) in enumerate(zip(kernel, stride, dilation, strict=True)):
-        windows = windows.unfold(2 + axis, d * (k - 1) + 1, s)
     ndim = len(kernel)
-    windows = windows[(..., *(slice(None, None, d) for d in dilation))]
+    windows = sliding_windows(xp, kernel, stride, dilation)
     # (N, C, *out, *kernel) -> (N, C, *kernel, *out): a copy, the columns proper.
     order = (0, 1, *range(2 + ndim, 2 + 2 * ndim), *range(2, 2 + ndim))
     return windows.permute(order).reshape(n, groups, c // groups * math.prod(kernel), -1)
@@ -90,7 +108,7 @@ class _Im2colConv(torch.autograd.Function):
     grad_w = grad_y · colsᵀ, grad_b = sum of grad_y, grad_x = col2im(wᵀ · grad_y)."""
 
     @staticmethod
-    def forward(ctx, xp, weight, bias, stride, dilation, groups):
+    def forward(ctx, xp, weight, bias, stride, dilation, groups, out):
         kernel = tuple(weight.shape[2:])
         cols = im2col(xp, kernel, stride, dilation, groups)
         out_channels = weight.shape[0]
@@ -101,30 +119,26 @@ class _Im2colConv(torch.autograd.Function):
         # Keep the input, not the columns: prod(kernel) times smaller, and rebuilding the
         # columns in backward keeps grad_w differentiable in x (double backward).
         ctx.save_for_backward(xp, weight)
-        ctx.conf = (kernel, stride, dilation, groups)
+        ctx.conf = (kernel, stride, dilation, groups, out)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
         xp, weight = ctx.saved_tensors
-        kernel, stride, dilation, groups = ctx.conf
+        kernel, stride, dilation, groups, out = ctx.conf
         padded = tuple(xp.shape[2:])
         n, out_channels, positions = grad_y.shape
         gy = grad_y.reshape(n, groups, out_channels // groups, positions)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             w = weight.reshape(groups, out_channels // groups, -1)
-            out = tuple(
-                (p - d * (k - 1) - 1) // s + 1
-                for p, k, s, d in zip(padded, kernel, stride, dilation, strict=True)
-            )
             grad_x = col2im(w.transpose(1, 2) @ gy, padded, kernel, stride, dilation, out)
         if ctx.needs_input_grad[1]:
             cols = im2col(xp, kernel, stride, dilation, groups)
             grad_w = torch.einsum("ngol,ngrl->gor", gy, cols).reshape(weight.shape)
         if ctx.needs_input_grad[2]:
             grad_b = grad_y.sum((0, 2))
-        return grad_x, grad_w, grad_b, None, None, None
+        return grad_x, grad_w, grad_b, None, None, None, None
 
 
 def conv_im2col(
@@ -136,5 +150,5 @@ def conv_im2col(
     again in the backward pass rather than kept between the passes.
     """
     xp = pad(x, spec.padding, spec.padding_mode)
-    y = _Im2colConv.apply(xp, weight, bias, spec.stride, spec.dilation, spec.groups)
+    y = _Im2colConv.apply(xp, weight, bias, spec.stride, spec.dilation, spec.groups, spec.out_shape)
     return y.view(x.shape[0], weight.shape[0], *spec.out_shape)
