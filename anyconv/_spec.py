@@ -152,8 +152,15 @@ def check_float_tensor(t: Any, arg: str, func: str) -> torch.Tensor:
     return t
 
 
-def check_conv_tensors(x: Any, weight: Any, bias: Any, func: str) -> int:
-    """Type, rank, dtype and device checks for ``conv``; returns the number of spatial axes."""
+def check_conv_tensors(
+    x: Any, weight: Any, bias: Any, func: str, *, extra: str | None = None
+) -> int:
+    """Type, rank, dtype and device checks for ``conv``; returns the number of spatial axes.
+
+    ``extra`` names trailing weight axes, one per spatial axis, that a layer adds to the
+    kernel (``"out_spatial"`` for locally connected, ``"tiles"`` for tiled convolution);
+    such a layer checks its bias shape itself.
+    """
     check_float_tensor(x, "input", func)
     check_float_tensor(weight, "weight", func)
     if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
@@ -164,18 +171,20 @@ def check_conv_tensors(x: Any, weight: Any, bias: Any, func: str) -> int:
             x,
         )
     ndim = x.dim() - 2
-    if weight.dim() != x.dim():
+    dims = x.dim() + (ndim if extra else 0)
+    if weight.dim() != dims:
+        layout = f"*kernel, *{extra}" if extra else "*kernel"
         raise fail(
             func,
             "weight",
-            f"a tensor of shape (out_channels, in_channels/groups, "
-            f"*kernel) with {x.dim()} dims to match input of shape {tuple(x.shape)}",
+            f"a tensor of shape (out_channels, in_channels/groups, {layout}) with {dims} dims "
+            f"to match input of shape {tuple(x.shape)}",
             weight,
         )
     tensors = {"weight": weight}
     if bias is not None:
         check_float_tensor(bias, "bias", func)
-        if tuple(bias.shape) != (weight.shape[0],):
+        if extra is None and tuple(bias.shape) != (weight.shape[0],):
             raise fail(
                 func,
                 "bias",

@@ -10,6 +10,7 @@ import torch
 from anyconv._spec import (
     PADDING_MODES,
     ConvSpec,
+    check_bool,
     check_border,
     check_channels,
     check_conv_tensors,
@@ -19,7 +20,7 @@ from anyconv._spec import (
     int_tuple,
 )
 from anyconv.functional.algorithms import get_algorithm
-from anyconv.functional.algorithms.matrix import build_matrix, check_matrix_size
+from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.native import conv_native
 from anyconv.padding import conv_geometry
 
@@ -63,8 +64,7 @@ def conv_spec(
 
 
 def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
-    if not isinstance(flip, bool):
-        raise fail(func, "flip", "a bool", flip, TypeError)
+    check_bool(flip, "flip", func)
     return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
 
 
@@ -126,8 +126,6 @@ def conv(
         padding_mode=padding_mode,
     )
     run = get_algorithm(algorithm)
-    if algorithm == "matrix":
-        check_matrix_size(tuple(weight.shape), spec.out_shape, "conv")
     if x.shape[0] == 0:  # nothing to compute: every algorithm's answer is this empty tensor
         run = conv_native
     return run(x, _flip(weight, flip, "conv"), bias, spec)

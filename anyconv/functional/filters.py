@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import MAX_SPATIAL_DIMS, check_float_tensor, choice, fail, int_tuple
+from anyconv._spec import MAX_SPATIAL_DIMS, check_bool, check_float_tensor, choice, fail, int_tuple
 
 Scalar = float | torch.Tensor
 
@@ -365,8 +365,7 @@ def sobel_kernel(
     func = "sobel_kernel"
     ndim = _check_ndim(ndim, func)
     axis = _check_axis(axis, ndim, func)
-    if not isinstance(normalized, bool):
-        raise fail(func, "normalized", "a bool", normalized, TypeError)
+    check_bool(normalized, "normalized", func)
     k = _axis_kernel([-1.0, 0.0, 1.0], [1.0, 2.0, 1.0], axis, ndim, dtype, device, func)
     return k / (2 * 4 ** (ndim - 1)) if normalized else k
 

@@ -14,47 +14,11 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import MAX_SPATIAL_DIMS, ConvSpec, check_float_tensor, fail, int_tuple
+from anyconv._spec import ConvSpec, check_conv_tensors, fail, int_tuple
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.matrix import check_matrix_size
 from anyconv.functional.conv import conv_spec
 from anyconv.padding import effective_kernel, pad
-
-
-def _check_tensors(x: Any, weight: Any, bias: Any, extra: str, func: str) -> int:
-    """Types, ranks, dtypes and devices; returns the number of spatial axes.
-
-    ``extra`` names the trailing weight axes (``"out_spatial"`` or ``"tiles"``).
-    """
-    check_float_tensor(x, "input", func)
-    check_float_tensor(weight, "weight", func)
-    if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
-        raise fail(
-            func,
-            "input",
-            "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial axes (3, 4 or 5 dims)",
-            x,
-        )
-    ndim = x.dim() - 2
-    if weight.dim() != 2 + 2 * ndim:
-        raise fail(
-            func,
-            "weight",
-            f"a tensor of shape (out_channels, in_channels/groups, "
-            f"*kernel, *{extra}) with {2 + 2 * ndim} dims for input of shape "
-            f"{tuple(x.shape)}",
-            weight,
-        )
-    tensors = {"weight": weight}
-    if bias is not None:
-        check_float_tensor(bias, "bias", func)
-        tensors["bias"] = bias
-    for name, t in tensors.items():
-        if t.dtype != x.dtype:
-            raise fail(func, name, f"of the input's dtype {x.dtype}", f"dtype {t.dtype}", TypeError)
-        if t.device != x.device:
-            raise fail(func, name, f"on the input's device {x.device}", f"device {t.device}")
-    return ndim
 
 
 def _window(offset: Sequence[int], spec: ConvSpec) -> tuple[slice, ...]:
@@ -215,7 +179,7 @@ def locally_connected(
         True
     """
     func = "locally_connected"
-    ndim = _check_tensors(x, weight, bias, "out_spatial", func)
+    ndim = check_conv_tensors(x, weight, bias, func, extra="out_spatial")
     spec = conv_spec(
         tuple(x.shape),
         tuple(weight.shape[: 2 + ndim]),
@@ -295,7 +259,7 @@ def tiled_conv(
         True
     """
     func = "tiled_conv"
-    ndim = _check_tensors(x, weight, bias, "tiles", func)
+    ndim = check_conv_tensors(x, weight, bias, func, extra="tiles")
     tiles = int_tuple(tiles, ndim, "tiles", func, minimum=1)
     if tuple(weight.shape[2 + ndim :]) != tiles:
         raise ValueError(

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from anyconv._spec import check_float_tensor, fail
+from anyconv._spec import check_bool, check_float_tensor, fail
 from anyconv.functional.conv import conv, conv_spec
 from anyconv.padding import pad
 
@@ -317,9 +317,7 @@ def separable_conv(
         padding_mode=padding_mode,
         func=func,
     )
-    if not isinstance(flip, bool):
-        raise fail(func, "flip", "a bool", flip, TypeError)
-    if flip:
+    if check_bool(flip, "flip", func):
         # True convolution reverses the full kernel, i.e. every 1-D factor.
         factors = tuple(f.flip(-1) for f in factors)
     y = pad(x, spec.padding, spec.padding_mode)

@@ -11,9 +11,8 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import choice, fail, int_tuple
+from anyconv._spec import choice, fail, int_tuple, positive_int
 from anyconv.nn import pool as npool
-from anyconv.nn.conv import positive_int
 from anyconv.padding import output_shape
 
 POOLS = ("max", "avg", "soft")
@@ -41,12 +40,6 @@ def check_probability(value: Any, arg: str, func: str) -> float:
     if not 0 <= value < 1:
         raise fail(func, arg, "a float in [0, 1)", value)
     return float(value)
-
-
-def check_bool(value: Any, arg: str, func: str) -> bool:
-    if not isinstance(value, bool):
-        raise fail(func, arg, "a bool", value, TypeError)
-    return value
 
 
 def activation_class(name: Any, func: str) -> type[torch.nn.Module]:

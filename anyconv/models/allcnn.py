@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from anyconv._spec import positive_int
 from anyconv.models._common import check_common, check_probability
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
-from anyconv.nn.conv import Conv2d, positive_int
+from anyconv.nn.conv import Conv2d
 from anyconv.nn.pool import GlobalAvgPool
 from anyconv.padding import output_shape
 

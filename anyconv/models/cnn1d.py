@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._spec import fail, positive_int
 from anyconv.models._common import check_common
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
-from anyconv.nn.conv import Conv1d, positive_int
+from anyconv.nn.conv import Conv1d
 from anyconv.padding import output_shape
 
 

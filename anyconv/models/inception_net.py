@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._spec import fail, positive_int
 from anyconv.models._common import check_common, make_pool
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
-from anyconv.nn.conv import Conv2d, positive_int
+from anyconv.nn.conv import Conv2d
 from anyconv.nn.inception import Inception
 from anyconv.nn.pool import GlobalAvgPool
 

@@ -8,10 +8,11 @@ import math
 
 import torch
 
+from anyconv._spec import positive_int
 from anyconv.models._common import check_common, make_pool, pooled
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
-from anyconv.nn.conv import Conv2d, positive_int
+from anyconv.nn.conv import Conv2d
 from anyconv.nn.local import LocallyConnected2d, TiledConv2d
 
 SMALL_MAP = 8

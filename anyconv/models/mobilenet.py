@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from anyconv._spec import positive_int
 from anyconv.models._common import check_common
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
-from anyconv.nn.conv import Conv2d, DepthwiseSeparableConv, positive_int
+from anyconv.nn.conv import Conv2d, DepthwiseSeparableConv
 from anyconv.nn.pool import GlobalAvgPool
 
 # (output channels as a multiple of `width`, stride) of each depthwise-separable block

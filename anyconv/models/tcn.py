@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import choice
-from anyconv.models._common import check_bool, check_common, check_probability
+from anyconv._spec import check_bool, choice, positive_int
+from anyconv.models._common import check_common, check_probability
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
-from anyconv.nn.conv import Conv1d, PointwiseConv, positive_int
+from anyconv.nn.conv import Conv1d, PointwiseConv
 
 READOUTS = ("last", "mean")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
-from anyconv.models._common import check_bool, check_common, make_pool
+from anyconv._spec import check_bool, fail
+from anyconv.models._common import check_common, make_pool
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
 from anyconv.nn.conv import Conv2d, Conv3d

@@ -8,7 +8,14 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, padding_entries
+from anyconv._spec import (
+    PADDING_MODES,
+    check_bool,
+    choice,
+    int_tuple,
+    padding_entries,
+    positive_int,
+)
 from anyconv.functional.algorithms import ALGORITHMS
 from anyconv.functional.conv import conv
 from anyconv.functional.filters import default_gabor_envelope, gabor_kernel
@@ -73,12 +80,8 @@ class GaborConv2d(Module):
     ) -> None:
         super().__init__()
         func = "GaborConv2d"
-        for arg, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not (isinstance(value, int) and not isinstance(value, bool)):
-                raise fail(func, arg, "a positive int", value, TypeError)
-            if value < 1:
-                raise fail(func, arg, "a positive int", value)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = positive_int(in_channels, "in_channels", func)
+        self.out_channels = positive_int(out_channels, "out_channels", func)
         self.kernel_size = int_tuple(kernel_size, 2, "kernel_size", func, minimum=1)
         self.stride = int_tuple(stride, 2, "stride", func, minimum=1)
         self.dilation = int_tuple(dilation, 2, "dilation", func, minimum=1)
@@ -86,10 +89,8 @@ class GaborConv2d(Module):
         self.padding = padding if isinstance(padding, str | int) else entries
         self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
         self.algorithm = choice(algorithm, tuple(ALGORITHMS), "algorithm", func)
-        for arg, value in (("bias", bias), ("learnable", learnable)):
-            if not isinstance(value, bool):
-                raise fail(func, arg, "a bool", value, TypeError)
-        self.learnable = learnable
+        check_bool(bias, "bias", func)
+        self.learnable = check_bool(learnable, "learnable", func)
         kw = {"device": device, "dtype": dtype}
         for name in GABOR_PARAMETERS:
             value = torch.empty(out_channels, in_channels, **kw)

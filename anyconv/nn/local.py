@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, positive_int
+from anyconv._spec import PADDING_MODES, check_bool, choice, fail, int_tuple, positive_int
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv_spec
 from anyconv.functional.local import locally_connected, tiled_conv
@@ -110,8 +110,7 @@ class _LocallyConnectedNd(_PositionalConvNd):
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
         )
         self.input_size = int_tuple(input_size, self._ndim, "input_size", name, minimum=1)
-        if not isinstance(bias, bool):
-            raise fail(name, "bias", "a bool", bias, TypeError)
+        check_bool(bias, "bias", name)
         # the functional layer's own validation decides the output size, so the two agree
         spec = conv_spec(
             (1, self.in_channels, *self.input_size),
@@ -253,8 +252,7 @@ class _TiledConvNd(_PositionalConvNd):
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
         )
         self.tiles = int_tuple(tiles, self._ndim, "tiles", name, minimum=1)
-        if not isinstance(bias, bool):
-            raise fail(name, "bias", "a bool", bias, TypeError)
+        check_bool(bias, "bias", name)
         # validate padding, groups and mode now against a nominal input the kernel fits
         nominal = effective_kernel(self.kernel_size, self.dilation)
         conv_spec(

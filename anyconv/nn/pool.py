@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, fail, int_tuple, padding_entries
+from anyconv._spec import check_bool, fail, int_tuple, padding_entries, positive_int
 from anyconv.functional.pool import (
     IntOrTuple,
     _check_norm,
@@ -415,11 +415,7 @@ class ChannelMaxPool(Module):
 
     def __init__(self, pool_size: int) -> None:
         super().__init__()
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
-            raise fail("ChannelMaxPool", "pool_size", "a positive int", pool_size, TypeError)
-        if pool_size < 1:
-            raise fail("ChannelMaxPool", "pool_size", "a positive int", pool_size)
-        self.pool_size = pool_size
+        self.pool_size = positive_int(pool_size, "pool_size", "ChannelMaxPool")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return channel_max_pool(x, self.pool_size)

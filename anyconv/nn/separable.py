@@ -8,7 +8,15 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, padding_entries, positive_int
+from anyconv._spec import (
+    PADDING_MODES,
+    check_bool,
+    choice,
+    fail,
+    int_tuple,
+    padding_entries,
+    positive_int,
+)
 from anyconv.functional.separable import factorize, reconstruct, separable_conv
 from anyconv.nn.base import Module
 
@@ -44,8 +52,7 @@ class _SeparableConvNd(Module):
         entries = padding_entries(padding, self.ndim, func)
         self.padding = padding if isinstance(padding, str | int) else entries
         self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
-        if not isinstance(bias, bool):
-            raise fail(func, "bias", "a bool", bias, TypeError)
+        check_bool(bias, "bias", func)
         kw = {"device": device, "dtype": dtype}
         self.factors = torch.nn.ParameterList(
             torch.nn.Parameter(torch.empty(out_channels, in_channels, rank, k, **kw))
