@@ -3,24 +3,45 @@
 With ``X = rfft(x)`` and ``W = rfft(w)`` at a transform size ``F``, the circular
 cross-correlation ``c[u] = sum_p x[(u + p) mod F] w[p]`` has spectrum ``X · conj(W)``.
 Choosing ``F`` large enough that no wanted output wraps onto input data makes it the linear
-one; output ``t`` of the padded problem is then ``c[(t*stride - lo) mod F]``.
+one. Tap ``p`` of the kernel is placed at ``(p·dilation - lo) mod F`` of its buffer, which
+folds dilation and the left zero padding ``lo`` into the kernel's transform: output ``t``
+of the padded problem is then ``c[t·stride]``.
+
+The backward pass is spectral too (:class:`SpectralConv`): the input gradient is the
+circular *convolution* of the output gradient with the kernel (spectrum ``G · W``), the
+weight gradient the correlation of input and output gradient (``X · conj(G)``, summed over
+the batch). Both reuse the spectra the forward pass computed, and only the kernel's ``k``
+taps per axis of the weight gradient are transformed back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import math
-import threading
-import weakref
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
-import torch.autograd.forward_ad as fwAD
 
 from anyconv._spec import ConvSpec
+from anyconv.functional.algorithms.spectrum_cache import (
+    cache_kernel_spectra,
+    cached_operand,
+    clear_kernel_cache,
+    kernel_cache_info,
+    kernel_spectrum_cache,
+)
 from anyconv.padding import effective_kernel, pad
+
+__all__ = [
+    "cache_kernel_spectra",
+    "clear_kernel_cache",
+    "conv_fft",
+    "kernel_cache_info",
+    "kernel_spectrum",
+    "kernel_spectrum_cache",
+    "next_fast_len",
+    "transform_sizes",
+]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -51,7 +72,10 @@ def transform_sizes(
     dilation: Sequence[int],
     padding: Sequence[tuple[int, int]],
 ) -> tuple[int, ...]:
-    """The FFT size per axis: the smallest fast size at which no wanted output wraps.
+    """The FFT size per axis: the smallest even fast size at which no wanted output wraps.
+
+    Even sizes, because odd real transforms are markedly slower (MKL on x86: 135 points
+    take about twice as long as 144).
 
     The ``span = n + lo + hi - k_eff + 1`` wanted outputs read the input at positions in
     ``[-lo, n + hi - 1]``; the periodic extension of the input has zeros exactly there
@@ -62,274 +86,235 @@ def transform_sizes(
     for n, k_eff, (lo, hi) in zip(
         spatial, effective_kernel(kernel, dilation), padding, strict=True
     ):
-        sizes.append(next_fast_len(max(n + max(lo, hi), k_eff, n + lo + hi - k_eff + 1)))
+        need = max(n + max(lo, hi), k_eff, n + lo + hi - k_eff + 1)
+        sizes.append(2 * next_fast_len(-(-need // 2)))
     return tuple(sizes)
 
 
-def dilate(weight: torch.Tensor, dilation: tuple[int, ...]) -> torch.Tensor:
-    """Spread the taps of ``(O, C, *kernel)`` apart: ``dilation - 1`` zeros between taps."""
-    if all(d == 1 for d in dilation):
-        return weight
-    spread = weight.new_zeros(*weight.shape[:2], *effective_kernel(weight.shape[2:], dilation))
-    spread[(..., *(slice(None, None, d) for d in dilation))] = weight
-    return spread
+class Geometry(NamedTuple):
+    """Where things lie in the transform buffers of one problem (hashable)."""
+
+    sizes: tuple[int, ...]
+    """Transform size ``F`` per axis."""
+    taps: tuple[tuple[int, ...], ...]
+    """Per axis, the buffer position ``(p·dilation - lo) mod F`` of each kernel tap ``p``."""
+    reads: tuple[slice, ...]
+    """Per axis, where the outputs lie in the circular correlation: ``t·stride``."""
+    spatial: tuple[int, ...]
+    """Input extent per axis (the input sits at ``[0, n)`` of its buffer)."""
+    groups: int
+    depthwise: bool
+    """One input channel per group: the contraction is an elementwise product."""
 
 
-def _read_outputs(y: torch.Tensor, spec: ConvSpec, padding, sizes) -> torch.Tensor:
-    """Output ``t`` of the padded problem is the circular correlation at ``t*s - lo (mod F)``:
-    per axis one strided run, or two when the first ``ceil(lo/s)`` outputs wrap around."""
-    for axis, (s, m, (lo, _), f) in enumerate(
-        zip(spec.stride, spec.out_shape, padding, sizes, strict=True)
-    ):
-        dim = 2 + axis
-        wrapped = min(-(-lo // s), m)
-        runs = [(f - lo, wrapped), (wrapped * s - lo, m - wrapped)]
-        pieces = [
-            y.narrow(dim, start, s * (count - 1) + 1)[
-                (slice(None),) * dim + (slice(None, None, s),)
-            ]
-            for start, count in runs
-            if count
-        ]
-        y = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim)
+def geometry(x_shape, w_shape, spec: ConvSpec, padding) -> Geometry:
+    """The :class:`Geometry` of ``x_shape`` against ``w_shape`` with zero ``padding``."""
+    spatial = tuple(x_shape[2:])
+    sizes = transform_sizes(spatial, w_shape[2:], spec.dilation, padding)
+    taps = tuple(
+        tuple((p * d - lo) % f for p in range(k))
+        for k, d, (lo, _), f in zip(w_shape[2:], spec.dilation, padding, sizes, strict=True)
+    )
+    reads = tuple(
+        slice(0, (m - 1) * s + 1, s) for m, s in zip(spec.out_shape, spec.stride, strict=False)
+    )
+    return Geometry(sizes, taps, reads, spatial, spec.groups, w_shape[1] == 1)
+
+
+def _place(t: torch.Tensor, dim: int, size: int, positions: torch.Tensor) -> torch.Tensor:
+    """``t`` spread along ``dim`` into a zero buffer of ``size`` at ``positions``."""
+    shape = list(t.shape)
+    shape[dim] = size
+    return t.new_zeros(shape).index_copy(dim, positions, t)
+
+
+def _positions(geo: Geometry, device) -> list[torch.Tensor]:
+    return [torch.tensor(taps, dtype=torch.long, device=device) for taps in geo.taps]
+
+
+def _kernel_rfftn(taps: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """Spectrum of kernel taps ``(*k, *batch)`` placed at ``geo.taps``: ``(*F', *batch)``
+    with ``F' = F`` except ``F/2 + 1`` on the last axis. Pruned: each axis is transformed
+    only for the rows the axes before it have filled. The last axis is transformed while it
+    is the innermost one (the fast case for real transforms)."""
+    ndim = len(geo.sizes)
+    positions = _positions(geo, taps.device)
+    y = _place(taps.movedim(ndim - 1, -1), -1, geo.sizes[-1], positions[-1])
+    y = torch.fft.rfft(y, dim=-1).movedim(-1, ndim - 1)
+    for axis in reversed(range(ndim - 1)):
+        y = torch.fft.fft(_place(y, axis, geo.sizes[axis], positions[axis]), dim=axis)
     return y
 
 
-def prepare_kernel(ws: torch.Tensor, groups: int) -> torch.Tensor:
-    """The kernel side of :func:`spectral_correlate`, which depends on the weight alone.
-
-    For depthwise problems (one input channel per group) the conjugated spectrum
-    ``(groups, O/g, F)``; otherwise the real 2x2 block matrix ``[[Wr, -Wi], [Wi, Wr]]`` of
-    every group and frequency, ``(groups · F, 2 · C/g, 2 · O/g)``. This is what the kernel
-    spectrum cache holds, so a hit skips the permutes and copies as well as the transform.
-    """
-    out_channels, per_group, *freq = ws.shape
-    per_out = out_channels // groups
-    f = math.prod(freq)
-    if per_group == 1:
-        return ws.conj().reshape(groups, per_out, f)
-    w = torch.view_as_real(ws).reshape(groups, per_out, per_group, f, 2).permute(0, 3, 2, 1, 4)
-    wr, wi = w[..., 0], w[..., 1]  # (G, F, C/g, O/g)
-    m = torch.cat([torch.cat([wr, -wi], dim=-1), torch.cat([wi, wr], dim=-1)], dim=-2)
-    return m.reshape(groups * f, 2 * per_group, 2 * per_out)
+def _kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """The adjoint-side inverse of :func:`_kernel_rfftn`: the kernel taps ``(*k, *batch)``
+    of the inverse transform of ``(*F', *batch)``, transforming only the rows it keeps."""
+    ndim = len(geo.sizes)
+    positions = _positions(geo, spectrum.device)
+    y = spectrum
+    for axis in range(ndim - 1):
+        y = torch.fft.ifft(y, dim=axis).index_select(axis, positions[axis])
+    y = torch.fft.irfft(y, n=geo.sizes[-1], dim=ndim - 1)
+    return y.index_select(ndim - 1, positions[-1])
 
 
-def correlate_prepared(
-    xs: torch.Tensor, prepared: torch.Tensor, groups: int, out_channels: int
-) -> torch.Tensor:
-    """:func:`spectral_correlate` with the kernel side from :func:`prepare_kernel`."""
-    n, channels, *freq = xs.shape
-    per_group = channels // groups
-    per_out = out_channels // groups
-    f = math.prod(freq)
-    if per_group == 1:
-        y = xs.reshape(n, groups, 1, f) * prepared
-        return y.reshape(n, out_channels, *freq)
-    x = torch.view_as_real(xs).reshape(n, groups, per_group, f, 2)
-    x = x.permute(1, 3, 0, 4, 2).reshape(groups * f, n, 2 * per_group)
-    y = torch.bmm(x, prepared)
-    y = y.reshape(groups, f, n, 2, per_out).permute(2, 0, 4, 1, 3).contiguous()
-    return torch.view_as_complex(y).reshape(n, out_channels, *freq)
-
-
-def spectral_correlate(xs: torch.Tensor, ws: torch.Tensor, groups: int) -> torch.Tensor:
-    """``Y[n, o] = sum_c X[n, c] · conj(W[o, c])`` at every frequency, within each group.
+def kernel_spectrum(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """The kernel side of the spectral product, which depends on the weight alone.
 
     Args:
-        xs: input spectrum ``(N, C, *freq)``, complex.
-        ws: kernel spectrum ``(O, C/groups, *freq)``, complex.
+        weight: ``(O, C/g, *kernel)`` real.
 
     Returns:
-        ``(N, O, *freq)``, complex.
-
-    A complex matmul per frequency is done as one *real* batched GEMM with the 2x2 block
-    form ``[Xr Xi] @ [[Wr, -Wi], [Wi, Wr]] = [Re Y, Im Y]``: PyTorch's CPU complex ``bmm``
-    handles many tiny matrices one at a time, real ``bmm`` hands them to BLAS at once.
-    Depthwise problems (one input channel per group) are a plain elementwise product.
+        For depthwise problems (``C/g == 1``) ``(g, O/g, *F')`` complex; otherwise
+        ``(*F', g, C/g, O/g)``, the frequency-major layout of the per-frequency channel GEMM.
+        ``F'`` is the transform size with ``F/2 + 1`` on the last axis. This is what the
+        kernel spectrum cache holds.
     """
-    return correlate_prepared(xs, prepare_kernel(ws, groups), groups, ws.shape[0])
+    out_channels, per_group, *kernel = weight.shape
+    ndim = len(kernel)
+    groups = geo.groups
+    if geo.depthwise:
+        spectrum = _kernel_rfftn(weight.reshape(out_channels, *kernel).movedim(0, -1), geo)
+        return spectrum.movedim(-1, 0).reshape(groups, out_channels // groups, *spectrum.shape[:-1])
+    w = weight.reshape(groups, out_channels // groups, per_group, *kernel)
+    return _kernel_rfftn(w.permute(*range(3, 3 + ndim), 0, 2, 1), geo)
 
 
-# --------------------------------------------------------------------------------------
-# Kernel spectrum cache (inference)
-# --------------------------------------------------------------------------------------
+def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Tensor:
+    """Spectrum of ``(N, C, *spatial)`` (zero-extended to ``geo.sizes`` unless ``padded``) in
+    the layout the channel contraction wants: ``(N, C, *F')`` for depthwise problems, else
+    the frequency-major ``(*F', g, N, C/g)`` (contiguous: one small matrix per frequency and
+    group, which a batched matmul handles fast)."""
+    ndim = len(geo.sizes)
+    dims = tuple(range(2, 2 + ndim))
+    s = torch.fft.rfftn(t, dim=dims) if padded else torch.fft.rfftn(t, s=geo.sizes, dim=dims)
+    if geo.depthwise:
+        return s
+    n, c, *freq = s.shape
+    s = s.view(n, geo.groups, c // geo.groups, *freq)
+    return s.permute(*range(3, 3 + ndim), 1, 0, 2).contiguous()
 
-_cache_state = {"enabled": True, "verify": True, "max_entries": 32, "max_bytes": 1 << 30}
-_cache_stats = {"hits": 0, "misses": 0}
-_cache: OrderedDict[tuple, _CacheEntry] = OrderedDict()
-_cache_lock = threading.RLock()
+
+def _bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for ``(*batch, m, k)`` and ``(*batch, k, n)``, each contiguous up to a
+    transpose or conjugate view of its last two axes, through one 3-D ``bmm`` (``matmul``
+    copies such views when it folds more than one batch axis)."""
+    flat = [
+        t.reshape(-1, *t.shape[-2:])
+        if t.is_contiguous()
+        else t.mT.reshape(-1, *t.shape[-2:][::-1]).mT
+        for t in (a, b)
+    ]
+    return torch.bmm(*flat).view(*a.shape[:-1], b.shape[-1])
 
 
-class _CacheEntry:
-    __slots__ = ("data_ptr", "nbytes", "prepared", "ref", "shape", "snapshot", "stride", "version")
+def _spatial_last(t: torch.Tensor, ndim: int, channels: int) -> torch.Tensor:
+    """``(*S, g, N, C/g)`` copied into a new contiguous ``(N, C, *S)`` (never a view)."""
+    t = t.permute(ndim + 1, ndim, ndim + 2, *range(ndim))
+    out = t.new_empty(t.shape[0], channels, *t.shape[3:])
+    out.view(t.shape).copy_(t)
+    return out
 
-    def __init__(self, weight, ref, prepared, snapshot):
-        self.ref = ref
-        self.version = weight._version
-        self.data_ptr = weight.data_ptr()
-        self.shape = tuple(weight.shape)
-        self.stride = weight.stride()
-        self.prepared = prepared
-        self.snapshot = snapshot
-        self.nbytes = prepared.numel() * prepared.element_size() + (
-            snapshot.numel() * snapshot.element_size() if snapshot is not None else 0
+
+def _fresh(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as a contiguous tensor of its own: a custom Function must not return a view
+    of its intermediates (forward-mode AD refuses it)."""
+    return t.clone() if t.is_contiguous() else t.contiguous()
+
+
+def _correlate(xs: torch.Tensor, operand: torch.Tensor, geo: Geometry, out_channels: int):
+    """The output ``(N, O, *out)`` from the input's :func:`_spectrum`."""
+    ndim = len(geo.sizes)
+    if geo.depthwise:  # xs (N, C, *F'), operand (g, O/g, *F')
+        n, _, *freq = xs.shape
+        y = xs.view(n, geo.groups, 1, *freq) * operand.conj().unsqueeze(0)
+        y = torch.fft.irfftn(
+            y.view(n, out_channels, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim))
         )
-
-    def matches(self, weight: torch.Tensor) -> bool:
-        return (
-            self.ref() is weight
-            and self.version == weight._version
-            and self.data_ptr == weight.data_ptr()
-            and self.shape == tuple(weight.shape)
-            and self.stride == weight.stride()
-            and (self.snapshot is None or torch.equal(self.snapshot, weight.detach()))
-        )
+        return _fresh(y[(..., *geo.reads)])
+    y = torch.fft.irfftn(_bmm(xs, operand.conj()), s=geo.sizes, dim=tuple(range(ndim)))
+    return _spatial_last(y[geo.reads], ndim, out_channels)
 
 
-def cache_kernel_spectra(
-    enabled: bool = True,
-    *,
-    verify: bool | None = None,
-    max_entries: int | None = None,
-    max_bytes: int | None = None,
-) -> None:
-    """Turn the kernel spectrum cache of ``algorithm="fft"`` on or off, and size it.
+def _output_spectrum(grad: torch.Tensor, geo: Geometry) -> torch.Tensor:
+    """:func:`_spectrum` of the output gradient put back where the outputs were read."""
+    if all(r.step == 1 for r in geo.reads):  # the outputs are [0, m): zero-extend
+        return _spectrum(grad, geo)
+    buffer = grad.new_zeros(*grad.shape[:2], *geo.sizes)
+    buffer[(..., *geo.reads)] = grad
+    return _spectrum(buffer, geo, padded=True)
 
-    The cache is **on by default**, but it is only ever consulted when no gradient is
-    recorded for the weight (``not torch.is_grad_enabled() or not weight.requires_grad``,
-    e.g. under :func:`torch.no_grad` or for a frozen layer): training stays exact and
-    differentiable. A hit skips the kernel's FFT and the preparation of its per-frequency
-    GEMM operand; the input still goes through its own transforms each call.
 
-    An entry belongs to one weight *tensor object* (held by a weak reference: a freed
-    weight's entry is dropped at once) and is reused only while the weight's version
-    counter, ``data_ptr()``, shape and strides are unchanged, so in-place updates
-    (optimizer steps, ``load_state_dict``) miss. With ``verify`` (default on) a hit also
-    checks the weight against a private copy (``torch.equal``, about as costly as reading
-    the weight once), which catches writes that bypass the version counter (``w.data``,
-    NumPy or DLPack views). On CUDA this check synchronizes with the host; turn it off there
-    if every write goes through PyTorch's in-place ops.
+def _grad_input(gs: torch.Tensor, operand: torch.Tensor, geo: Geometry, channels: int):
+    """``irfft(G · W)`` over the input's extent: ``(N, C, *spatial)``."""
+    ndim = len(geo.sizes)
+    crop = tuple(slice(0, n) for n in geo.spatial)
+    if geo.depthwise:
+        n, _, *freq = gs.shape
+        gx = (gs.view(n, geo.groups, -1, *freq) * operand).sum(2)
+        gx = torch.fft.irfftn(gx, s=geo.sizes, dim=tuple(range(2, 2 + ndim)))
+        return gx[(..., *crop)].contiguous()
+    gx = torch.fft.irfftn(_bmm(gs, operand.mT), s=geo.sizes, dim=tuple(range(ndim)))
+    return _spatial_last(gx[crop], ndim, channels)
 
-    Bypassed (computed as before, nothing kept): ``conv(..., flip=True)``, whose flipped
-    weight is a new tensor every call, and likewise views made afresh each call
-    (``w[..., :3]``), so such calls only ever miss; inference tensors, weights with a
-    forward-mode tangent, and ``torch.compile`` tracing. float16/bfloat16 weights are keyed
-    on the caller's tensor, before their conversion to float32, and so are cached.
 
-    Args:
-        enabled: use the cache; ``False`` also empties it.
-        verify: compare the weight with its copy on every hit (unchanged if ``None``).
-        max_entries: least recently used entries beyond this many are evicted (32).
-        max_bytes: bound on the bytes held (kernel operands plus copies; 1 GiB). A single
-            operand larger than this is never cached.
+def _grad_weight(xs: torch.Tensor, gs: torch.Tensor, geo: Geometry, weight_shape) -> torch.Tensor:
+    """The kernel taps of ``irfft(sum_n X · conj(G))``: ``(O, C/g, *kernel)``."""
+    ndim = len(geo.sizes)
+    if geo.depthwise:
+        n, channels, *freq = xs.shape
+        gw = (xs.view(n, channels, 1, *freq) * gs.view(n, channels, -1, *freq).conj()).sum(0)
+        gw = _kernel_irfftn(gw.reshape(-1, *freq).movedim(0, -1), geo)
+        return gw.movedim(-1, 0).reshape(weight_shape)
+    gw = _kernel_irfftn(_bmm(xs.mT, gs.conj()), geo)  # (*kernel, g, C/g, O/g)
+    return gw.permute(ndim, ndim + 2, ndim + 1, *range(ndim)).reshape(weight_shape)
+
+
+class SpectralConv(torch.autograd.Function):
+    """Zero-padded correlation by FFT, with a spectral backward pass.
+
+    ``forward(x, weight, operand, geo)``: ``operand`` is :func:`kernel_spectrum` of
+    ``weight`` when the caller has it (the cache), else ``None``. The input spectrum and the
+    kernel operand are kept for backward. Under ``create_graph`` they are recomputed from
+    ``x`` and ``weight`` on the graph, so that double backward sees their dependence.
     """
-    with _cache_lock:
-        _cache_state["enabled"] = bool(enabled)
-        if verify is not None:
-            _cache_state["verify"] = bool(verify)
-        if max_entries is not None:
-            _cache_state["max_entries"] = int(max_entries)
-        if max_bytes is not None:
-            _cache_state["max_bytes"] = int(max_bytes)
-        if not enabled:
-            _cache.clear()
-        _evict()
 
+    @staticmethod
+    def forward(ctx, x, weight, operand, geo):
+        if operand is None:
+            operand = kernel_spectrum(weight, geo)
+        xs = _spectrum(x, geo)
+        ctx.geo = geo
+        ctx.spectra = (xs, operand)
+        ctx.save_for_backward(x, weight)
+        ctx.save_for_forward(x, weight)
+        return _correlate(xs, operand, geo, weight.shape[0])
 
-@contextlib.contextmanager
-def kernel_spectrum_cache(enabled: bool = True) -> Iterator[None]:
-    """Context manager form of :func:`cache_kernel_spectra` (restores the previous switch)."""
-    previous = _cache_state["enabled"]
-    cache_kernel_spectra(enabled)
-    try:
-        yield
-    finally:
-        cache_kernel_spectra(previous)
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        geo = ctx.geo
+        xs, operand = ctx.spectra
+        if torch.is_grad_enabled():
+            xs = _spectrum(x, geo)
+            operand = kernel_spectrum(weight, geo)
+        gs = _output_spectrum(grad, geo)
+        gx = _grad_input(gs, operand, geo, x.shape[1]) if ctx.needs_input_grad[0] else None
+        gw = _grad_weight(xs, gs, geo, weight.shape) if ctx.needs_input_grad[1] else None
+        return gx, gw, None, None
 
-
-def clear_kernel_cache() -> None:
-    """Drop every cached kernel spectrum and reset the hit and miss counters."""
-    with _cache_lock:
-        _cache.clear()
-        _cache_stats["hits"] = _cache_stats["misses"] = 0
-
-
-def kernel_cache_info() -> dict[str, int]:
-    """``hits``, ``misses``, ``entries`` and ``bytes`` of the kernel spectrum cache."""
-    with _cache_lock:
-        return {
-            **_cache_stats,
-            "entries": len(_cache),
-            "bytes": sum(e.nbytes for e in _cache.values()),
-        }
-
-
-def _evict() -> None:
-    total = sum(e.nbytes for e in _cache.values())
-    while _cache and (
-        len(_cache) > _cache_state["max_entries"] or total > _cache_state["max_bytes"]
-    ):
-        _, entry = _cache.popitem(last=False)
-        total -= entry.nbytes
-
-
-def _cacheable(weight: torch.Tensor) -> bool:
-    if not _cache_state["enabled"]:
-        return False
-    if torch.is_grad_enabled() and weight.requires_grad:
-        return False
-    if type(weight) not in (torch.Tensor, torch.nn.Parameter) or weight.is_inference():
-        return False
-    if weight.device.type == "meta" or torch.compiler.is_compiling():
-        return False
-    if fwAD._current_level >= 0 and fwAD.unpack_dual(weight).tangent is not None:
-        return False
-    try:
-        weight.data_ptr()
-    except RuntimeError:  # a tensor wrapper without storage of its own
-        return False
-    return True
-
-
-def _kernel_operand(
-    weight: torch.Tensor, compute_dtype: torch.dtype, spec: ConvSpec, sizes, dims
-) -> torch.Tensor:
-    """:func:`prepare_kernel` of the kernel spectrum at ``sizes``, from the cache when it can."""
-
-    def compute() -> torch.Tensor:
-        w = weight.to(compute_dtype)
-        spectrum = torch.fft.rfftn(dilate(w, spec.dilation), s=sizes, dim=dims)
-        return prepare_kernel(spectrum, spec.groups)
-
-    if not _cacheable(weight):
-        return compute()
-    # operands made in inference mode are inference tensors, which autograd cannot save
-    inference = torch.is_inference_mode_enabled()
-    key = (id(weight), spec.dilation, tuple(sizes), spec.groups, compute_dtype, inference)
-    with _cache_lock:
-        entry = _cache.get(key)
-        if entry is not None and entry.matches(weight):
-            _cache.move_to_end(key)
-            _cache_stats["hits"] += 1
-            return entry.prepared
-        _cache_stats["misses"] += 1
-    with torch.no_grad():
-        prepared = compute()
-        snapshot = weight.detach().clone() if _cache_state["verify"] else None
-
-    def drop(_ref, key=key) -> None:
-        with _cache_lock:
-            current = _cache.get(key)
-            if current is not None and current.ref is _ref:
-                del _cache[key]
-
-    entry = _CacheEntry(weight, weakref.ref(weight, drop), prepared, snapshot)
-    with _cache_lock:
-        if entry.nbytes <= _cache_state["max_bytes"]:
-            _cache[key] = entry
-            _cache.move_to_end(key)
-            _evict()
-    return prepared
+    @staticmethod
+    def jvp(ctx, x_tangent, weight_tangent, _operand_tangent, _geo_tangent):
+        geo = ctx.geo
+        xs, operand = ctx.spectra
+        out_channels = ctx.saved_tensors[1].shape[0]
+        result = None
+        if x_tangent is not None:
+            result = _correlate(_spectrum(x_tangent, geo), operand, geo, out_channels)
+        if weight_tangent is not None:
+            term = _correlate(xs, kernel_spectrum(weight_tangent, geo), geo, out_channels)
+            result = term if result is None else result + term
+        return result
 
 
 def conv_fft(
@@ -338,12 +323,13 @@ def conv_fft(
     """Convolution through real FFTs of input and kernel and a per-frequency channel GEMM.
 
     Zero padding costs nothing: input and kernel are zero-extended to the transform size
-    anyway, and the left padding becomes a circular shift in the read-out of the outputs.
-    Stride is exact by reading every ``stride``-th output, dilation by spreading the taps. float64
-    stays float64 (complex128); float16 and bfloat16 are transformed in float32.
+    anyway, and the left padding is folded into where the kernel's taps are placed. Stride
+    reads every ``stride``-th output, dilation spreads the taps. float64 stays float64
+    (complex128); float16 and bfloat16 are transformed in float32. The backward pass is
+    spectral as well (:class:`SpectralConv`).
 
-    When no gradient is recorded for ``weight`` the kernel's transform (ready for the channel
-    GEMM) is cached per weight tensor; see :func:`cache_kernel_spectra`.
+    When no gradient is recorded for ``weight`` its transform (ready for the channel GEMM)
+    is cached per weight tensor; see :func:`cache_kernel_spectra`.
     """
     dtype = x.dtype
     source = weight  # the cache is keyed on the caller's tensor, before any conversion
@@ -354,15 +340,16 @@ def conv_fft(
     if spec.padding_mode != "zeros":
         x = pad(x, padding, spec.padding_mode)
         padding = tuple((0, 0) for _ in padding)
-    ndim = x.dim() - 2
-    size = x.shape[2:]
-    sizes = transform_sizes(size, weight.shape[2:], spec.dilation, padding)
-    dims = tuple(range(2, 2 + ndim))
-    spectrum_x = torch.fft.rfftn(x, s=sizes, dim=dims)
-    operand = _kernel_operand(source, weight.dtype, spec, sizes, dims)
-    y = correlate_prepared(spectrum_x, operand, spec.groups, weight.shape[0])
-    y = torch.fft.irfftn(y, s=sizes, dim=dims)
-    y = _read_outputs(y, spec, padding, sizes)
+    geo = geometry(x.shape, weight.shape, spec, padding)
+    operand = None
+    if not (torch.is_grad_enabled() and weight.requires_grad):
+        compute_dtype = weight.dtype
+        operand = cached_operand(
+            source,
+            (geo.sizes, geo.taps, geo.groups, compute_dtype),
+            lambda: kernel_spectrum(source.to(compute_dtype), geo),
+        )
+    y = SpectralConv.apply(x, weight, operand, geo)
     if bias is not None:
-        y = y + bias.view(-1, *(1,) * ndim)
+        y = y + bias.view(-1, *(1,) * (x.dim() - 2))
     return y.to(dtype)
