@@ -143,7 +143,7 @@ def _kernel_rfftn(taps: torch.Tensor, geo: Geometry) -> torch.Tensor:
     y = torch.fft.rfft(y, dim=-1).movedim(-1, ndim - 1)
     for axis in reversed(range(ndim - 1)):
         y = torch.fft.fft(_place(y, axis, geo.sizes[axis], positions[axis]), dim=axis)
-    return y
+    return y.contiguous()  # in 1-D the moved real-transform axis leaves it strided
 
 
 def _kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
@@ -154,8 +154,9 @@ def _kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
     y = spectrum
     for axis in range(ndim - 1):
         y = torch.fft.ifft(y, dim=axis).index_select(axis, positions[axis])
-    y = torch.fft.irfft(y, n=geo.sizes[-1], dim=ndim - 1)
-    return y.index_select(ndim - 1, positions[-1])
+    # the real inverse runs along the innermost axis, where it is fast
+    y = torch.fft.irfft(y.movedim(ndim - 1, -1).contiguous(), n=geo.sizes[-1], dim=-1)
+    return y.index_select(-1, positions[-1]).movedim(-1, ndim - 1)
 
 
 def kernel_spectrum(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
