@@ -176,7 +176,8 @@ def kernel_spectrum(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
     groups = geo.groups
     if geo.depthwise:
         spectrum = _kernel_rfftn(weight.reshape(out_channels, *kernel).movedim(0, -1), geo)
-        return spectrum.movedim(-1, 0).reshape(groups, out_channels // groups, *spectrum.shape[:-1])
+        spectrum = spectrum.movedim(-1, 0).contiguous()
+        return spectrum.view(groups, out_channels // groups, *spectrum.shape[1:])
     w = weight.reshape(groups, out_channels // groups, per_group, *kernel)
     return _kernel_rfftn(w.permute(*range(3, 3 + ndim), 0, 2, 1), geo)
 
@@ -230,7 +231,7 @@ def _correlate(xs: torch.Tensor, operand: torch.Tensor, geo: Geometry, out_chann
         n, _, *freq = xs.shape
         y = xs.view(n, geo.groups, 1, *freq) * operand.conj().unsqueeze(0)
         y = torch.fft.irfftn(
-            y.view(n, out_channels, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim))
+            y.reshape(n, out_channels, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim))
         )
         return _fresh(y[(..., *geo.reads)])
     y = torch.fft.irfftn(_bmm(xs, operand.conj()), s=geo.sizes, dim=tuple(range(ndim)))
