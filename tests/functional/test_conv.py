@@ -208,6 +208,21 @@ def test_auto_cost_model_sends_large_kernels_to_fft():
     assert [pick(k) for k in (21, 31)] == ["fft"] * 2
 
 
+def test_auto_tells_training_from_inference():
+    """Depthwise 7x7: PyTorch's forward is fast, its backward slow (measured crossovers)."""
+    from anyconv.functional.algorithms import auto
+    from anyconv.functional.conv import conv_spec
+
+    x, w = torch.empty(8, 64, 64, 64), torch.empty(64, 1, 7, 7)
+    spec = conv_spec(
+        x.shape, w.shape, stride=1, padding="same", dilation=1, groups=64, padding_mode="zeros"
+    )
+    assert auto.choose(x, w, spec) == "native"
+    assert auto.choose(x, w.requires_grad_(), spec) == "fft"
+    with torch.no_grad():
+        assert auto.choose(x, w, spec) == "native"
+
+
 def test_measured_mode_times_once_and_caches(monkeypatch):
     from anyconv.functional.algorithms import auto
 

@@ -5,11 +5,15 @@ with those of the FFT path (transforms plus the per-frequency channel contractio
 kernels reach a high fraction of the machine's peak when each group is a sizeable channel
 GEMM, and a small one when it is not (depthwise, a single channel), so the factor the FFT
 must save before it wins grows with the per-group channel product ``C/g · O/g``:
-``scale · (C/g · O/g) ** power``, capped (:data:`FFT_THRESHOLD`, per device type and number
-of spatial axes: PyTorch's 2-D CPU kernels are far better tuned than its 1-D and 3-D ones).
-The CPU figures come from the crossovers measured with ``python -m benchmarks`` on a 2-core
-x86 machine: in 2-D about 0.5 for depthwise, 3 for 4x4 and 24 for 16x16 channels; in 1-D
-about 3.5 for 16x16; in 3-D about 2 for 8x8.
+``scale · (C/g · O/g) ** power``, capped (:data:`FFT_THRESHOLD`). The factors differ per
+device type, per number of spatial axes and between training (a backward pass will run)
+and inference: PyTorch's CPU kernels are far better tuned in 2-D than in 1-D and 3-D, and
+their backward passes are relatively slow for small channel counts.
+
+The CPU figures are fitted to the crossovers measured on a 2-core x86 machine (forward plus
+backward; forward alone): in 2-D about 0.5 / above 2 for depthwise, 0.9 / 3.5 for 4x4
+channels, 10.5 / 7.5 for 16x16 and 10.5 / 6 for 32x32; in 1-D 2.8 / 3 for 16x16 and
+5.1 / 3.8 for 64x64; in 3-D 2.8 / 7.7 for 8x8 and about 14 / above 10 for 16x16.
 
 Measured mode (:func:`measure`), like cuDNN's benchmark mode or SciPy's
 ``choose_conv_method(measure=True)``, times the candidates once per problem and caches the
@@ -31,13 +35,20 @@ from anyconv.functional.algorithms.native import conv_native
 
 CANDIDATES = {"native": conv_native, "fft": conv_fft}
 FFT_THRESHOLD = {
-    "cpu": ((0.07, 0.5, 0.11), 0.7, 32.0),
-    "cuda": ((1.0, 1.0, 1.0), 0.7, 64.0),
+    "cpu": {
+        "train": ((0.84, 0.22, 32.0), (0.4, 0.6, 10.5), (0.044, 1.0, 32.0)),
+        "infer": ((1.8, 0.1, 32.0), (4.0, 0.1, 32.0), (2.2, 0.3, 32.0)),
+    },
+    "cuda": {
+        "train": ((1.0, 0.7, 64.0),) * 3,
+        "infer": ((1.0, 0.7, 64.0),) * 3,
+    },
 }
-"""``(scale per number of spatial axes (1, 2, 3), power, cap)`` per device type: the FFT path
-is chosen when the direct sum needs more than ``min(scale · (C/g · O/g) ** power, cap)``
-times its model flops. The CUDA figures are a conservative guess (cuDNN is efficient at
-every kernel size), not a measurement; other device types use them too."""
+"""``(scale, power, cap)`` per device type, mode (``"train"`` when a gradient will be taken,
+else ``"infer"``) and number of spatial axes (1, 2, 3): the FFT path is chosen when the
+direct sum needs more than ``min(scale · (C/g · O/g) ** power, cap)`` times its model
+flops. The CUDA figures are a conservative guess (cuDNN is efficient at every kernel size),
+not a measurement; other device types use them too."""
 
 MIN_FFT_FLOPS = 1e7
 """Below this many direct-sum flops the FFT path's fixed costs (planning, several kernel
@@ -86,16 +97,18 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
         spec,
         x.dtype,
         x.device,
-        x.requires_grad or weight.requires_grad,
+        (x.requires_grad or weight.requires_grad) and torch.is_grad_enabled(),
     )
     if key in _decisions:
         return _decisions[key]
     if _state["measure"]:
         choice = _measure_once(x, weight, spec)
     else:
-        scales, power, cap = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
+        table = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
+        mode = "train" if key[-1] else "infer"
+        scale, power, cap = table[mode][x.dim() - 3]
         gemm = weight.shape[1] * weight.shape[0] // spec.groups
-        threshold = min(scales[x.dim() - 3] * gemm**power, cap)
+        threshold = min(scale * gemm**power, cap)
         direct = direct_flops(x.shape, weight.shape, spec)
         ratio = direct / fft_flops(x.shape, weight.shape, spec)
         choice = "fft" if direct > MIN_FFT_FLOPS and ratio > threshold else "native"
@@ -107,7 +120,7 @@ def _measure_once(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
     """Time each candidate (forward, and backward when gradients are wanted) once after a
     warm-up call; the fastest wins."""
     timings = {}
-    grad = x.requires_grad or weight.requires_grad
+    grad = (x.requires_grad or weight.requires_grad) and torch.is_grad_enabled()
     for name, run in CANDIDATES.items():
         xs, ws = (t.detach().requires_grad_(grad and t.requires_grad) for t in (x, weight))
         best = math.inf
