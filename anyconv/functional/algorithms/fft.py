@@ -16,13 +16,13 @@ taps per axis of the weight gradient are transformed back.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+import math
 from typing import NamedTuple
 
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv.functional.algorithms.fft_plan import block_plan, next_fast_len, transform_sizes
 from anyconv.functional.algorithms.spectrum_cache import (
     cache_kernel_spectra,
     cached_operand,
@@ -40,55 +40,14 @@ __all__ = [
     "kernel_spectrum",
     "kernel_spectrum_cache",
     "next_fast_len",
+    "overlap_save",
     "transform_sizes",
 ]
 
 
-@functools.lru_cache(maxsize=1024)
-def next_fast_len(n: int) -> int:
-    """The smallest ``2^a · 3^b · 5^c >= n``: a size every FFT library transforms quickly.
-
-    Example:
-        >>> next_fast_len(97)
-        100
-    """
-    best = None
-    p5 = 1
-    while best is None or p5 < best:
-        p35 = p5
-        while best is None or p35 < best:
-            candidate = p35
-            while candidate < n:
-                candidate *= 2
-            best = candidate if best is None else min(best, candidate)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def transform_sizes(
-    spatial: Sequence[int],
-    kernel: Sequence[int],
-    dilation: Sequence[int],
-    padding: Sequence[tuple[int, int]],
-) -> tuple[int, ...]:
-    """The FFT size per axis: the smallest even fast size at which no wanted output wraps.
-
-    Even sizes, because odd real transforms are markedly slower (MKL on x86: 135 points
-    take about twice as long as 144).
-
-    The ``span = n + lo + hi - k_eff + 1`` wanted outputs read the input at positions in
-    ``[-lo, n + hi - 1]``; the periodic extension of the input has zeros exactly there
-    outside ``[0, n)`` when ``F >= n + max(lo, hi)``. ``F >= span`` keeps the outputs apart
-    and ``F >= k_eff`` the kernel taps.
-    """
-    sizes = []
-    for n, k_eff, (lo, hi) in zip(
-        spatial, effective_kernel(kernel, dilation), padding, strict=True
-    ):
-        need = max(n + max(lo, hi), k_eff, n + lo + hi - k_eff + 1)
-        sizes.append(2 * next_fast_len(-(-need // 2)))
-    return tuple(sizes)
+ELEMENTWISE_MAX = 4
+"""Up to this many input channels per group the channel contraction runs as elementwise
+products (see :attr:`Geometry.elementwise`)."""
 
 
 class Geometry(NamedTuple):
@@ -103,8 +62,10 @@ class Geometry(NamedTuple):
     spatial: tuple[int, ...]
     """Input extent per axis (the input sits at ``[0, n)`` of its buffer)."""
     groups: int
-    depthwise: bool
-    """One input channel per group: the contraction is an elementwise product."""
+    elementwise: bool
+    """At most :data:`ELEMENTWISE_MAX` input channels per group: the contraction is a sum of
+    elementwise products in the transforms' own layout, which beats reordering the spectra
+    for a batched matmul of tiny matrices."""
 
 
 def geometry(x_shape, w_shape, spec: ConvSpec, padding) -> Geometry:
@@ -118,7 +79,7 @@ def geometry(x_shape, w_shape, spec: ConvSpec, padding) -> Geometry:
     reads = tuple(
         slice(0, (m - 1) * s + 1, s) for m, s in zip(spec.out_shape, spec.stride, strict=False)
     )
-    return Geometry(sizes, taps, reads, spatial, spec.groups, w_shape[1] == 1)
+    return Geometry(sizes, taps, reads, spatial, spec.groups, w_shape[1] <= ELEMENTWISE_MAX)
 
 
 def _place(t: torch.Tensor, dim: int, size: int, positions: torch.Tensor) -> torch.Tensor:
@@ -166,31 +127,32 @@ def kernel_spectrum(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
         weight: ``(O, C/g, *kernel)`` real.
 
     Returns:
-        For depthwise problems (``C/g == 1``) ``(g, O/g, *F')`` complex; otherwise
-        ``(*F', g, C/g, O/g)``, the frequency-major layout of the per-frequency channel GEMM.
+        For few channels per group (``geo.elementwise``) ``(g, O/g, C/g, *F')`` complex;
+        otherwise ``(*F', g, C/g, O/g)``, the frequency-major layout of the per-frequency
+        channel GEMM.
         ``F'`` is the transform size with ``F/2 + 1`` on the last axis. This is what the
         kernel spectrum cache holds.
     """
     out_channels, per_group, *kernel = weight.shape
     ndim = len(kernel)
     groups = geo.groups
-    if geo.depthwise:
-        spectrum = _kernel_rfftn(weight.reshape(out_channels, *kernel).movedim(0, -1), geo)
-        spectrum = spectrum.movedim(-1, 0).contiguous()
-        return spectrum.view(groups, out_channels // groups, *spectrum.shape[1:])
+    if geo.elementwise:
+        taps = weight.reshape(out_channels * per_group, *kernel).movedim(0, -1)
+        spectrum = _kernel_rfftn(taps, geo).movedim(-1, 0).contiguous()
+        return spectrum.view(groups, out_channels // groups, per_group, *spectrum.shape[1:])
     w = weight.reshape(groups, out_channels // groups, per_group, *kernel)
     return _kernel_rfftn(w.permute(*range(3, 3 + ndim), 0, 2, 1), geo)
 
 
 def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Tensor:
     """Spectrum of ``(N, C, *spatial)`` (zero-extended to ``geo.sizes`` unless ``padded``) in
-    the layout the channel contraction wants: ``(N, C, *F')`` for depthwise problems, else
+    the layout the channel contraction wants: ``(N, C, *F')`` when ``geo.elementwise``, else
     the frequency-major ``(*F', g, N, C/g)`` (contiguous: one small matrix per frequency and
     group, which a batched matmul handles fast)."""
     ndim = len(geo.sizes)
     dims = tuple(range(2, 2 + ndim))
     s = torch.fft.rfftn(t, dim=dims) if padded else torch.fft.rfftn(t, s=geo.sizes, dim=dims)
-    if geo.depthwise:
+    if geo.elementwise:
         return s
     n, c, *freq = s.shape
     s = s.view(n, geo.groups, c // geo.groups, *freq)
@@ -227,9 +189,14 @@ def _fresh(t: torch.Tensor) -> torch.Tensor:
 def _correlate(xs: torch.Tensor, operand: torch.Tensor, geo: Geometry, out_channels: int):
     """The output ``(N, O, *out)`` from the input's :func:`_spectrum`."""
     ndim = len(geo.sizes)
-    if geo.depthwise:  # xs (N, C, *F'), operand (g, O/g, *F')
+    if geo.elementwise:  # xs (N, C, *F'), operand (g, O/g, C/g, *F')
         n, _, *freq = xs.shape
-        y = xs.view(n, geo.groups, 1, *freq) * operand.conj().unsqueeze(0)
+        per_group = operand.shape[2]
+        x = xs.view(n, geo.groups, per_group, 1, *freq)
+        w = operand.conj().resolve_conj()
+        y = x[:, :, 0] * w[:, :, 0]
+        for c in range(1, per_group):
+            y.addcmul_(x[:, :, c], w[:, :, c])
         y = torch.fft.irfftn(
             y.reshape(n, out_channels, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim))
         )
@@ -251,10 +218,13 @@ def _grad_input(gs: torch.Tensor, operand: torch.Tensor, geo: Geometry, channels
     """``irfft(G · W)`` over the input's extent: ``(N, C, *spatial)``."""
     ndim = len(geo.sizes)
     crop = tuple(slice(0, n) for n in geo.spatial)
-    if geo.depthwise:
+    if geo.elementwise:
         n, _, *freq = gs.shape
-        gx = (gs.view(n, geo.groups, -1, *freq) * operand).sum(2)
-        gx = torch.fft.irfftn(gx, s=geo.sizes, dim=tuple(range(2, 2 + ndim)))
+        g = gs.view(n, geo.groups, -1, 1, *freq)
+        gx = g[:, :, 0] * operand[:, 0]
+        for o in range(1, operand.shape[1]):
+            gx.addcmul_(g[:, :, o], operand[:, o])
+        gx = torch.fft.irfftn(gx.view(n, -1, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim)))
         return gx[(..., *crop)].contiguous()
     gx = torch.fft.irfftn(_bmm(gs, operand.mT), s=geo.sizes, dim=tuple(range(ndim)))
     return _spatial_last(gx[crop], ndim, channels)
@@ -263,9 +233,12 @@ def _grad_input(gs: torch.Tensor, operand: torch.Tensor, geo: Geometry, channels
 def _grad_weight(xs: torch.Tensor, gs: torch.Tensor, geo: Geometry, weight_shape) -> torch.Tensor:
     """The kernel taps of ``irfft(sum_n X · conj(G))``: ``(O, C/g, *kernel)``."""
     ndim = len(geo.sizes)
-    if geo.depthwise:
-        n, channels, *freq = xs.shape
-        gw = (xs.view(n, channels, 1, *freq) * gs.view(n, channels, -1, *freq).conj()).sum(0)
+    if geo.elementwise:
+        n, _, *freq = xs.shape
+        per_group = weight_shape[1]
+        x = xs.view(n, geo.groups, per_group, 1, *freq)
+        g = gs.view(n, geo.groups, -1, *freq).conj().resolve_conj()
+        gw = torch.stack([(x[:, :, c] * g).sum(0) for c in range(per_group)], 2)
         gw = _kernel_irfftn(gw.reshape(-1, *freq).movedim(0, -1), geo)
         return gw.movedim(-1, 0).reshape(weight_shape)
     gw = _kernel_irfftn(_bmm(xs.mT, gs.conj()), geo)  # (*kernel, g, C/g, O/g)
@@ -319,8 +292,130 @@ class SpectralConv(torch.autograd.Function):
         return result
 
 
+def _correlate_zero_padded(
+    x: torch.Tensor, weight: torch.Tensor, source: torch.Tensor, spec: ConvSpec, padding
+) -> torch.Tensor:
+    """:class:`SpectralConv` of one problem, with the kernel operand from the cache when no
+    gradient is recorded for the weight (``source`` is the caller's weight tensor)."""
+    geo = geometry(x.shape, weight.shape, spec, padding)
+    operand = None
+    if not (torch.is_grad_enabled() and weight.requires_grad):
+        compute_dtype = weight.dtype
+        operand = cached_operand(
+            source,
+            (geo.sizes, geo.taps, geo.groups, compute_dtype),
+            lambda: kernel_spectrum(source.to(compute_dtype), geo),
+        )
+    return SpectralConv.apply(x, weight, operand, geo)
+
+
+def _overlap_add(t: torch.Tensor, step: int, length: int) -> torch.Tensor:
+    """Adjoint of cutting windows: ``(P, count, window, Q)`` summed back into ``(P, length,
+    Q)``, window ``b`` starting at ``b·step``. Out of place, so double backward works."""
+    p, count, window, q = t.shape
+    chunks = -(-window // step)
+    total = (count + chunks) * step
+    out = None
+    for chunk in range(chunks):
+        piece = t[:, :, chunk * step : (chunk + 1) * step]  # (P, count, width, Q)
+        piece = torch.nn.functional.pad(piece, (0, 0, 0, step - piece.shape[2]))
+        piece = piece.reshape(p, count * step, q)
+        before = chunk * step
+        piece = torch.nn.functional.pad(piece, (0, 0, before, total - before - count * step))
+        out = piece if out is None else out + piece
+    return out[:, :length]
+
+
+class _Windows(torch.autograd.Function):
+    """``(N, C, *L)`` cut into windows of ``windows[a]`` samples every ``steps[a]`` along
+    each axis, batched: ``(N · prod(counts), C, *windows)``. The backward pass adds the
+    overlapping pieces back with strided views (``unfold``'s generic backward is several
+    times slower)."""
+
+    @staticmethod
+    def cut(x, counts, windows, steps):
+        ndim = x.dim() - 2
+        for axis, (window, step) in enumerate(zip(windows, steps, strict=True)):
+            x = x.unfold(2 + axis, window, step)  # (N, C, *counts, *windows)
+        x = x.permute(0, *range(2, 2 + ndim), 1, *range(2 + ndim, 2 + 2 * ndim))
+        return x.reshape(x.shape[0] * math.prod(counts), x.shape[1 + ndim], *windows)
+
+    @staticmethod
+    def forward(ctx, x, counts, windows, steps):
+        ctx.shape, ctx.counts, ctx.windows, ctx.steps = x.shape, counts, windows, steps
+        return _Windows.cut(x, counts, windows, steps)
+
+    @staticmethod
+    def jvp(ctx, tangent, *_):
+        return _Windows.cut(tangent, ctx.counts, ctx.windows, ctx.steps)
+
+    @staticmethod
+    def backward(ctx, grad):
+        n, c, *lengths = ctx.shape
+        ndim = len(lengths)
+        g = grad.view(n, *ctx.counts, c, *ctx.windows)
+        pairs = [i for axis in range(ndim) for i in (1 + axis, 2 + ndim + axis)]
+        g = g.permute(0, 1 + ndim, *pairs).contiguous()  # (N, C, count_0, window_0, ...)
+        done = n * c
+        for axis in range(ndim):
+            rest = math.prod(ctx.counts[b] * ctx.windows[b] for b in range(axis + 1, ndim))
+            g = g.reshape(done, ctx.counts[axis], ctx.windows[axis], rest)
+            g = _overlap_add(g, ctx.steps[axis], lengths[axis])
+            done *= lengths[axis]
+        return g.reshape(ctx.shape), None, None, None
+
+
+def overlap_save(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    source: torch.Tensor,
+    spec: ConvSpec,
+    padding,
+    per_block: tuple[int, ...],
+) -> torch.Tensor:
+    """The zero-padded correlation cut into blocks of ``per_block`` outputs per axis.
+
+    Block ``b`` of an axis holds outputs ``[b·B, (b+1)·B)``, which read the padded input in
+    the window ``[b·B·s, b·B·s + (B-1)·s + k_eff)``. The windows (overlapping by
+    ``k_eff - s``) are cut out with ``unfold``, batched, correlated without padding, and
+    the blocks laid side by side again; the backward pass of the cut adds the overlapping
+    gradients back (:class:`_Windows`).
+    """
+    ndim = x.dim() - 2
+    n = x.shape[0]
+    k_eff = effective_kernel(weight.shape[2:], spec.dilation)
+    counts = [-(-m // b) for m, b in zip(spec.out_shape, per_block, strict=True)]
+    windows = [(b - 1) * s + k for b, s, k in zip(per_block, spec.stride, k_eff, strict=True)]
+    spans = [
+        (cnt * b - 1) * s + k
+        for cnt, b, s, k in zip(counts, per_block, spec.stride, k_eff, strict=True)
+    ]
+    widths = [
+        (lo, span - size - lo)
+        for (lo, _), span, size in zip(padding, spans, x.shape[2:], strict=True)
+    ]
+    # zero padding, or cropping where fewer samples are read than the padding provides
+    x = torch.nn.functional.pad(x, [w for pair in reversed(widths) for w in pair])
+    steps = tuple(b * s for b, s in zip(per_block, spec.stride, strict=True))
+    blocks = _Windows.apply(x, tuple(counts), tuple(windows), steps)
+    block_spec = ConvSpec(
+        spec.stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros", tuple(per_block)
+    )
+    y = _correlate_zero_padded(blocks, weight, source, block_spec, block_spec.padding)
+    o = weight.shape[0]
+    y = y.view(n, *counts, o, *per_block)
+    y = y.permute(0, 1 + ndim, *(i for axis in range(ndim) for i in (1 + axis, 2 + ndim + axis)))
+    y = y.reshape(n, o, *(cnt * b for cnt, b in zip(counts, per_block, strict=True)))
+    return y[(..., *(slice(0, m) for m in spec.out_shape))]
+
+
 def conv_fft(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    spec: ConvSpec,
+    *,
+    blocks: bool = True,
 ) -> torch.Tensor:
     """Convolution through real FFTs of input and kernel and a per-frequency channel GEMM.
 
@@ -329,6 +424,10 @@ def conv_fft(
     reads every ``stride``-th output, dilation spreads the taps. float64 stays float64
     (complex128); float16 and bfloat16 are transformed in float32. The backward pass is
     spectral as well (:class:`SpectralConv`).
+
+    When the input is much larger than the kernel, the output is computed in blocks
+    (:func:`overlap_save`, planned by :func:`~anyconv.functional.algorithms.fft_plan.block_plan`);
+    ``blocks=False`` forces one transform of the whole input.
 
     When no gradient is recorded for ``weight`` its transform (ready for the channel GEMM)
     is cached per weight tensor; see :func:`cache_kernel_spectra`.
@@ -342,16 +441,22 @@ def conv_fft(
     if spec.padding_mode != "zeros":
         x = pad(x, padding, spec.padding_mode)
         padding = tuple((0, 0) for _ in padding)
-    geo = geometry(x.shape, weight.shape, spec, padding)
-    operand = None
-    if not (torch.is_grad_enabled() and weight.requires_grad):
-        compute_dtype = weight.dtype
-        operand = cached_operand(
-            source,
-            (geo.sizes, geo.taps, geo.groups, compute_dtype),
-            lambda: kernel_spectrum(source.to(compute_dtype), geo),
+    per_block = None
+    if blocks:
+        per_block = block_plan(
+            tuple(x.shape[2:]),
+            tuple(weight.shape[2:]),
+            spec.dilation,
+            spec.stride,
+            padding,
+            spec.out_shape,
+            (x.shape[0], x.shape[1], weight.shape[0], weight.shape[1]),
+            torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad),
         )
-    y = SpectralConv.apply(x, weight, operand, geo)
+    if per_block is None:
+        y = _correlate_zero_padded(x, weight, source, spec, padding)
+    else:
+        y = overlap_save(x, weight, source, spec, padding, per_block)
     if bias is not None:
         y = y + bias.view(-1, *(1,) * (x.dim() - 2))
     return y.to(dtype)
