@@ -24,6 +24,7 @@ SUITES = {
     "conv3d": lambda a: conv.conv_sweep("3d", quick=a.quick, repeat=a.repeat, device=a.device),
     "depthwise": lambda a: conv.depthwise(repeat=a.repeat, device=a.device),
     "scipy": lambda a: conv.scipy_single_channel(repeat=a.repeat),
+    "overlap": lambda a: conv.overlap_save(repeat=a.repeat, device=a.device),
     "local": lambda a: layers.local(repeat=a.repeat, device=a.device),
     "tiled": lambda a: layers.tiled(repeat=a.repeat, device=a.device),
     "softpool": lambda a: layers.softpool(repeat=a.repeat, device=a.device),
@@ -122,6 +123,7 @@ def show_rows(console: Console, name: str, rows: list[dict]) -> None:
         ("conv_fwd_bwd_s", "tiled_fwd_bwd_s", "conv time / tiled time"),
         ("plain_fwd_bwd_s", "anyconv_fwd_bwd_s", "plain formula time / anyconv"),
         ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto"),
+        ("whole_fwd_bwd_s", "blocks_fwd_bwd_s", "one transform / overlap-save blocks"),
     ]
     for peer, ours, label in pairs:
         if peer in first and ours in first and first[ours]:

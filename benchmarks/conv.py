@@ -117,3 +117,58 @@ def scipy_single_channel(*, repeat: int) -> list[dict]:
         row["fft_rel_error_vs_scipy"] = float(abs(got.numpy() - want).max() / abs(want).max())
         rows.append(row)
     return rows
+
+
+def overlap_save(*, repeat: int, device: str) -> list[dict]:
+    """Inputs much larger than the kernel: anyconv's ``fft`` (which cuts them into
+    overlap-save blocks) against one transform of the whole input (``blocks=False``), and,
+    for single channels, SciPy's ``oaconvolve`` (overlap-add) and ``fftconvolve``."""
+    from anyconv.functional.algorithms.fft import conv_fft
+    from anyconv.functional.conv import conv_spec
+
+    try:
+        import scipy.signal
+    except ImportError:
+        scipy = None
+    cases = [
+        ((1, 1, 1 << 20), 255),
+        ((4, 4, 1 << 18), 127),
+        ((1, 3, 1024, 1024), 15),
+        ((2, 8, 512, 512), 21),
+    ]
+    rows = []
+    for shape, k in cases:
+        ndim = len(shape) - 2
+        g = torch.Generator().manual_seed(k)
+        x = torch.randn(*shape, generator=g).to(device)
+        w = (torch.randn(shape[1], shape[1], *(k,) * ndim, generator=g) / k).to(device)
+        spec = conv_spec(
+            x.shape, w.shape, stride=1, padding="same", dilation=1, groups=1, padding_mode="zeros"
+        )
+        row = {"bench": "overlap_save", "shape": list(shape), "kernel": k, "device": device}
+        for label, blocks in (("blocks", True), ("whole", False)):
+            fn = functools.partial(_fft_direct, spec=spec, blocks=blocks)
+            row[f"{label}_fwd_bwd_s"] = median_time(
+                forward_backward(fn, x, w), repeat, device=device
+            )
+            row[f"{label}_fwd_s"] = median_time(forward_only(fn, x, w), repeat, device=device)
+        if scipy is not None and shape[:2] == (1, 1) and device == "cpu":
+            xn, wn = x[0, 0].double().numpy(), w[0, 0].double().numpy()[::-1].copy()
+            for name in ("oaconvolve", "fftconvolve"):
+                run = functools.partial(getattr(scipy.signal, name), xn, wn, mode="same")
+                row[f"scipy_{name}_fwd_s"] = median_time(run, repeat)
+            fn64 = functools.partial(_fft_direct, spec=spec, blocks=True)
+            row["blocks_float64_fwd_s"] = median_time(
+                forward_only(fn64, x.double(), w.double()), repeat
+            )
+        with torch.no_grad():
+            ref = conv_fft(x.double(), w.double(), None, spec, blocks=False)
+            row["blocks_rel_error"] = rel_error(conv_fft(x, w, None, spec), ref)
+        rows.append(row)
+    return rows
+
+
+def _fft_direct(x: torch.Tensor, w: torch.Tensor, *, spec, blocks: bool) -> torch.Tensor:
+    from anyconv.functional.algorithms.fft import conv_fft
+
+    return conv_fft(x, w, None, spec, blocks=blocks)
