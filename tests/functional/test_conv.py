@@ -226,6 +226,18 @@ def test_auto_cost_model_sends_large_kernels_to_fft():
     assert [pick(k) for k in (21, 31)] == ["fft"] * 2
 
 
+def test_auto_knows_float64_cpu_kernels_are_slow():
+    from anyconv.functional.algorithms import auto
+    from anyconv.functional.conv import conv_spec
+
+    x, w = torch.empty(8, 16, 64, 64), torch.empty(16, 16, 3, 3)
+    spec = conv_spec(
+        x.shape, w.shape, stride=1, padding="same", dilation=1, groups=1, padding_mode="zeros"
+    )
+    assert auto.choose(x, w, spec) == "native"
+    assert auto.choose(x.double(), w.double(), spec) == "fft"
+
+
 def test_auto_tells_training_from_inference():
     """Depthwise 7x7: PyTorch's forward is fast, its backward slow (measured crossovers)."""
     from anyconv.functional.algorithms import auto
