@@ -3,19 +3,23 @@
 With ``X = rfft(x)`` and ``W = rfft(w)`` at a transform size ``F``, the circular
 cross-correlation ``c[u] = sum_p x[(u + p) mod F] w[p]`` has spectrum ``X · conj(W)``.
 Choosing ``F`` large enough that no wanted output wraps onto input data makes it the linear
-one. Tap ``p`` of the kernel is placed at ``(p·dilation - lo) mod F`` of its buffer, which
-folds dilation and the left zero padding ``lo`` into the kernel's transform: output ``t``
-of the padded problem is then ``c[t·stride]``.
+one. Tap ``p`` of the kernel is placed at ``(lo - p·dilation) mod F`` of its buffer: that
+reversed placement makes the kernel's transform ``conj(W)`` itself (for a real kernel), and
+folds dilation and the left zero padding ``lo`` in, so ``Y = X · W'`` needs no conjugation
+and output ``t`` of the padded problem is ``y[t·stride]``.
 
 The backward pass is spectral too (:class:`SpectralConv`): the input gradient is the
-circular *convolution* of the output gradient with the kernel (spectrum ``G · W``), the
-weight gradient the correlation of input and output gradient (``X · conj(G)``, summed over
-the batch). Both reuse the spectra the forward pass computed, and only the kernel's ``k``
-taps per axis of the weight gradient are transformed back.
+circular *convolution* of the output gradient with the kernel (spectrum ``G · conj(W')``),
+the weight gradient the correlation of input and output gradient, whose conjugate spectrum
+``sum_n conj(X) · G`` has the kernel's taps at the very positions they were placed. Both
+reuse the spectra of the forward pass, and only the kernel's taps are transformed back.
+Every conjugation sits in a conjugate-transpose of a matmul operand, which BLAS does for
+free.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -56,7 +60,7 @@ class Geometry(NamedTuple):
     sizes: tuple[int, ...]
     """Transform size ``F`` per axis."""
     taps: tuple[tuple[int, ...], ...]
-    """Per axis, the buffer position ``(p·dilation - lo) mod F`` of each kernel tap ``p``."""
+    """Per axis, the buffer position ``(lo - p·dilation) mod F`` of each kernel tap ``p``."""
     reads: tuple[slice, ...]
     """Per axis, where the outputs lie in the circular correlation: ``t·stride``."""
     spatial: tuple[int, ...]
@@ -73,7 +77,7 @@ def geometry(x_shape, w_shape, spec: ConvSpec, padding) -> Geometry:
     spatial = tuple(x_shape[2:])
     sizes = transform_sizes(spatial, w_shape[2:], spec.dilation, padding)
     taps = tuple(
-        tuple((p * d - lo) % f for p in range(k))
+        tuple((lo - p * d) % f for p in range(k))
         for k, d, (lo, _), f in zip(w_shape[2:], spec.dilation, padding, sizes, strict=True)
     )
     reads = tuple(
@@ -89,35 +93,87 @@ def _place(t: torch.Tensor, dim: int, size: int, positions: torch.Tensor) -> tor
     return t.new_zeros(shape).index_copy(dim, positions, t)
 
 
-def _positions(geo: Geometry, device) -> list[torch.Tensor]:
-    return [torch.tensor(taps, dtype=torch.long, device=device) for taps in geo.taps]
+def _use_dft_matmul(taps: int, size: int) -> bool:
+    """Transform ``taps`` nonzero rows to ``size`` points by a DFT matrix product rather
+    than an FFT of a zero-filled buffer: BLAS is several times more efficient per flop, and
+    no buffer is filled. Measured at 144 points: faster up to 31 taps (``4·log2(F)``)."""
+    return taps <= 4 * math.log2(size)
+
+
+@functools.lru_cache(maxsize=256)
+def _dft_matrix(size: int, taps: tuple[int, ...], half: bool, inverse: bool, dtype, device):
+    """The DFT restricted to the tap positions ``taps`` of a ``size``-point axis.
+
+    Forward ``(F', k)``: ``exp(-2πi f·q / F)`` for the frequencies ``f`` (``F/2 + 1`` of them
+    when ``half``). Inverse ``(k, F')``: ``exp(+2πi f·q / F) / F``, with the weights ``c_f`` of
+    a real inverse when ``half`` (2 for the frequencies that stand for a conjugate pair).
+    Built in float64.
+    """
+    count = size // 2 + 1 if half else size
+    f = torch.arange(count, dtype=torch.int64)
+    q = torch.tensor(taps, dtype=torch.int64)
+    # the product reduced mod F in integers: exact angles however long the axis
+    angle = torch.outer(f, q).remainder(size).to(torch.float64) * (2 * math.pi / size)
+    if not inverse:
+        return torch.polar(torch.ones_like(angle), -angle).to(dtype=dtype, device=device)
+    weight = torch.full((count,), 1.0 / size, dtype=torch.float64)
+    if half:
+        weight[1 : (size + 1) // 2] *= 2
+    m = torch.polar(weight[:, None].expand_as(angle).contiguous(), angle)
+    return m.T.contiguous().to(dtype=dtype, device=device)
+
+
+def _along(t: torch.Tensor, axis: int, matrix: torch.Tensor) -> torch.Tensor:
+    """``matrix @ t`` along ``axis`` of ``t`` (``matrix`` is ``(out, t.shape[axis])``)."""
+    moved = t.movedim(axis, 0)
+    out = matrix @ moved.reshape(moved.shape[0], -1)
+    return out.view(matrix.shape[0], *moved.shape[1:]).movedim(0, axis)
 
 
 def _kernel_rfftn(taps: torch.Tensor, geo: Geometry) -> torch.Tensor:
     """Spectrum of kernel taps ``(*k, *batch)`` placed at ``geo.taps``: ``(*F', *batch)``
     with ``F' = F`` except ``F/2 + 1`` on the last axis. Pruned: each axis is transformed
-    only for the rows the axes before it have filled. The last axis is transformed while it
-    is the innermost one (the fast case for real transforms)."""
+    only for the rows the axes before it have filled, by a DFT matrix product for few taps
+    (:func:`_use_dft_matmul`), else by an FFT of the zero-filled buffer."""
     ndim = len(geo.sizes)
-    positions = _positions(geo, taps.device)
-    y = _place(taps.movedim(ndim - 1, -1), -1, geo.sizes[-1], positions[-1])
-    y = torch.fft.rfft(y, dim=-1).movedim(-1, ndim - 1)
+    complex_dtype = (taps.new_empty(0) * 1j).dtype
+    last, size = ndim - 1, geo.sizes[-1]
+    if _use_dft_matmul(len(geo.taps[-1]), size):
+        m = _dft_matrix(size, geo.taps[-1], True, False, complex_dtype, taps.device)
+        y = _along(taps.to(complex_dtype), last, m)
+    else:
+        positions = torch.tensor(geo.taps[-1], device=taps.device)
+        y = _place(taps.movedim(last, -1), -1, size, positions)
+        y = torch.fft.rfft(y, dim=-1).movedim(-1, last)
     for axis in reversed(range(ndim - 1)):
-        y = torch.fft.fft(_place(y, axis, geo.sizes[axis], positions[axis]), dim=axis)
-    return y.contiguous()  # in 1-D the moved real-transform axis leaves it strided
+        size, where = geo.sizes[axis], geo.taps[axis]
+        if _use_dft_matmul(len(where), size):
+            y = _along(y, axis, _dft_matrix(size, where, False, False, y.dtype, y.device))
+        else:
+            positions = torch.tensor(where, device=y.device)
+            y = torch.fft.fft(_place(y, axis, size, positions), dim=axis)
+    return y.contiguous()
 
 
 def _kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
-    """The adjoint-side inverse of :func:`_kernel_rfftn`: the kernel taps ``(*k, *batch)``
-    of the inverse transform of ``(*F', *batch)``, transforming only the rows it keeps."""
+    """The inverse transform of ``(*F', *batch)`` read at the kernel's taps only:
+    ``(*k, *batch)``, real. Each axis is inverted just for the rows that are kept."""
     ndim = len(geo.sizes)
-    positions = _positions(geo, spectrum.device)
     y = spectrum
     for axis in range(ndim - 1):
-        y = torch.fft.ifft(y, dim=axis).index_select(axis, positions[axis])
+        size, where = geo.sizes[axis], geo.taps[axis]
+        if _use_dft_matmul(len(where), size):
+            y = _along(y, axis, _dft_matrix(size, where, False, True, y.dtype, y.device))
+        else:
+            positions = torch.tensor(where, device=y.device)
+            y = torch.fft.ifft(y, dim=axis).index_select(axis, positions)
+    last, size, where = ndim - 1, geo.sizes[-1], geo.taps[-1]
+    if _use_dft_matmul(len(where), size):
+        m = _dft_matrix(size, where, True, True, y.dtype, y.device)
+        return _along(y, last, m).real
     # the real inverse runs along the innermost axis, where it is fast
-    y = torch.fft.irfft(y.movedim(ndim - 1, -1).contiguous(), n=geo.sizes[-1], dim=-1)
-    return y.index_select(-1, positions[-1]).movedim(-1, ndim - 1)
+    y = torch.fft.irfft(y.movedim(last, -1).contiguous(), n=size, dim=-1)
+    return y.index_select(-1, torch.tensor(where, device=y.device)).movedim(-1, last)
 
 
 def kernel_spectrum(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
@@ -193,15 +249,14 @@ def _correlate(xs: torch.Tensor, operand: torch.Tensor, geo: Geometry, out_chann
         n, _, *freq = xs.shape
         per_group = operand.shape[2]
         x = xs.view(n, geo.groups, per_group, 1, *freq)
-        w = operand.conj().resolve_conj()
-        y = x[:, :, 0] * w[:, :, 0]
+        y = x[:, :, 0] * operand[:, :, 0]
         for c in range(1, per_group):
-            y.addcmul_(x[:, :, c], w[:, :, c])
+            y.addcmul_(x[:, :, c], operand[:, :, c])
         y = torch.fft.irfftn(
             y.reshape(n, out_channels, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim))
         )
         return _fresh(y[(..., *geo.reads)])
-    y = torch.fft.irfftn(_bmm(xs, operand.conj()), s=geo.sizes, dim=tuple(range(ndim)))
+    y = torch.fft.irfftn(_bmm(xs, operand), s=geo.sizes, dim=tuple(range(ndim)))
     return _spatial_last(y[geo.reads], ndim, out_channels)
 
 
@@ -215,33 +270,34 @@ def _output_spectrum(grad: torch.Tensor, geo: Geometry) -> torch.Tensor:
 
 
 def _grad_input(gs: torch.Tensor, operand: torch.Tensor, geo: Geometry, channels: int):
-    """``irfft(G · W)`` over the input's extent: ``(N, C, *spatial)``."""
+    """``irfft(G · conj(W'))`` over the input's extent: ``(N, C, *spatial)``."""
     ndim = len(geo.sizes)
     crop = tuple(slice(0, n) for n in geo.spatial)
     if geo.elementwise:
         n, _, *freq = gs.shape
         g = gs.view(n, geo.groups, -1, 1, *freq)
-        gx = g[:, :, 0] * operand[:, 0]
+        w = operand.conj().resolve_conj()  # small: (g, O/g, C/g, *F')
+        gx = g[:, :, 0] * w[:, 0]
         for o in range(1, operand.shape[1]):
-            gx.addcmul_(g[:, :, o], operand[:, o])
+            gx.addcmul_(g[:, :, o], w[:, o])
         gx = torch.fft.irfftn(gx.view(n, -1, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim)))
         return gx[(..., *crop)].contiguous()
-    gx = torch.fft.irfftn(_bmm(gs, operand.mT), s=geo.sizes, dim=tuple(range(ndim)))
+    gx = torch.fft.irfftn(_bmm(gs, operand.mH), s=geo.sizes, dim=tuple(range(ndim)))
     return _spatial_last(gx[crop], ndim, channels)
 
 
 def _grad_weight(xs: torch.Tensor, gs: torch.Tensor, geo: Geometry, weight_shape) -> torch.Tensor:
-    """The kernel taps of ``irfft(sum_n X · conj(G))``: ``(O, C/g, *kernel)``."""
+    """The kernel taps of ``irfft(sum_n conj(X) · G)``: ``(O, C/g, *kernel)``."""
     ndim = len(geo.sizes)
     if geo.elementwise:
         n, _, *freq = xs.shape
         per_group = weight_shape[1]
-        x = xs.view(n, geo.groups, per_group, 1, *freq)
-        g = gs.view(n, geo.groups, -1, *freq).conj().resolve_conj()
+        x = xs.view(n, geo.groups, per_group, 1, *freq).conj().resolve_conj()
+        g = gs.view(n, geo.groups, -1, *freq)
         gw = torch.stack([(x[:, :, c] * g).sum(0) for c in range(per_group)], 2)
         gw = _kernel_irfftn(gw.reshape(-1, *freq).movedim(0, -1), geo)
         return gw.movedim(-1, 0).reshape(weight_shape)
-    gw = _kernel_irfftn(_bmm(xs.mT, gs.conj()), geo)  # (*kernel, g, C/g, O/g)
+    gw = _kernel_irfftn(_bmm(xs.mH, gs), geo)  # (*kernel, g, C/g, O/g)
     return gw.permute(ndim, ndim + 2, ndim + 1, *range(ndim)).reshape(weight_shape)
 
 
