@@ -11,9 +11,10 @@ and inference: PyTorch's CPU kernels are far better tuned in 2-D than in 1-D and
 their backward passes are relatively slow for small channel counts.
 
 The CPU figures are fitted to the crossovers measured on a 2-core x86 machine (forward plus
-backward; forward alone): in 2-D about 0.5 / above 2 for depthwise, 0.9 / 3.5 for 4x4
-channels, 10.5 / 7.5 for 16x16 and 10.5 / 6 for 32x32; in 1-D 2.8 / 3 for 16x16 and
-5.1 / 3.8 for 64x64; in 3-D 2.8 / 7.7 for 8x8 and about 14 / above 10 for 16x16.
+backward / forward alone): in 2-D about 0.5 / above 2 for depthwise, 0.55 / 2 for 4x4
+channels, 7.5 / 6.5 for 16x16 and 6 / 4.5 for 32x32; in 1-D 2.3 / 2.9 for 16x16 and
+3.3 / 2.6 for 64x64; in 3-D 2.1 / 7 for 8x8 and 9.5 / 8.5 for 16x16. Where a fit and a
+measurement disagree the fit errs towards PyTorch's kernels.
 
 Measured mode (:func:`measure`), like cuDNN's benchmark mode or SciPy's
 ``choose_conv_method(measure=True)``, times the candidates once per problem and caches the
@@ -36,8 +37,8 @@ from anyconv.functional.algorithms.native import conv_native
 CANDIDATES = {"native": conv_native, "fft": conv_fft}
 FFT_THRESHOLD = {
     "cpu": {
-        "train": ((0.84, 0.22, 32.0), (0.4, 0.6, 10.5), (0.044, 1.0, 32.0)),
-        "infer": ((1.8, 0.1, 32.0), (4.0, 0.1, 32.0), (2.2, 0.3, 32.0)),
+        "train": ((1.12, 0.13, 32.0), (0.5, 0.49, 6.5), (0.033, 1.0, 32.0)),
+        "infer": ((2.8, 0.0, 32.0), (4.0, 0.1, 32.0), (2.8, 0.2, 32.0)),
     },
     "cuda": {
         "train": ((1.0, 0.7, 64.0),) * 3,
