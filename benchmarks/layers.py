@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 
 import anyconv
-from anyconv.functional.local import locally_connected, tiled_conv
+from anyconv.functional.local import locally_connected
 from anyconv.functional.pool import soft_pool
+from anyconv.functional.tiled import tiled_conv
 from benchmarks.timing import forward_backward, median_time, peak_memory
 
 

@@ -10,7 +10,7 @@ from anyconv.functional.filters import (
     laplacian_kernel,
     sobel_kernel,
 )
-from anyconv.functional.local import locally_connected, tiled_conv
+from anyconv.functional.local import locally_connected
 from anyconv.functional.pool import (
     avg_pool,
     channel_max_pool,
@@ -27,6 +27,7 @@ from anyconv.functional.separable import (
     reconstruct,
     separable_conv,
 )
+from anyconv.functional.tiled import tiled_conv
 
 __all__ = [
     "ALGORITHMS",

@@ -1,6 +1,6 @@
-"""Locally connected (unshared) and tiled convolution: weights that vary with position.
+"""Locally connected (unshared) convolution: a separate kernel at every output position.
 
-Both reuse :func:`anyconv.functional.conv.conv_spec` for validation, padding and the
+It reuses :func:`anyconv.functional.conv.conv_spec` for validation, padding and the
 output size, so every padding rule, border mode, stride, dilation and ``groups`` means
 exactly what it means for :func:`anyconv.conv`.
 """
@@ -14,11 +14,9 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import ConvSpec, check_conv_tensors, fail, int_tuple
-from anyconv.functional.algorithms import get_algorithm
-from anyconv.functional.algorithms.matrix import check_matrix_size
+from anyconv._spec import ConvSpec, check_conv_tensors, fail
 from anyconv.functional.conv import conv_spec
-from anyconv.padding import effective_kernel, pad
+from anyconv.padding import pad
 
 
 def _window(offset: Sequence[int], spec: ConvSpec) -> tuple[slice, ...]:
@@ -107,38 +105,6 @@ class _LocallyConnected(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
-class _Interleave(torch.autograd.Function):
-    """Phase outputs ``(N, O, *sizes)`` -> ``(N, O, *(sizes * phases))``, phase ``t``
-    at positions ``t + phases*m``.
-
-    Written straight into a buffer laid out ``(N, O, size_0, phase_0, size_1, ...)``, whose
-    reshape to the result is free; the backward pass hands each phase a strided view of
-    the gradient. Autograd's own slice assignment would clone the whole gradient once per
-    phase instead.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, phases: tuple[int, ...], *ys: torch.Tensor) -> torch.Tensor:
-        n, o, *sizes = ys[0].shape
-        ctx.phases, ctx.sizes = phases, sizes
-        buf = ys[0].new_empty(n, o, *itertools.chain(*zip(sizes, phases, strict=True)))
-        for phase, y in zip(itertools.product(*map(range, phases)), ys, strict=True):
-            buf[_phase_index(phase)] = y
-        return buf.view(n, o, *(m * p for m, p in zip(sizes, phases, strict=True)))
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        g = grad.reshape(
-            *grad.shape[:2], *itertools.chain(*zip(ctx.sizes, ctx.phases, strict=True))
-        )
-        return (None, *(g[_phase_index(t)] for t in itertools.product(*map(range, ctx.phases))))
-
-
-def _phase_index(phase: Sequence[int]) -> tuple[slice | int, ...]:
-    """Index of phase ``phase`` in a ``(N, O, size_0, phase_0, size_1, phase_1, ...)`` view."""
-    return (slice(None), slice(None), *itertools.chain(*((slice(None), t) for t in phase)))
-
-
 def locally_connected(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -207,116 +173,3 @@ def locally_connected(
         )
     y = _LocallyConnected.apply(pad(x, spec.padding, spec.padding_mode), weight, spec)
     return y if bias is None else y + bias
-
-
-def tiled_conv(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None = None,
-    *,
-    tiles: int | Sequence[int],
-    stride: int | Sequence[int] = 1,
-    padding: Any = "valid",
-    dilation: int | Sequence[int] = 1,
-    groups: int = 1,
-    padding_mode: str = "zeros",
-    algorithm: str = "auto",
-) -> torch.Tensor:
-    """Tiled convolution (Ngiam et al. 2010): kernels shared modulo a period ``tiles``.
-
-    Output position ``j`` uses kernel ``j mod tiles`` (per axis): ``y[n, o, j] = bias[o] +
-    sum_{c, p} weight[o, c, p, j mod T] * x_pad[n, g*C/g + c, j*stride + p*dilation]``.
-    ``tiles=1`` is an ordinary convolution; ``tiles`` at least the output size is a locally
-    connected layer.
-
-    Polyphase: phase ``t`` (a tuple in ``range(T)^d``) fills the output sub-grid
-    ``t + T*m``, which reads ``x_pad`` at ``(t + T*m)*stride + p*dilation`` — one
-    convolution with stride ``T*stride`` of the input shifted by ``t*stride`` and kernel
-    ``weight[..., t]``. So every kernel runs only where it is used; the total work equals
-    one ordinary convolution.
-
-    Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
-        weight: ``(C_out, C_in/groups, *kernel, *tiles)``.
-        bias: ``(C_out,)``, shared by all tiles (as in the paper), or ``None``.
-        tiles: the period ``T``: an int or one int per spatial axis; must match the
-            trailing weight axes.
-        stride, padding, dilation, groups, padding_mode: as in :func:`anyconv.conv`.
-        algorithm: the convolution algorithm each phase runs with (see
-            :func:`anyconv.conv`).
-
-    Returns:
-        ``(N, C_out, *out_spatial)``, the same size as :func:`anyconv.conv` gives.
-
-    Example:
-        >>> x = torch.randn(2, 3, 8, 8)
-        >>> w = torch.randn(4, 3, 3, 3, 2, 2)
-        >>> tiled_conv(x, w, tiles=2, padding="same").shape
-        torch.Size([2, 4, 8, 8])
-        >>> w1 = torch.randn(4, 3, 3, 3, 1, 1)
-        >>> y = tiled_conv(x, w1, tiles=1)
-        >>> torch.allclose(y, torch.nn.functional.conv2d(x, w1[..., 0, 0]), atol=1e-5)
-        True
-    """
-    func = "tiled_conv"
-    ndim = check_conv_tensors(x, weight, bias, func, extra="tiles")
-    tiles = int_tuple(tiles, ndim, "tiles", func, minimum=1)
-    if tuple(weight.shape[2 + ndim :]) != tiles:
-        raise ValueError(
-            f"{func}(): argument 'weight' has shape {tuple(weight.shape)}, whose trailing "
-            f"tile axes {tuple(weight.shape[2 + ndim :])} must equal argument 'tiles' = {tiles}"
-        )
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise fail(
-            func,
-            "bias",
-            f"None or a tensor of shape ({weight.shape[0]},) (one value "
-            "per output channel, shared by all tiles)",
-            bias,
-        )
-    kernel_shape = tuple(weight.shape[: 2 + ndim])
-    spec = conv_spec(
-        tuple(x.shape),
-        kernel_shape,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        padding_mode=padding_mode,
-        func=func,
-    )
-    run = get_algorithm(algorithm, func)
-    out = spec.out_shape
-    # phases actually used per axis (tile t >= out is never read) and outputs per phase
-    phases = tuple(min(T, m) for T, m in zip(tiles, out, strict=True))
-    sizes = tuple(-(-m // T) for m, T in zip(out, tiles, strict=True))
-    if algorithm == "matrix":
-        check_matrix_size(kernel_shape, sizes, func)
-    keff = effective_kernel(kernel_shape[2:], spec.dilation)
-    phase_stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
-    # Every phase computes the same number of outputs, so they interleave into one buffer;
-    # the few past the end read extra zeros on the high side and are cut off.
-    need = [
-        (P - 1) * s + (m - 1) * ps + ke
-        for P, s, m, ps, ke in zip(phases, spec.stride, sizes, phase_stride, keff, strict=True)
-    ]
-    extra = [
-        max(0, n - (size + lo + hi))
-        for n, size, (lo, hi) in zip(need, x.shape[2:], spec.padding, strict=True)
-    ]
-    if spec.padding_mode == "zeros":  # one copy instead of two
-        xp = pad(x, tuple((lo, hi + e) for (lo, hi), e in zip(spec.padding, extra, strict=True)))
-    else:
-        xp = pad(pad(x, spec.padding, spec.padding_mode), tuple((0, e) for e in extra))
-    phase_spec = ConvSpec(
-        phase_stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros", sizes
-    )
-    ys = []
-    for phase in itertools.product(*map(range, phases)):
-        source = tuple(
-            slice(t * s, t * s + (m - 1) * ps + ke)
-            for t, s, m, ps, ke in zip(phase, spec.stride, sizes, phase_stride, keff, strict=True)
-        )
-        # the shared bias goes into every phase, where the kernels fuse it for free
-        ys.append(run(xp[(..., *source)], weight[(..., *phase)], bias, phase_spec))
-    return _Interleave.apply(phases, *ys)[(..., *(slice(0, m) for m in out))]

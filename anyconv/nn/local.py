@@ -11,7 +11,8 @@ import torch
 from anyconv._spec import PADDING_MODES, check_bool, choice, fail, int_tuple, positive_int
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv_spec
-from anyconv.functional.local import locally_connected, tiled_conv
+from anyconv.functional.local import locally_connected
+from anyconv.functional.tiled import METHODS, tiled_conv
 from anyconv.nn.base import Module
 from anyconv.padding import effective_kernel
 
@@ -243,6 +244,7 @@ class _TiledConvNd(_PositionalConvNd):
         bias: bool = True,
         padding_mode: str = "zeros",
         algorithm: str = "auto",
+        method: str = "auto",
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -251,6 +253,7 @@ class _TiledConvNd(_PositionalConvNd):
         self._setup(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
         )
+        self.method = choice(method, METHODS, "method", name)
         self.tiles = int_tuple(tiles, self._ndim, "tiles", name, minimum=1)
         check_bool(bias, "bias", name)
         # validate padding, groups and mode now against a nominal input the kernel fits
@@ -282,11 +285,14 @@ class _TiledConvNd(_PositionalConvNd):
             groups=self.groups,
             padding_mode=self.padding_mode,
             algorithm=self.algorithm,
+            method=self.method,
         )
 
     def extra_repr(self) -> str:
         s = f"{self._base_repr()}, tiles={self.tiles}"
-        return s if self.algorithm == "auto" else f"{s}, algorithm={self.algorithm!r}"
+        if self.algorithm != "auto":
+            s += f", algorithm={self.algorithm!r}"
+        return s if self.method == "auto" else f"{s}, method={self.method!r}"
 
 
 class TiledConv1d(_TiledConvNd):
@@ -313,8 +319,7 @@ class TiledConv2d(_TiledConvNd):
     """Tiled 2-d convolution (Ngiam et al. 2010): output pixel ``j`` uses kernel ``j mod T``.
 
     ``tiles=1`` is an ordinary convolution; ``tiles`` at least the output size is a locally
-    connected layer. Computed by :func:`anyconv.functional.local.tiled_conv` (polyphase: one
-    strided convolution per tile, so the work equals one ordinary convolution).
+    connected layer. Computed by :func:`anyconv.functional.tiled.tiled_conv`.
 
     Args:
         in_channels, out_channels: channel counts, both divisible by ``groups``.
@@ -322,7 +327,10 @@ class TiledConv2d(_TiledConvNd):
         tiles: the period ``T``, an int or one int per spatial axis.
         stride, padding, dilation, groups, padding_mode: as in :func:`anyconv.conv`.
         bias: learn a bias per output channel, shared by all tiles (as in the paper).
-        algorithm: the convolution algorithm each tile runs with (``"auto"`` by default).
+        algorithm: the convolution algorithm the tile convolutions run with (``"auto"``).
+        method: ``"phases"`` (one strided convolution per tile), ``"blocks"`` (one
+            convolution of the input's polyphase components) or ``"auto"``; see
+            :func:`anyconv.functional.tiled.tiled_conv`.
         device, dtype: where and how to allocate the parameters.
 
     Shapes:

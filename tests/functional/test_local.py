@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import anyconv
-from anyconv.functional.local import locally_connected, tiled_conv
+from anyconv.functional.local import locally_connected
+from anyconv.functional.tiled import tiled_conv
 
 NP_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -149,12 +150,16 @@ def test_locally_connected_matches_brute_force(spec):
     assert ndim == y.dim() - 2
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(specs(), st.sampled_from(["auto", "direct", "im2col"]))
-def test_tiled_conv_matches_brute_force(spec, algorithm):
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(
+    specs(),
+    st.sampled_from(["auto", "direct", "im2col"]),
+    st.sampled_from(["auto", "phases", "blocks"]),
+)
+def test_tiled_conv_matches_brute_force(spec, algorithm, method):
     tiles = spec["tiles"]
     x, w, b = _tensors(spec, tiles, (spec["out_channels"],))
-    y = tiled_conv(x, w, b, tiles=tiles, algorithm=algorithm, **_kwargs(spec))
+    y = tiled_conv(x, w, b, tiles=tiles, algorithm=algorithm, method=method, **_kwargs(spec))
     ref = brute_force(
         x.numpy(),
         w.numpy(),
@@ -335,3 +340,52 @@ def test_errors_name_the_argument(call, error, match):
     x, w = _lc_args()
     with pytest.raises(error, match=match):
         call(x, w)
+
+
+@pytest.mark.parametrize("method", ["phases", "blocks"])
+def test_tiled_methods_gradcheck(method):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 4, 7, 6, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(6, 2, 3, 2, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(6, dtype=torch.float64, generator=g, requires_grad=True)
+
+    def f(x, w, b):
+        return tiled_conv(
+            x,
+            w,
+            b,
+            tiles=(2, 3),
+            stride=(1, 2),
+            dilation=(2, 1),
+            groups=2,
+            padding="same",
+            padding_mode="reflect",
+            method=method,
+        )
+
+    assert torch.autograd.gradcheck(f, (x, w, b))
+    assert torch.autograd.gradgradcheck(f, (x, w, b))
+
+
+def test_tiled_auto_method_avoids_wasteful_blocks():
+    from anyconv.functional.conv import conv_spec
+    from anyconv.functional.tiled import BLOCKS_MAX_WASTE, _blocks_waste
+
+    def waste(k, tiles):
+        spec = conv_spec(
+            (1, 1, 64, 64),
+            (1, 1, k, k),
+            stride=1,
+            padding="same",
+            dilation=1,
+            groups=1,
+            padding_mode="zeros",
+        )
+        return _blocks_waste((k, k), (tiles, tiles), spec)
+
+    assert waste(3, 2) <= BLOCKS_MAX_WASTE < waste(3, 8)
+
+
+def test_tiled_unknown_method_is_a_clear_error():
+    with pytest.raises(ValueError, match="method"):
+        tiled_conv(torch.randn(1, 1, 8), torch.randn(1, 1, 3, 2), tiles=2, method="fast")
