@@ -21,14 +21,14 @@ TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 @contextlib.contextmanager
 def contraction(kind):
     """``"bmm"``: the FFT path contracts channels by batched matmul whatever their number."""
-    from anyconv.functional.algorithms import fft
+    from anyconv.functional.algorithms import fft_plan
 
-    saved = fft.ELEMENTWISE_MAX
-    fft.ELEMENTWISE_MAX = 0 if kind == "bmm" else saved
+    saved = fft_plan.ELEMENTWISE_MAX
+    fft_plan.ELEMENTWISE_MAX = 0 if kind == "bmm" else saved
     try:
         yield
     finally:
-        fft.ELEMENTWISE_MAX = saved
+        fft_plan.ELEMENTWISE_MAX = saved
 
 
 @settings(

@@ -22,10 +22,10 @@ CASES = [
 def contraction(request, monkeypatch):
     """Every test runs with both channel contractions: elementwise products and batched
     matmul (the small tensors here would otherwise all take the elementwise one)."""
-    from anyconv.functional.algorithms import fft
+    from anyconv.functional.algorithms import fft_plan
 
     if request.param == "bmm":
-        monkeypatch.setattr(fft, "ELEMENTWISE_MAX", 0)
+        monkeypatch.setattr(fft_plan, "ELEMENTWISE_MAX", 0)
     return request.param
 
 
@@ -175,3 +175,32 @@ def test_overlap_save_forward_mode_and_double_backward():
     xs, ws = x[:1, :2, :9, :7].clone().requires_grad_(), w[:, :2].clone().requires_grad_()
     spec = conv_spec(xs.shape, ws.shape, **opts)
     assert torch.autograd.gradgradcheck(blocked, (xs, ws))
+
+
+@pytest.mark.parametrize("dft", [True, False])
+def test_kernel_transforms_match_full_ffts(dft, monkeypatch):
+    """Both ways, by DFT matrices and by pruned FFTs, against ``torch.fft`` on the whole
+    zero-filled buffer, in 1-3 dims and float64."""
+    from anyconv.functional.algorithms import kernel_transforms as kt
+    from anyconv.functional.algorithms.fft_plan import Geometry
+
+    monkeypatch.setattr(kt, "_use_dft_matmul", lambda taps, size: dft)
+    g = torch.Generator().manual_seed(11)
+    for sizes, taps in [
+        ((40,), ((0, 39, 38, 5),)),
+        ((18, 10), ((3, 2, 1), (0, 8))),
+        ((6, 8, 10), ((1, 0), (7, 5, 3), (2,))),
+    ]:
+        ndim = len(sizes)
+        geo = Geometry(sizes, taps, (), (), 1, False)
+        w = torch.randn(*(len(t) for t in taps), 3, dtype=torch.float64, generator=g)
+        buffer = torch.zeros(*sizes, 3, dtype=torch.float64)
+        index = torch.meshgrid(*(torch.tensor(t) for t in taps), indexing="ij")
+        buffer[index] = w
+        dims = tuple(range(ndim))
+        torch.testing.assert_close(kt.kernel_rfftn(w, geo), torch.fft.rfftn(buffer, dim=dims))
+        spectrum = torch.fft.rfftn(
+            torch.randn(*sizes, 3, dtype=torch.float64, generator=g), dim=dims
+        )
+        full = torch.fft.irfftn(spectrum, s=sizes, dim=dims)
+        torch.testing.assert_close(kt.kernel_irfftn(spectrum, geo), full[index])

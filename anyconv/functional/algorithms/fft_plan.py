@@ -1,4 +1,5 @@
-"""Sizes for the FFT path: fast transform lengths, and overlap-save block plans.
+"""Sizes for the FFT path: fast transform lengths, where things lie in the transform
+buffers (:class:`Geometry`), and overlap-save block plans.
 
 One transform of the whole (padded) input is the textbook FFT convolution. When the input
 is much larger than the kernel it is often faster to cut the output into blocks, each of
@@ -14,7 +15,9 @@ import functools
 import itertools
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
+from anyconv._spec import ConvSpec
 from anyconv.padding import effective_kernel
 
 
@@ -70,6 +73,43 @@ def transform_sizes(
     ):
         sizes.append(fast_even_len(max(n + max(lo, hi), k_eff, n + lo + hi - k_eff + 1)))
     return tuple(sizes)
+
+
+ELEMENTWISE_MAX = 4
+"""Up to this many input channels per group the channel contraction runs as elementwise
+products (see :attr:`Geometry.elementwise`)."""
+
+
+class Geometry(NamedTuple):
+    """Where things lie in the transform buffers of one problem (hashable)."""
+
+    sizes: tuple[int, ...]
+    """Transform size ``F`` per axis."""
+    taps: tuple[tuple[int, ...], ...]
+    """Per axis, the buffer position ``(lo - p·dilation) mod F`` of each kernel tap ``p``."""
+    reads: tuple[slice, ...]
+    """Per axis, where the outputs lie in the circular correlation: ``t·stride``."""
+    spatial: tuple[int, ...]
+    """Input extent per axis (the input sits at ``[0, n)`` of its buffer)."""
+    groups: int
+    elementwise: bool
+    """At most :data:`ELEMENTWISE_MAX` input channels per group: the contraction is a sum of
+    elementwise products in the transforms' own layout, which beats reordering the spectra
+    for a batched matmul of tiny matrices."""
+
+
+def geometry(x_shape, w_shape, spec: ConvSpec, padding) -> Geometry:
+    """The :class:`Geometry` of ``x_shape`` against ``w_shape`` with zero ``padding``."""
+    spatial = tuple(x_shape[2:])
+    sizes = transform_sizes(spatial, w_shape[2:], spec.dilation, padding)
+    taps = tuple(
+        tuple((lo - p * d) % f for p in range(k))
+        for k, d, (lo, _), f in zip(w_shape[2:], spec.dilation, padding, sizes, strict=True)
+    )
+    reads = tuple(
+        slice(0, (m - 1) * s + 1, s) for m, s in zip(spec.out_shape, spec.stride, strict=False)
+    )
+    return Geometry(sizes, taps, reads, spatial, spec.groups, w_shape[1] <= ELEMENTWISE_MAX)
 
 
 def _per_point(points: int) -> float:
