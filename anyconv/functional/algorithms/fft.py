@@ -131,11 +131,16 @@ def _grad_input(gs: torch.Tensor, operand: torch.Tensor, geo: Geometry, channels
     crop = tuple(slice(0, n) for n in geo.spatial)
     if geo.elementwise:
         n, _, *freq = gs.shape
-        g = gs.view(n, geo.groups, -1, 1, *freq)
+        per_out, per_group = operand.shape[1:3]
         w = operand.conj().resolve_conj()  # small: (g, O/g, C/g, *F')
-        gx = g[:, :, 0] * w[:, 0]
-        for o in range(1, operand.shape[1]):
-            gx.addcmul_(g[:, :, o], w[:, o])
+        if per_out <= per_group:  # accumulate over the (few) output channels
+            g = gs.view(n, geo.groups, per_out, 1, *freq)
+            gx = g[:, :, 0] * w[:, 0]
+            for o in range(1, per_out):
+                gx.addcmul_(g[:, :, o], w[:, o])
+        else:  # one reduction per (at most ELEMENTWISE_MAX) input channel
+            g = gs.view(n, geo.groups, per_out, *freq)
+            gx = torch.stack([(g * w[:, :, c]).sum(2) for c in range(per_group)], 2)
         gx = torch.fft.irfftn(gx.view(n, -1, *freq), s=geo.sizes, dim=tuple(range(2, 2 + ndim)))
         return gx[(..., *crop)].contiguous()
     gx = torch.fft.irfftn(_bmm(gs, operand.mH), s=geo.sizes, dim=tuple(range(ndim)))
