@@ -25,6 +25,7 @@ SUITES = {
     "depthwise": lambda a: conv.depthwise(repeat=a.repeat, device=a.device),
     "scipy": lambda a: conv.scipy_single_channel(repeat=a.repeat),
     "overlap": lambda a: conv.overlap_save(repeat=a.repeat, device=a.device),
+    "template": lambda a: conv.template_matching(repeat=a.repeat),
     "local": lambda a: layers.local(repeat=a.repeat, device=a.device),
     "tiled": lambda a: layers.tiled(repeat=a.repeat, device=a.device),
     "softpool": lambda a: layers.softpool(repeat=a.repeat, device=a.device),
@@ -124,6 +125,7 @@ def show_rows(console: Console, name: str, rows: list[dict]) -> None:
         ("plain_fwd_bwd_s", "anyconv_fwd_bwd_s", "plain formula time / anyconv"),
         ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto"),
         ("whole_fwd_bwd_s", "blocks_fwd_bwd_s", "one transform / overlap-save blocks"),
+        ("skimage_s", "anyconv_s", "scikit-image / anyconv"),
     ]
     for peer, ours, label in pairs:
         if peer in first and ours in first and first[ours]:

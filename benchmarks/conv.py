@@ -172,3 +172,30 @@ def _fft_direct(x: torch.Tensor, w: torch.Tensor, *, spec, blocks: bool) -> torc
     from anyconv.functional.algorithms.fft import conv_fft
 
     return conv_fft(x, w, None, spec, blocks=blocks)
+
+
+def template_matching(*, repeat: int) -> list[dict]:
+    """Normalized cross-correlation of one 512x512 image, float64, forward only:
+    ``anyconv.analysis.match_template`` against ``skimage.feature.match_template``."""
+    try:
+        import skimage.feature
+    except ImportError:
+        return []
+    from anyconv.analysis import match_template
+
+    rows = []
+    for k in (5, 31):
+        g = torch.Generator().manual_seed(k)
+        image = torch.rand(512, 512, generator=g, dtype=torch.float64)
+        template = image[100 : 100 + k, 200 : 200 + k].clone()
+        xn, tn = image.numpy(), template.numpy()
+        row = {"bench": "match_template", "kernel": k, "shape": [512, 512], "dtype": "float64"}
+        row["skimage_s"] = median_time(
+            functools.partial(skimage.feature.match_template, xn, tn), repeat
+        )
+        x, t = image[None, None], template[None]
+        row["anyconv_s"] = median_time(functools.partial(match_template, x, t), repeat)
+        got = match_template(x, t)[0].numpy()
+        row["max_abs_diff"] = float(abs(got - skimage.feature.match_template(xn, tn)).max())
+        rows.append(row)
+    return rows
