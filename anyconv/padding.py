@@ -192,6 +192,7 @@ def pad(x: torch.Tensor, padding: Padding, mode: str = "zeros", value: float = 0
     Args:
         x: tensor ``(N, C, *spatial)``.
         padding: ``((lo, hi), ...)`` per spatial axis, as :func:`resolve_padding` returns.
+            With ``"zeros"`` a negative amount crops that many samples instead.
         mode: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``.
         value: the fill for ``"zeros"`` (pooling pads with ``-inf``).
 

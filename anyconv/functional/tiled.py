@@ -212,12 +212,11 @@ def _blocks(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
         span - (size + lo + hi)
         for span, size, (lo, hi) in zip(spans, x.shape[2:], spec.padding, strict=True)
     ]
+    # extra < 0 crops samples no block reads (padding.pad passes negative amounts on)
     if spec.padding_mode == "zeros":
-        widths = tuple((lo, hi + e) for (lo, hi), e in zip(spec.padding, extra, strict=True))
-        xp = torch.nn.functional.pad(x, [w for pair in reversed(widths) for w in pair])
+        xp = pad(x, tuple((lo, hi + e) for (lo, hi), e in zip(spec.padding, extra, strict=True)))
     else:
-        xp = pad(x, spec.padding, spec.padding_mode)
-        xp = torch.nn.functional.pad(xp, [w for e in reversed(extra) for w in (0, e)])
+        xp = pad(pad(x, spec.padding, spec.padding_mode), tuple((0, e) for e in extra))
     # (N, C, B_0, P_0, B_1, P_1, ...) -> (N, C, P_0, P_1, ..., B_0, B_1, ...)
     xb = xp.reshape(n, c, *itertools.chain(*zip(blocks, periods, strict=True)))
     xb = xb.permute(0, 1, *range(3, 3 + 2 * ndim, 2), *range(2, 2 + 2 * ndim, 2))

@@ -31,6 +31,7 @@ from anyconv.functional.algorithms.fft_plan import (
     next_fast_len,
     transform_sizes,
 )
+from anyconv.functional.algorithms.im2col import sliding_windows
 from anyconv.functional.algorithms.kernel_transforms import kernel_irfftn, kernel_spectrum
 from anyconv.functional.algorithms.spectrum_cache import (
     cache_kernel_spectra,
@@ -252,8 +253,7 @@ class _Windows(torch.autograd.Function):
     @staticmethod
     def cut(x, counts, windows, steps):
         ndim = x.dim() - 2
-        for axis, (window, step) in enumerate(zip(windows, steps, strict=True)):
-            x = x.unfold(2 + axis, window, step)  # (N, C, *counts, *windows)
+        x = sliding_windows(x, windows, steps, (1,) * ndim)  # (N, C, *counts, *windows)
         x = x.permute(0, *range(2, 2 + ndim), 1, *range(2 + ndim, 2 + 2 * ndim))
         return x.reshape(x.shape[0] * math.prod(counts), x.shape[1 + ndim], *windows)
 
@@ -312,7 +312,7 @@ def overlap_save(
         for (lo, _), span, size in zip(padding, spans, x.shape[2:], strict=True)
     ]
     # zero padding, or cropping where fewer samples are read than the padding provides
-    x = torch.nn.functional.pad(x, [w for pair in reversed(widths) for w in pair])
+    x = pad(x, widths)
     steps = tuple(b * s for b, s in zip(per_block, spec.stride, strict=True))
     blocks = _Windows.apply(x, tuple(counts), tuple(windows), steps)
     block_spec = ConvSpec(
