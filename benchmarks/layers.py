@@ -10,7 +10,7 @@ import anyconv
 from anyconv.functional.local import locally_connected
 from anyconv.functional.pool import soft_pool
 from anyconv.functional.tiled import tiled_conv
-from benchmarks.timing import forward_backward, median_time, peak_memory
+from benchmarks.timing import forward_backward, median_time, median_times, peak_memory
 
 
 def unfold_einsum_locally_connected(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -52,16 +52,14 @@ def tiled(*, repeat: int, device: str) -> list[dict]:
     w_tiled = torch.randn(32, 16, 3, 3, 2, 2, generator=g).to(device) / 12
     w_conv = w_tiled[..., 0, 0].contiguous()
     row = {"bench": "tiled", "shape": list(x.shape), "tiles": 2, "device": device}
-    row["tiled_fwd_bwd_s"] = median_time(
-        forward_backward(lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled),
-        repeat,
-        device=device,
-    )
-    row["conv_fwd_bwd_s"] = median_time(
-        forward_backward(lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv),
-        repeat,
-        device=device,
-    )
+    contenders = {
+        "tiled": forward_backward(
+            lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled
+        ),
+        "conv": forward_backward(lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv),
+    }
+    for label, seconds in median_times(contenders, repeat, device=device).items():
+        row[f"{label}_fwd_bwd_s"] = seconds
     return [row]
 
 

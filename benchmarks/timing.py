@@ -28,6 +28,34 @@ def median_time(
     return statistics.median(times)
 
 
+def median_times(
+    fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: int = 1, device: str = "cpu"
+) -> dict[str, float]:
+    """Median wall-clock seconds of each ``fns[name]()``.
+
+    The contenders run in turn within every round, so that a slow spell of a shared machine
+    falls on all of them alike, and the order rotates from round to round: a step runs
+    measurably slower right after a memory-heavy one (caches and freshly faulted pages).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for round_ in range(repeat):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = fns[name]
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def forward_backward(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> Callable:
     """A closure running ``fn(*leaves).sum().backward()`` on fresh leaves of ``tensors``."""
     leaves = [t.detach().requires_grad_() for t in tensors]

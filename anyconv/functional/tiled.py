@@ -5,7 +5,10 @@ Two implementations of one operator, chosen by ``method``:
 - ``"phases"``: phase ``t`` (a tuple in ``range(T)^d``) fills the output sub-grid
   ``t + T*m``, which reads ``x_pad`` at ``(t + T*m)*stride + p*dilation``: one convolution
   with stride ``T*stride`` of the input shifted by ``t*stride`` and kernel
-  ``weight[..., t]``. The work equals one ordinary convolution, in ``T^d`` calls.
+  ``weight[..., t]``. The work equals one ordinary convolution, in ``T^d`` calls. On
+  PyTorch's native kernels the phases run as :class:`anyconv.functional.tiled_phases.PhaseConv`,
+  which reads one shared (channels-last on the CPU) copy of the input and has its own
+  backward pass; with the other algorithms autograd differentiates the phase convolutions.
 - ``"blocks"`` (space-to-depth): with period ``P = T*stride`` the input is cut into ``P^d``
   polyphase components ``x_r[m] = x_pad[P*m + r]``; since ``t*stride + p*dilation = P*q + r``,
   every phase is a stride-1 convolution of all components with a small kernel over ``q``.
@@ -19,6 +22,7 @@ Like every layer here it takes validation, padding and output sizes from
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import string
@@ -29,17 +33,27 @@ import torch
 
 from anyconv._spec import ConvSpec, check_conv_tensors, choice, fail, int_tuple
 from anyconv.functional.algorithms import get_algorithm
+from anyconv.functional.algorithms.auto import choose
 from anyconv.functional.algorithms.matrix import check_matrix_size
 from anyconv.functional.conv import conv_spec
+from anyconv.functional.tiled_phases import phase_conv
 from anyconv.padding import effective_kernel, pad
 
 METHODS = ("auto", "phases", "blocks")
 BLOCKS_MAX_WASTE = 8.0
-"""``method="auto"`` runs ``"blocks"`` while its kernel has at most this many times the
-multiply-adds of the tiled kernel itself. Measured on a 2-core CPU, forward+backward
-(batch 32, 32x32): blocks ran 1.2-1.65x faster than phases for 1x1 kernels, 1.31x for
-64→64 channels with 3x3 kernels, and within 8% either way for 16→32 channels with 2x2 and
-3x3 kernels at ``T`` = 2, 3, 4 (waste up to 7.1)."""
+"""With an algorithm other than the native kernels, ``method="auto"`` runs ``"blocks"``
+while its kernel has at most this many times the multiply-adds of the tiled kernel itself.
+Measured on a 2-core CPU, forward+backward (batch 32, 32x32), before the native phases had
+their own backward pass: blocks ran 1.2-1.65x faster than autograd's phases for 1x1
+kernels, 1.31x for 64→64 channels with 3x3 kernels, and within 8% either way for 16→32
+channels with 2x2 and 3x3 kernels at ``T`` = 2, 3, 4 (waste up to 7.1).
+
+On the native kernels ``"auto"`` always runs the phases. In one interleaved run (fastest of
+30 rounds) :class:`~anyconv.functional.tiled_phases.PhaseConv` was 1.2-2.1x faster than
+blocks for 2-D (16→32 and 64→64 channels, k = 3 and 5, T = 2-4) and level with it for 1x1
+kernels; 1.7x for 3-D (8x16x24³, k=3) and 1.2x for 1-D (32x64x1024, k=5). Only problems of
+a few milliseconds or less, where its per-call overhead shows, ran faster as blocks
+(1-D 8x16x64: 0.9 vs 0.7 ms; 3-D 4x8x16³: 5.3 vs 3.9 ms)."""
 
 
 class _Interleave(torch.autograd.Function):
@@ -156,15 +170,27 @@ def tiled_conv(
     )
     run = get_algorithm(algorithm, func)
     method = choice(method, METHODS, "method", func)
+    native = _runs_native(x, weight, tiles, spec, algorithm)
     if method == "auto":
-        method = (
-            "blocks"
-            if _blocks_waste(kernel_shape[2:], tiles, spec) <= BLOCKS_MAX_WASTE
-            else "phases"
-        )
+        waste = _blocks_waste(kernel_shape[2:], tiles, spec)
+        method = "blocks" if not native and waste <= BLOCKS_MAX_WASTE else "phases"
     if method == "blocks":
         return _blocks(x, weight, bias, tiles, spec, run, algorithm == "matrix", func)
+    if native:
+        return phase_conv(x, weight, bias, spec)
     return _phases(x, weight, bias, tiles, spec, run, algorithm == "matrix", func)
+
+
+def _runs_native(x, weight, tiles, spec: ConvSpec, algorithm: str) -> bool:
+    """Whether the phase convolutions run on PyTorch's native kernels: ``"native"``, or
+    ``"auto"`` when it would pick them for one phase."""
+    if algorithm != "auto":
+        return algorithm == "native"
+    ndim = len(tiles)
+    stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
+    sizes = tuple(-(-m // t) for m, t in zip(spec.out_shape, tiles, strict=True))
+    phase_spec = dataclasses.replace(spec, stride=stride, out_shape=sizes)
+    return choose(x, weight[(..., *(0,) * ndim)], phase_spec) == "native"
 
 
 def _block_geometry(kernel, tiles, spec: ConvSpec):

@@ -153,7 +153,7 @@ def test_locally_connected_matches_brute_force(spec):
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(
     specs(),
-    st.sampled_from(["auto", "direct", "im2col"]),
+    st.sampled_from(["auto", "native", "direct", "im2col"]),
     st.sampled_from(["auto", "phases", "blocks"]),
 )
 def test_tiled_conv_matches_brute_force(spec, algorithm, method):
@@ -169,6 +169,23 @@ def test_tiled_conv_matches_brute_force(spec, algorithm, method):
     )
     assert y.shape == ref.shape
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(specs())
+def test_tiled_native_phases_backward_matches_autograd(spec):
+    """The native phases' own backward (PhaseConv) against autograd through the direct sum."""
+    tiles = spec["tiles"]
+    x, w, b = _tensors(spec, tiles, (spec["out_channels"],))
+    leaves = [t.requires_grad_() for t in (x, w, b) if t is not None]
+    y = tiled_conv(x, w, b, tiles=tiles, algorithm="native", method="phases", **_kwargs(spec))
+    ref = tiled_conv(x, w, b, tiles=tiles, algorithm="direct", method="phases", **_kwargs(spec))
+    grad = torch.randn(ref.shape, dtype=ref.dtype, generator=torch.Generator().manual_seed(1))
+    got = torch.autograd.grad(y, leaves, grad)
+    want = torch.autograd.grad(ref, leaves, grad)
+    torch.testing.assert_close(y, ref, rtol=1e-10, atol=1e-10)
+    for a, b_ in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b_, rtol=1e-10, atol=1e-10)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
