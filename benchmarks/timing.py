@@ -14,18 +14,7 @@ def median_time(
     fn: Callable[[], object], repeat: int = 5, warmup: int = 1, device: str = "cpu"
 ) -> float:
     """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_times({"fn": fn}, repeat, warmup, device)["fn"]
 
 
 def median_times(

@@ -36,7 +36,7 @@ from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.auto import choose
 from anyconv.functional.algorithms.matrix import check_matrix_size
 from anyconv.functional.conv import conv_spec
-from anyconv.functional.tiled_phases import phase_conv
+from anyconv.functional.tiled_phases import phase_conv, phase_sizes
 from anyconv.padding import effective_kernel, pad
 
 METHODS = ("auto", "phases", "blocks")
@@ -188,7 +188,7 @@ def _runs_native(x, weight, tiles, spec: ConvSpec, algorithm: str) -> bool:
         return algorithm == "native"
     ndim = len(tiles)
     stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
-    sizes = tuple(-(-m // t) for m, t in zip(spec.out_shape, tiles, strict=True))
+    sizes = phase_sizes(spec.out_shape, tiles)
     phase_spec = dataclasses.replace(spec, stride=stride, out_shape=sizes)
     return choose(x, weight[(..., *(0,) * ndim)], phase_spec) == "native"
 
@@ -227,7 +227,7 @@ def _blocks(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
     o, per_group = weight.shape[:2]
     kernel = tuple(weight.shape[2 : 2 + ndim])
     periods, sizes = _block_geometry(kernel, tiles, spec)
-    per_phase = tuple(-(-m // t) for m, t in zip(spec.out_shape, tiles, strict=True))
+    per_phase = phase_sizes(spec.out_shape, tiles)
     blocks = tuple(m + q - 1 for m, q in zip(per_phase, sizes, strict=True))
     if matrix:
         check_matrix_size(
@@ -280,7 +280,7 @@ def _phases(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
     out = spec.out_shape
     # phases actually used per axis (tile t >= out is never read) and outputs per phase
     phases = tuple(min(T, m) for T, m in zip(tiles, out, strict=True))
-    sizes = tuple(-(-m // T) for m, T in zip(out, tiles, strict=True))
+    sizes = phase_sizes(out, tiles)
     if matrix:
         check_matrix_size(kernel_shape, sizes, func)
     keff = effective_kernel(kernel_shape[2:], spec.dilation)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,17 @@ def axis_plan(
     return AxisPlan(lo, hi, tuple(pads), tuple(skips), counts)
 
 
+def phase_sizes(out: Sequence[int], tiles: Sequence[int]) -> tuple[int, ...]:
+    """Outputs per phase and axis, ``ceil(out / T)``: every phase computes as many, so that
+    they interleave into one buffer (the few past the end are cut off).
+
+    Example:
+        >>> phase_sizes((7, 8), (2, 3))
+        (4, 3)
+    """
+    return tuple(-(-m // t) for m, t in zip(out, tiles, strict=True))
+
+
 def channels_last(ndim: int, device: torch.device) -> bool:
     """Whether the phases run channels-last: on the CPU for 2-D and 3-D, where oneDNN's
     kernels take that layout without reordering (about 2x faster here)."""
@@ -135,22 +147,21 @@ def _run_phases(src, weight, bias, plans, offset, step, dilation, groups, out) -
     ndim = src.dim() - 2
     tiles = weight.shape[2 + ndim :]
     used = _used(tiles, out)
-    per_phase = tuple(-(-m // t) for m, t in zip(out, tiles, strict=True))
+    sizes = phase_sizes(out, tiles)
     stride = tuple(t * s for t, s in zip(tiles, step, strict=True))
     by_tile = _tiles_first(weight)
     n, o = src.shape[0], weight.shape[0]
-    buf = src.new_empty(n, o, *itertools.chain(*zip(per_phase, used, strict=True)))
+    buf = src.new_empty(n, o, *itertools.chain(*zip(sizes, used, strict=True)))
     for phase in itertools.product(*map(range, used)):
         tile = tuple((t + u) % T for t, u, T in zip(phase, offset, tiles, strict=True))
         pads = tuple(p.pads[t] for p, t in zip(plans, phase, strict=True))
         y = _CONV[ndim](src, by_tile[tile], bias, stride, pads, dilation, groups)
         keep = (
-            slice(p.skips[t], p.skips[t] + m)
-            for p, t, m in zip(plans, phase, per_phase, strict=True)
+            slice(p.skips[t], p.skips[t] + m) for p, t, m in zip(plans, phase, sizes, strict=True)
         )
         slot = itertools.chain(*((slice(None), t) for t in phase))
         buf[(slice(None), slice(None), *slot)] = y[(..., *keep)]
-    y = buf.view(n, o, *(m * t for m, t in zip(per_phase, used, strict=True)))
+    y = buf.view(n, o, *(m * t for m, t in zip(sizes, used, strict=True)))
     return y[(..., *(slice(0, m) for m in out))]
 
 
@@ -237,7 +248,9 @@ class PhaseConv(torch.autograd.Function):
             borders = ((0, 0),) * ndim
         # the output gradient once, in the phases' layout; every use below reads from it
         gsrc = _source(grad, borders, last)
-        phase_grads = _phase_grads(gsrc, tuple(lo for lo, _ in borders), plans, tiles, out, last)
+        if ctx.needs_input_grad[1] or (ctx.needs_input_grad[0] and not transposed):
+            offsets = tuple(lo for lo, _ in borders)
+            phase_grads = _phase_grads(gsrc, offsets, plans, tiles, out, last)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0] and transposed:
             flipped = transposed_tiles(weight, dilation, groups)
@@ -265,10 +278,10 @@ class PhaseConv(torch.autograd.Function):
 
 def _plans(sizes, start, stride, dilation, kernel, tiles, out) -> tuple[AxisPlan, ...]:
     """One :func:`axis_plan` per axis."""
-    per_phase = tuple(-(-m // t) for m, t in zip(out, tiles, strict=True))
+    counts = phase_sizes(out, tiles)
     return tuple(
         axis_plan(*args)
-        for args in zip(sizes, start, stride, dilation, kernel, tiles, per_phase, strict=True)
+        for args in zip(sizes, start, stride, dilation, kernel, tiles, counts, strict=True)
     )
 
 
