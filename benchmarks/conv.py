@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import anyconv
-from benchmarks.timing import forward_backward, forward_only, median_time
+from benchmarks.timing import forward_backward, forward_only, median_time, median_times
 
 TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -62,11 +62,8 @@ def conv_sweep(name: str, *, quick: bool, repeat: int, device: str) -> list[dict
             contenders["fft-conv-pytorch"] = functools.partial(peer, padding=k // 2)
         row = {"sweep": name, "kernel": k, "shape": list(x.shape), "device": device}
         ref = anyconv.conv(x.double(), w.double(), padding="same", algorithm="native")
+        _time_side_by_side(row, contenders, x, w, repeat, device)
         for label, fn in contenders.items():
-            row[f"{label}_fwd_bwd_s"] = median_time(
-                forward_backward(fn, x, w), repeat, device=device
-            )
-            row[f"{label}_fwd_s"] = median_time(forward_only(fn, x, w), repeat, device=device)
             with torch.no_grad():
                 row[f"{label}_rel_error"] = rel_error(fn(x, w), ref)
         with torch.no_grad():
@@ -82,11 +79,20 @@ def depthwise(*, repeat: int, device: str) -> list[dict]:
     x = torch.randn(8, 64, 64, 64, generator=g).to(device)
     w = torch.randn(64, 1, 31, 31, generator=g).to(device) / 31
     row = {"bench": "depthwise", "shape": list(x.shape), "kernel": 31, "device": device}
-    for label in ("native", "auto", "fft"):
-        fn = _anyconv(label, padding="same", groups=64)
-        row[f"{label}_fwd_bwd_s"] = median_time(forward_backward(fn, x, w), repeat, device=device)
-        row[f"{label}_fwd_s"] = median_time(forward_only(fn, x, w), repeat, device=device)
+    contenders = {
+        label: _anyconv(label, padding="same", groups=64) for label in ("native", "auto", "fft")
+    }
+    _time_side_by_side(row, contenders, x, w, repeat, device)
     return [row]
+
+
+def _time_side_by_side(row: dict, contenders: dict, x, w, repeat: int, device: str) -> None:
+    """``row[label_fwd_bwd_s]`` and ``row[label_fwd_s]`` for every contender, timed in turn
+    within each round (:func:`benchmarks.timing.median_times`)."""
+    for suffix, step in (("fwd_bwd_s", forward_backward), ("fwd_s", forward_only)):
+        runs = {label: step(fn, x, w) for label, fn in contenders.items()}
+        for label, seconds in median_times(runs, repeat, device=device).items():
+            row[f"{label}_{suffix}"] = seconds
 
 
 def scipy_single_channel(*, repeat: int) -> list[dict]:
