@@ -117,19 +117,20 @@ def show_rows(console: Console, name: str, rows: list[dict]) -> None:
                 value = f"{value:.3g}"
             table.add_row(key, str(value))
     console.print(table)
-    first = rows[0] if rows else {}
     pairs = [
         ("unfold+einsum_fwd_bwd_s", "anyconv_fwd_bwd_s", "time"),
         ("unfold+einsum_peak_bytes", "anyconv_peak_bytes", "peak memory"),
-        ("conv_fwd_bwd_s", "tiled_fwd_bwd_s", "conv time / tiled time"),
+        ("tiled_fwd_bwd_s", "conv_fwd_bwd_s", "tiled time / conv time"),
         ("plain_fwd_bwd_s", "anyconv_fwd_bwd_s", "plain formula time / anyconv"),
         ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto"),
         ("whole_fwd_bwd_s", "blocks_fwd_bwd_s", "one transform / overlap-save blocks"),
         ("skimage_s", "anyconv_s", "scikit-image / anyconv"),
     ]
-    for peer, ours, label in pairs:
-        if peer in first and ours in first and first[ours]:
-            console.print(f"{name}: {label}: {first[peer] / first[ours]:.2f}x")
+    for r in rows:
+        where = ", ".join(f"{key} {r[key]}" for key in ("shape", "kernel") if key in r)
+        for peer, ours, label in pairs:
+            if peer in r and ours in r and r[ours]:
+                console.print(f"{name} ({where}): {label}: {r[peer] / r[ours]:.2f}x")
     console.print()
 
 

@@ -3,6 +3,8 @@ unfold + einsum, tiled vs an ordinary conv, SoftPool vs its plain (overflowing) 
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 import torch.nn.functional as F
 
@@ -10,7 +12,13 @@ import anyconv
 from anyconv.functional.local import locally_connected
 from anyconv.functional.pool import soft_pool
 from anyconv.functional.tiled import tiled_conv
-from benchmarks.timing import forward_backward, median_time, median_times, peak_memory
+from benchmarks.timing import (
+    forward_backward,
+    median_ratio,
+    median_time,
+    peak_memory,
+    timed_rounds,
+)
 
 
 def unfold_einsum_locally_connected(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -45,22 +53,30 @@ def local(*, repeat: int, device: str) -> list[dict]:
 
 
 def tiled(*, repeat: int, device: str) -> list[dict]:
-    """Tiled 2-D with T=2 against an ordinary conv of the same shape (batch 32, 16->32,
-    32x32, k=3, same)."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(32, 16, 32, 32, generator=g).to(device)
-    w_tiled = torch.randn(32, 16, 3, 3, 2, 2, generator=g).to(device) / 12
-    w_conv = w_tiled[..., 0, 0].contiguous()
-    row = {"bench": "tiled", "shape": list(x.shape), "tiles": 2, "device": device}
-    contenders = {
-        "tiled": forward_backward(
-            lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled
-        ),
-        "conv": forward_backward(lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv),
-    }
-    for label, seconds in median_times(contenders, repeat, device=device).items():
-        row[f"{label}_fwd_bwd_s"] = seconds
-    return [row]
+    """Tiled 2-D with T=2 against an ordinary conv of the same shape, same padding: batch 32,
+    16->32 channels, 32x32, k=3; and the conv sweep's shape (batch 8, 16->16, 128x128) for
+    k = 3, 5, 7, 9, 11."""
+    cases = [((32, 16, 32, 32), 32, 3)] + [((8, 16, 128, 128), 16, k) for k in (3, 5, 7, 9, 11)]
+    rows = []
+    for shape, out_channels, k in cases:
+        g = torch.Generator().manual_seed(k)
+        x = torch.randn(*shape, generator=g).to(device)
+        w_tiled = torch.randn(out_channels, shape[1], k, k, 2, 2, generator=g).to(device)
+        w_tiled /= 4 * k
+        w_conv = w_tiled[..., 0, 0].contiguous()
+        row = {"bench": "tiled", "shape": list(shape), "kernel": k, "tiles": 2, "device": device}
+        contenders = {
+            "tiled": forward_backward(
+                lambda x, w: tiled_conv(x, w, tiles=2, padding="same"), x, w_tiled
+            ),
+            "conv": forward_backward(lambda x, w: anyconv.conv(x, w, padding="same"), x, w_conv),
+        }
+        rounds = timed_rounds(contenders, repeat, device=device)
+        for label, seconds in rounds.items():
+            row[f"{label}_fwd_bwd_s"] = statistics.median(seconds)
+        row["tiled_over_conv_per_round"] = median_ratio(rounds, "tiled", "conv")
+        rows.append(row)
+    return rows
 
 
 def plain_soft_pool(x: torch.Tensor) -> torch.Tensor:
