@@ -1,6 +1,6 @@
 """The native phases of tiled convolution (anyconv.functional.tiled_phases): the per-axis
 plan, the re-mixed transposed tiles, layouts and double backward. Values and gradients
-against independent references are in test_local.py."""
+against independent references are in test_tiled.py."""
 
 from __future__ import annotations
 
