@@ -1,13 +1,23 @@
 """anyconv: every convolution from the textbook, correct, differentiable and fast.
 
+The operators are imported with the package; its subpackages (``anyconv.nn``,
+``anyconv.models``, ``anyconv.data``, ``anyconv.train``, ``anyconv.analysis``,
+``anyconv.viz``, ...) load on first use, so ``import anyconv`` stays fast.
+
 Example:
     >>> import torch, anyconv
     >>> x, w = torch.randn(1, 1, 8, 8), torch.randn(4, 1, 3, 3)
     >>> anyconv.conv(x, w, padding="same", algorithm="fft").shape
     torch.Size([1, 4, 8, 8])
+    >>> anyconv.models.create_model("lenet5", input_size=(8, 8))(torch.randn(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
 """
 
-from anyconv import filters, functional, nn
+import importlib as _importlib
+import importlib.util as _importlib_util
+import pkgutil as _pkgutil
+
+from anyconv import filters, functional
 from anyconv.functional import (
     ALGORITHMS,
     conv,
@@ -45,3 +55,20 @@ __all__ = [
     "separable_conv",
     "tiled_conv",
 ]
+
+
+def _submodules() -> list[str]:
+    """The public modules and subpackages of anyconv, found on disk."""
+    return [m.name for m in _pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+
+
+def __getattr__(name: str):
+    """Import a subpackage on first access (``anyconv.models``), as if it had been
+    imported explicitly; any other unknown name is an ``AttributeError``."""
+    if not name.startswith("_") and _importlib_util.find_spec(f"{__name__}.{name}") is not None:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_submodules()})
