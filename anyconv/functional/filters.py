@@ -438,3 +438,14 @@ def difference_kernel(
         else [-0.5, 0.0, 0.5]
     )
     return _axis_kernel(taps, None, axis, ndim, dtype, device, func)
+
+
+__all__ = [
+    "default_gabor_envelope",
+    "difference_kernel",
+    "gabor_bank",
+    "gabor_kernel",
+    "gaussian_kernel",
+    "laplacian_kernel",
+    "sobel_kernel",
+]
