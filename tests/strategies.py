@@ -133,3 +133,25 @@ def conv_options(spec, without=()):
 
 def _per_dim(bound, ndim):
     return bound if isinstance(bound, int) else bound[ndim - 1]
+
+
+# Small fixed problems for gradcheck, which perturbs every input element: per row the number
+# of dims, groups, stride, padding (rules mixed per axis) and border.
+GRADCHECK_CASES = [
+    (1, 1, 2, "same", "reflect"),
+    (2, 2, (1, 2), ("causal", 1), "circular"),
+    (3, 1, 1, ("full", 1, "same"), "replicate"),
+    (2, 1, 2, (1, (0, 2)), "zeros"),
+]
+
+
+def gradcheck_input(ndim, groups):
+    """``(x, kernel, per_group)``: a float64 input ``(1, per_group * groups, *spatial)``
+    that needs gradients, few enough elements for gradcheck, and a kernel size to go with
+    it. Seeds torch's global generator, for the weights the caller draws next."""
+    torch.manual_seed(0)
+    spatial = {1: (5,), 2: (4, 4), 3: (3, 3, 2)}[ndim]
+    kernel = {1: (3,), 2: (3, 2), 3: (2, 2, 1)}[ndim]
+    per_group = (2, 1, 1)[ndim - 1]
+    x = torch.randn(1, per_group * groups, *spatial, dtype=torch.float64, requires_grad=True)
+    return x, kernel, per_group

@@ -8,7 +8,13 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from reference import conv_reference
-from strategies import conv_options, conv_specs, make_tensors
+from strategies import (
+    GRADCHECK_CASES,
+    conv_options,
+    conv_specs,
+    gradcheck_input,
+    make_tensors,
+)
 
 import anyconv
 from anyconv.functional.local import locally_connected
@@ -57,23 +63,10 @@ def test_locally_connected_is_not_translation_equivariant():
     assert err > 1.0, err
 
 
-@pytest.mark.parametrize(
-    ("ndim", "groups", "stride", "padding", "mode"),
-    [
-        (1, 1, 2, "same", "reflect"),
-        (2, 2, (1, 2), ("causal", 1), "circular"),
-        (3, 1, 1, ("full", 1, "same"), "replicate"),
-        (2, 1, 2, (1, (0, 2)), "zeros"),
-    ],
-)
+@pytest.mark.parametrize(("ndim", "groups", "stride", "padding", "mode"), GRADCHECK_CASES)
 def test_gradcheck(ndim, groups, stride, padding, mode):
-    torch.manual_seed(0)
-    # few weights: gradcheck perturbs every one of them
-    spatial = {1: (5,), 2: (4, 4), 3: (3, 3, 2)}[ndim]
-    kernel = {1: (3,), 2: (3, 2), 3: (2, 2, 1)}[ndim]
-    per_group = (2, 1, 1)[ndim - 1]
-    x = torch.randn(1, per_group * groups, *spatial, dtype=torch.float64, requires_grad=True)
-    out = anyconv.output_shape(spatial, kernel, stride=stride, padding=padding)
+    x, kernel, per_group = gradcheck_input(ndim, groups)
+    out = anyconv.output_shape(x.shape[2:], kernel, stride=stride, padding=padding)
     kw = dict(stride=stride, padding=padding, groups=groups, padding_mode=mode)
     w = torch.randn(groups, per_group, *kernel, *out, dtype=torch.float64, requires_grad=True)
     b = torch.randn(groups, *out, dtype=torch.float64, requires_grad=True)

@@ -9,7 +9,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import conv_reference
-from strategies import conv_options, conv_specs, make_tensors
+from strategies import (
+    GRADCHECK_CASES,
+    conv_options,
+    conv_specs,
+    gradcheck_input,
+    make_tensors,
+)
 
 import anyconv
 from anyconv.functional.local import locally_connected
@@ -95,22 +101,9 @@ def test_tiled_equivariant_to_shifts_by_multiples_of_tiles(ndim):
     assert err > 1e-1
 
 
-@pytest.mark.parametrize(
-    ("ndim", "groups", "stride", "padding", "mode"),
-    [
-        (1, 1, 2, "same", "reflect"),
-        (2, 2, (1, 2), ("causal", 1), "circular"),
-        (3, 1, 1, ("full", 1, "same"), "replicate"),
-        (2, 1, 2, (1, (0, 2)), "zeros"),
-    ],
-)
+@pytest.mark.parametrize(("ndim", "groups", "stride", "padding", "mode"), GRADCHECK_CASES)
 def test_gradcheck(ndim, groups, stride, padding, mode):
-    torch.manual_seed(0)
-    # few weights: gradcheck perturbs every one of them
-    spatial = {1: (5,), 2: (4, 4), 3: (3, 3, 2)}[ndim]
-    kernel = {1: (3,), 2: (3, 2), 3: (2, 2, 1)}[ndim]
-    per_group = (2, 1, 1)[ndim - 1]
-    x = torch.randn(1, per_group * groups, *spatial, dtype=torch.float64, requires_grad=True)
+    x, kernel, per_group = gradcheck_input(ndim, groups)
     kw = dict(stride=stride, padding=padding, groups=groups, padding_mode=mode)
     w = torch.randn(
         groups, per_group, *kernel, *(2,) * ndim, dtype=torch.float64, requires_grad=True
@@ -120,11 +113,21 @@ def test_gradcheck(ndim, groups, stride, padding, mode):
 
 
 @pytest.mark.parametrize("method", ["phases", "blocks"])
-def test_tiled_methods_gradcheck(method):
+@pytest.mark.parametrize(
+    ("batch", "c_in", "c_out", "spatial"),
+    [
+        # the smallest problem with every branch: 2 groups, 2 outputs per group, every
+        # phase non-empty along both axes, stride 2 on one axis
+        pytest.param(1, 2, 4, (5, 6), id="small"),
+        pytest.param(2, 4, 6, (7, 6), id="large", marks=pytest.mark.slow),
+    ],
+)
+def test_tiled_methods_gradcheck(method, batch, c_in, c_out, spatial):
     g = torch.Generator().manual_seed(4)
-    x = torch.randn(2, 4, 7, 6, dtype=torch.float64, generator=g, requires_grad=True)
-    w = torch.randn(6, 2, 3, 2, 2, 3, dtype=torch.float64, generator=g, requires_grad=True)
-    b = torch.randn(6, dtype=torch.float64, generator=g, requires_grad=True)
+    x = torch.randn(batch, c_in, *spatial, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(c_out, c_in // 2, 3, 2, 2, 3, dtype=torch.float64, generator=g)
+    w.requires_grad_()
+    b = torch.randn(c_out, dtype=torch.float64, generator=g, requires_grad=True)
 
     def f(x, w, b):
         return tiled_conv(
