@@ -11,6 +11,7 @@ input element.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -319,25 +320,56 @@ def lp_pool(
     return torch.where(positive, torch.where(positive, s, 1).pow(1 / p), 0)
 
 
+def _unshifted_is_exact(x: torch.Tensor, win: _Window) -> bool:
+    """Whether ``exp(x)`` needs no shift: true on CPU when every ``|x| <= log(max / K) / 2``
+    (``K`` taps per window, ``max`` the dtype's largest value; 43.6 for float32 2x2).
+
+    Then every ``e^x`` is a normal number (no underflow, full precision) and every window
+    sum of ``x e^x`` stays far below overflow, so the shift by each window's maximum, which
+    costs a pass over the input, changes nothing but rounding. Deciding costs one read of
+    the input and a host sync, so other devices always shift (a sync stalls their queue).
+    """
+    if x.device.type != "cpu" or x.numel() == 0:
+        return False
+    bound = 0.5 * math.log(torch.finfo(x.dtype).max / math.prod(win.kernel))
+    lo, hi = torch.aminmax(x)
+    return bool((lo >= -bound) & (hi <= bound))  # False for NaN
+
+
+def _window_max(x6: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:
+    """The maximum of each window of the tiled view ``(N, C, o_1, k_1, o_2, k_2, ...)``,
+    as ``(N, C, o_1, o_2, ...)``: an elementwise maximum over the ``K`` strided views of one
+    tap each. For 2x2 windows on the CPU it ran 2.7x faster than ``max_pool2d`` (one run)."""
+    taps = itertools.product(*(range(k) for k in kernel))
+    views = [x6[(..., *(v for t in tap for v in (slice(None), t)))] for tap in taps]
+    peak = views[0].clone(memory_format=torch.contiguous_format)
+    for v in views[1:]:
+        torch.maximum(peak, v, out=peak)
+    return peak
+
+
 class _SoftPoolTiled(torch.autograd.Function):
     """SoftPool over non-overlapping windows that tile the input exactly.
 
     Forward shifts each window by its own maximum (so ``exp`` never overflows and the
-    maximum element weighs exactly 1) and reuses PyTorch's pooling kernels for the sums.
-    Backward is the closed form ``dy/dx_i = p_i (1 + x_i - y)`` with ``p = softmax(window)``,
-    a few elementwise passes instead of autograd's chain through exp, mul and two pools.
+    maximum element weighs exactly 1), unless ``shift`` is false because the input is small
+    enough not to need it (:func:`_unshifted_is_exact`), and reuses PyTorch's pooling
+    kernels for the sums. Backward is the closed form ``dy/dx_i = p_i (1 + x_i - y)`` with
+    ``p = softmax(window)``, a few elementwise passes instead of autograd's chain through
+    exp, mul and two pools; ``p = e / sum(e)`` holds with or without the shift.
     """
 
     @staticmethod
-    def forward(ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...], padded: bool) -> torch.Tensor:
+    def forward(
+        ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...], padded: bool, shift: bool
+    ) -> torch.Tensor:
         nd = len(kernel)
         n, c, *size = xt.shape
         out = [m // k for m, k in zip(size, kernel, strict=True)]
         tiled = (n, c, *(v for o, k in zip(out, kernel, strict=True) for v in (o, k)))
         bcast = (n, c, *(v for o in out for v in (o, 1)))
-        peak = _MAX[nd](xt, kernel).view(bcast)
         x6 = xt.view(tiled)
-        e = torch.sub(x6, peak).exp_()
+        e = torch.sub(x6, _window_max(x6, kernel).view(bcast)).exp_() if shift else x6.exp()
         if padded:
             # Padding is -inf (weight 0); give it value 0 so that 0 * value is 0, not NaN.
             x6 = torch.where(e > 0, x6, 0)
@@ -350,14 +382,21 @@ class _SoftPoolTiled(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
         x6, e, y, den = ctx.saved_tensors
         shape, bcast, size = ctx.shapes
         # grad_i = g * e_i / sum(e) * (x_i - (y - 1)) = e_i * (a * x_i - b)
         a = grad / (den * size)
         b = a * (y - 1)
         gx = torch.addcmul(-b.view(bcast), a.view(bcast), x6).mul_(e)
-        return gx.view(shape), None, None
+        return gx.view(shape), None, None, None
+
+
+def _soft_pool_sums(x: torch.Tensor, win: _Window) -> torch.Tensor:
+    """SoftPool of any windows as ``sum(x e^x) / sum(e^x)`` with no shift, for inputs that
+    pass :func:`_unshifted_is_exact`; padding adds zero to both sums."""
+    e = torch.exp(x)
+    return _sum_pool(x * e, win) / _sum_pool(e, win)
 
 
 def _soft_pool_unfold(x: torch.Tensor, win: _Window) -> torch.Tensor:
@@ -381,10 +420,12 @@ def soft_pool(
 ) -> torch.Tensor:
     """N-d SoftPool (Stergiou et al. 2021): ``y = sum_window softmax(x) * x``.
 
-    Each window is shifted by its own maximum, so inputs of any magnitude (e.g. +-1000)
-    neither overflow nor give NaN; padded positions and ceil-mode overhang weigh zero.
-    Non-overlapping windows (``stride == kernel_size``, no dilation) take a fused path with
-    a closed-form backward (first-order gradients only); other windows are unfolded.
+    Inputs of any magnitude (e.g. +-1000) neither overflow nor give NaN: each window is
+    shifted by its own maximum, except on CPU when the whole input is small enough for
+    ``e^x`` to need no shift (``|x| <= 43`` in float32 with 2x2 windows), which saves a
+    pass. Padded positions and ceil-mode overhang weigh zero. Non-overlapping windows
+    (``stride == kernel_size``, no dilation) take a fused path with a closed-form backward
+    (first-order gradients only); other windows are pooled sums or, shifted, unfolded.
 
     Args:
         x: input ``(N, C, *spatial)`` with 1, 2 or 3 spatial axes.
@@ -401,12 +442,15 @@ def soft_pool(
         torch.Size([2, 3, 4, 4])
     """
     win = _window(x, kernel_size, stride, padding, dilation, ceil_mode, "soft_pool")
-    if win.stride != win.kernel or any(d != 1 for d in win.dilation):
-        return _soft_pool_unfold(x, win)
-    exact = win.exact_padding(crop=True)
-    padded = any(lo > 0 or hi > 0 for lo, hi in exact)
-    xt = pad(x, exact, value=-math.inf).contiguous()
-    return _SoftPoolTiled.apply(xt, win.kernel, padded)
+    unshifted = _unshifted_is_exact(x, win)
+    if win.stride == win.kernel and all(d == 1 for d in win.dilation):
+        exact = win.exact_padding(crop=True)
+        padded = any(lo > 0 or hi > 0 for lo, hi in exact)
+        xt = pad(x, exact, value=-math.inf).contiguous()
+        return _SoftPoolTiled.apply(xt, win.kernel, padded, not unshifted)
+    if unshifted:
+        return _soft_pool_sums(x, win)
+    return _soft_pool_unfold(x, win)
 
 
 def _check_any_spatial(x: Any, func: str) -> torch.Tensor:
