@@ -332,7 +332,7 @@ def _unshifted_is_exact(x: torch.Tensor, win: _Window) -> bool:
     if x.device.type != "cpu" or x.numel() == 0:
         return False
     bound = 0.5 * math.log(torch.finfo(x.dtype).max / math.prod(win.kernel))
-    lo, hi = torch.aminmax(x)
+    lo, hi = torch.aminmax(x.detach())
     return bool((lo >= -bound) & (hi <= bound))  # False for NaN
 
 
