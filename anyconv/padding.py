@@ -200,7 +200,7 @@ def check_border(
 
 
 def window_arguments(
-    ndim: int, kernel_size: Any, *, stride: Any, padding: Any, dilation: Any, func: str
+    ndim: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any, func: str
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[PaddingEntry, ...]]:
     """The input-size-independent checks of a window: ``(kernel_size, stride, dilation,
     padding entries)`` with one entry per spatial axis. Layers call it at construction."""
@@ -270,11 +270,11 @@ def _spatial(input_shape: Any, func: str) -> tuple[int, ...]:
 def window_spec(
     input_shape: Sequence[int],
     kernel_size: Any,
-    *,
     stride: Any = 1,
     padding: Any = "valid",
     dilation: Any = 1,
     ceil_mode: bool = False,
+    *,
     func: str = "window_spec",
 ) -> ConvSpec:
     """Validate and resolve a window of ``kernel_size`` sliding over ``spatial`` (pooling).
@@ -296,16 +296,13 @@ def window_spec(
     """
     spatial = _spatial(input_shape, func)
     check_bool(ceil_mode, "ceil_mode", func)
-    args = window_arguments(
-        len(spatial), kernel_size, stride=stride, padding=padding, dilation=dilation, func=func
-    )
+    args = window_arguments(len(spatial), kernel_size, stride, padding, dilation, func)
     return _resolve(spatial, *args, func, ceil_mode=ceil_mode)
 
 
 def conv_arguments(
     in_channels: int,
     weight_shape: Sequence[int],
-    *,
     stride: Any,
     padding: Any,
     dilation: Any,
@@ -318,12 +315,7 @@ def conv_arguments(
     check_channels(in_channels, weight_shape, groups, func)
     choice(padding_mode, PADDING_MODES, "padding_mode", func)
     return window_arguments(
-        len(weight_shape) - 2,
-        weight_shape[2:],
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        func=func,
+        len(weight_shape) - 2, weight_shape[2:], stride, padding, dilation, func
     )
 
 
@@ -356,14 +348,7 @@ def conv_spec(
         (((1, 1), (1, 1)), (4, 4))
     """
     args = conv_arguments(
-        input_shape[1],
-        weight_shape,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        groups=groups,
-        padding_mode=padding_mode,
-        func=func,
+        input_shape[1], weight_shape, stride, padding, dilation, groups, padding_mode, func
     )
     spatial = tuple(input_shape[2:])
     spec = _resolve(spatial, *args, func, groups=groups, padding_mode=padding_mode)
@@ -398,15 +383,8 @@ def resolve_padding(
         >>> resolve_padding((7,), 4, stride=2, padding="same")
         ((1, 2),)
     """
-    spec = window_spec(
-        input_shape,
-        kernel_size,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        func="resolve_padding",
-    )
-    return spec.padding
+    func = "resolve_padding"
+    return window_spec(input_shape, kernel_size, stride, padding, dilation, func=func).padding
 
 
 def output_shape(
@@ -437,15 +415,8 @@ def output_shape(
         >>> output_shape((5,), 2, stride=2, ceil_mode=True)
         (3,)
     """
-    spec = window_spec(
-        input_shape,
-        kernel_size,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        ceil_mode=ceil_mode,
-        func="output_shape",
-    )
+    func = "output_shape"
+    spec = window_spec(input_shape, kernel_size, stride, padding, dilation, ceil_mode, func=func)
     return spec.out_shape
 
 
@@ -460,15 +431,7 @@ def conv_geometry(
     func: str,
 ) -> tuple[Padding, tuple[int, ...]]:
     """Resolved padding and output shape together (the older form of :func:`window_spec`)."""
-    spec = window_spec(
-        spatial,
-        kernel_size,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        ceil_mode=ceil_mode,
-        func=func,
-    )
+    spec = window_spec(spatial, kernel_size, stride, padding, dilation, ceil_mode, func=func)
     return spec.padding, spec.out_shape
 
 

@@ -13,7 +13,7 @@ input element.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -31,6 +31,22 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 IntOrTuple = int | Sequence[int]
 
 
+def _axes(spec: ConvSpec) -> Iterator[tuple[int, tuple[int, int], int, int, int, int, int]]:
+    """Per spatial axis: input size, ``(lo, hi)``, output size, stride, kernel, dilation and
+    dilated kernel span."""
+    keff = effective_kernel(spec.kernel_size, spec.dilation)
+    return zip(
+        spec.in_shape,
+        spec.padding,
+        spec.out_shape,
+        spec.stride,
+        spec.kernel_size,
+        spec.dilation,
+        keff,
+        strict=True,
+    )
+
+
 def _exact_padding(spec: ConvSpec, crop: bool) -> Padding:
     """``(lo, hi)`` that pads (and, if ``crop``, trims) the input to exactly the span that
     ``out_shape`` windows need.
@@ -38,12 +54,9 @@ def _exact_padding(spec: ConvSpec, crop: bool) -> Padding:
     ``hi`` grows beyond the resolved padding for ceil-mode overhang; without ``crop`` an
     unused tail is left in place, which the caller narrows away after pooling.
     """
-    keff = effective_kernel(spec.kernel_size, spec.dilation)
     pads = []
-    for n, (lo, _), o, s, k in zip(
-        spec.in_shape, spec.padding, spec.out_shape, spec.stride, keff, strict=True
-    ):
-        hi = (o - 1) * s + k - n - lo
+    for n, (lo, _), o, s, _, _, k_eff in _axes(spec):
+        hi = (o - 1) * s + k_eff - n - lo
         pads.append((lo, hi if crop else max(hi, 0)))
     return tuple(pads)
 
@@ -63,15 +76,7 @@ def _torch_padding(spec: ConvSpec) -> tuple[int, ...] | None:
 def _counts(spec: ConvSpec, include_pad: bool) -> list[torch.Tensor]:
     """Per axis, how many taps of each output window land on counted positions."""
     result = []
-    for n, (lo, hi), o, s, k, d in zip(
-        spec.in_shape,
-        spec.padding,
-        spec.out_shape,
-        spec.stride,
-        spec.kernel_size,
-        spec.dilation,
-        strict=True,
-    ):
+    for n, (lo, hi), o, s, k, d, _ in _axes(spec):
         first, stop = (0, n + lo + hi) if include_pad else (lo, lo + n)
         taps = torch.arange(o).unsqueeze(1) * s + torch.arange(k) * d
         result.append(((taps >= first) & (taps < stop)).sum(1))
@@ -80,19 +85,7 @@ def _counts(spec: ConvSpec, include_pad: bool) -> list[torch.Tensor]:
 
 def _check_nonempty(spec: ConvSpec, func: str) -> None:
     """Refuse windows made of padding alone: their max, mean or softmax has no input."""
-    keff = effective_kernel(spec.kernel_size, spec.dilation)
-    for axis, (n, (lo, hi), o, s, k, d, k_eff) in enumerate(
-        zip(
-            spec.in_shape,
-            spec.padding,
-            spec.out_shape,
-            spec.stride,
-            spec.kernel_size,
-            spec.dilation,
-            keff,
-            strict=True,
-        )
-    ):
+    for axis, (n, (lo, hi), o, s, k, d, k_eff) in enumerate(_axes(spec)):
         # Only windows that start in the left padding or reach past the input can miss it.
         left = range(min(o, -(-lo // s)))
         right = range(max(len(left), -(-(lo + n - k_eff + 1) // s)), o)
@@ -117,15 +110,7 @@ def _pool_spec(
     ndim = check_input(x, func)
     if stride is None:
         stride = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
-    spec = window_spec(
-        x.shape[2:],
-        kernel_size,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        ceil_mode=ceil_mode,
-        func=func,
-    )
+    spec = window_spec(x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, func=func)
     _check_nonempty(spec, func)
     return spec
 

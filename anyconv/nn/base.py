@@ -115,15 +115,9 @@ an int >= 0 or a (lo, hi) pair of ints >= 0; got 'sane'
         self.out_channels = positive_int(out_channels, "out_channels", func)
         self.groups = positive_int(groups, "groups", func)
         kernel = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
+        weight_shape = (out_channels, in_channels // groups, *kernel)
         self.kernel_size, self.stride, self.dilation, entries = conv_arguments(
-            in_channels,
-            (out_channels, in_channels // groups, *kernel),
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            padding_mode=padding_mode,
-            func=func,
+            in_channels, weight_shape, stride, padding, dilation, groups, padding_mode, func
         )
         self.padding = padding if isinstance(padding, str | int) else entries
         self.padding_mode = padding_mode
@@ -176,34 +170,28 @@ an int >= 0 or a (lo, hi) pair of ints >= 0; got 'sane'
         with torch.no_grad():
             self.weight.uniform_(-bound, bound)
 
+    def _geometry(self) -> dict[str, Any]:
+        """``stride``, ``padding``, ``dilation`` and ``padding_mode`` as keyword arguments
+        for the functional layer (``groups`` apart: separable convolution has none)."""
+        return {
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+            "padding_mode": self.padding_mode,
+        }
+
     def spec(self, input_size: Sequence[int]) -> ConvSpec:
         """The resolved geometry (:func:`anyconv.padding.conv_spec`) for an input of
         spatial size ``input_size``: explicit padding, output shape and the rest."""
-        return conv_spec(
-            (1, self.in_channels, *input_size),
-            (self.out_channels, self.in_channels // self.groups, *self.kernel_size),
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-            func=type(self).__name__,
-        )
+        in_shape = (1, self.in_channels, *input_size)
+        weight_shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        func = type(self).__name__
+        return conv_spec(in_shape, weight_shape, groups=self.groups, func=func, **self._geometry())
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """:func:`anyconv.conv` of ``x`` with ``weight``, this layer's bias and geometry."""
-        return conv(
-            x,
-            weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-            flip=self.flip,
-            algorithm=self.algorithm,
-        )
+        options = {"groups": self.groups, "flip": self.flip, "algorithm": self.algorithm}
+        return conv(x, weight, self.bias, **options, **self._geometry())
 
     def extra_repr(self) -> str:
         parts = [

@@ -12,20 +12,6 @@ from anyconv._spec import fail, positive_int
 from anyconv.nn.base import ConvLayer, Module, spatial_ndim
 from anyconv.padding import document_rules
 
-__all__ = [  # spatial_ndim moved to anyconv.nn.base and stays importable from here
-    "CONV_BY_NDIM",
-    "Conv1d",
-    "Conv2d",
-    "Conv3d",
-    "ConvNd",
-    "DepthwiseConv",
-    "DepthwiseSeparableConv",
-    "PointwiseConv",
-    "convert",
-    "from_torch",
-    "spatial_ndim",
-]
-
 
 @document_rules
 class ConvNd(ConvLayer):

@@ -60,16 +60,7 @@ class _LocallyConnectedNd(ConvLayer):
                 f"a tensor of shape (N, {self.in_channels}, {sizes}) (the layer's input_size)",
                 x,
             )
-        return locally_connected(
-            x,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-        )
+        return locally_connected(x, self.weight, self.bias, groups=self.groups, **self._geometry())
 
 
 class LocallyConnected1d(_LocallyConnectedNd):
@@ -185,18 +176,9 @@ class _TiledConvNd(ConvLayer):
         self._create_parameters(bias, weight_axes=self.tiles, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        options = {"groups": self.groups, "algorithm": self.algorithm, "method": self.method}
         return tiled_conv(
-            x,
-            self.weight,
-            self.bias,
-            tiles=self.tiles,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-            algorithm=self.algorithm,
-            method=self.method,
+            x, self.weight, self.bias, tiles=self.tiles, **options, **self._geometry()
         )
 
 

@@ -40,13 +40,9 @@ class _PoolNd(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        stride = kernel_size if stride is None else stride
         self.kernel_size, self.stride, self.dilation, _ = window_arguments(
-            self.ndim,
-            kernel_size,
-            stride=kernel_size if stride is None else stride,
-            padding=padding,
-            dilation=dilation,
-            func=name,
+            self.ndim, kernel_size, stride, padding, dilation, name
         )
         self.padding = padding
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode", name)

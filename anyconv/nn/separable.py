@@ -69,15 +69,7 @@ class _SeparableConvNd(ConvLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, in_channels, *spatial)`` -> ``(N, out_channels, *out_spatial)``."""
-        return separable_conv(
-            x,
-            tuple(self.factors),
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            padding_mode=self.padding_mode,
-        )
+        return separable_conv(x, tuple(self.factors), self.bias, **self._geometry())
 
     @classmethod
     def from_conv(cls, conv: torch.nn.Module, rank: int) -> _SeparableConvNd:
