@@ -61,7 +61,6 @@ class ConvLayer(Module):
     Example:
         A weight-standardised convolution (Qiao et al. 2019) in a few lines:
 
-        >>> import anyconv
         >>> class WSConv2d(ConvLayer):
         ...     ndim = 2
         ...     def __init__(self, in_channels, out_channels, kernel_size, stride=1,
