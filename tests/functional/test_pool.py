@@ -153,7 +153,7 @@ def test_explicit_route_matches_torch(spec, count_include_pad):
     want_avg = TORCH_AVG[ndim](x, kernel, stride, pad, ceil_mode, count_include_pad)
     want_max = TORCH_MAX[ndim](x, kernel, stride, pad, 1, ceil_mode)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pool_module._Window, "torch_padding", lambda self: None)
+        mp.setattr(pool_module, "_torch_padding", lambda spec: None)
         got_avg = avg_pool(x, kernel, stride, pad, ceil_mode, count_include_pad)
         got_max = max_pool(x, kernel, stride, pad, 1, ceil_mode)
     torch.testing.assert_close(got_avg, want_avg)
@@ -282,7 +282,7 @@ def test_soft_pool_paths_match_reference(
 
 def test_soft_pool_shifts_only_when_needed():
     """The unshifted sums are exact while |x| <= log(max / K) / 2 (43.6 for float32 2x2)."""
-    win = pool_module._window(torch.zeros(1, 1, 4, 4), 2, None, 0, 1, False, "soft_pool")
+    win = pool_module._pool_spec(torch.zeros(1, 1, 4, 4), 2, None, 0, 1, False, "soft_pool")
     exact = pool_module._unshifted_is_exact
     assert exact(torch.full((1, 1, 4, 4), 43.5), win)
     assert exact(torch.full((1, 1, 4, 4), -43.5), win)
