@@ -14,11 +14,6 @@ from typing import IO, Any
 
 import torch
 
-CHECKPOINT = "checkpoint.pt"
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-METRICS = "metrics.json"
-METRICS_CSV = "metrics.csv"
 FORMAT_VERSION = 1
 
 

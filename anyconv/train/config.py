@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from anyconv._spec import fail
+from anyconv.train.run import RunFolder, data_slug
+
+__all__ = ["DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "data_slug"]
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
@@ -141,16 +142,8 @@ class TrainConfig:
         return cls(**values)
 
     def run_dir(self) -> Path:
-        """``out``, or the default ``runs/<model>-<data>-<YYYYmmdd-HHMMSS>``."""
+        """``out``, or a new run's default ``runs/<model>-<data>-<YYYYmmdd-HHMMSS>``
+        (:meth:`RunFolder.default_path <anyconv.train.run.RunFolder.default_path>`)."""
         if self.out is not None:
             return Path(self.out)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path("runs") / f"{self.model}-{data_slug(self.data)}-{stamp}"
-
-
-def data_slug(spec: str) -> str:
-    """A file-name-safe short form of a data spec: ``"idx:../data/mnist"`` -> ``"idx-mnist"``."""
-    name, _, argument = spec.partition(":")
-    if argument:
-        name = f"{name}-{Path(argument.rstrip('/')).name}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
+        return RunFolder.default_path(self.model, self.data)

@@ -23,31 +23,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from anyconv.train import distributed as D
 from anyconv.train.augment import random_shift
-from anyconv.train.checkpoint import (
-    CHECKPOINT,
-    FORMAT_VERSION,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
-from anyconv.train.config import RESUME_KEYS, TrainConfig, data_slug
+from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
+from anyconv.train.config import RESUME_KEYS, TrainConfig
 from anyconv.train.metrics import autocast, evaluation_sums, summarize
-from anyconv.train.run import finish_run, write_progress
+from anyconv.train.progress import TrainingProgress
+from anyconv.train.run import RunFolder, history_jobs, run_config
 from anyconv.train.schedule import lr_factor
 
 CHECK_EVERY = 16  # steps between loss checks / progress updates: one device sync each
+STEP_POINTS = 200  # per-step losses kept per epoch (bin means), for the history picture
 
 
 class TrainingDiverged(RuntimeError):
@@ -83,17 +70,13 @@ def _mixed_precision(
     return torch.float16, torch.amp.GradScaler("cuda")
 
 
-def _find_previous_run(config: TrainConfig) -> Path | None:
-    """For ``resume`` without ``out``: the newest default-named run of this model and data."""
-    found = sorted(Path("runs").glob(f"{config.model}-{data_slug(config.data)}-*/{CHECKPOINT}"))
-    return found[-1].parent if found else None
-
-
 class Trainer:
     """One training run; ``Trainer(config, data, model).fit()`` is :func:`train`.
 
-    ``train_epoch`` alone runs one epoch without evaluation or files, which is what the
-    overhead benchmark times against a plain PyTorch loop.
+    The constructor builds everything in memory and touches no file: the run folder is
+    opened (checked, locked, resumed from) by :meth:`fit`. ``train_epoch`` alone runs one
+    epoch without evaluation or files, which is what the overhead benchmark times against
+    a plain PyTorch loop.
     """
 
     def __init__(
@@ -107,71 +90,90 @@ class Trainer:
         self.config = config
         self.dist, self.device = D.setup(config.device)
         try:
-            self._build(data, model, console)
+            self.data = data if data is not None else self._load_data()
+            self.model_kwargs = {
+                **config.model_kwargs,
+                "in_channels": self.data.input_shape[0],
+                "num_classes": self.data.num_classes,
+                "input_size": tuple(self.data.input_shape[1:]),
+            }
+            self.core, self.model = self._build_model(model)
+            self.parameters = sum(p.numel() for p in self.core.parameters())
+            self.optimizer = self._build_optimizer()
+            self.amp_dtype, self.scaler = _mixed_precision(config, self.device)
+            self.generator = torch.Generator().manual_seed(config.seed)
+            self._place_data()
         except BaseException:
             D.teardown(self.dist)
             raise
+        self.step = 0
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.step_losses: list[list[float]] = []
+        self.last_eval: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.folder = self._choose_folder()
+        self.console = console or Console(stderr=True, quiet=config.quiet or not self.dist.main)
 
-    def _build(self, data: Any, model: torch.nn.Module | None, console: Console | None) -> None:
-        config, device = self.config, self.device
-        if data is None:
-            from anyconv.data import load_dataset
+    # -- building ----------------------------------------------------------------------
 
-            data = load_dataset(config.data, seed=config.data_seed)
-        self.data = data
-        self.model_kwargs = {
-            **config.model_kwargs,
-            "in_channels": data.input_shape[0],
-            "num_classes": data.num_classes,
-            "input_size": tuple(data.input_shape[1:]),
-        }
-        torch.manual_seed(config.seed)  # weight initialisation
+    def _load_data(self) -> Any:
+        from anyconv.data import load_dataset
+
+        return load_dataset(self.config.data, seed=self.config.data_seed)
+
+    def _build_model(
+        self, model: torch.nn.Module | None
+    ) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """The model on the device, and the module the loop calls (DDP-wrapped when
+        data-parallel)."""
+        torch.manual_seed(self.config.seed)  # weight initialisation
         if model is None:
             from anyconv.models import create_model
 
-            model = create_model(config.model, **self.model_kwargs)
-        self.core = model.to(device)
-        self.parameters = sum(p.numel() for p in self.core.parameters())
-        self.model = self.core
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
+            model = create_model(self.config.model, **self.model_kwargs)
+        core = model.to(self.device)
+        if not self.dist.enabled:
+            return core, core
+        from torch.nn.parallel import DistributedDataParallel
 
-            self.model = DistributedDataParallel(
-                self.core, device_ids=[device.index] if device.type == "cuda" else None
-            )
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return core, DistributedDataParallel(core, device_ids=ids)
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        config = self.config
         params = [p for p in self.core.parameters() if p.requires_grad]
         if config.optimizer == "adamw":
-            self.optimizer: torch.optim.Optimizer = torch.optim.AdamW(
-                params, lr=config.lr, weight_decay=config.weight_decay
-            )
-        else:
-            self.optimizer = torch.optim.SGD(
-                params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-            )
-        self.amp_dtype, self.scaler = _mixed_precision(config, device)
-        self.generator = torch.Generator().manual_seed(config.seed)
+            return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
 
-        self.x_train = data.x_train.to(device)
-        self.y_train = data.y_train.to(device)
+    def _place_data(self) -> None:
+        """Training tensors on the device and the step plan of an epoch."""
+        config, data = self.config, self.data
+        self.x_train = data.x_train.to(self.device)
+        self.y_train = data.y_train.to(self.device)
         self.augment = config.augment and config.shift > 0 and data.kind in ("image", "video")
         self.batch = max(1, config.batch_size // self.dist.world_size)  # per process
         shard_size = len(D.shard(torch.arange(len(self.x_train)), self.dist))
         self.steps_per_epoch = math.ceil(shard_size / self.batch)
         self.samples_per_epoch = shard_size * self.dist.world_size
         self.total_steps = self.steps_per_epoch * config.epochs
-        self.step = 0
-        self.epoch = 0
-        self.history: list[dict[str, Any]] = []
-        self.last_eval: tuple[torch.Tensor, torch.Tensor] | None = None
 
-        out = config.out
-        if out is None and config.resume:
-            previous = _find_previous_run(config)
-            out = str(previous) if previous else None
-        self.run_dir = Path(out) if out is not None else config.run_dir()
-        self.console = console or Console(stderr=True, quiet=config.quiet or not self.dist.main)
-        if config.resume and (self.run_dir / CHECKPOINT).exists():
-            self._resume(self.run_dir / CHECKPOINT)
+    def _choose_folder(self) -> RunFolder:
+        config = self.config
+        if config.out is not None:
+            return RunFolder(config.out)
+        if config.resume:
+            previous = RunFolder.latest(config.model, config.data)
+            if previous is not None:
+                return previous
+        return RunFolder(RunFolder.default_path(config.model, config.data))
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder's path."""
+        return self.folder.path
 
     # -- checkpoints -------------------------------------------------------------------
 
@@ -191,12 +193,18 @@ class Trainer:
             "scaler": self.scaler.state_dict() if self.scaler else {},
             "rng": rng_state(self.generator, self.device.type == "cuda"),
             "history": self.history,
+            "step_losses": self.step_losses,
             "config": self.config.to_dict(),
             "world_size": self.dist.world_size,
         }
 
-    def _resume(self, path: Path) -> None:
-        state = load_checkpoint(path)
+    def resume(self) -> bool:
+        """Load the run folder's checkpoint when ``config.resume`` asks for it and one
+        exists; returns whether it did."""
+        if not (self.config.resume and self.folder.has_checkpoint()):
+            return False
+        path = self.folder.checkpoint
+        state = self.folder.load_checkpoint()
         saved = state["config"]
         changed = [k for k in RESUME_KEYS if saved.get(k) != self.config.to_dict()[k]]
         if changed:
@@ -212,7 +220,9 @@ class Trainer:
             self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"], self.generator)
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
-        self.console.print(f"resuming {path} after epoch {self.epoch}")
+        self.step_losses = state.get("step_losses", [])
+        self.console.print(f"resuming {path} after epoch {self.epoch}", markup=False)
+        return True
 
     # -- one epoch ---------------------------------------------------------------------
 
@@ -228,10 +238,36 @@ class Trainer:
             ).to(self.device)
         return D.shard(order, self.dist).to(self.device), offsets
 
-    def train_epoch(self, epoch: int, progress: Progress | None = None) -> dict[str, float]:
+    def _set_lr(self) -> float:
+        config = self.config
+        lr = config.lr * lr_factor(config.schedule, self.step, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step (mixed precision and loss scaling when set); returns the
+        batch's loss and logits, detached."""
+        with autocast(self.device, self.amp_dtype):
+            logits = self.model(xb)
+        loss = F.cross_entropy(logits.float(), yb)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        self.step += 1
+        return loss.detach(), logits.detach()
+
+    def train_epoch(self, epoch: int, progress: TrainingProgress | None = None) -> dict[str, Any]:
         """Run epoch ``epoch`` (1-based): returns ``loss``, ``accuracy`` (over all ranks),
-        ``lr`` (at its first step) and ``seconds``. Raises :class:`TrainingDiverged`."""
-        config, model, opt = self.config, self.model, self.optimizer
+        ``lr`` (at its first step), ``seconds``, ``samples`` and ``step_losses`` (this
+        process's mean loss per step, at most :data:`STEP_POINTS` bin means). Raises
+        :class:`TrainingDiverged`."""
+        config = self.config
         start = time.perf_counter()
         torch.manual_seed(hash((config.seed, epoch, self.dist.rank)) & 0x7FFF_FFFF_FFFF)
         order, offsets = self._draw_epoch()
@@ -239,50 +275,25 @@ class Trainer:
         losses = torch.zeros(steps, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         first_lr = config.lr * lr_factor(config.schedule, self.step, self.total_steps)
-        task = (
-            progress.add_task(
-                f"epoch {epoch}/{config.epochs}", total=steps, loss=0.0, acc=0.0, sps=0.0
-            )
-            if progress
-            else None
-        )
-        model.train()
+        if progress is not None:
+            progress.start(epoch, steps)
+        self.model.train()
         checked = 0
         for s in range(steps):
             index = order[s * batch : (s + 1) * batch]
             xb, yb = self.x_train[index], self.y_train[index]
             if offsets is not None:
                 xb = random_shift(xb, offsets[index], config.shift)
-            lr = config.lr * lr_factor(config.schedule, self.step, self.total_steps)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with autocast(self.device, self.amp_dtype):
-                logits = model(xb)
-            loss = F.cross_entropy(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            if self.scaler:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(opt)
-                self.scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            self.step += 1
-            losses[s] = loss.detach() * len(yb)
-            correct += (logits.detach().argmax(1) == yb).sum()
+            self._set_lr()
+            loss, logits = self._step(xb, yb)
+            losses[s] = loss * len(yb)
+            correct += (logits.argmax(1) == yb).sum()
             if (s + 1) % CHECK_EVERY == 0 or s + 1 == steps:
                 self._check(losses, checked, s + 1, epoch)
                 checked = s + 1
-                if progress is not None and task is not None:
+                if progress is not None:
                     done = min((s + 1) * batch, len(order))
-                    loss_sum, hits = losses[: s + 1].sum().item(), correct.item()
-                    progress.update(
-                        task,
-                        completed=s + 1,
-                        loss=loss_sum / done,
-                        acc=hits / done,
-                        sps=done * self.dist.world_size / (time.perf_counter() - start),
-                    )
+                    progress.update(s + 1, done, losses[: s + 1].sum().item(), correct.item())
         totals = torch.stack(
             [
                 losses.sum().double(),
@@ -292,14 +303,15 @@ class Trainer:
         )
         D.all_reduce(totals, self.dist)
         loss_sum, hits, n = totals.tolist()
-        if progress is not None and task is not None:
-            progress.remove_task(task)
+        if progress is not None:
+            progress.finish()
         return {
             "loss": loss_sum / n,
             "accuracy": hits / n,
             "lr": first_lr,
             "seconds": time.perf_counter() - start,
             "samples": n,
+            "step_losses": _step_means(losses, batch, len(order)),
         }
 
     def _check(self, losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
@@ -314,11 +326,10 @@ class Trainer:
             self._diverged(epoch, step + 1, global_step, value)
 
     def _diverged(self, epoch: int, step: int, global_step: int, loss: float) -> None:
-        checkpoint = self.run_dir / CHECKPOINT
-        checkpoint = checkpoint if checkpoint.exists() else None
+        checkpoint = self.folder.checkpoint if self.folder.has_checkpoint() else None
         error = TrainingDiverged(epoch, step, global_step, loss, checkpoint)
         if self.dist.main:
-            write_progress(self, status="diverged", error=str(error))
+            self.folder.write_metrics(self.metrics("diverged", error=str(error)))
         raise error
 
     # -- the run -----------------------------------------------------------------------
@@ -340,65 +351,135 @@ class Trainer:
         D.all_reduce(confusion, self.dist)
         return sums, confusion
 
-    def _progress(self) -> Progress:
-        console = self.console
-        enabled = console.is_terminal and not self.config.quiet and self.dist.main
-        return Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn(
-                "loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.2%}  "
-                "{task.fields[sps]:,.0f} samples/s"
+    def metrics(self, status: str, **extra: Any) -> dict[str, Any]:
+        """The ``metrics.json`` dict (see :func:`train`)."""
+        history = self.history
+        last = history[-1] if history else {}
+        train_time = sum(r["seconds"] for r in history)
+        metrics: dict[str, Any] = {
+            "status": status,
+            "model": self.config.model,
+            "data": self.config.data,
+            "test_accuracy": last.get("test_accuracy"),
+            "test_loss": last.get("test_loss"),
+            "train_accuracy": last.get("accuracy"),
+            "train_loss": last.get("loss"),
+            "best_test_accuracy": max((r["test_accuracy"] for r in history), default=None),
+            "epochs": self.epoch,
+            "parameters": self.parameters,
+            "train_seconds": train_time + sum(r["eval_seconds"] for r in history),
+            "samples_per_second": (
+                self.samples_per_epoch * len(history) / train_time if train_time else None
             ),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=not enabled,
+            "seed": self.config.seed,
+            "device": str(self.device),
+            "world_size": self.dist.world_size,
+            "run_dir": str(self.run_dir),
+            "history": history,
+            "step_losses": self.step_losses,
+        }
+        if self.last_eval is not None:
+            metrics["confusion"] = summarize(*self.last_eval)["confusion"].tolist()
+        metrics.update(extra)
+        return metrics
+
+    def run_config(self) -> dict[str, Any]:
+        """The ``config.json`` dict (see :func:`anyconv.train.run.run_config`)."""
+        return run_config(
+            model=self.config.model,
+            model_kwargs=self.model_kwargs,
+            data_spec=self.config.data,
+            data=self.data,
+            train=self.config.to_dict(),
         )
+
+    def _save(self, status: str, **extra: Any) -> dict[str, Any]:
+        """Rank 0's files after an epoch or at the end: metrics, config and weights."""
+        metrics = self.metrics(status, **extra)
+        self.folder.write_metrics(metrics)
+        self.folder.write_model(self.run_config(), self.core)
+        return metrics
 
     def fit(self) -> dict[str, Any]:
         """Train the remaining epochs, writing a checkpoint after each; return the metrics
         (see :func:`train`)."""
         try:
-            with self._progress() as progress:
+            self.resume()
+            enabled = not self.config.quiet and self.dist.main
+            with TrainingProgress(
+                self.console, enabled, self.config.epochs, self.dist.world_size
+            ) as progress:
                 while self.epoch < self.config.epochs:
                     self._run_epoch(self.epoch + 1, progress)
-            return finish_run(self)
+            return self._finish()
         finally:
             D.teardown(self.dist)
 
-    def _run_epoch(self, epoch: int, progress: Progress) -> None:
+    def _run_epoch(self, epoch: int, progress: TrainingProgress) -> None:
         row = self.train_epoch(epoch, progress)
         start = time.perf_counter()
         self.last_eval = self.evaluate()
         test = summarize(*self.last_eval)
         self.epoch = epoch
-        self.history.append(
-            {
-                "epoch": epoch,
-                "loss": row["loss"],
-                "accuracy": row["accuracy"],
-                "test_loss": test["loss"],
-                "test_accuracy": test["accuracy"],
-                "lr": row["lr"],
-                "seconds": row["seconds"],
-                "eval_seconds": time.perf_counter() - start,
-            }
-        )
+        self.step_losses.append(row.pop("step_losses"))
+        entry = {
+            "epoch": epoch,
+            "loss": row["loss"],
+            "accuracy": row["accuracy"],
+            "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"],
+            "lr": row["lr"],
+            "seconds": row["seconds"],
+            "eval_seconds": time.perf_counter() - start,
+        }
+        self.history.append(entry)
         if self.dist.main:
-            save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
-            write_progress(self, status="running")
-        speed = row["samples"] / row["seconds"]
+            self.folder.save_checkpoint(self.state_dict())
+            self._save("running")
+        progress.epoch_line({**entry, "samples": row["samples"]})
+
+    def _finish(self) -> dict[str, Any]:
+        """After the last epoch: final files and pictures (rank 0); the metrics (every rank)."""
+        if self.last_eval is None:  # resumed a finished run: nothing trained, evaluate anew
+            self.last_eval = self.evaluate()
+        if not self.dist.main:
+            return self.metrics("finished")
+        pictures = []
+        if self.config.pictures:
+            jobs = history_jobs(
+                self.history,
+                self.step_losses,
+                summarize(*self.last_eval)["confusion"],
+                self.data.class_names,
+                self.core,
+                self.data.x_test[0],
+                title=f"{self.config.model} on {self.config.data}",
+            )
+            pictures = self.folder.write_pictures(jobs)
+        metrics = self._save("finished", pictures=pictures)
         self.console.print(
-            f"epoch {epoch}/{self.config.epochs}  loss {row['loss']:.4f}  "
-            f"acc {row['accuracy']:.2%}  test_loss {test['loss']:.4f}  "
-            f"test_acc {test['accuracy']:.2%}  lr {row['lr']:.2e}  "
-            f"{speed:,.0f} samples/s  {row['seconds']:.1f}s",
+            f"test accuracy {metrics['test_accuracy']:.2%} ({self.config.model} on "
+            f"{self.config.data}, {metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s "
+            f"of training); run folder {self.run_dir}",
             highlight=False,
-            soft_wrap=True,
+            markup=False,
         )
+        return metrics
+
+
+def _step_means(losses: torch.Tensor, batch: int, samples: int) -> list[float]:
+    """Per-step mean losses from per-step sums, averaged into at most :data:`STEP_POINTS`
+    equal bins (one device sync)."""
+    steps = len(losses)
+    if steps == 0:
+        return []
+    sizes = torch.full_like(losses, float(batch))
+    sizes[-1] = samples - batch * (steps - 1)
+    bins = min(steps, STEP_POINTS)
+    which = torch.arange(steps, device=losses.device) * bins // steps
+    sums = torch.zeros(bins, device=losses.device).index_add_(0, which, losses)
+    counts = torch.zeros(bins, device=losses.device).index_add_(0, which, sizes)
+    return (sums / counts).tolist()
 
 
 def train(
