@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +11,10 @@ import sys
 import numpy as np
 import pytest
 
-from anyconv.cli import main
+from anyconv._spec import PADDING_MODES, PADDING_RULES
+from anyconv.cli import COMMANDS, build_parser, main
+from anyconv.train import TrainConfig
+from anyconv.train.config import DEVICES, OPTIMIZERS, SCHEDULES
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +72,98 @@ def test_listing_commands(argv, expect, capsys):
 
 def test_bad_input_is_a_clear_error_not_a_traceback(capsys):
     assert main(["train", "nosuchnet", "--epochs", "1", "--quiet"]) == 2
-    assert "nosuchnet" in capsys.readouterr().out
+    assert "nosuchnet" in capsys.readouterr().err
     assert main(["predict", "/nonexistent", "x.png"]) == 2
+
+
+def _subparser(name):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[name]
+
+
+def test_every_config_field_is_a_flag_with_the_field_s_help():
+    actions = {a.dest: a for a in _subparser("train")._actions}
+    helps = TrainConfig.field_help()
+    for f in dataclasses.fields(TrainConfig):
+        assert f.name in actions, f.name
+        if f.name not in ("model", "model_kwargs"):
+            assert helps[f.name].split(" (")[0].replace("``", "'")[:20] in actions[f.name].help
+    assert actions["optimizer"].choices == OPTIMIZERS
+    assert actions["schedule"].choices == SCHEDULES
+    assert actions["device"].choices == DEVICES
+    demo = {a.dest: a for a in _subparser("demo")._actions}
+    assert tuple(demo["padding_mode"].choices) == PADDING_MODES
+    assert all(rule in demo["padding"].help for rule in PADDING_RULES)
+    assert set(COMMANDS) >= {"train", "evaluate", "predict", "models", "datasets", "algorithms"}
+
+
+def test_help_texts_show_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("(default: adamw)", "(default: cosine)", "the recipe of the data set", "-o"):
+        assert words in text
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "anyconv train" in capsys.readouterr().out
+
+
+def test_listings_show_spec_forms_descriptions_and_recipes(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "idx:DIR" in out and "npz:FILE" in out and "30 epochs, batch 100" in out
+    assert main(["algorithms"]) == 0
+    assert "sparse matrix" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    assert "causal_time=False" in capsys.readouterr().out
+
+
+def test_model_and_data_are_checked_in_the_user_s_terms(capsys, tmp_path):
+    out = str(tmp_path / "never")
+    assert main(["train", "cnn1d", "--out", out]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cnn1d takes sequences (C, L); digits gives images (1, 8, 8); try --data mnist1d" in err
+    assert main(["train", "lenet5", "-o", "widht=3", "--out", out]) == 2
+    assert "no option 'widht'; its options are pool" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+
+def test_every_flag_reaches_config_json(tmp_path):
+    """Each value differs from its default (zeros and False included): none is lost to an
+    ``x or None``."""
+    out = tmp_path / "run"
+    argv = ["train", "lenet5", "--out", str(out), "--epochs", "1", "--batch-size", "512"]
+    argv += ["--lr", "0.01", "--optimizer", "sgd", "--momentum", "0", "--weight-decay", "0"]
+    argv += ["--schedule", "none", "--no-augment", "--shift", "0", "--seed", "7"]
+    argv += ["--data-seed", "3", "--device", "cpu", "--amp", "--quiet", "--no-plots"]
+    argv += ["--eval-batch-size", "100", "-o", "pool=avg", "-o", "activation=tanh"]
+    assert main(argv) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["train"] == {
+        **TrainConfig().to_dict(),
+        "model": "lenet5",
+        "model_kwargs": {"pool": "avg", "activation": "tanh"},
+        "out": str(out),
+        "epochs": 1,
+        "batch_size": 512,
+        "lr": 0.01,
+        "optimizer": "sgd",
+        "momentum": 0.0,
+        "weight_decay": 0.0,
+        "schedule": "none",
+        "augment": False,
+        "shift": 0,
+        "seed": 7,
+        "data_seed": 3,
+        "device": "cpu",
+        "amp": True,
+        "quiet": True,
+        "pictures": False,
+        "eval_batch_size": 100,
+    }
+    assert saved["model_kwargs"]["pool"] == "avg"
+    assert not list(out.glob("*.png"))
 
 
 def test_python_dash_m_anyconv():

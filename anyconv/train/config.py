@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from anyconv._spec import fail
+from anyconv.train.recipes import recipe
 from anyconv.train.run import RunFolder, data_slug
 
-__all__ = ["DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "data_slug"]
+__all__ = ["CHOICES", "DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "data_slug"]
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 DEVICES = ("auto", "cpu", "cuda")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "device": DEVICES,
+}
+"""The settings limited to a few names, and those names (the CLI's choices too)."""
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
 
 # Changing any of these between a run and its resumption would silently train a different
 # model, so resuming refuses; ``epochs`` may grow (the schedule then stretches).
@@ -40,46 +60,57 @@ class TrainConfig:
     """Settings of one training run.
 
     Attributes:
-        model: registered model name (``anyconv.models.list_models()``).
-        model_kwargs: extra arguments of the model constructor; ``in_channels``,
-            ``num_classes`` and ``input_size`` are filled in from the data.
-        data: dataset spec for :func:`anyconv.data.load_dataset` (``"digits"``, ``"idx:DIR"``).
-        data_seed: seed of the dataset split / generation, kept apart from ``seed`` so runs
-            with different training seeds are evaluated on the same test set.
+        model: registered model name (``anyconv models``).
+        model_kwargs: extra arguments of the model constructor (``anyconv models`` lists
+            each model's); ``in_channels``, ``num_classes`` and ``input_size`` come from
+            the data.
+        data: dataset spec (``anyconv datasets``): ``digits``, ``idx:DIR``, ...
+        data_seed: seed of the dataset split or generation, kept apart from ``seed`` so
+            runs with different training seeds are evaluated on the same test set.
         epochs: passes over the training split.
         batch_size: samples per optimiser step, over all processes together.
         lr: peak learning rate.
-        optimizer: ``"adamw"`` or ``"sgd"`` (Nesterov-free momentum ``momentum``).
+        optimizer: the optimiser; SGD uses ``momentum``.
+        momentum: SGD's momentum (not Nesterov).
         weight_decay: decoupled (AdamW) or L2 (SGD) weight decay.
-        schedule: per-step learning-rate schedule: ``"cosine"`` (to zero), ``"onecycle"``
-            (warm-up 30% from lr/25, cosine down to lr/1e4) or ``"none"``.
-        augment: random shifts of images (and video frames) by up to ``shift`` pixels.
+        schedule: per-step learning rate: cosine (to zero), onecycle (warm-up over 30%
+            from lr/25, then cosine down to lr/1e4) or none (constant).
+        augment: random shifts of images (and of all frames of a video) by up to
+            ``shift`` pixels.
+        shift: the largest shift of ``augment``, in pixels.
         seed: seeds weight initialisation, shuffling, augmentation and dropout.
-        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
-        amp: mixed precision (bfloat16, or float16 with loss scaling) on CUDA; ignored on CPU.
+        device: auto (CUDA when available), cpu or cuda.
+        amp: mixed precision on CUDA (bfloat16, or float16 with loss scaling); ignored on
+            CPU.
         out: run folder; default ``runs/<model>-<data>-<YYYYmmdd-HHMMSS>``.
-        resume: continue from ``out/checkpoint.pt`` when it exists.
+        resume: continue from the run folder's checkpoint (without ``out``: the newest run
+            of this model and data).
         quiet: no progress bar and no per-epoch lines.
-        pictures: write the PNG figures at the end of the run.
-        eval_batch_size: batch size of the evaluation passes.
+        pictures: draw the PNG figures at the end of the run.
+        eval_batch_size: samples per forward pass when evaluating.
+
+    ``epochs``, ``batch_size``, ``lr`` and ``augment`` left at ``None`` take the default
+    recipe of the model and data (:func:`anyconv.train.recipes.recipe`).
 
     Example:
         >>> TrainConfig(model="lenet5", epochs=2).to_dict()["optimizer"]
         'adamw'
+        >>> TrainConfig(model="cnn1d", data="mnist1d").epochs  # the data set's recipe
+        30
     """
 
     model: str = "lenet5"
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     data: str = "digits"
     data_seed: int = 0
-    epochs: int = 50
-    batch_size: int = 64
-    lr: float = 5e-3
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
     optimizer: str = "adamw"
     momentum: float = 0.9
     weight_decay: float = 1e-4
     schedule: str = "cosine"
-    augment: bool = True
+    augment: bool | None = None
     shift: int = 1
     seed: int = 0
     device: str = "auto"
@@ -91,30 +122,64 @@ class TrainConfig:
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
+        if isinstance(self.model, str) and isinstance(self.data, str):
+            for key, value in recipe(self.model, self.data).items():
+                if getattr(self, key) is None:
+                    setattr(self, key, value)
         self.validate()
+
+    @classmethod
+    def field_help(cls) -> dict[str, str]:
+        """Each field's one-paragraph help, read from this class's docstring (the one
+        place it is written; the command line's help comes from here).
+
+        Example:
+            >>> TrainConfig.field_help()["shift"]
+            'the largest shift of ``augment``, in pixels.'
+        """
+        doc = inspect.getdoc(cls) or ""
+        section = doc.split("Attributes:\n", 1)[1].split("\n\n", 1)[0]
+        helps: dict[str, str] = {}
+        name = ""
+        for line in section.splitlines():
+            match = re.match(r"    (\w+): (.*)", line)
+            if match:
+                name = match[1]
+                helps[name] = match[2]
+            elif name:
+                helps[name] += " " + line.strip()
+        return helps
 
     def validate(self) -> None:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
         func = "TrainConfig"
+        for name in ("model", "data"):
+            if not isinstance(getattr(self, name), str):
+                raise fail(func, name, "a string", getattr(self, name), TypeError)
         for name in ("epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not is_int(value) or value < 1:
                 raise fail(func, name, "a positive int", value)
-        if not isinstance(self.shift, int) or self.shift < 0:
+        for name in ("seed", "data_seed"):
+            value = getattr(self, name)
+            if not is_int(value) or not 0 <= value <= MAX_SEED:
+                raise fail(func, name, f"an int in [0, 2**63 - 1 = {MAX_SEED}]", value)
+        if not is_int(self.shift) or self.shift < 0:
             raise fail(func, "shift", "an int >= 0", self.shift)
         for name in ("lr", "momentum", "weight_decay"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise fail(func, name, "a number >= 0", value)
-        for name, allowed in (
-            ("optimizer", OPTIMIZERS),
-            ("schedule", SCHEDULES),
-            ("device", DEVICES),
-        ):
+            if not is_number(value) or not 0 <= value < math.inf:
+                raise fail(func, name, "a finite number >= 0", value)
+        for name in ("augment", "amp", "resume", "quiet", "pictures"):
+            if not isinstance(getattr(self, name), bool):
+                raise fail(func, name, "a bool (True or False)", getattr(self, name), TypeError)
+        for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise fail(
                     func, name, "one of " + ", ".join(map(repr, allowed)), getattr(self, name)
                 )
+        if self.out is not None and not isinstance(self.out, str | Path):
+            raise fail(func, "out", "a folder path or None", self.out, TypeError)
         if not isinstance(self.model_kwargs, dict):
             raise fail(func, "model_kwargs", "a dict", self.model_kwargs, TypeError)
         reserved = {"in_channels", "num_classes", "input_size"} & set(self.model_kwargs)

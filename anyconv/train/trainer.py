@@ -24,12 +24,14 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
+from anyconv._spec import fail
 from anyconv.train import distributed as D
 from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
 from anyconv.train.metrics import autocast, evaluation_sums, summarize
 from anyconv.train.progress import TrainingProgress
+from anyconv.train.recipes import EXAMPLE_DATA
 from anyconv.train.run import RunFolder, history_jobs, run_config
 from anyconv.train.schedule import lr_factor
 
@@ -58,6 +60,21 @@ class TrainingDiverged(RuntimeError):
             f"training diverged: loss is {loss} at epoch {epoch}, step {step} "
             f"(global step {global_step}); stopped, {kept}. Try a lower --lr."
         )
+
+
+def _check_model_name(config: TrainConfig) -> None:
+    """A registered model and options it takes, checked before any data is loaded."""
+    from anyconv.models.options import check_model_options
+    from anyconv.models.registry import MODELS
+
+    if config.model not in MODELS:
+        raise fail(
+            "train",
+            "model",
+            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models)",
+            config.model,
+        )
+    check_model_options(config.model, config.model_kwargs)
 
 
 def _mixed_precision(
@@ -90,7 +107,13 @@ class Trainer:
         self.config = config
         self.dist, self.device = D.setup(config.device)
         try:
+            if model is None:
+                _check_model_name(config)
             self.data = data if data is not None else self._load_data()
+            if model is None:
+                from anyconv.models.options import check_model_fits
+
+                check_model_fits(config.model, self.data.input_shape, config.data, EXAMPLE_DATA)
             self.model_kwargs = {
                 **config.model_kwargs,
                 "in_channels": self.data.input_shape[0],
