@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import inspect
+import math
 import os
 import re
 import sys
@@ -155,8 +157,19 @@ def _table(title: str, columns: Sequence[str], right: Sequence[str] = ()) -> Tab
     return table
 
 
+def _main_rank() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _error(console: Console, message: str) -> None:
     console.print(Text("error: ", style="bold red") + plain(message), soft_wrap=True)
+
+
+def _warn(message: str) -> None:
+    """A warning line on stderr (rank 0 only)."""
+    Console(stderr=True, quiet=not _main_rank()).print(
+        Text("warning: ", style="yellow") + plain(message), soft_wrap=True
+    )
 
 
 # -- train ------------------------------------------------------------------------------
@@ -261,15 +274,23 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@command("evaluate", "test accuracy of a trained run", _evaluate_arguments)
+@command(
+    "evaluate",
+    "test accuracy of a trained run",
+    _evaluate_arguments,
+    description="Test accuracy of a trained run on its own data set's test split, or on "
+    "another data set of the same input shape and classes.",
+)
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.data import load_dataset
-    from anyconv.train import evaluate, load_run
+    from anyconv.train import evaluate
+    from anyconv.train.run import RunFolder, check_data_fits_run
 
-    model, config = load_run(args.run_dir)
-    data = load_dataset(
-        args.data or config["data"], seed=config.get("train", {}).get("data_seed", 0)
-    )
+    model, config = RunFolder(args.run_dir).load_model()
+    spec = args.data or config["data"]
+    data = load_dataset(spec, seed=config.get("train", {}).get("data_seed", 0))
+    for warning in check_data_fits_run(config, data, spec, args.run_dir):
+        _warn(warning)
     result = evaluate(model, data)
     console.print(
         plain(
@@ -282,24 +303,56 @@ def _evaluate(args: argparse.Namespace, console: Console) -> int:
 
 def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run folder written by 'anyconv train'")
-    parser.add_argument("files", nargs="+", help="images (PNG, JPEG, ...) or .npy arrays")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        help="images (PNG, JPEG, ...: read as pixel / maximum, in [0, 1]) or .npy arrays of "
+        "one input (C, *spatial) or a batch (N, C, *spatial), holding raw values as in the "
+        "data set's files (e.g. 0..16 for digits)",
+    )
+    parser.add_argument(
+        "--top", type=_int, default=3, help="classes shown per input (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="the .npy arrays are already scaled like the model's inputs: skip the run's "
+        "input normalisation",
+    )
 
 
-@command("predict", "classify images or .npy arrays with a trained run", _predict_arguments)
+@command(
+    "predict",
+    "classify images or .npy arrays with a trained run",
+    _predict_arguments,
+    description="Classify files with a trained run. Inputs get the run's own input "
+    "normalisation (stored in its config.json), and a warning when their values lie far "
+    "from the training inputs' range.",
+)
 def _predict(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data.files import load_inputs
-    from anyconv.train import load_run, predict
+    from anyconv.train import predict
+    from anyconv.train.inputs import read_inputs, top_k
+    from anyconv.train.run import RunFolder
 
-    model, config = load_run(args.run_dir)
+    if args.top < 1:
+        raise ValueError(f"--top must be a positive int; got {args.top}")
+    model, config = RunFolder(args.run_dir).load_model()
     names = config.get("class_names") or []
-    table = _table("", ("input", "class", "probability"))
+    table = _table(
+        f"predictions of {args.run_dir} ({config['model']} on {config['data']})",
+        ("input", "class", "probability", "next"),
+        right=("probability",),
+    )
     for path in args.files:
-        probs = predict(model, load_inputs([path], config["input_shape"]))
-        for i, p in enumerate(probs):
-            best = int(p.argmax())
+        x, warning = read_inputs(path, config, scaled=args.scaled)
+        if warning:
+            _warn(warning)
+        probs = predict(model, x)
+        for i, ranked in enumerate(top_k(probs, names, args.top)):
             label = path if len(probs) == 1 else f"{path}[{i}]"
-            name = names[best] if best < len(names) else str(best)
-            table.add_row(plain(label), plain(name), f"{p[best]:.3f}")
+            (best, p), rest = ranked[0], ranked[1:]
+            others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
+            table.add_row(plain(label), plain(best), f"{p:.3f}", plain(others))
     console.print(table)
     return 0
 
@@ -386,6 +439,22 @@ def _algorithms(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> float:
+    """Bytes of a model's parameters (counted on the meta device, nothing allocated) and
+    of its widest activation, twice, for one sample."""
+    import torch
+
+    from anyconv.models import create_model
+
+    with torch.device("meta"):
+        meta = create_model(name, **kwargs)
+    params = sum(p.numel() for p in meta.parameters())
+    widest = max(
+        [getattr(m, "out_channels", 0) for m in meta.modules()] + [shape[0]], default=shape[0]
+    )
+    return 4.0 * (params + 2 * widest * math.prod(shape[1:]))
+
+
 def _summary_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a name from 'anyconv models'")
     parser.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
@@ -398,9 +467,12 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     from anyconv.models import create_model, default_input_shape
 
     shape = args.input_shape or default_input_shape(args.model)
-    model = create_model(
-        args.model, in_channels=shape[0], num_classes=args.num_classes, input_size=tuple(shape[1:])
-    )
+    _positive(args, "num_classes")
+    if min(shape) < 1:
+        raise ValueError(f"--input-shape must hold positive sizes; got {shape!r}")
+    kwargs = dict(in_channels=shape[0], num_classes=args.num_classes, input_size=tuple(shape[1:]))
+    check_memory(_model_estimate(args.model, kwargs, shape), f"{args.model} on input {shape}")
+    model = create_model(args.model, **kwargs)
     table = _table(
         f"{args.model} on input {tuple(shape)}",
         ("layer", "type", "output shape", "parameters"),
@@ -448,51 +520,129 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_int, default=0, help="(default: %(default)s)")
 
 
+def _positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        values = getattr(args, name)
+        for value in values if isinstance(values, tuple) else (values,):
+            if value < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be positive; got {values!r}")
+
+
+def memory_limit() -> int:
+    """Bytes a command may plan to allocate: half the machine's physical memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_memory(estimate: float, what: str) -> None:
+    """Refuse before allocating when ``estimate`` bytes exceed :func:`memory_limit`."""
+    limit = memory_limit()
+    if estimate > limit:
+        raise MemoryError(
+            f"{what} would need about {estimate / 2**30:,.1f} GiB, more than the "
+            f"{limit / 2**30:,.1f} GiB (half of this machine's memory) allowed; use smaller sizes"
+        )
+
+
+def _demo_estimate(args: argparse.Namespace, kernel: tuple[int, ...], out: tuple[int, ...]) -> int:
+    """Bytes the demo allocates at its peak, about: float32 input, weight and output with
+    their gradients, the float64 reference, and im2col's column matrix."""
+    n, c = args.batch, args.channels
+    x = n * c * math.prod(args.size)
+    w = c * (c // args.groups) * math.prod(kernel)
+    y = n * c * math.prod(out)
+    columns = n * (c // args.groups) * math.prod(kernel) * math.prod(out) * args.groups
+    return 4 * 3 * (x + w + y) + 8 * 2 * (x + w + y) + 4 * 2 * columns
+
+
 @command(
     "demo",
     "run every convolution algorithm on one problem and compare results and speed",
     _demo_arguments,
+    description="Run every convolution algorithm on one random problem: its error against "
+    "a float64 direct sum, and its median forward and forward+backward times. Rows "
+    "appear as each algorithm finishes.",
 )
 def _demo(args: argparse.Namespace, console: Console) -> int:
     import torch
+    from rich.live import Live
 
     from anyconv.analysis import compare_algorithms
+    from anyconv.functional.algorithms.auto import choose
+    from anyconv.functional.conv import conv_spec
 
-    torch.manual_seed(args.seed)
+    _positive(args, "size", "kernel", "batch", "channels", "groups", "stride", "dilation")
+    _positive(args, "repeat")
     ndim = len(args.size)
+    if not 1 <= ndim <= 3:
+        raise ValueError(f"--size must have 1, 2 or 3 axes; got {args.size!r}")
+    if len(args.kernel) not in (1, ndim):
+        raise ValueError(f"--kernel must have 1 or {ndim} entries (one per axis of --size)")
+    if args.channels % args.groups:
+        raise ValueError(f"--groups must divide --channels ({args.channels}); got {args.groups}")
     kernel = args.kernel * ndim if len(args.kernel) == 1 else args.kernel
-    x = torch.randn(args.batch, args.channels, *args.size)
-    w = torch.randn(args.channels, args.channels // args.groups, *kernel)
-    rows = compare_algorithms(
-        x,
-        w,
-        repeat=args.repeat,
-        padding=args.padding,
+    x_shape = (args.batch, args.channels, *args.size)
+    w_shape = (args.channels, args.channels // args.groups, *kernel)
+    spec = conv_spec(
+        x_shape,
+        w_shape,
         stride=args.stride,
+        padding=args.padding,
         dilation=args.dilation,
         groups=args.groups,
         padding_mode=args.padding_mode,
-        flip=args.flip,
+        func="demo",
     )
+    check_memory(_demo_estimate(args, kernel, spec.out_shape), "this demo")
+    torch.manual_seed(args.seed)
+    x, w = torch.randn(x_shape), torch.randn(w_shape)
     table = _table(
-        f"conv of {tuple(x.shape)} with kernel {tuple(w.shape)}, "
+        f"conv of {x_shape} with kernel {w_shape}, "
         f"padding={args.padding!r} ({args.padding_mode}), stride={args.stride}, "
         f"dilation={args.dilation}, groups={args.groups}, flip={args.flip}",
         ("algorithm", "output shape", "rel. error vs float64", "forward ms", "fwd+bwd ms"),
         right=("output shape", "rel. error vs float64", "forward ms", "fwd+bwd ms"),
     )
-    for row in rows:
+
+    def add(row: dict[str, Any]) -> None:
         if "skipped" in row:
             table.add_row(row["algorithm"], "-", plain(row["skipped"]), "-", "-")
-            continue
-        table.add_row(
-            row["algorithm"],
-            str(row["shape"]),
-            f"{row['rel_error']:.1e}",
-            f"{row['forward_s'] * 1e3:.2f}",
-            f"{row['forward_backward_s'] * 1e3:.2f}",
+        else:
+            table.add_row(
+                row["algorithm"],
+                str(row["shape"]),
+                f"{row['rel_error']:.1e}",
+                f"{row['forward_s'] * 1e3:.2f}",
+                f"{row['forward_backward_s'] * 1e3:.2f}",
+            )
+        if live is not None:
+            live.refresh()
+
+    # On a terminal each row appears as its algorithm finishes; piped, the table once.
+    live = Live(table, console=console, auto_refresh=False) if console.is_terminal else None
+    with live or contextlib.nullcontext():
+        rows = compare_algorithms(
+            x,
+            w,
+            repeat=args.repeat,
+            on_row=add,
+            padding=args.padding,
+            stride=args.stride,
+            dilation=args.dilation,
+            groups=args.groups,
+            padding_mode=args.padding_mode,
+            flip=args.flip,
         )
-    console.print(table)
+    if live is None:
+        console.print(table)
+    console.print(
+        f"algorithm='auto' picks {choose(x, w, spec)} for this problem "
+        "(by its cost model; 'with anyconv.measure():' times the candidates instead)",
+        highlight=False,
+    )
     worst = max(r["rel_error"] for r in rows if "skipped" not in r)
     console.print(f"all algorithms agree to {worst:.1e} (relative to the output's scale)")
     return 0 if worst < 1e-4 else 1
@@ -544,9 +694,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Under ``torchrun`` only rank 0 prints.
     """
     args = build_parser().parse_args(argv)
-    main_rank = os.environ.get("RANK", "0") == "0"
-    console = Console(quiet=not main_rank)
-    errors = Console(stderr=True, quiet=not main_rank)
+    console = Console(quiet=not _main_rank())
+    errors = Console(stderr=True, quiet=not _main_rank())
     from anyconv.train.trainer import TrainingDiverged
 
     try:
@@ -556,7 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         errors.print(Text(str(error), style="red"), soft_wrap=True)
         return EXIT_DIVERGED
-    except (ValueError, TypeError, OSError, ImportError) as error:
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
             raise
         _error(errors, _message(error))

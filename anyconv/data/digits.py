@@ -56,5 +56,9 @@ def load_digits(argument: str | None = None, *, seed: int = 0) -> Splits:
     """
     no_argument("digits", argument)
     return to_splits(
-        *digit_arrays(), kind="image", name="digits", class_names=[str(i) for i in range(10)]
+        *digit_arrays(),
+        kind="image",
+        name="digits",
+        class_names=[str(i) for i in range(10)],
+        normalization={"divide": 16.0},
     )

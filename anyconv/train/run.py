@@ -18,6 +18,7 @@ folder as a model.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import warnings
@@ -87,6 +88,57 @@ def run_config(
     }
 
 
+CONFIG_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "model": (str, "a model name"),
+    "model_kwargs": (dict, "a dict of the model's arguments"),
+    "data": (str, "a data spec"),
+    "input_shape": (list, "a list of positive ints (C, *spatial)"),
+    "num_classes": (int, "a positive int"),
+}
+"""Keys ``config.json`` must hold to rebuild and use its model, with what each must be."""
+
+
+def _sound(key: str, value: Any) -> bool:
+    if key == "input_shape":
+        ints = all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+        return ints and 2 <= len(value) <= 4
+    if key == "num_classes":
+        return not isinstance(value, bool) and value > 0
+    return True
+
+
+def check_data_fits_run(config: dict[str, Any], data: Any, spec: str, run_dir: Any) -> list[str]:
+    """Refuse data of another input shape, kind or class count than the run was trained
+    on, before the model sees it; returns warnings (other class names).
+
+    Example:
+        >>> from types import SimpleNamespace as D
+        >>> config = {"data": "digits", "kind": "image", "input_shape": [1, 8, 8],
+        ...           "num_classes": 10, "class_names": list("0123456789")}
+        >>> seq = D(kind="sequence", input_shape=(1, 40), num_classes=10, class_names=[])
+        >>> check_data_fits_run(config, seq, "mnist1d", "runs/a")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: runs/a was trained on digits (image (1, 8, 8), 10 classes); mnist1d ...
+    """
+    kind = config.get("kind", data.kind)
+    shape, classes = tuple(config["input_shape"]), config["num_classes"]
+    trained = f"{config['data']} ({kind} {shape}, {classes} classes)"
+    given = f"{data.kind} {tuple(data.input_shape)}, {data.num_classes} classes"
+    if tuple(data.input_shape) != shape or data.kind != kind or data.num_classes != classes:
+        raise ValueError(
+            f"{run_dir} was trained on {trained}; {spec} gives {given}: evaluate needs data "
+            "of the same input shape and classes"
+        )
+    names = config.get("class_names")
+    if names and list(names) != list(data.class_names):
+        return [
+            f"{spec} names its classes {list(data.class_names)[:5]}..., the run "
+            f"{list(names)[:5]}...: they are compared by index"
+        ]
+    return []
+
+
 class RunFolder:
     """A run folder on disk: where each file goes and in which format.
 
@@ -146,6 +198,24 @@ class RunFolder:
         """Whether the folder already holds files of a run (any of its file names)."""
         return any(self.file(n).exists() for n in (CHECKPOINT, WEIGHTS, CONFIG, METRICS))
 
+    def check_writable(self) -> None:
+        """Refuse a path that is a file, lies under a file, or cannot be written."""
+        for parent in (self.path, *self.path.parents):
+            if not parent.exists():
+                continue
+            if not parent.is_dir():
+                where = "is a file" if parent == self.path else f"lies under the file {parent}"
+                raise NotADirectoryError(f"{self.path}: {where}; a run folder must be a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PermissionError(f"{parent}: not writable, so {self.path} cannot be written")
+            return
+
+    def remove_pictures(self) -> None:
+        """Delete the pictures of an earlier run in this folder (they are drawn anew at
+        the end of a run)."""
+        for name in PICTURES:
+            self.file(name).unlink(missing_ok=True)
+
     # -- writing -----------------------------------------------------------------------
 
     def save_checkpoint(self, state: dict[str, Any]) -> Path:
@@ -183,8 +253,13 @@ class RunFolder:
     # -- reading -----------------------------------------------------------------------
 
     def read_config(self) -> dict[str, Any]:
-        """``config.json`` as a dict; a missing or malformed file is an error naming it."""
+        """``config.json`` as a dict, its keys checked; a missing or malformed file is an
+        error naming it."""
         path = self.file(CONFIG)
+        if not self.path.is_dir():
+            raise NotADirectoryError(
+                f"{self.path}: no such run folder (a folder written by anyconv train)"
+            )
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path} is missing; is {self.path} a run folder written by anyconv train?"
@@ -193,8 +268,15 @@ class RunFolder:
             config = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path}: not valid JSON ({error})") from None
-        if not isinstance(config, dict) or not isinstance(config.get("model_kwargs"), dict):
-            raise ValueError(f"{path}: malformed run config (no 'model_kwargs' dict)")
+        if not isinstance(config, dict):
+            raise ValueError(f"{path}: malformed run config (not a JSON object)")
+        for key, (kinds, what) in CONFIG_KEYS.items():
+            if key not in config:
+                raise ValueError(f"{path}: malformed run config, '{key}' is missing ({what})")
+            if not isinstance(config[key], kinds) or not _sound(key, config[key]):
+                raise ValueError(
+                    f"{path}: malformed run config, '{key}' must be {what}; got {config[key]!r}"
+                )
         return config
 
     def load_model(

@@ -29,6 +29,7 @@ from anyconv.train import distributed as D
 from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
+from anyconv.train.inputs import input_record
 from anyconv.train.metrics import autocast, evaluation_sums, summarize
 from anyconv.train.progress import TrainingProgress
 from anyconv.train.recipes import EXAMPLE_DATA
@@ -131,6 +132,7 @@ class Trainer:
             raise
         self.step = 0
         self.epoch = 0
+        self.replacing = False  # an earlier run's files are in the folder, not yet replaced
         self.history: list[dict[str, Any]] = []
         self.step_losses: list[list[float]] = []
         self.last_eval: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -182,6 +184,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(shard_size / self.batch)
         self.samples_per_epoch = shard_size * self.dist.world_size
         self.total_steps = self.steps_per_epoch * config.epochs
+        self.input_record = input_record(data.x_train, getattr(data, "normalization", {}))
 
     def _choose_folder(self) -> RunFolder:
         config = self.config
@@ -220,6 +223,34 @@ class Trainer:
             "config": self.config.to_dict(),
             "world_size": self.dist.world_size,
         }
+
+    def open_folder(self) -> None:
+        """Check the run folder before any work: resume from its checkpoint, or refuse to
+        write over another run unless ``overwrite`` (whose files then stay until this run
+        has a checkpoint of its own)."""
+        config, folder = self.config, self.folder
+        folder.check_writable()
+        if config.resume and folder.has_checkpoint():
+            self.resume()
+            return
+        if config.resume:
+            where = (
+                f"in {folder.path}"
+                if config.out is not None
+                else f"(no run of {config.model} on {config.data} under runs/ has a checkpoint)"
+            )
+            self.console.print(
+                f"nothing to resume {where}: starting a new run in {folder.path}",
+                markup=False,
+                highlight=False,
+            )
+        if folder.holds_run() and not config.overwrite:
+            raise FileExistsError(
+                f"{folder.path} already holds a run; --resume continues it, --overwrite "
+                "replaces it (its files stay until the new run's first checkpoint), or choose "
+                "another --out"
+            )
+        self.replacing = folder.holds_run()
 
     def resume(self) -> bool:
         """Load the run folder's checkpoint when ``config.resume`` asks for it and one
@@ -349,9 +380,10 @@ class Trainer:
             self._diverged(epoch, step + 1, global_step, value)
 
     def _diverged(self, epoch: int, step: int, global_step: int, loss: float) -> None:
-        checkpoint = self.folder.checkpoint if self.folder.has_checkpoint() else None
+        own = self.folder.has_checkpoint() and not self.replacing
+        checkpoint = self.folder.checkpoint if own else None
         error = TrainingDiverged(epoch, step, global_step, loss, checkpoint)
-        if self.dist.main:
+        if self.dist.main and not self.replacing:  # an earlier run's files stay whole
             self.folder.write_metrics(self.metrics("diverged", error=str(error)))
         raise error
 
@@ -414,6 +446,7 @@ class Trainer:
             data_spec=self.config.data,
             data=self.data,
             train=self.config.to_dict(),
+            input=self.input_record,
         )
 
     def _save(self, status: str, **extra: Any) -> dict[str, Any]:
@@ -427,7 +460,7 @@ class Trainer:
         """Train the remaining epochs, writing a checkpoint after each; return the metrics
         (see :func:`train`)."""
         try:
-            self.resume()
+            self.open_folder()
             enabled = not self.config.quiet and self.dist.main
             with TrainingProgress(
                 self.console, enabled, self.config.epochs, self.dist.world_size
@@ -458,6 +491,9 @@ class Trainer:
         self.history.append(entry)
         if self.dist.main:
             self.folder.save_checkpoint(self.state_dict())
+            if self.replacing:  # the earlier run's checkpoint is gone: its pictures go too
+                self.folder.remove_pictures()
+                self.replacing = False
             self._save("running")
         progress.epoch_line({**entry, "samples": row["samples"]})
 

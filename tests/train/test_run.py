@@ -1,15 +1,17 @@
 """The run folder: naming, layout and reading back, with no trainer involved."""
 
 import ast
+import io
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 
 import anyconv.train.run as run_module
 from anyconv.models import create_model
-from anyconv.train import TrainConfig, Trainer
+from anyconv.train import TrainConfig, Trainer, load_checkpoint, train
 from anyconv.train.run import CONFIG, WEIGHTS, RunFolder, data_slug, load_run, run_config
 
 
@@ -68,10 +70,14 @@ def test_read_config_names_the_file(tmp_path):
     folder.file(CONFIG).write_text("{not json")
     with pytest.raises(ValueError, match=r"config\.json: not valid JSON"):
         folder.read_config()
-    folder.file(CONFIG).write_text('{"model": "lenet5"}')
-    with pytest.raises(ValueError, match="model_kwargs"):
-        folder.load_model()
     folder.file(CONFIG).write_text('{"model": "lenet5", "model_kwargs": {}}')
+    with pytest.raises(ValueError, match="'data' is missing"):
+        folder.load_model()
+    good = {"model": "lenet5", "model_kwargs": {}, "data": "digits", "num_classes": 10}
+    folder.file(CONFIG).write_text(json.dumps({**good, "input_shape": [1, -8, 8]}))
+    with pytest.raises(ValueError, match="'input_shape' must be a list of positive ints"):
+        folder.load_model()
+    folder.file(CONFIG).write_text(json.dumps({**good, "input_shape": [1, 8, 8]}))
     with pytest.raises(FileNotFoundError, match=WEIGHTS):
         folder.load_model()
 
@@ -94,3 +100,52 @@ def test_constructing_a_trainer_touches_no_file(tmp_path, tiny):
     assert trainer.run_dir == out and not out.exists()
     trainer.train_epoch(1)  # what the overhead benchmark does: still no file
     assert not out.exists()
+
+
+def _net():
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 2))
+
+
+class _Crash(Exception):
+    pass
+
+
+class _CrashingNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = _net()
+
+    def forward(self, x):
+        if self.training:
+            raise _Crash
+        return self.inner(x)
+
+
+def test_an_existing_run_is_kept_unless_overwrite(tmp_path, tiny):
+    out = tmp_path / "run"
+    config = dict(out=str(out), epochs=1, quiet=True, pictures=False)
+    train(TrainConfig(**config), tiny, _net())
+    (out / "history.png").write_bytes(b"an old picture")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(FileExistsError, match="already holds a run; --resume continues it"):
+        train(TrainConfig(**config), tiny, _net())
+    with pytest.raises(_Crash):  # replacing, but dies before its first checkpoint
+        train(TrainConfig(**config, overwrite=True), tiny, _CrashingNet())
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    train(TrainConfig(**config, overwrite=True, seed=1), tiny, _net())
+    assert not (out / "history.png").exists()  # the old run's picture went with it
+    assert load_checkpoint(out / "checkpoint.pt")["config"]["seed"] == 1
+
+
+def test_resume_with_nothing_to_resume_says_so(tmp_path, tiny):
+    stream = io.StringIO()
+    console = Console(file=stream, width=300)
+    out = tmp_path / "fresh"
+    train(
+        TrainConfig(out=str(out), epochs=1, resume=True, pictures=False),
+        tiny,
+        _net(),
+        console=console,
+    )
+    assert f"nothing to resume in {out}: starting a new run" in stream.getvalue()
+    assert (out / "checkpoint.pt").is_file()
