@@ -81,6 +81,22 @@ def plot_history(
         ...     os.path.getsize(plot_history(rows, f"{d}/h.png", steps=steps)) > 0
         True
     """
+    return save(history_figure(history, steps, title), path)
+
+
+def history_figure(
+    history: Sequence[dict[str, Any]],
+    steps: Sequence[Sequence[float]] | None = None,
+    title: str | None = None,
+) -> Any:
+    """The figure :func:`plot_history` writes (a ``matplotlib.figure.Figure``): loss on
+    the left, accuracy on the right.
+
+    Example:
+        >>> fig = history_figure([{"epoch": 1, "loss": 0.5, "accuracy": 0.9}], [[0.7, 0.4]])
+        >>> [float(t) for t in fig.axes[0].get_xticks() if 0 <= t <= 1]
+        [0.0, 1.0]
+    """
     if not history:
         raise fail("plot_history", "history", "a non-empty list of per-epoch dicts", history)
     from matplotlib.ticker import MaxNLocator, PercentFormatter
@@ -126,8 +142,8 @@ def plot_history(
     loss_ax.set_title("loss")
     acc_ax.set_title("accuracy")
     if title:
-        fig.suptitle(title)
-    return save(fig, path)
+        fig.suptitle(title.replace("$", r"\$"))
+    return fig
 
 
 def plot_confusion(
@@ -167,10 +183,11 @@ def plot_confusion(
     fig = new_figure(size + 1, size)
     ax = fig.subplots()
     image = ax.imshow(counts.numpy(), cmap="Blues")
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="samples")
     ticks = range(k)
-    ax.set_xticks(ticks, labels=class_names, rotation=90 if k > 10 else 0)
-    ax.set_yticks(ticks, labels=class_names)
+    labels = [str(name).replace("$", r"\$") for name in class_names]  # never mathtext
+    ax.set_xticks(ticks, labels=labels, rotation=90 if k > 10 else 0)
+    ax.set_yticks(ticks, labels=labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if k <= 20:  # numbers stay legible up to about 20 classes
@@ -188,5 +205,6 @@ def plot_confusion(
                     color="white" if value > top / 2 else "black",
                 )
     accuracy = counts.diag().sum().item() / max(counts.sum().item(), 1)
-    ax.set_title(f"{title}: accuracy {accuracy:.2%}" if title else f"accuracy {accuracy:.2%}")
+    heading = f"{title}: accuracy {accuracy:.2%}" if title else f"accuracy {accuracy:.2%}"
+    ax.set_title(heading.replace("$", r"\$"))
     return save(fig, path)
