@@ -188,43 +188,6 @@ def test_model_and_data_are_checked_in_the_user_s_terms(capsys, tmp_path):
     assert not (tmp_path / "never").exists()
 
 
-def test_every_flag_reaches_config_json(tmp_path):
-    """Each value differs from its default (zeros and False included): none is lost to an
-    ``x or None``."""
-    out = tmp_path / "run"
-    argv = ["train", "lenet5", "--out", str(out), "--epochs", "1", "--batch-size", "512"]
-    argv += ["--lr", "0.01", "--optimizer", "sgd", "--momentum", "0", "--weight-decay", "0"]
-    argv += ["--schedule", "none", "--no-augment", "--shift", "0", "--seed", "7"]
-    argv += ["--data-seed", "3", "--device", "cpu", "--amp", "--quiet", "--no-plots"]
-    argv += ["--eval-batch-size", "100", "-o", "pool=avg", "-o", "activation=tanh"]
-    assert main(argv) == 0
-    saved = json.loads((out / "config.json").read_text())
-    assert saved["train"] == {
-        **TrainConfig().to_dict(),
-        "model": "lenet5",
-        "model_kwargs": {"pool": "avg", "activation": "tanh"},
-        "out": str(out),
-        "epochs": 1,
-        "batch_size": 512,
-        "lr": 0.01,
-        "optimizer": "sgd",
-        "momentum": 0.0,
-        "weight_decay": 0.0,
-        "schedule": "none",
-        "augment": False,
-        "shift": 0,
-        "seed": 7,
-        "data_seed": 3,
-        "device": "cpu",
-        "amp": True,
-        "quiet": True,
-        "pictures": False,
-        "eval_batch_size": 100,
-    }
-    assert saved["model_kwargs"]["pool"] == "avg"
-    assert not list(out.glob("*.png"))
-
-
 def test_python_dash_m_anyconv():
     done = subprocess.run(
         [sys.executable, "-m", "anyconv", "algorithms"], capture_output=True, text=True, check=True

@@ -87,6 +87,8 @@ class TrainConfig:
             of this model and data).
         overwrite: replace a run already in ``out``; its files stay as they are until the
             new run has written its first checkpoint.
+        force: resume even though the data or the number of processes changed since the
+            checkpoint.
         quiet: no progress bar and no per-epoch lines.
         pictures: draw the PNG figures at the end of the run.
         eval_batch_size: samples per forward pass when evaluating.
@@ -120,6 +122,7 @@ class TrainConfig:
     out: str | None = None
     resume: bool = False
     overwrite: bool = False
+    force: bool = False
     quiet: bool = False
     pictures: bool = True
     eval_batch_size: int = 1024
@@ -173,7 +176,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not is_number(value) or not 0 <= value < math.inf:
                 raise fail(func, name, "a finite number >= 0", value)
-        for name in ("augment", "amp", "resume", "overwrite", "quiet", "pictures"):
+        for name in ("augment", "amp", "resume", "overwrite", "force", "quiet", "pictures"):
             if not isinstance(getattr(self, name), bool):
                 raise fail(func, name, "a bool (True or False)", getattr(self, name), TypeError)
         for name, allowed in CHOICES.items():

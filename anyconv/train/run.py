@@ -17,12 +17,13 @@ folder as a model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,18 @@ from anyconv.train.checkpoint import (
 )
 from anyconv.train.metrics import write_csv
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (documented)
+    fcntl = None  # type: ignore[assignment]
+
 CHECKPOINT = "checkpoint.pt"
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 METRICS_CSV = "metrics.csv"
 PICTURES = ("history.png", "confusion.png", "filters.png", "feature_maps.png")
+LOCK = ".lock"
 RUNS_ROOT = Path("runs")
 
 
@@ -210,6 +217,38 @@ class RunFolder:
                 raise PermissionError(f"{parent}: not writable, so {self.path} cannot be written")
             return
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for one writer: a second ``anyconv train`` into the same folder
+        is refused while this one runs. An advisory ``flock`` on ``.lock`` (released by the
+        system when the process dies, so a killed run never blocks its own ``--resume``);
+        a folder created here and left holding nothing else is removed again."""
+        created = not self.path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.file(LOCK)
+        handle = open(path, "a+")  # noqa: SIM115 (held open for the whole run)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise FileExistsError(
+                        f"{self.path}: another anyconv train ({holder}) is writing into this "
+                        "run folder; wait for it to finish or choose another --out"
+                    ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+            if created and {p.name for p in self.path.iterdir()} <= {LOCK}:
+                path.unlink(missing_ok=True)
+                self.path.rmdir()
+
     def remove_pictures(self) -> None:
         """Delete the pictures of an earlier run in this folder (they are drawn anew at
         the end of a run)."""
@@ -294,9 +333,34 @@ class RunFolder:
             kwargs["input_size"] = tuple(kwargs["input_size"])  # JSON made it a list
         from anyconv.models import create_model
 
+        _check_size(config["model"], kwargs, weights)
         model = create_model(config["model"], **kwargs)
         load_weights(weights, model)
         return model.to(device).eval(), config
+
+
+def _check_size(name: str, kwargs: dict[str, Any], weights: Path) -> None:
+    """Refuse a config whose model is far larger than its weights file, before allocating:
+    the model is first built on the meta device, which allocates nothing."""
+    from anyconv.models import create_model
+
+    try:
+        with torch.device("meta"):
+            meta = create_model(name, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"{weights.parent / CONFIG}: its model cannot be built ({error})"
+        ) from None
+    except Exception:  # a model that cannot be built on the meta device: no estimate
+        return
+    need = sum(t.numel() * t.element_size() for t in meta.state_dict().values())
+    have = weights.stat().st_size
+    if need > 2 * have + (1 << 20):
+        raise ValueError(
+            f"{weights.parent / CONFIG}: describes a {name} of {need / 2**20:,.1f} MiB of "
+            f"weights, but {weights} holds {have / 2**20:,.1f} MiB: a damaged or altered "
+            "run folder"
+        )
 
 
 def load_run(

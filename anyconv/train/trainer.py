@@ -15,6 +15,8 @@ bitwise the same weights as an uninterrupted run on the same device and thread c
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
 from pathlib import Path
@@ -29,7 +31,7 @@ from anyconv.train import distributed as D
 from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
-from anyconv.train.inputs import input_record
+from anyconv.train.inputs import data_fingerprint, describe_change, input_record
 from anyconv.train.metrics import autocast, evaluation_sums, summarize
 from anyconv.train.progress import TrainingProgress
 from anyconv.train.recipes import EXAMPLE_DATA
@@ -167,6 +169,10 @@ class Trainer:
     def _build_optimizer(self) -> torch.optim.Optimizer:
         config = self.config
         params = [p for p in self.core.parameters() if p.requires_grad]
+        if not params:
+            raise fail(
+                "train", "model", "a model with trainable parameters", type(self.core).__name__
+            )
         if config.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         return torch.optim.SGD(
@@ -196,6 +202,12 @@ class Trainer:
                 return previous
         return RunFolder(RunFolder.default_path(config.model, config.data))
 
+    @functools.cached_property
+    def fingerprint(self) -> dict[str, Any]:
+        """The data's fingerprint, stored in each checkpoint (computed once, when first
+        needed)."""
+        return data_fingerprint(self.data)
+
     @property
     def run_dir(self) -> Path:
         """The run folder's path."""
@@ -222,6 +234,7 @@ class Trainer:
             "step_losses": self.step_losses,
             "config": self.config.to_dict(),
             "world_size": self.dist.world_size,
+            "data": self.fingerprint,
         }
 
     def open_folder(self) -> None:
@@ -229,7 +242,6 @@ class Trainer:
         write over another run unless ``overwrite`` (whose files then stay until this run
         has a checkpoint of its own)."""
         config, folder = self.config, self.folder
-        folder.check_writable()
         if config.resume and folder.has_checkpoint():
             self.resume()
             return
@@ -254,29 +266,67 @@ class Trainer:
 
     def resume(self) -> bool:
         """Load the run folder's checkpoint when ``config.resume`` asks for it and one
-        exists; returns whether it did."""
+        exists; returns whether it did. A checkpoint that does not fit this run (other
+        settings, other data, another number of processes, damaged counters or tensors)
+        is refused with a message naming the file; ``config.force`` lets the data and the
+        number of processes differ."""
         if not (self.config.resume and self.folder.has_checkpoint()):
             return False
         path = self.folder.checkpoint
         state = self.folder.load_checkpoint()
-        saved = state["config"]
-        changed = [k for k in RESUME_KEYS if saved.get(k) != self.config.to_dict()[k]]
-        if changed:
+        self._check_resumable(state, path)
+        try:
+            self.core.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scaler and state["scaler"]:
+                self.scaler.load_state_dict(state["scaler"])
+            set_rng_state(state["rng"], self.generator)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise ValueError(
-                f"cannot resume {path}: the run was started with different "
-                + ", ".join(
-                    f"{k} ({saved.get(k)!r}, now {getattr(self.config, k)!r})" for k in changed
-                )
-            )
-        self.core.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler and state["scaler"]:
-            self.scaler.load_state_dict(state["scaler"])
-        set_rng_state(state["rng"], self.generator)
+                f"{path}: damaged checkpoint, its state does not fit this run "
+                f"({type(error).__name__}: {first[:200]})"
+            ) from None
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         self.step_losses = state.get("step_losses", [])
         self.console.print(f"resuming {path} after epoch {self.epoch}", markup=False)
         return True
+
+    def _check_resumable(self, state: dict[str, Any], path: Path) -> None:
+        config = self.config
+        saved = state["config"]
+        changed = [k for k in RESUME_KEYS if saved.get(k) != config.to_dict()[k]]
+        if changed:
+            raise ValueError(
+                f"cannot resume {path}: the run was started with different "
+                + ", ".join(f"{k} ({saved.get(k)!r}, now {getattr(config, k)!r})" for k in changed)
+            )
+        epoch, step = state["epoch"], state["step"]
+        if step != epoch * self.steps_per_epoch:
+            raise ValueError(
+                f"{path}: damaged checkpoint, step {step} after epoch {epoch} does not match "
+                f"{self.steps_per_epoch} steps per epoch"
+            )
+        if epoch > config.epochs:
+            raise ValueError(
+                f"cannot resume {path}: it is at epoch {epoch}, beyond --epochs {config.epochs}"
+            )
+        for name, value in state["model"].items():
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise ValueError(f"{path}: damaged checkpoint, weight '{name}' is not finite")
+        if not config.force:
+            if state["world_size"] != self.dist.world_size:
+                raise ValueError(
+                    f"cannot resume {path}: written by {state['world_size']} processes, now "
+                    f"{self.dist.world_size}; the batches would differ (--force resumes anyway)"
+                )
+            saved_data = state.get("data")
+            if saved_data is not None and saved_data != self.fingerprint:
+                raise ValueError(
+                    f"cannot resume {path}: the data under '{config.data}' changed since the "
+                    f"checkpoint ({describe_change(saved_data, self.fingerprint)}); "
+                    "--force resumes anyway"
+                )
 
     # -- one epoch ---------------------------------------------------------------------
 
@@ -460,14 +510,17 @@ class Trainer:
         """Train the remaining epochs, writing a checkpoint after each; return the metrics
         (see :func:`train`)."""
         try:
-            self.open_folder()
-            enabled = not self.config.quiet and self.dist.main
-            with TrainingProgress(
-                self.console, enabled, self.config.epochs, self.dist.world_size
-            ) as progress:
-                while self.epoch < self.config.epochs:
-                    self._run_epoch(self.epoch + 1, progress)
-            return self._finish()
+            self.folder.check_writable()
+            held = self.folder.lock() if self.dist.main else contextlib.nullcontext()
+            with held:
+                self.open_folder()
+                enabled = not self.config.quiet and self.dist.main
+                with TrainingProgress(
+                    self.console, enabled, self.config.epochs, self.dist.world_size
+                ) as progress:
+                    while self.epoch < self.config.epochs:
+                        self._run_epoch(self.epoch + 1, progress)
+                return self._finish()
         finally:
             D.teardown(self.dist)
 
