@@ -160,17 +160,16 @@ def check_checkpoint(state: Any, path: str | Path) -> None:
         raise ValueError(f"{path}: damaged checkpoint, its random number states are missing")
 
 
-def save_weights(path: str | Path, model: torch.nn.Module) -> Path:
-    """Write the model's state dict to a safetensors file, atomically.
+def save_weights(path: str | Path, model: torch.nn.Module | dict[str, torch.Tensor]) -> Path:
+    """Write a model's state dict (or a state dict) to a safetensors file, atomically.
 
     Tensors are copied to contiguous CPU storage first: safetensors refuses shared or
     strided storage, and the copy makes tied weights two plain entries.
     """
     from safetensors.torch import save
 
-    tensors = {
-        k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()
-    }
+    state = model.state_dict() if isinstance(model, torch.nn.Module) else model
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
     blob = save(tensors)
     return atomic_write(path, lambda f: f.write(blob))
 

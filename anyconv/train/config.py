@@ -19,11 +19,14 @@ __all__ = ["CHOICES", "DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "data
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 DEVICES = ("auto", "cpu", "cuda")
+KEEP = ("best", "last")
 CHOICES: dict[str, tuple[str, ...]] = {
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
     "device": DEVICES,
+    "keep": KEEP,
 }
+OPTIONAL_CHOICES = ("keep",)  # None: decided from the data (see the field's help)
 """The settings limited to a few names, and those names (the CLI's choices too)."""
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
@@ -52,6 +55,7 @@ RESUME_KEYS = (
     "augment",
     "shift",
     "seed",
+    "val_fraction",
 )
 
 
@@ -92,6 +96,18 @@ class TrainConfig:
         quiet: no progress bar and no per-epoch lines.
         pictures: draw the PNG figures at the end of the run.
         eval_batch_size: samples per forward pass when evaluating.
+        val_fraction: share of the training split held out for validation, stratified by
+            class and drawn from ``data_seed``; default 0.1 for data sets without a
+            validation split of their own. 0: none (the test split is then evaluated
+            after every epoch and the last model kept).
+        keep: the model the run keeps (``model.safetensors``) and tests once at the end:
+            best (highest validation accuracy, ties to lower loss) or last; default best
+            when there is a validation split.
+        patience: stop after this many epochs without a better validation accuracy; 0
+            never stops early.
+        threads: CPU threads of PyTorch (``torch.set_num_threads``, for the whole
+            process); default what torch picks. On a busy machine fewer threads than
+            cores can train several times faster.
 
     ``epochs``, ``batch_size``, ``lr`` and ``augment`` left at ``None`` take the default
     recipe of the model and data (:func:`anyconv.train.recipes.recipe`).
@@ -126,6 +142,10 @@ class TrainConfig:
     quiet: bool = False
     pictures: bool = True
     eval_batch_size: int = 1024
+    val_fraction: float | None = None
+    keep: str | None = None
+    patience: int = 0
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str) and isinstance(self.data, str):
@@ -162,6 +182,16 @@ class TrainConfig:
         for name in ("model", "data"):
             if not isinstance(getattr(self, name), str):
                 raise fail(func, name, "a string", getattr(self, name), TypeError)
+        for name in ("threads",):
+            value = getattr(self, name)
+            if value is not None and (not is_int(value) or value < 1):
+                raise fail(func, name, "a positive int or None", value)
+        if not is_int(self.patience) or self.patience < 0:
+            raise fail(func, "patience", "an int >= 0 (0: never stop early)", self.patience)
+        if self.val_fraction is not None and (
+            not is_number(self.val_fraction) or not 0 <= self.val_fraction < 1
+        ):
+            raise fail(func, "val_fraction", "a number in [0, 1) or None", self.val_fraction)
         for name in ("epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
             if not is_int(value) or value < 1:
@@ -180,6 +210,8 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise fail(func, name, "a bool (True or False)", getattr(self, name), TypeError)
         for name, allowed in CHOICES.items():
+            if getattr(self, name) is None and name in OPTIONAL_CHOICES:
+                continue
             if getattr(self, name) not in allowed:
                 raise fail(
                     func, name, "one of " + ", ".join(map(repr, allowed)), getattr(self, name)

@@ -271,8 +271,11 @@ class RunFolder:
         write_csv(self.file(METRICS_CSV), metrics.get("history", []))
         return metrics
 
-    def write_model(self, config: dict[str, Any], model: torch.nn.Module) -> None:
-        """``config.json`` (see :func:`run_config`) and the weights as safetensors."""
+    def write_model(
+        self, config: dict[str, Any], model: torch.nn.Module | dict[str, torch.Tensor]
+    ) -> None:
+        """``config.json`` (see :func:`run_config`) and the weights (of a model, or a state
+        dict) as safetensors."""
         write_json(self.file(CONFIG), config)
         save_weights(self.file(WEIGHTS), model)
 
@@ -392,14 +395,16 @@ def history_jobs(
     model: torch.nn.Module,
     sample: torch.Tensor,
     title: str | None = None,
+    test: tuple[int, float, float] | None = None,
 ) -> dict[str, Callable[[Path], Any]]:
     """The four pictures of a run as ``name -> draw(path)``, for
     :meth:`RunFolder.write_pictures`; ``title`` (e.g. ``"lenet5 on digits"``) heads the
-    history and confusion pictures."""
+    history and confusion pictures; ``test`` is ``(kept epoch, test loss, test accuracy)``
+    of the kept model, marked on the history."""
     from anyconv import viz
 
     jobs: dict[str, Callable[[Path], Any]] = {
-        "history.png": lambda p: viz.plot_history(history, p, steps=steps, title=title),
+        "history.png": lambda p: viz.plot_history(history, p, steps=steps, title=title, test=test),
         "filters.png": lambda p: viz.plot_filters(viz.first_conv_weight(model, sample), p),
         "feature_maps.png": lambda p: viz.plot_feature_maps(model, sample, p),
     }

@@ -37,6 +37,7 @@ from anyconv.train.progress import TrainingProgress
 from anyconv.train.recipes import EXAMPLE_DATA
 from anyconv.train.run import RunFolder, history_jobs, run_config
 from anyconv.train.schedule import lr_factor
+from anyconv.train.validation import Keeper, stratified_split
 
 CHECK_EVERY = 16  # steps between loss checks / progress updates: one device sync each
 STEP_POINTS = 200  # per-step losses kept per epoch (bin means), for the history picture
@@ -108,11 +109,16 @@ class Trainer:
     ) -> None:
         config.validate()
         self.config = config
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.timings: dict[str, float] = {}
         self.dist, self.device = D.setup(config.device)
         try:
             if model is None:
                 _check_model_name(config)
+            start = time.perf_counter()
             self.data = data if data is not None else self._load_data()
+            self.timings["data"] = time.perf_counter() - start
             if model is None:
                 from anyconv.models.options import check_model_fits
 
@@ -129,6 +135,7 @@ class Trainer:
             self.amp_dtype, self.scaler = _mixed_precision(config, self.device)
             self.generator = torch.Generator().manual_seed(config.seed)
             self._place_data()
+            self.timings["build"] = time.perf_counter() - start - self.timings["data"]
         except BaseException:
             D.teardown(self.dist)
             raise
@@ -138,8 +145,13 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.step_losses: list[list[float]] = []
         self.last_eval: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.keeper = Keeper(patience=config.patience)
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stopped = False  # stopped early
         self.folder = self._choose_folder()
-        self.console = console or Console(stderr=True, quiet=config.quiet or not self.dist.main)
+        # Notes and the result go to ``console``; the bar and epoch lines also respect quiet.
+        self.console = console or Console(stderr=True, quiet=not self.dist.main)
+        self.epoch_console = Console(quiet=True) if config.quiet else self.console
 
     # -- building ----------------------------------------------------------------------
 
@@ -180,17 +192,37 @@ class Trainer:
         )
 
     def _place_data(self) -> None:
-        """Training tensors on the device and the step plan of an epoch."""
+        """The validation split, training tensors on the device and the step plan."""
         config, data = self.config, self.data
-        self.x_train = data.x_train.to(self.device)
-        self.y_train = data.y_train.to(self.device)
+        x_train, y_train = data.x_train, data.y_train
+        own = getattr(data, "x_val", None)
+        if own is not None and config.val_fraction is None:
+            x_val, y_val = own, data.y_val
+        else:
+            fraction = 0.1 if config.val_fraction is None else config.val_fraction
+            keep, held = stratified_split(y_train, fraction, config.data_seed)
+            x_val, y_val = x_train[held], y_train[held]
+            if len(held):
+                x_train, y_train = x_train[keep], y_train[keep]
+        self.x_val, self.y_val = x_val, y_val
+        self.has_val = len(y_val) > 0
+        self.keep = config.keep or ("best" if self.has_val else "last")
+        if self.keep == "best" and not self.has_val:
+            raise fail(
+                "train",
+                "keep",
+                "'last' without a validation split (keep 'best' needs val_fraction > 0)",
+                config.keep,
+            )
+        self.x_train = x_train.to(self.device)
+        self.y_train = y_train.to(self.device)
         self.augment = config.augment and config.shift > 0 and data.kind in ("image", "video")
         self.batch = max(1, config.batch_size // self.dist.world_size)  # per process
         shard_size = len(D.shard(torch.arange(len(self.x_train)), self.dist))
         self.steps_per_epoch = math.ceil(shard_size / self.batch)
         self.samples_per_epoch = shard_size * self.dist.world_size
         self.total_steps = self.steps_per_epoch * config.epochs
-        self.input_record = input_record(data.x_train, getattr(data, "normalization", {}))
+        self.input_record = input_record(x_train, getattr(data, "normalization", {}))
 
     def _choose_folder(self) -> RunFolder:
         config = self.config
@@ -235,6 +267,9 @@ class Trainer:
             "config": self.config.to_dict(),
             "world_size": self.dist.world_size,
             "data": self.fingerprint,
+            "keeper": self.keeper.state(),
+            "best_model": self.best_state or {},
+            "stopped": self.stopped,
         }
 
     def open_folder(self) -> None:
@@ -289,6 +324,10 @@ class Trainer:
             ) from None
         self.epoch, self.step, self.history = state["epoch"], state["step"], state["history"]
         self.step_losses = state.get("step_losses", [])
+        self.keeper.load(state.get("keeper", self.keeper.state()))
+        best = state.get("best_model") or None
+        self.best_state = {k: v.to(self.device) for k, v in best.items()} if best else None
+        self.stopped = bool(state.get("stopped", False))
         self.console.print(f"resuming {path} after epoch {self.epoch}", markup=False)
         return True
 
@@ -439,14 +478,15 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------
 
-    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sums ``(loss, correct, n)`` and confusion over the test split, each rank taking
-        every ``world_size``-th sample and all-reducing."""
+    def evaluate(self, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
+        """Sums ``(loss, correct, n)`` and confusion over the ``"test"`` or ``"val"``
+        split, each rank taking every ``world_size``-th sample and all-reducing."""
         rank, world = self.dist.rank, self.dist.world_size
+        x, y = (self.data.x_test, self.data.y_test) if split == "test" else (self.x_val, self.y_val)
         sums, confusion = evaluation_sums(
             self.core,
-            self.data.x_test[rank::world],
-            self.data.y_test[rank::world],
+            x[rank::world],
+            y[rank::world],
             self.data.num_classes,
             self.config.eval_batch_size,
             self.device,
@@ -461,16 +501,20 @@ class Trainer:
         history = self.history
         last = history[-1] if history else {}
         train_time = sum(r["seconds"] for r in history)
+        test = summarize(*self.last_eval) if self.last_eval is not None else {}
         metrics: dict[str, Any] = {
             "status": status,
             "model": self.config.model,
             "data": self.config.data,
-            "test_accuracy": last.get("test_accuracy"),
-            "test_loss": last.get("test_loss"),
+            "test_accuracy": test.get("accuracy"),
+            "test_loss": test.get("loss"),
             "train_accuracy": last.get("accuracy"),
             "train_loss": last.get("loss"),
-            "best_test_accuracy": max((r["test_accuracy"] for r in history), default=None),
+            "keep": self.keep,
+            "kept_epoch": (self.keeper.epoch if self.keep == "best" else self.epoch) or None,
             "epochs": self.epoch,
+            "stopped_early": self.stopped,
+            "validation_samples": len(self.y_val),
             "parameters": self.parameters,
             "train_seconds": train_time + sum(r["eval_seconds"] for r in history),
             "samples_per_second": (
@@ -478,13 +522,18 @@ class Trainer:
             ),
             "seed": self.config.seed,
             "device": str(self.device),
+            "threads": torch.get_num_threads(),
             "world_size": self.dist.world_size,
             "run_dir": str(self.run_dir),
+            "timings": self.timings,
             "history": history,
             "step_losses": self.step_losses,
         }
-        if self.last_eval is not None:
-            metrics["confusion"] = summarize(*self.last_eval)["confusion"].tolist()
+        if self.has_val and self.keeper.epoch:
+            metrics["best_val_accuracy"] = self.keeper.accuracy
+            metrics["best_val_loss"] = self.keeper.loss
+        if test:
+            metrics["confusion"] = test["confusion"].tolist()
         metrics.update(extra)
         return metrics
 
@@ -499,16 +548,19 @@ class Trainer:
             input=self.input_record,
         )
 
-    def _save(self, status: str, **extra: Any) -> dict[str, Any]:
-        """Rank 0's files after an epoch or at the end: metrics, config and weights."""
+    def _save(self, status: str, model: bool = True, **extra: Any) -> dict[str, Any]:
+        """Rank 0's files after an epoch or at the end: metrics and, with ``model``,
+        config and weights (of the kept model)."""
         metrics = self.metrics(status, **extra)
         self.folder.write_metrics(metrics)
-        self.folder.write_model(self.run_config(), self.core)
+        if model:
+            kept = self.best_state if self.keep == "best" and self.best_state else None
+            self.folder.write_model(self.run_config(), kept or self.core.state_dict())
         return metrics
 
     def fit(self) -> dict[str, Any]:
-        """Train the remaining epochs, writing a checkpoint after each; return the metrics
-        (see :func:`train`)."""
+        """Train the remaining epochs, writing a checkpoint after each; then test the kept
+        model once and return the metrics (see :func:`train`)."""
         try:
             self.folder.check_writable()
             held = self.folder.lock() if self.dist.main else contextlib.nullcontext()
@@ -516,9 +568,9 @@ class Trainer:
                 self.open_folder()
                 enabled = not self.config.quiet and self.dist.main
                 with TrainingProgress(
-                    self.console, enabled, self.config.epochs, self.dist.world_size
+                    self.epoch_console, enabled, self.config.epochs, self.dist.world_size
                 ) as progress:
-                    while self.epoch < self.config.epochs:
+                    while self.epoch < self.config.epochs and not self.stopped:
                         self._run_epoch(self.epoch + 1, progress)
                 return self._finish()
         finally:
@@ -527,56 +579,93 @@ class Trainer:
     def _run_epoch(self, epoch: int, progress: TrainingProgress) -> None:
         row = self.train_epoch(epoch, progress)
         start = time.perf_counter()
-        self.last_eval = self.evaluate()
-        test = summarize(*self.last_eval)
+        split = "val" if self.has_val else "test"
+        result = self.evaluate(split)
+        figures = summarize(*result)
+        if not self.has_val:
+            self.last_eval = result  # the last model is kept and was just tested
         self.epoch = epoch
         self.step_losses.append(row.pop("step_losses"))
         entry = {
             "epoch": epoch,
             "loss": row["loss"],
             "accuracy": row["accuracy"],
-            "test_loss": test["loss"],
-            "test_accuracy": test["accuracy"],
+            f"{split}_loss": figures["loss"],
+            f"{split}_accuracy": figures["accuracy"],
             "lr": row["lr"],
             "seconds": row["seconds"],
             "eval_seconds": time.perf_counter() - start,
         }
         self.history.append(entry)
+        self.timings["train"] = self.timings.get("train", 0.0) + row["seconds"]
+        self.timings["evaluate"] = self.timings.get("evaluate", 0.0) + entry["eval_seconds"]
+        improved = self.has_val and self.keeper.update(epoch, figures["accuracy"], figures["loss"])
+        if improved and self.keep == "best":
+            self.best_state = {k: v.detach().clone() for k, v in self.core.state_dict().items()}
+        self.stopped = self.has_val and self.keeper.should_stop(epoch)
+        start = time.perf_counter()
         if self.dist.main:
             self.folder.save_checkpoint(self.state_dict())
             if self.replacing:  # the earlier run's checkpoint is gone: its pictures go too
                 self.folder.remove_pictures()
                 self.replacing = False
-            self._save("running")
+            self._save("running", model=improved or self.keep == "last" or epoch == 1)
+        self.timings["checkpoint"] = self.timings.get("checkpoint", 0.0) + (
+            time.perf_counter() - start
+        )
         progress.epoch_line({**entry, "samples": row["samples"]})
+        if self.stopped:
+            self.console.print(
+                f"stopping early: no better validation accuracy for {self.config.patience} "
+                f"epochs (best: epoch {self.keeper.epoch}, {self.keeper.accuracy:.2%})",
+                highlight=False,
+            )
 
     def _finish(self) -> dict[str, Any]:
-        """After the last epoch: final files and pictures (rank 0); the metrics (every rank)."""
-        if self.last_eval is None:  # resumed a finished run: nothing trained, evaluate anew
-            self.last_eval = self.evaluate()
+        """After the last epoch: the kept model tested once, final files and pictures
+        (rank 0); the metrics (every rank)."""
+        if self.keep == "best" and self.best_state is not None:
+            self.core.load_state_dict(self.best_state)
+        if self.last_eval is None:  # tested once, now, on the kept model
+            start = time.perf_counter()
+            self.last_eval = self.evaluate("test")
+            self.timings["test"] = time.perf_counter() - start
         if not self.dist.main:
             return self.metrics("finished")
         pictures = []
         if self.config.pictures:
+            start = time.perf_counter()
+            test = summarize(*self.last_eval)
             jobs = history_jobs(
                 self.history,
                 self.step_losses,
-                summarize(*self.last_eval)["confusion"],
+                test["confusion"],
                 self.data.class_names,
                 self.core,
                 self.data.x_test[0],
                 title=f"{self.config.model} on {self.config.data}",
+                test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
             pictures = self.folder.write_pictures(jobs)
+            self.timings["pictures"] = time.perf_counter() - start
         metrics = self._save("finished", pictures=pictures)
+        kept = (
+            f"model of epoch {metrics['kept_epoch']}, best validation accuracy "
+            f"{self.keeper.accuracy:.2%}; "
+            if self.keep == "best" and self.keeper.epoch
+            else ""
+        )
         self.console.print(
             f"test accuracy {metrics['test_accuracy']:.2%} ({self.config.model} on "
-            f"{self.config.data}, {metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s "
-            f"of training); run folder {self.run_dir}",
+            f"{self.config.data}, {kept}{metrics['epochs']} epochs, "
+            f"{metrics['train_seconds']:.1f} s of training); run folder {self.run_dir}",
             highlight=False,
             markup=False,
         )
         return metrics
+
+    def _kept_epoch(self) -> int:
+        return self.keeper.epoch if self.keep == "best" and self.keeper.epoch else self.epoch
 
 
 def _step_means(losses: torch.Tensor, batch: int, samples: int) -> list[float]:

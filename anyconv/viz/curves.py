@@ -52,6 +52,7 @@ def plot_history(
     path: str | Path,
     steps: Sequence[Sequence[float]] | None = None,
     title: str | None = None,
+    test: tuple[int, float, float] | None = None,
 ) -> Path:
     """Loss and accuracy per epoch, train, validation and test side by side.
 
@@ -67,6 +68,8 @@ def plot_history(
         steps: per epoch, the mean training loss of each step (or of equal bins of
             steps), as in ``metrics.json``'s ``step_losses``.
         title: the figure's title, e.g. ``"lenet5 on digits"``.
+        test: ``(epoch, loss, accuracy)`` of the kept model on the test split, tested
+            once at the end: drawn as a star at that epoch.
 
     Returns:
         ``path``.
@@ -81,13 +84,14 @@ def plot_history(
         ...     os.path.getsize(plot_history(rows, f"{d}/h.png", steps=steps)) > 0
         True
     """
-    return save(history_figure(history, steps, title), path)
+    return save(history_figure(history, steps, title, test), path)
 
 
 def history_figure(
     history: Sequence[dict[str, Any]],
     steps: Sequence[Sequence[float]] | None = None,
     title: str | None = None,
+    test: tuple[int, float, float] | None = None,
 ) -> Any:
     """The figure :func:`plot_history` writes (a ``matplotlib.figure.Figure``): loss on
     the left, accuracy on the right.
@@ -128,6 +132,16 @@ def history_figure(
                 linestyle="--" if prefix == "" and ys and metric == "loss" else "-",
                 color=colors[name],
                 label=per_epoch if prefix == "" else name,
+            )
+        if test is not None and all(row.get("test_" + metric) is None for row in history):
+            ax.plot(
+                [test[0]],
+                [test[1] if metric == "loss" else test[2]],
+                marker="*",
+                markersize=12,
+                linestyle="none",
+                color=colors["test"],
+                label=f"test, model of epoch {test[0]}",
             )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         steps_drawn = bool(ys) and metric == "loss"

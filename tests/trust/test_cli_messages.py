@@ -4,12 +4,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from anyconv.cli import main
 from anyconv.train import TrainConfig
 
 
-def test_every_flag_reaches_config_json(tmp_path):
+def test_every_flag_reaches_config_json(tmp_path, capsys):
     """Each value differs from its default (zeros and False included): none is lost to an
     ``x or None``."""
     out = tmp_path / "run"
@@ -18,7 +19,15 @@ def test_every_flag_reaches_config_json(tmp_path):
     argv += ["--schedule", "none", "--no-augment", "--shift", "0", "--seed", "7"]
     argv += ["--data-seed", "3", "--device", "cpu", "--amp", "--quiet", "--no-plots"]
     argv += ["--eval-batch-size", "100", "-o", "pool=avg", "-o", "activation=tanh"]
-    assert main(argv) == 0
+    argv += ["--val-fraction", "0", "--keep", "last", "--patience", "3", "--threads", "1"]
+    argv += ["--resume", "--overwrite", "--force"]
+    threads = torch.get_num_threads()
+    try:
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)  # --threads sets it for the whole process
+    printed = capsys.readouterr().out
+    assert "epoch 1/1" not in printed and "test accuracy" in printed  # --quiet
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"] == {
         **TrainConfig().to_dict(),
@@ -41,6 +50,13 @@ def test_every_flag_reaches_config_json(tmp_path):
         "quiet": True,
         "pictures": False,
         "eval_batch_size": 100,
+        "val_fraction": 0.0,
+        "keep": "last",
+        "patience": 3,
+        "threads": 1,
+        "resume": True,
+        "overwrite": True,
+        "force": True,
     }
     assert saved["model_kwargs"]["pool"] == "avg"
     assert not list(out.glob("*.png"))
