@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -112,3 +114,41 @@ class TrainingProgress:
         speed = row["samples"] / max(row["seconds"], 1e-9)
         parts += [f"lr {row['lr']:.2e}", f"{speed:,.0f} samples/s", f"{row['seconds']:.1f}s"]
         self.console.print("  ".join(parts), highlight=False, soft_wrap=True, markup=False)
+
+
+class PhaseClock:
+    """Wall and CPU seconds spent per phase of a run (data, build, train, evaluate,
+    checkpoint, test, pictures), summed over repeats; CPU time counts every thread.
+
+    Example:
+        >>> clock = PhaseClock()
+        >>> with clock("data"):
+        ...     _ = sum(range(1000))
+        >>> sorted(clock.totals()["data"])
+        ['cpu', 'wall']
+    """
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = {}
+        self.open: dict[str, tuple[float, float]] = {}
+
+    def start(self, phase: str) -> None:
+        self.open[phase] = (time.perf_counter(), time.process_time())
+
+    def stop(self, phase: str) -> None:
+        wall, cpu = self.open.pop(phase)
+        spent = self.spent.setdefault(phase, [0.0, 0.0])
+        spent[0] += time.perf_counter() - wall
+        spent[1] += time.process_time() - cpu
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        self.start(phase)
+        try:
+            yield
+        finally:
+            self.stop(phase)
+
+    def totals(self) -> dict[str, dict[str, float]]:
+        """``{phase: {"wall": s, "cpu": s}}``."""
+        return {k: {"wall": w, "cpu": c} for k, (w, c) in self.spent.items()}

@@ -33,7 +33,7 @@ from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
 from anyconv.train.inputs import data_fingerprint, describe_change, input_record
 from anyconv.train.metrics import autocast, evaluation_sums, summarize
-from anyconv.train.progress import TrainingProgress
+from anyconv.train.progress import PhaseClock, TrainingProgress
 from anyconv.train.recipes import EXAMPLE_DATA
 from anyconv.train.run import RunFolder, history_jobs, run_config
 from anyconv.train.schedule import lr_factor
@@ -111,14 +111,14 @@ class Trainer:
         self.config = config
         if config.threads is not None:
             torch.set_num_threads(config.threads)
-        self.timings: dict[str, float] = {}
+        self.clock = PhaseClock()
         self.dist, self.device = D.setup(config.device)
         try:
             if model is None:
                 _check_model_name(config)
-            start = time.perf_counter()
-            self.data = data if data is not None else self._load_data()
-            self.timings["data"] = time.perf_counter() - start
+            with self.clock("data"):
+                self.data = data if data is not None else self._load_data()
+            self.clock.start("build")
             if model is None:
                 from anyconv.models.options import check_model_fits
 
@@ -135,7 +135,7 @@ class Trainer:
             self.amp_dtype, self.scaler = _mixed_precision(config, self.device)
             self.generator = torch.Generator().manual_seed(config.seed)
             self._place_data()
-            self.timings["build"] = time.perf_counter() - start - self.timings["data"]
+            self.clock.stop("build")
         except BaseException:
             D.teardown(self.dist)
             raise
@@ -525,7 +525,7 @@ class Trainer:
             "threads": torch.get_num_threads(),
             "world_size": self.dist.world_size,
             "run_dir": str(self.run_dir),
-            "timings": self.timings,
+            "timings": self.clock.totals(),
             "history": history,
             "step_losses": self.step_losses,
         }
@@ -577,10 +577,12 @@ class Trainer:
             D.teardown(self.dist)
 
     def _run_epoch(self, epoch: int, progress: TrainingProgress) -> None:
-        row = self.train_epoch(epoch, progress)
+        with self.clock("train"):
+            row = self.train_epoch(epoch, progress)
         start = time.perf_counter()
         split = "val" if self.has_val else "test"
-        result = self.evaluate(split)
+        with self.clock("evaluate"):
+            result = self.evaluate(split)
         figures = summarize(*result)
         if not self.has_val:
             self.last_eval = result  # the last model is kept and was just tested
@@ -597,22 +599,17 @@ class Trainer:
             "eval_seconds": time.perf_counter() - start,
         }
         self.history.append(entry)
-        self.timings["train"] = self.timings.get("train", 0.0) + row["seconds"]
-        self.timings["evaluate"] = self.timings.get("evaluate", 0.0) + entry["eval_seconds"]
         improved = self.has_val and self.keeper.update(epoch, figures["accuracy"], figures["loss"])
         if improved and self.keep == "best":
             self.best_state = {k: v.detach().clone() for k, v in self.core.state_dict().items()}
         self.stopped = self.has_val and self.keeper.should_stop(epoch)
-        start = time.perf_counter()
         if self.dist.main:
-            self.folder.save_checkpoint(self.state_dict())
-            if self.replacing:  # the earlier run's checkpoint is gone: its pictures go too
-                self.folder.remove_pictures()
-                self.replacing = False
-            self._save("running", model=improved or self.keep == "last" or epoch == 1)
-        self.timings["checkpoint"] = self.timings.get("checkpoint", 0.0) + (
-            time.perf_counter() - start
-        )
+            with self.clock("checkpoint"):
+                self.folder.save_checkpoint(self.state_dict())
+                if self.replacing:  # the earlier run's checkpoint is gone: its pictures too
+                    self.folder.remove_pictures()
+                    self.replacing = False
+                self._save("running", model=improved or self.keep == "last" or epoch == 1)
         progress.epoch_line({**entry, "samples": row["samples"]})
         if self.stopped:
             self.console.print(
@@ -627,14 +624,13 @@ class Trainer:
         if self.keep == "best" and self.best_state is not None:
             self.core.load_state_dict(self.best_state)
         if self.last_eval is None:  # tested once, now, on the kept model
-            start = time.perf_counter()
-            self.last_eval = self.evaluate("test")
-            self.timings["test"] = time.perf_counter() - start
+            with self.clock("test"):
+                self.last_eval = self.evaluate("test")
         if not self.dist.main:
             return self.metrics("finished")
         pictures = []
         if self.config.pictures:
-            start = time.perf_counter()
+            self.clock.start("pictures")
             test = summarize(*self.last_eval)
             jobs = history_jobs(
                 self.history,
@@ -647,8 +643,9 @@ class Trainer:
                 test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
             pictures = self.folder.write_pictures(jobs)
-            self.timings["pictures"] = time.perf_counter() - start
-        metrics = self._save("finished", pictures=pictures)
+            self.clock.stop("pictures")
+        with self.clock("checkpoint"):
+            metrics = self._save("finished", pictures=pictures)
         kept = (
             f"model of epoch {metrics['kept_epoch']}, best validation accuracy "
             f"{self.keeper.accuracy:.2%}; "
