@@ -380,6 +380,13 @@ def _models(args: argparse.Namespace, console: Console) -> int:
             "-o causal_time=true"
         )
     )
+    if not MODEL_RECIPES:
+        console.print(
+            plain(
+                "recipes: each model trains with its data set's recipe ('anyconv datasets'); "
+                "no model family needs settings of its own"
+            )
+        )
     return 0
 
 
@@ -586,16 +593,11 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     kernel = args.kernel * ndim if len(args.kernel) == 1 else args.kernel
     x_shape = (args.batch, args.channels, *args.size)
     w_shape = (args.channels, args.channels // args.groups, *kernel)
-    spec = conv_spec(
-        x_shape,
-        w_shape,
-        stride=args.stride,
-        padding=args.padding,
-        dilation=args.dilation,
-        groups=args.groups,
-        padding_mode=args.padding_mode,
-        func="demo",
-    )
+    geometry = {
+        name: getattr(args, name)
+        for name in ("stride", "padding", "dilation", "groups", "padding_mode")
+    }
+    spec = conv_spec(x_shape, w_shape, **geometry, func="demo")
     check_memory(_demo_estimate(args, kernel, spec.out_shape), "this demo")
     torch.manual_seed(args.seed)
     x, w = torch.randn(x_shape), torch.randn(w_shape)
@@ -624,18 +626,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     # On a terminal each row appears as its algorithm finishes; piped, the table once.
     live = Live(table, console=console, auto_refresh=False) if console.is_terminal else None
     with live or contextlib.nullcontext():
-        rows = compare_algorithms(
-            x,
-            w,
-            repeat=args.repeat,
-            on_row=add,
-            padding=args.padding,
-            stride=args.stride,
-            dilation=args.dilation,
-            groups=args.groups,
-            padding_mode=args.padding_mode,
-            flip=args.flip,
-        )
+        rows = compare_algorithms(x, w, repeat=args.repeat, on_row=add, flip=args.flip, **geometry)
     if live is None:
         console.print(table)
     console.print(
