@@ -19,9 +19,8 @@ from anyconv._spec import (
     fail,
     int_tuple,
 )
-from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.matrix import build_matrix
-from anyconv.functional.algorithms.native import conv_native
+from anyconv.functional.algorithms.registry import Problem, describe, prepare
 from anyconv.padding import conv_geometry
 
 
@@ -83,37 +82,39 @@ def conv(
 ) -> torch.Tensor:
     """N-d convolution (cross-correlation by default) with every padding rule and algorithm.
 
-    ``y[n, o, j] = bias[o] + sum_{c, p} weight[o, c, p] * x_pad[n, g*C/g + c, j*stride +
-    p*dilation]`` where ``g`` is the group of output channel ``o``.
+        ``y[n, o, j] = bias[o] + sum_{c, p} weight[o, c, p] * x_pad[n, g*C/g + c, j*stride +
+        p*dilation]`` where ``g`` is the group of output channel ``o``.
 
-    Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
-        weight: ``(C_out, C_in/groups, *kernel)``, PyTorch's layout.
-        bias: ``(C_out,)`` or ``None``.
-        stride, dilation: an int or one int per spatial axis, all >= 1.
-        padding: ``"valid"``, ``"same"`` (output ``ceil(n/stride)``, also with stride),
-            ``"full"``, ``"causal"``, an int, or a tuple with one entry per spatial axis,
-            each a rule string, an int or a ``(lo, hi)`` pair — e.g.
-            ``("causal", "same", "same")``. See :mod:`anyconv.padding` for the table.
-        groups: channel groups; ``groups == C_in`` is a depthwise convolution.
-        padding_mode: the border: ``"zeros"``, ``"reflect"``, ``"replicate"``,
-            ``"circular"``.
-        flip: ``True`` computes true convolution (the kernel reversed along every spatial
-            axis); the default is cross-correlation, as in every deep-learning library.
-        algorithm: ``"auto"``, ``"native"``, ``"direct"``, ``"im2col"``, ``"fft"`` or
-            ``"matrix"``; all compute the same function and its gradients.
+        Args:
+            x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+            weight: ``(C_out, C_in/groups, *kernel)``, PyTorch's layout.
+            bias: ``(C_out,)`` or ``None``.
+            stride, dilation: an int or one int per spatial axis, all >= 1.
+            padding: ``"valid"``, ``"same"`` (output ``ceil(n/stride)``, also with stride),
+                ``"full"``, ``"causal"``, an int, or a tuple with one entry per spatial axis,
+                each a rule string, an int or a ``(lo, hi)`` pair — e.g.
+                ``("causal", "same", "same")``. See :mod:`anyconv.padding` for the table.
+            groups: channel groups; ``groups == C_in`` is a depthwise convolution.
+            padding_mode: the border: ``"zeros"``, ``"reflect"``, ``"replicate"``,
+                ``"circular"``.
+            flip: ``True`` computes true convolution (the kernel reversed along every spatial
+                axis); the default is cross-correlation, as in every deep-learning library.
+            algorithm: one of :func:`anyconv.list_algorithms`; all compute the same function
+                and its gradients:
 
-    Returns:
-        ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`.
+    {algorithm_list}
 
-    Example:
-        >>> x = torch.randn(2, 3, 16, 16)
-        >>> w = torch.randn(8, 3, 5, 5)
-        >>> conv(x, w, padding="same", stride=2).shape
-        torch.Size([2, 8, 8, 8])
-        >>> a = conv(x, w, padding="full", algorithm="fft")
-        >>> torch.allclose(a, conv(x, w, padding="full", algorithm="im2col"), atol=1e-4)
-        True
+        Returns:
+            ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`.
+
+        Example:
+            >>> x = torch.randn(2, 3, 16, 16)
+            >>> w = torch.randn(8, 3, 5, 5)
+            >>> conv(x, w, padding="same", stride=2).shape
+            torch.Size([2, 8, 8, 8])
+            >>> a = conv(x, w, padding="full", algorithm="fft")
+            >>> torch.allclose(a, conv(x, w, padding="full", algorithm="im2col"), atol=1e-4)
+            True
     """
     check_conv_tensors(x, weight, bias, "conv")
     spec = conv_spec(
@@ -125,10 +126,11 @@ def conv(
         groups=groups,
         padding_mode=padding_mode,
     )
-    run = get_algorithm(algorithm)
-    if x.shape[0] == 0:  # nothing to compute: every algorithm's answer is this empty tensor
-        run = conv_native
-    return run(x, _flip(weight, flip, "conv"), bias, spec)
+    weight = _flip(weight, flip, "conv")
+    return prepare(algorithm, Problem.of(x, weight, spec))(x, weight, bias, spec)
+
+
+conv.__doc__ = conv.__doc__.replace("{algorithm_list}", describe(" " * 12))
 
 
 def conv_matrix(
