@@ -123,6 +123,27 @@ def refusal(algorithm: Algorithm, problem: Problem) -> str | None:
     return None
 
 
+MAX_EXTENT = 1 << 48
+"""Largest padded input extent along one axis (input plus padding), and largest stride, that
+:func:`prepare` accepts: far beyond any tensor that fits in memory, and far enough below
+2**63 that the index arithmetic of every algorithm (PyTorch's kernels included) stays
+within int64."""
+
+
+def _check_extent(problem: Problem, func: str) -> None:
+    spec = problem.spec
+    for axis, (n, (lo, hi), s) in enumerate(
+        zip(problem.x_shape[2:], spec.padding, spec.stride, strict=True)
+    ):
+        if max(n + lo + hi, s) > MAX_EXTENT:
+            raise ValueError(
+                f"{func}(): the input of size {n} padded by {(lo, hi)} with stride {s} on "
+                f"spatial axis {axis} spans {max(n + lo + hi, s):,} positions, beyond the "
+                f"{MAX_EXTENT:,} (2**48) that anyconv supports; check the padding, stride, "
+                "dilation and kernel size"
+            )
+
+
 def check_size(problem: Problem, func: str = "conv") -> bool:
     """The checks every algorithm shares, before anything is allocated: each padded extent
     and stride within :data:`MAX_EXTENT`, the output within the memory limit, and no
@@ -156,10 +177,10 @@ def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
     anyconv's ``ValueError`` when it refuses the problem, naming the algorithms that would
     accept it. A zero-size problem gets :data:`EMPTY`, the one answer of every algorithm
     (:mod:`~anyconv.functional.algorithms.empty`)."""
-    get_algorithm(name, func)
+    entry = get_algorithm(name, func)
     if check_size(problem, func):
         return EMPTY
-    algorithm = get_algorithm(name, func).resolve(problem)
+    algorithm = entry.resolve(problem)
     reason = refusal(algorithm, problem)
     if reason is not None:
         runs = f" (which runs {algorithm.name!r} here)" if algorithm.name != name else ""
@@ -174,27 +195,6 @@ def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
             f"use {hint if others else 'a smaller problem'}"
         )
     return algorithm
-
-
-MAX_EXTENT = 1 << 48
-"""Largest padded input extent along one axis (input plus padding), and largest stride, that
-:func:`prepare` accepts: far beyond any tensor that fits in memory, and far enough below
-2**63 that the index arithmetic of every algorithm (PyTorch's kernels included) stays
-within int64."""
-
-
-def _check_extent(problem: Problem, func: str) -> None:
-    spec = problem.spec
-    for axis, (n, (lo, hi), s) in enumerate(
-        zip(problem.x_shape[2:], spec.padding, spec.stride, strict=True)
-    ):
-        if max(n + lo + hi, s) > MAX_EXTENT:
-            raise ValueError(
-                f"{func}(): the input of size {n} padded by {(lo, hi)} with stride {s} on "
-                f"spatial axis {axis} spans {max(n + lo + hi, s):,} positions, beyond the "
-                f"{MAX_EXTENT:,} (2**48) that anyconv supports; check the padding, stride, "
-                "dilation and kernel size"
-            )
 
 
 def candidates() -> list[Algorithm]:
