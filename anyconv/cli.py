@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from anyconv.analysis import compare_algorithms
+from anyconv.cli_analysis import register as register_analysis
 from anyconv.functional.algorithms import list_algorithms
 
 
@@ -161,24 +162,6 @@ def _datasets(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _summary(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.analysis import summary
-    from anyconv.models import create_model, default_input_shape
-
-    shape = args.input_shape or default_input_shape(args.model)
-    model = create_model(
-        args.model, in_channels=shape[0], num_classes=args.num_classes, input_size=tuple(shape[1:])
-    )
-    table = Table(title=f"{args.model} on input {tuple(shape)}")
-    for column in ("layer", "type", "output shape", "parameters"):
-        table.add_column(column, justify="right" if column == "parameters" else "left")
-    for row in summary(model, shape):
-        out = "" if row["output_shape"] is None else str(row["output_shape"])
-        table.add_row(row["name"], row["type"], out, f"{row['parameters']:,}")
-    console.print(table)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,10 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the models")
     sub.add_parser("datasets", help="list the dataset specs")
-    summ = sub.add_parser("summary", help="layer table of a model: output shapes, parameters")
-    summ.add_argument("model")
-    summ.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
-    summ.add_argument("--num-classes", type=int, default=10)
+    COMMANDS.update(register_analysis(sub))
 
     demo = sub.add_parser(
         "demo",
@@ -249,7 +229,6 @@ COMMANDS = {
     "predict": _predict,
     "models": _models,
     "datasets": _datasets,
-    "summary": _summary,
     "demo": _demo,
 }
 

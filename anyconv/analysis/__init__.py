@@ -1,8 +1,15 @@
-"""Measurements and analysis of convolutions: algorithm comparisons, layer tables, template
-matching."""
+"""Measurements and analysis of convolutions and networks: algorithm comparisons, layer
+tables with MACs, receptive fields, template matching."""
 
 from anyconv.analysis.compare import compare_algorithms
+from anyconv.analysis.receptive import ReceptiveField, receptive_field
 from anyconv.analysis.summary import summary
 from anyconv.analysis.template import match_template
 
-__all__ = ["compare_algorithms", "match_template", "summary"]
+__all__ = [
+    "ReceptiveField",
+    "compare_algorithms",
+    "match_template",
+    "receptive_field",
+    "summary",
+]
