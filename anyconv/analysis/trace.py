@@ -42,38 +42,33 @@ class Call:
     input: torch.Tensor | None = field(default=None, repr=False)
 
 
-def _window_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
-    """anyconv's conv-like, separable and pooling layers (public names, so the classes
-    can move between modules without this list changing)."""
+def _window_classes() -> dict[str, tuple[type, ...]]:
+    """anyconv's sliding-window layers by kind: ``conv`` (mix channels), ``separable``,
+    ``blur`` (a fixed depthwise filter) and ``pool``. Found by their public names, so the
+    classes can move between modules without this list changing."""
     from anyconv import nn as ann
 
     def get(*names: str) -> tuple[type, ...]:
         return tuple(getattr(ann, n) for n in names if hasattr(ann, n))
 
-    convs = get(
-        "ConvNd",
-        "LocallyConnected1d",
-        "LocallyConnected2d",
-        "LocallyConnected3d",
-        "TiledConv1d",
-        "TiledConv2d",
-        "TiledConv3d",
-        "GaborConv2d",
-    )
-    separable = get("SeparableConv2d", "SeparableConv3d")
-    pools = get(
-        *(
-            f"{kind}{d}d"
-            for kind in ("MaxPool", "AvgPool", "LPPool", "SoftPool", "BlurPool")
-            for d in (1, 2, 3)
-        )
-    )
-    return convs, separable, pools
+    dims = (1, 2, 3)
+    return {
+        "conv": get(
+            "ConvNd",
+            *(f"{kind}{d}d" for kind in ("LocallyConnected", "TiledConv") for d in dims),
+            "GaborConv2d",
+        ),
+        "separable": get("SeparableConv2d", "SeparableConv3d"),
+        "blur": get(*(f"BlurPool{d}d" for d in dims)),
+        "pool": get(
+            *(f"{kind}{d}d" for kind in ("MaxPool", "AvgPool", "LPPool", "SoftPool") for d in dims)
+        ),
+    }
 
 
 def is_window_layer(module: torch.nn.Module) -> bool:
     """Whether ``module`` is one of anyconv's sliding-window layers (taken whole)."""
-    return isinstance(module, sum(_window_classes(), ()))
+    return isinstance(module, sum(_window_classes().values(), ()))
 
 
 def window_geometry(
@@ -100,12 +95,14 @@ def window_geometry(
 
 def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.Tensor) -> int:
     """Closed-form MACs of an anyconv window layer for this call (pooling: 0)."""
-    convs, separable, _ = _window_classes()
+    kinds = _window_classes()
     kernel, _, _, pads, out_spatial = window_geometry(module, spatial)
-    if isinstance(module, convs):
+    if isinstance(module, kinds["conv"]):
         per_output = module.in_channels // getattr(module, "groups", 1) * math.prod(kernel)
         return out.numel() * per_output
-    if isinstance(module, separable):
+    if isinstance(module, kinds["blur"]):
+        return out.numel() * math.prod(kernel)
+    if isinstance(module, kinds["separable"]):
         return separable_macs(
             module.in_channels,
             module.out_channels,
@@ -294,8 +291,9 @@ class _Tracer(TorchFunctionMode):
         if source is None:
             return
         kernel, stride, dilation, pads, _ = window_geometry(module, spatial)
-        convs, separable, _ = _window_classes()
-        channels = out.shape[1] if isinstance(module, convs + separable) else None
+        kinds = _window_classes()
+        mixes = isinstance(module, kinds["conv"] + kinds["separable"])
+        channels = out.shape[1] if mixes else None
         try:
             result = L.window(
                 source,

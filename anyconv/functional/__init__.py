@@ -1,6 +1,7 @@
 """Stateless tensor functions, like ``torch.nn.functional``."""
 
 from anyconv.functional.algorithms import ALGORITHMS, list_algorithms
+from anyconv.functional.antialias import binomial_kernel, blur_pool
 from anyconv.functional.conv import conv, conv_matrix
 from anyconv.functional.filters import (
     difference_kernel,
@@ -33,6 +34,8 @@ __all__ = [
     "ALGORITHMS",
     "Factorization",
     "avg_pool",
+    "binomial_kernel",
+    "blur_pool",
     "channel_max_pool",
     "conv",
     "conv_matrix",
