@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 
-def new_figure(width: float, height: float) -> Any:
-    """A stand-alone figure (no pyplot, no backend switch), at most 40 inches a side."""
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
+    """A stand-alone figure (no pyplot, no backend switch), at most 40 inches a side;
+    ``layout=None`` for one placed by hand (``subplots_adjust``)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(min(width, 40.0), min(height, 40.0)), layout="constrained")
+    return Figure(figsize=(min(width, 40.0), min(height, 40.0)), layout=layout)
 
 
 def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
