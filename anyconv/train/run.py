@@ -8,7 +8,7 @@
       checkpoint.pt      the last epoch's full state, for --resume (weights_only loadable)
       metrics.json       final figures and the per-epoch history
       metrics.csv        the history, one row per epoch
-      history.png, confusion.png, filters.png, feature_maps.png
+      history.png, confusion.png, filters.png, feature_maps.png, samples.png
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from anyconv.train.metrics import summarize, write_csv
 if TYPE_CHECKING:
     from anyconv.train.trainer import Trainer
 
-PICTURES = ("history.png", "confusion.png", "filters.png", "feature_maps.png")
+PICTURES = ("history.png", "confusion.png", "filters.png", "feature_maps.png", "samples.png")
 
 
 def run_config(trainer: Trainer) -> dict[str, Any]:
@@ -108,19 +108,16 @@ def finish_run(trainer: Trainer) -> dict[str, Any]:
 
 
 def write_pictures(trainer: Trainer) -> list[str]:
-    """The four PNGs; a picture that fails is skipped with a warning -- a finished
-    training run is worth more than its figures."""
+    """The PNGs; a picture that fails is skipped with a warning -- a finished training run
+    is worth more than its figures."""
     from anyconv import viz
 
     out, model, data = trainer.run_dir, trainer.core, trainer.data
-    sample = data.x_test[0]
     jobs = {
         "history.png": lambda p: viz.plot_history(trainer.history, p),
         "confusion.png": lambda p: viz.plot_confusion(
             summarize(*trainer.last_eval)["confusion"], data.class_names, p
         ),
-        "filters.png": lambda p: viz.plot_filters(viz.first_conv_weight(model, sample), p),
-        "feature_maps.png": lambda p: viz.plot_feature_maps(model, sample, p),
     }
     written = []
     for name, draw in jobs.items():
@@ -129,7 +126,8 @@ def write_pictures(trainer: Trainer) -> list[str]:
             written.append(name)
         except Exception as error:
             warnings.warn(f"{name} not written: {error}", RuntimeWarning, stacklevel=2)
-    return written
+    title = f"{trainer.config.model} trained on {data.name}"
+    return written + viz.write_network_pictures(out, model, data, title=title)
 
 
 def load_run(

@@ -1,4 +1,5 @@
-"""Pictures of training runs and networks (matplotlib, rendered with Agg, no pyplot).
+"""Pictures of convolutions, training runs and networks (matplotlib, rendered with Agg, no
+pyplot).
 
 Example:
     >>> import tempfile, os, torch
@@ -8,21 +9,30 @@ Example:
     True
 """
 
+from anyconv.viz.animate import ConvAnimation, ConvFrame, animate_conv, conv_windows
 from anyconv.viz.curves import plot_confusion, plot_history
-from anyconv.viz.maps import (
-    activations,
-    conv_layers,
-    first_conv_weight,
-    plot_feature_maps,
-    plot_filters,
-)
+from anyconv.viz.filters import first_conv_weight, plot_filters
+from anyconv.viz.maps import FeatureMap, activations, conv_layers, feature_maps, plot_feature_maps
+from anyconv.viz.matrix import plot_conv_matrix
+from anyconv.viz.network import NETWORK_PICTURES, write_network_pictures
+from anyconv.viz.samples import plot_samples
 
 __all__ = [
+    "NETWORK_PICTURES",
+    "ConvAnimation",
+    "ConvFrame",
+    "FeatureMap",
     "activations",
+    "animate_conv",
     "conv_layers",
+    "conv_windows",
+    "feature_maps",
     "first_conv_weight",
     "plot_confusion",
+    "plot_conv_matrix",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
+    "plot_samples",
+    "write_network_pictures",
 ]

@@ -1,0 +1,72 @@
+"""The pictures of a trained network that a run folder holds: the first layer's filters,
+the feature maps of every convolution layer for a test sample, and a grid of samples."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from anyconv.viz.filters import first_conv_weight, plot_filters
+from anyconv.viz.maps import plot_feature_maps
+from anyconv.viz.samples import plot_samples
+
+NETWORK_PICTURES = ("filters.png", "feature_maps.png", "samples.png")
+
+
+def write_network_pictures(
+    out_dir: str | Path, model: torch.nn.Module, data: Any, *, title: str = ""
+) -> list[str]:
+    """Write ``filters.png``, ``feature_maps.png`` and ``samples.png`` into ``out_dir``.
+
+    A picture that fails is skipped with a ``RuntimeWarning`` (a finished run is worth
+    more than its figures).
+
+    Args:
+        out_dir: the folder.
+        model: the trained network.
+        data: an :class:`anyconv.data.Splits` (its first test sample is drawn through the
+            network, its first training samples in the grid).
+        title: what was trained on what, e.g. ``"lenet5 trained on digits"``.
+
+    Returns:
+        the names of the pictures written.
+
+    Example:
+        >>> import tempfile
+        >>> from anyconv.data import Splits
+        >>> x, y = torch.rand(4, 1, 6, 6), torch.tensor([0, 1, 0, 1])
+        >>> data = Splits(x, y, x, y, 2, "image", "random")
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(),
+        ...     torch.nn.Flatten(), torch.nn.Linear(32, 2))
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     write_network_pictures(d, net, data, title="a tiny net on random images")
+        ['filters.png', 'feature_maps.png', 'samples.png']
+    """
+    out = Path(out_dir)
+    sample, target = data.x_test[0], int(data.y_test[0])
+    jobs = {
+        "filters.png": lambda p: plot_filters(
+            first_conv_weight(model, sample), p, title=f"{title}, first convolution layer"
+        ),
+        "feature_maps.png": lambda p: plot_feature_maps(
+            model, sample, p, title=title, class_names=data.class_names, target=target
+        ),
+        "samples.png": lambda p: plot_samples(
+            data.x_train,
+            data.y_train,
+            p,
+            class_names=data.class_names,
+            title=f"{data.name}, training set",
+        ),
+    }
+    written = []
+    for name, draw in jobs.items():
+        try:
+            draw(out / name)
+            written.append(name)
+        except Exception as error:
+            warnings.warn(f"{name} not written: {error}", RuntimeWarning, stacklevel=2)
+    return written
