@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ def load_target(
     from anyconv.models import create_model, default_input_shape
 
     shape = tuple(input_shape or default_input_shape(target))
+    torch.manual_seed(0)  # the same untrained weights every time
     model = create_model(
         target, in_channels=shape[0], num_classes=num_classes, input_size=tuple(shape[1:])
     )
@@ -132,6 +134,147 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _changing_layers(model: torch.nn.Module, shape: tuple[int, ...]) -> list[str]:
+    """Leaf layers where the receptive field changes (convolutions and pooling; the
+    activations and normalisations after them add nothing to the picture)."""
+    from anyconv.analysis import receptive_field
+
+    modules = dict(model.named_modules())
+    naxes = len(shape) - 1
+    kept, last = [], ((1,) * naxes, (1,) * naxes, (0,) * naxes)  # the input's own
+    for name, field in receptive_field(model, shape).items():
+        if not name or any(True for _ in modules[name].children()):
+            continue
+        key = (field.size, field.jump, field.start)
+        if key != last:
+            kept.append(name)
+            last = key
+    return kept
+
+
+def _equivariance(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.analysis import layer_equivariance, shift_consistency
+    from anyconv.viz import plot_equivariance
+
+    model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
+    if config is not None:
+        from anyconv.data import load_dataset
+
+        data = load_dataset(config["data"], seed=config.get("train", {}).get("data_seed", 0))
+        x, source = (
+            data.x_test[: args.samples],
+            f"{min(args.samples, len(data.x_test))} test samples",
+        )
+    else:
+        x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
+        source = f"{args.samples} random inputs"
+    layers = _changing_layers(model, shape)
+    errors = layer_equivariance(model, x, args.shifts, mode=args.mode, layers=layers)
+    modules = dict(model.named_modules())
+    errors = {f"{n} {type(modules[n]).__name__}": rows for n, rows in errors.items()}
+    logits = model.eval()(x[:1])
+    consistency = None
+    if logits.dim() == 2:
+        consistency = shift_consistency(
+            model, x, args.shifts, mode="circular" if args.mode == "circular" else "zeros"
+        )
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            Path(args.target) / "equivariance.png"
+            if config
+            else Path(f"equivariance-{args.target}.png")
+        )
+    )
+    plot_equivariance(
+        errors, out, consistency=consistency, title=f"{title}, {source}", mode=args.mode
+    )
+    # a plain aligned table: it must fit 80 columns with nine shifts
+    width = max(len("same class"), *(len(n) for n in errors))
+    lines = [
+        f"relative equivariance error of {title} ({args.mode} mode, {source})",
+        f"{'layer':<{width}} stride" + "".join(f"{s:>6d}" for s in args.shifts),
+    ]
+    for name, rows in errors.items():
+        stride = "x".join(f"{v:g}" for v in rows[0]["stride"])
+        cells = [
+            "-" if r["error"] != r["error"] else f"{r['error']:.2f}" + ("" if r["aligned"] else "*")
+            for r in rows
+        ]
+        lines.append(f"{name:<{width}} {stride:>6}" + "".join(f"{c:>6}" for c in cells))
+    if consistency:
+        kept = [f"{100 * r['consistency']:.0f}%" for r in consistency["per_shift"]]
+        lines.append(f"{'same class':<{width}} {'':>6}" + "".join(f"{c:>6}" for c in kept))
+    console.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        "*: the shift is not a multiple of the layer's total stride (compared with the nearest "
+        "output shift); -: no output position whose field stays inside the input. "
+        + (
+            f"Consistency {100 * consistency['consistency']:.1f}% over the nonzero shifts. "
+            if consistency
+            else ""
+        )
+        + f"Picture: {out}",
+        highlight=False,
+    )
+    return 0
+
+
+def _animate(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.viz import animate_conv
+
+    out = Path(args.out or ("conv.png" if args.frames else "conv.gif"))
+    if args.frames and out.suffix.lower() != ".png":
+        out = out.with_suffix(".png")
+    anim = animate_conv(
+        args.input,
+        args.kernel if len(args.kernel) > 1 else args.kernel[0],
+        stride=args.stride if len(args.stride) > 1 else args.stride[0],
+        padding=args.padding,
+        dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
+        out=out,
+        strip=args.frames,
+    )
+    pads = ", ".join(f"({lo}, {hi})" for lo, hi in anim.padding)
+    console.print(
+        f"{len(anim.frames)} frames (one per output position), padding (lo, hi) = {pads}, "
+        f"output {anim.output_size}: {anim.path}",
+        highlight=False,
+    )
+    return 0
+
+
+def _matrix(args: argparse.Namespace, console: Console) -> int:
+    from anyconv._spec import PADDING_MODES
+    from anyconv.functional import conv_matrix
+    from anyconv.viz import plot_conv_matrix
+
+    padding, mode = args.padding, args.padding_mode
+    if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
+        padding, mode = "same", padding
+    c_in, c_out = args.channels
+    kernel = args.kernel * len(args.input) if len(args.kernel) == 1 else args.kernel
+    count = c_out * c_in * torch.Size(kernel).numel()
+    weight = torch.arange(1.0, count + 1).reshape(c_out, c_in, *kernel)  # 1, 2, ...: each
+    # weight has its own colour, so the constant diagonals of the Toeplitz blocks show
+    shape = (c_in, *args.input)
+    out = Path(args.out or "matrix.png")
+    kwargs = dict(
+        stride=args.stride[0] if len(args.stride) == 1 else args.stride,
+        padding=padding,
+        padding_mode=mode,
+    )
+    plot_conv_matrix(weight, shape, out, **kwargs)
+    matrix = conv_matrix(weight, shape, **kwargs)
+    console.print(
+        f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
+        f"(kernel weights 1..{count}, padding {padding!r}, border {mode}): {out}",
+        highlight=False,
+    )
+    return 0
+
+
 def register(sub: Any) -> dict[str, Handler]:
     """Add the analysis subcommands to ``sub`` (an argparse subparsers object)."""
     summ = sub.add_parser(
@@ -142,4 +285,66 @@ def register(sub: Any) -> dict[str, Handler]:
     summ.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
     summ.add_argument("--num-classes", type=int, default=10)
     summ.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return {"summary": _summary}
+
+    equi = sub.add_parser(
+        "equivariance",
+        help="shift equivariance error per layer and the consistency of the predictions (PNG)",
+    )
+    # "--shifts -4..4" must read -4..4 as a value: argparse takes an argument that starts
+    # with "-" for a value only if it looks like a negative number, so ranges count too
+    equi._negative_number_matcher = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d+(,-?\d+)*$")
+    equi.add_argument("target", metavar="RUN_DIR|MODEL", help="a run folder or a model name")
+    equi.add_argument(
+        "--shifts",
+        type=_shifts,
+        default=list(range(-4, 5)),
+        help="shifts in samples along every spatial axis: -4..4 or 0,1,2",
+    )
+    equi.add_argument(
+        "--mode",
+        choices=["crop", "circular"],
+        default="crop",
+        help="crop: compare interiors only (no border effects); circular: roll",
+    )
+    equi.add_argument("--samples", type=int, default=64, help="inputs to average over")
+    equi.add_argument("--input-shape", type=_ints, help="C,H,W for a model name")
+    equi.add_argument("--num-classes", type=int, default=10)
+    equi.add_argument("--out", help="the PNG (default RUN_DIR/equivariance.png)")
+
+    anim = sub.add_parser(
+        "animate", help="animate a convolution's sliding window (GIF, or a PNG strip)"
+    )
+    anim.add_argument("--input", type=_ints, default=(5, 5), help="input size: 5,5 or 7")
+    anim.add_argument("--kernel", type=_ints, default=(3,), help="kernel size: 3 or 3,2")
+    anim.add_argument("--stride", type=_ints, default=(1,))
+    anim.add_argument(
+        "--padding",
+        type=_padding,
+        default="valid",
+        help="valid, same, full, causal, an int, a lo:hi pair, or one per axis",
+    )
+    anim.add_argument("--dilation", type=_ints, default=(1,))
+    anim.add_argument("--out", help="conv.gif (default), or a .png with --frames")
+    anim.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
+
+    mat = sub.add_parser("matrix", help="draw a convolution as its sparse (Toeplitz) matrix")
+    mat.add_argument("--input", type=_ints, default=(4, 4), help="input size: 4,4 or 8")
+    mat.add_argument("--kernel", type=_ints, default=(3,))
+    mat.add_argument("--stride", type=_ints, default=(1,))
+    mat.add_argument(
+        "--padding",
+        type=_padding,
+        default="valid",
+        help="a padding rule, or a border (circular, reflect, ...) meaning 'same' with that border",
+    )
+    mat.add_argument(
+        "--padding-mode", default="zeros", choices=["zeros", "reflect", "replicate", "circular"]
+    )
+    mat.add_argument("--channels", type=_ints, default=(1, 1), help="C_in,C_out")
+    mat.add_argument("--out", help="the PNG (default matrix.png)")
+    return {
+        "summary": _summary,
+        "equivariance": _equivariance,
+        "animate": _animate,
+        "matrix": _matrix,
+    }

@@ -106,8 +106,10 @@ def _compare(
             "shift": shift,
             "output_shift": (0,) * len(shift),
             "aligned": True,
+            "stride": (math.inf,) * len(shift),
             "error": _error(y_shifted, y),
         }
+    stride = tuple(jumps[a] for a in axes)
     out_shift, aligned = [], True
     for s, a in zip(shift, axes, strict=True):
         jump = jumps[a]
@@ -119,6 +121,7 @@ def _compare(
             "shift": shift,
             "output_shift": tuple(out_shift),
             "aligned": aligned,
+            "stride": stride,
             "error": _error(y_shifted, translate(y, out_shift, axes)),
         }
     # crop: compare only where neither field reaches past the input or into the part of
@@ -148,6 +151,7 @@ def _compare(
         "shift": shift,
         "output_shift": tuple(out_shift),
         "aligned": aligned,
+        "stride": stride,
         "error": error,
         "compared": int(keep.sum()),
     }
@@ -195,7 +199,8 @@ def shift_equivariance(
 
     Returns:
         one dict per shift: ``shift`` (per axis), ``output_shift``, ``aligned`` (the shift
-        is a multiple of the total stride on every axis), ``error``
+        is a multiple of the total stride on every axis), ``stride`` (the total stride per
+        shifted axis; ``inf`` for an output without spatial axes), ``error``
         (``||f(shift x) - shift f(x)|| / ||shift f(x)||``) and, with ``"crop"``,
         ``compared`` (output positions compared).
 

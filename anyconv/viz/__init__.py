@@ -11,6 +11,7 @@ Example:
 
 from anyconv.viz.animate import ConvAnimation, ConvFrame, animate_conv, conv_windows
 from anyconv.viz.curves import plot_confusion, plot_history
+from anyconv.viz.equivariance import plot_equivariance
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import FeatureMap, activations, conv_layers, feature_maps, plot_feature_maps
 from anyconv.viz.matrix import plot_conv_matrix
@@ -30,6 +31,7 @@ __all__ = [
     "first_conv_weight",
     "plot_confusion",
     "plot_conv_matrix",
+    "plot_equivariance",
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
