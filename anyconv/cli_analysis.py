@@ -134,26 +134,8 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _changing_layers(model: torch.nn.Module, shape: tuple[int, ...]) -> list[str]:
-    """Leaf layers where the receptive field changes (convolutions and pooling; the
-    activations and normalisations after them add nothing to the picture)."""
-    from anyconv.analysis import receptive_field
-
-    modules = dict(model.named_modules())
-    naxes = len(shape) - 1
-    kept, last = [], ((1,) * naxes, (1,) * naxes, (0,) * naxes)  # the input's own
-    for name, field in receptive_field(model, shape).items():
-        if not name or any(True for _ in modules[name].children()):
-            continue
-        key = (field.size, field.jump, field.start)
-        if key != last:
-            kept.append(name)
-            last = key
-    return kept
-
-
 def _equivariance(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.analysis import layer_equivariance, shift_consistency
+    from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
     from anyconv.viz import plot_equivariance
 
     model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
@@ -168,7 +150,7 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     else:
         x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
         source = f"{args.samples} random inputs"
-    layers = _changing_layers(model, shape)
+    layers = receptive_field_stages(model, shape)
     errors = layer_equivariance(model, x, args.shifts, mode=args.mode, layers=layers)
     modules = dict(model.named_modules())
     errors = {f"{n} {type(modules[n]).__name__}": rows for n, rows in errors.items()}

@@ -9,16 +9,25 @@ from anyconv.analysis.equivariance import (
     shift_equivariance,
     translate,
 )
-from anyconv.analysis.receptive import ReceptiveField, receptive_field
+from anyconv.analysis.receptive import (
+    FieldMap,
+    ReceptiveField,
+    field_maps,
+    receptive_field,
+    receptive_field_stages,
+)
 from anyconv.analysis.summary import summary
 from anyconv.analysis.template import match_template
 
 __all__ = [
+    "FieldMap",
     "ReceptiveField",
     "compare_algorithms",
+    "field_maps",
     "layer_equivariance",
     "match_template",
     "receptive_field",
+    "receptive_field_stages",
     "shift_consistency",
     "shift_equivariance",
     "summary",

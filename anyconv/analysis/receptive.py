@@ -147,6 +147,32 @@ def receptive_field(
     return _gradient_fields(model, shape, calls)
 
 
+def receptive_field_stages(model: torch.nn.Module, input_shape: Sequence[int]) -> list[str]:
+    """Names of the layers (leaf modules) that change the receptive field, in the order
+    they run: the convolutions and poolings (a 1x1 convolution, an activation or a
+    normalisation keeps the field of its input and is left out).
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(),
+        ...                           torch.nn.MaxPool2d(2), torch.nn.Conv2d(2, 2, 1))
+        >>> receptive_field_stages(net, (1, 8, 8))
+        ['0', '2']
+    """
+    func = "receptive_field_stages"
+    shape = check_input_shape(input_shape, func)
+    naxes = len(shape) - 1
+    kept: list[str] = []
+    seen: set[str] = set()
+    for call in trace(model, shape, strict=True, func=func):
+        if call.name in seen or not call.leaf:
+            continue
+        seen.add(call.name)
+        after, before = field_of(call.layout, naxes), field_of(call.input_layout, naxes)
+        if after is not None and before is not None and after != before:
+            kept.append(call.name)
+    return kept
+
+
 def _first_calls(calls: list[Call], naxes: int) -> dict[str, tuple[ReceptiveField, L.Layout]]:
     found: dict[str, tuple[ReceptiveField, L.Layout]] = {}
     seen: set[str] = set()
@@ -279,16 +305,15 @@ def _extent(grad: torch.Tensor, axis: int) -> tuple[int, int] | None:
     return (int(hit[0]), int(hit[-1])) if len(hit) else None
 
 
-def _gradient_fields(
-    model: torch.nn.Module,
-    shape: tuple[int, ...],
-    calls: dict[str, tuple[ReceptiveField, L.Layout]],
-) -> dict[str, ReceptiveField]:
+def _twin_outputs(
+    model: torch.nn.Module, shape: tuple[int, ...], names: Sequence[str]
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The positive float64 twin's outputs of the named modules for an input of ones."""
     twin = _positive_copy(model)
     modules = dict(twin.named_modules())
     outputs: dict[str, torch.Tensor] = {}
     handles = []
-    for name in calls:
+    for name in names:
 
         def keep(_m: Any, _a: Any, out: Any, name: str = name) -> None:
             if name not in outputs and isinstance(out, torch.Tensor):
@@ -302,11 +327,75 @@ def _gradient_fields(
     finally:
         for h in handles:
             h.remove()
-    spatial = shape[1:]
-    fields = {}
-    for name, (analytic, layout) in calls.items():
-        fields[name] = _measured(outputs[name], layout, analytic, x, spatial)
-    return fields
+    return outputs, x
+
+
+def _gradient_fields(
+    model: torch.nn.Module,
+    shape: tuple[int, ...],
+    calls: dict[str, tuple[ReceptiveField, L.Layout]],
+) -> dict[str, ReceptiveField]:
+    outputs, x = _twin_outputs(model, shape, list(calls))
+    return {
+        name: _measured(outputs[name], layout, analytic, x, shape[1:]).measured
+        for name, (analytic, layout) in calls.items()
+    }
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """The measured receptive field of one position of a layer (see :func:`field_maps`)."""
+
+    name: str
+    position: tuple[int, ...]
+    gradient: torch.Tensor
+    analytic: ReceptiveField
+    measured: ReceptiveField
+
+    def box(self) -> tuple[tuple[float, float], ...]:
+        """The analytic field of ``position``: first and last input sample per axis."""
+        a = self.analytic
+        return tuple(
+            (c - (r - 1) / 2, c + (r - 1) / 2)
+            for c, r in (
+                (a.start[i] + self.position[i] * a.jump[i], a.size[i]) for i in range(len(a.size))
+            )
+        )
+
+
+def field_maps(
+    model: torch.nn.Module, input_shape: Sequence[int], layers: Sequence[str] | None = None
+) -> list[FieldMap]:
+    """For the position nearest the input's centre of each layer, the gradient of its
+    outputs (summed over channels) with respect to the input, as ``method="gradient"`` of
+    :func:`receptive_field` measures it: nonzero exactly on the receptive field; its
+    magnitude says how many (positive-weight) paths lead from each input sample there.
+
+    Args:
+        model: any ``torch.nn.Module``.
+        input_shape: ``(C, *spatial)``.
+        layers: module names (default every module with a spatial output).
+
+    Returns:
+        one :class:`FieldMap` per layer: ``gradient`` ``(*spatial)`` (float64, >= 0),
+        ``position`` (the output position, per input axis), the analytic and the measured
+        :class:`ReceptiveField`.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv1d(1, 1, 3), torch.nn.Conv1d(1, 1, 3))
+        >>> m = field_maps(net, (1, 9), ["1"])[0]
+        >>> m.position, (m.gradient > 0).nonzero().flatten().tolist(), m.box()
+        ((2,), [2, 3, 4, 5, 6], ((2.0, 6.0),))
+    """
+    func = "field_maps"
+    shape = check_input_shape(input_shape, func)
+    calls = _first_calls(trace(model, shape, strict=True, func=func), len(shape) - 1)
+    names = list(calls) if layers is None else list(layers)
+    for name in names:
+        if name not in calls:
+            raise fail(func, "layers", "names of modules with spatial outputs", name)
+    outputs, x = _twin_outputs(model, shape, names)
+    return [_measured(outputs[n], calls[n][1], calls[n][0], x, shape[1:], name=n) for n in names]
 
 
 def _measured(
@@ -315,7 +404,8 @@ def _measured(
     analytic: ReceptiveField,
     x: torch.Tensor,
     spatial: tuple[int, ...],
-) -> ReceptiveField:
+    name: str = "",
+) -> FieldMap:
     """The empirical field of the position nearest the input's centre, and the shift of
     its field to the next position's along each axis."""
     carried = {axis: (layout.dims[d][k][0], a) for axis, (d, k, a) in layout.axes().items()}
@@ -361,4 +451,6 @@ def _measured(
             "jump and start are approximate"
         )
     note = "; ".join(notes)
-    return ReceptiveField(tuple(size), tuple(jump), tuple(start), note)
+    measured = ReceptiveField(tuple(size), tuple(jump), tuple(start), note)
+    position = tuple(picks.get(axis, 0) for axis in range(len(spatial)))
+    return FieldMap(name, position, grad.detach(), analytic, measured)

@@ -12,6 +12,7 @@ Example:
 from anyconv.viz.animate import ConvAnimation, ConvFrame, animate_conv, conv_windows
 from anyconv.viz.curves import plot_confusion, plot_history
 from anyconv.viz.equivariance import plot_equivariance
+from anyconv.viz.fields import plot_receptive_field
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import FeatureMap, activations, conv_layers, feature_maps, plot_feature_maps
 from anyconv.viz.matrix import plot_conv_matrix
@@ -35,6 +36,7 @@ __all__ = [
     "plot_feature_maps",
     "plot_filters",
     "plot_history",
+    "plot_receptive_field",
     "plot_samples",
     "write_network_pictures",
 ]

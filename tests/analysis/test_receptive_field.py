@@ -249,3 +249,19 @@ def test_gradient_field_of_lenet5_at_28x28_without_upsampling():
     measured = receptive_field(net, (1, 28, 28), method="gradient")
     for key in ("features.1", "features.3", "features.4", "features.6"):
         assert measured[key].size == analytic[key].size, key
+
+
+def test_field_maps_and_stages():
+    from anyconv.analysis import field_maps, receptive_field_stages
+
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 1), nn.Conv2d(2, 2, 3)
+    )
+    assert receptive_field_stages(net, (1, 16, 16)) == ["0", "2", "4"]
+    (m,) = field_maps(net, (1, 16, 16), ["4"])
+    rows = (m.gradient.sum(1) > 0).nonzero().flatten()
+    (lo, hi), _ = m.box()
+    assert (int(rows[0]), int(rows[-1])) == (lo, hi) and hi - lo + 1 == m.analytic.size[0] == 8
+    assert m.measured.size == (8, 8) and m.gradient.min() >= 0
+    with pytest.raises(ValueError, match="layers"):
+        field_maps(net, (1, 16, 16), ["nosuch"])

@@ -98,3 +98,34 @@ def test_matrix_picture(tmp_path):
     plot_conv_matrix(torch.randn(2, 2, 3), (2, 8), tmp_path / "1d.png", padding="causal")
     with pytest.raises(ValueError, match="at most 4096"):
         plot_conv_matrix(torch.randn(1, 1, 3, 3), (1, 80, 80), tmp_path / "big.png")
+
+
+def test_receptive_field_and_equivariance_pictures(tmp_path):
+    import anyconv.nn as ann
+    from anyconv.analysis import layer_equivariance, shift_consistency
+    from anyconv.viz import plot_equivariance, plot_receptive_field
+
+    for shape in ((1, 24), (1, 12, 12), (1, 3, 8, 8)):
+        nd = len(shape) - 1
+        net = torch.nn.Sequential(
+            ann.ConvNd(1, 2, 3, ndim=nd), ann.ConvNd(2, 2, 3, stride=2, ndim=nd)
+        )
+        path = plot_receptive_field(net, shape, tmp_path / f"rf{nd}.png", title="test")
+        with Image.open(path) as png:
+            assert png.format == "PNG"
+    net = torch.nn.Sequential(
+        ann.Conv2d(1, 2, 3, padding="same"), ann.MaxPool2d(2), ann.GlobalAvgPool()
+    )
+    x = torch.randn(4, 1, 12, 12)
+    errors = layer_equivariance(net, x, range(-2, 3))
+    assert list(errors) == ["0", "1"] and errors["1"][0]["stride"] == (2, 2)
+    path = plot_equivariance(
+        errors,
+        tmp_path / "e.png",
+        consistency=shift_consistency(net, x, range(-2, 3)),
+        title="test",
+    )
+    with Image.open(path) as png:
+        assert png.format == "PNG"
+    with pytest.raises(ValueError, match="layers"):
+        plot_equivariance({}, tmp_path / "x.png")
