@@ -105,7 +105,7 @@ def test_receptive_field_and_equivariance_pictures(tmp_path):
     from anyconv.analysis import layer_equivariance, shift_consistency
     from anyconv.viz import plot_equivariance, plot_receptive_field
 
-    for shape in ((1, 24), (1, 12, 12), (1, 3, 8, 8)):
+    for shape in ((1, 24), (1, 12, 12), (1, 6, 8, 8)):
         nd = len(shape) - 1
         net = torch.nn.Sequential(
             ann.ConvNd(1, 2, 3, ndim=nd), ann.ConvNd(2, 2, 3, stride=2, ndim=nd)
