@@ -131,6 +131,11 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     notes = {f.note for r in rows if (f := r["receptive_field"]) is not None and f.note}
     for note in sorted(notes):
         console.print(f"note: {note}", highlight=False)
+    if args.fields:
+        from anyconv.viz import plot_receptive_field
+
+        plot_receptive_field(model, shape, args.fields, title=title)
+        console.print(f"receptive fields drawn: {args.fields}", highlight=False)
     return 0
 
 
@@ -267,6 +272,9 @@ def register(sub: Any) -> dict[str, Handler]:
     summ.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
     summ.add_argument("--num-classes", type=int, default=10)
     summ.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    summ.add_argument(
+        "--fields", metavar="PNG", help="also draw each layer's receptive field into this PNG"
+    )
 
     equi = sub.add_parser(
         "equivariance",

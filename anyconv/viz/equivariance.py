@@ -67,7 +67,7 @@ def plot_equivariance(
         xs = [_shift_value(r["shift"]) for r in rows]
         ys = [r["error"] for r in rows]
         stride = rows[0].get("stride")
-        jump = "" if stride is None else "x".join(f"{s:g}" for s in stride)
+        jump = "" if stride is None else "x".join(f"{s:.3g}" for s in stride)
         ax.plot(xs, ys, color=colour, linewidth=1.2, label=f"{name} (total stride {jump})")
         for x, y, r in zip(xs, ys, rows, strict=True):
             if y == y:  # not NaN
@@ -83,8 +83,7 @@ def plot_equivariance(
     ax.set_xlabel(f"input shift in samples (the same along {along})")
     ax.set_ylabel("relative error ||f(shift x) - shift f(x)|| / ||shift f(x)||")
     ax.set_title(
-        f"equivariance per layer ({mode} mode); hollow: shift not a multiple of the "
-        "layer's total stride",
+        f"error per layer ({mode} mode)\nhollow: the shift is not a multiple of the total stride",
         fontsize=9,
     )
     ax.set_ylim(bottom=0)
@@ -115,8 +114,8 @@ def plot_equivariance(
         twin.set_ylim(0, max(0.05, 1.1 * max(r["softmax_change"] for r in rows)))
         twin.set_ylabel("mean softmax change (total variation)", color="#c0504d")
         right.set_title(
-            f"consistency: {100 * consistency['consistency']:.1f}% of predictions unchanged "
-            "over the nonzero shifts",
+            f"consistency: {100 * consistency['consistency']:.1f}% of the predictions\n"
+            "unchanged, over the nonzero shifts",
             fontsize=9,
         )
         right.grid(alpha=0.3)

@@ -17,10 +17,12 @@ def run_dir(tmp_path_factory):
     return out
 
 
-def test_summary_table_has_macs_and_fields(capsys):
-    assert main(["summary", "lenet5"]) == 0
+def test_summary_table_has_macs_and_fields(capsys, tmp_path):
+    picture = tmp_path / "rf.png"
+    assert main(["summary", "lenet5", "--fields", str(picture)]) == 0
     out = capsys.readouterr().out
     assert "MACs" in out and "416,520" in out and "16x16" in out and "FLOPs" in out
+    assert picture.stat().st_size > 0
 
 
 def test_summary_json(capsys):
