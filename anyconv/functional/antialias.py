@@ -9,8 +9,9 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import MAX_SPATIAL_DIMS, check_float_tensor, fail, int_tuple
+from anyconv._spec import MAX_SPATIAL_DIMS, fail, int_tuple
 from anyconv.functional.conv import conv, conv_spec
+from anyconv.functional.pool import _check_input
 
 
 def binomial_kernel(
@@ -86,15 +87,7 @@ def blur_pool(
         torch.Size([2, 5, 5, 5])
     """
     func = "blur_pool"
-    check_float_tensor(x, "input", func)
-    if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
-        raise fail(
-            func,
-            "input",
-            "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial axes (3, 4 or 5 dims)",
-            x,
-        )
-    ndim, channels = x.dim() - 2, x.shape[1]
+    ndim, channels = _check_input(x, func), x.shape[1]
     size = int_tuple(filter_size, ndim, "filter_size", func, minimum=1)
     stride = int_tuple(stride, ndim, "stride", func, minimum=1)
     if channels < 1:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,15 +118,8 @@ def write_pictures(trainer: Trainer) -> list[str]:
             summarize(*trainer.last_eval)["confusion"], data.class_names, p
         ),
     }
-    written = []
-    for name, draw in jobs.items():
-        try:
-            draw(out / name)
-            written.append(name)
-        except Exception as error:
-            warnings.warn(f"{name} not written: {error}", RuntimeWarning, stacklevel=2)
     title = f"{trainer.config.model} trained on {data.name}"
-    return written + viz.write_network_pictures(out, model, data, title=title)
+    return viz.draw_pictures(jobs, out) + viz.write_network_pictures(out, model, data, title=title)
 
 
 def load_run(

@@ -62,11 +62,24 @@ def write_network_pictures(
             title=f"{data.name}, training set",
         ),
     }
+    return draw_pictures(jobs, out)
+
+
+def draw_pictures(jobs: dict[str, Any], out_dir: str | Path) -> list[str]:
+    """Call ``draw(out_dir / name)`` for each ``name: draw``; a picture that fails is
+    skipped with a ``RuntimeWarning``. Returns the names written.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     draw_pictures({"ok.png": lambda p: p.write_bytes(b"")}, d)
+        ['ok.png']
+    """
     written = []
     for name, draw in jobs.items():
         try:
-            draw(out / name)
+            draw(Path(out_dir) / name)
             written.append(name)
         except Exception as error:
-            warnings.warn(f"{name} not written: {error}", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"{name} not written: {error}", RuntimeWarning, stacklevel=3)
     return written

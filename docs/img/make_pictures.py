@@ -30,6 +30,15 @@ from anyconv.viz import (
 OUT = Path(__file__).parent
 
 
+def shrink(path: Path, colours: int = 96) -> None:
+    """A palette PNG: plots have few colours, and the README's pictures stay small."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colours, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
 def main(run_dir: str) -> None:
     torch.manual_seed(0)
     plot_receptive_field(
