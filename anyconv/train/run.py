@@ -118,7 +118,7 @@ def write_pictures(trainer: Trainer) -> list[str]:
             summarize(*trainer.last_eval)["confusion"], data.class_names, p
         ),
     }
-    title = f"{trainer.config.model} trained on {data.name}"
+    title = f"{trainer.config.model} trained on {viz.data_label(data.name)}"
     return viz.draw_pictures(jobs, out) + viz.write_network_pictures(out, model, data, title=title)
 
 

@@ -16,7 +16,12 @@ from anyconv.viz.fields import plot_receptive_field
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import FeatureMap, activations, conv_layers, feature_maps, plot_feature_maps
 from anyconv.viz.matrix import plot_conv_matrix
-from anyconv.viz.network import NETWORK_PICTURES, draw_pictures, write_network_pictures
+from anyconv.viz.network import (
+    NETWORK_PICTURES,
+    data_label,
+    draw_pictures,
+    write_network_pictures,
+)
 from anyconv.viz.samples import plot_samples
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "animate_conv",
     "conv_layers",
     "conv_windows",
+    "data_label",
     "draw_pictures",
     "feature_maps",
     "first_conv_weight",

@@ -307,6 +307,7 @@ def animate_conv(
     if out is None:
         return anim
     painter = _Painter(anim, padding)
+    painter.fig.set_dpi(dpi)
     images = []
     for i, frame in enumerate(anim.frames):
         drawn = painter.frame(i)
@@ -328,7 +329,7 @@ def animate_conv(
     else:
         from PIL import Image
 
-        palette = [im.convert("P", palette=Image.Palette.ADAPTIVE, colors=64) for im in images]
+        palette = [im.convert("P", palette=Image.Palette.ADAPTIVE, colors=32) for im in images]
         palette[0].save(
             path,
             save_all=True,

@@ -16,6 +16,17 @@ from anyconv.viz.samples import plot_samples
 NETWORK_PICTURES = ("filters.png", "feature_maps.png", "samples.png")
 
 
+def data_label(spec: str) -> str:
+    """A dataset spec for a title: a folder or file argument by its last name only.
+
+    Example:
+        >>> data_label("idx:/work/shared/datasets/mnist"), data_label("digits")
+        ('idx:mnist', 'digits')
+    """
+    kind, _, where = spec.partition(":")
+    return f"{kind}:{Path(where).name}" if where else kind
+
+
 def write_network_pictures(
     out_dir: str | Path, model: torch.nn.Module, data: Any, *, title: str = ""
 ) -> list[str]:
@@ -59,7 +70,7 @@ def write_network_pictures(
             data.y_train,
             p,
             class_names=data.class_names,
-            title=f"{data.name}, training set",
+            title=f"{data_label(data.name)}, training set",
         ),
     }
     return draw_pictures(jobs, out)

@@ -1,7 +1,10 @@
 """Regenerate the README's pictures of the analysis tools.
 
-    anyconv train lenet5 --epochs 20 --out runs/lenet5-digits
-    python docs/img/make_pictures.py runs/lenet5-digits
+    anyconv train lenet5 --data idx:DIR --epochs 1 --lr 3e-3 --out runs/lenet5-mnist
+    python docs/img/make_pictures.py runs/lenet5-mnist
+
+(DIR holds MNIST's IDX files; the README's pictures come from one epoch, 98.6% test
+accuracy.)
 
 Writes into docs/img/: receptive_fields.png, equivariance.png, blurpool.png, conv.gif,
 matrix.png, feature_maps.png, filters.png, samples.png.
@@ -21,6 +24,7 @@ from anyconv.models import create_model
 from anyconv.train import load_run
 from anyconv.viz import (
     animate_conv,
+    data_label,
     plot_conv_matrix,
     plot_equivariance,
     plot_receptive_field,
@@ -50,6 +54,7 @@ def main(run_dir: str) -> None:
 
     model, config = load_run(run_dir)
     data = load_dataset(config["data"])
+    trained = f"{config['model']} trained on {data_label(config['data'])}"
     x = data.x_test[:128]
     shifts = range(-4, 5)
     names = receptive_field_stages(model, tuple(config["input_shape"]))
@@ -60,9 +65,9 @@ def main(run_dir: str) -> None:
         errors,
         OUT / "equivariance.png",
         consistency=shift_consistency(model, x, shifts, mode="zeros"),
-        title=f"lenet5 trained on digits, {len(x)} test samples",
+        title=f"{trained}, {len(x)} test samples",
     )
-    write_network_pictures(OUT, model, data, title="lenet5 trained on digits")
+    write_network_pictures(OUT, model, data, title=trained)
 
     # aliasing: stride-2 max pooling against its blurred version, circular borders so that
     # only the subsampling differs
@@ -85,7 +90,7 @@ def main(run_dir: str) -> None:
         mode="circular",
     )
 
-    animate_conv((5, 5), 3, stride=2, padding="same", out=OUT / "conv.gif", dpi=60)
+    animate_conv((5, 5), 3, stride=2, padding="same", out=OUT / "conv.gif", dpi=75)
     plot_conv_matrix(
         torch.arange(1.0, 10.0).view(1, 1, 3, 3),
         (1, 4, 4),
@@ -93,6 +98,8 @@ def main(run_dir: str) -> None:
         padding="same",
         padding_mode="circular",
     )
+    for png in OUT.glob("*.png"):
+        shrink(png)
 
 
 if __name__ == "__main__":
