@@ -301,7 +301,7 @@ def _inward(a: L.Axis, index: int, length: int, n: int) -> tuple[int, bool]:
 def _extent(grad: torch.Tensor, axis: int) -> tuple[int, int] | None:
     other = tuple(i for i in range(grad.dim()) if i != axis)
     profile = grad.abs().sum(other) if other else grad.abs()
-    hit = torch.nonzero(profile > profile.max() * 1e-12).flatten()
+    hit = torch.nonzero(profile > profile.max() * 1e-12).flatten().cpu()
     return (int(hit[0]), int(hit[-1])) if len(hit) else None
 
 
@@ -320,7 +320,9 @@ def _twin_outputs(
                 outputs[name] = out
 
         handles.append(modules[name].register_forward_hook(keep))
-    x = torch.ones(1, *shape, dtype=torch.float64, requires_grad=True)
+    param = next(twin.parameters(), None)
+    device = param.device if param is not None else "cpu"
+    x = torch.ones(1, *shape, dtype=torch.float64, device=device, requires_grad=True)
     try:
         with _Smooth():
             twin(x)
@@ -453,4 +455,4 @@ def _measured(
     note = "; ".join(notes)
     measured = ReceptiveField(tuple(size), tuple(jump), tuple(start), note)
     position = tuple(picks.get(axis, 0) for axis in range(len(spatial)))
-    return FieldMap(name, position, grad.detach(), analytic, measured)
+    return FieldMap(name, position, grad.detach().cpu(), analytic, measured)
