@@ -204,7 +204,8 @@ class _Smooth(TorchFunctionMode):
             dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
             keep = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
             out = args[0].mean(dim, keepdim=keep)
-            return out if name == "amax" else (out, out)
+            # max(dim) returns (values, indices); the indices are not used for gradients
+            return out if name == "amax" else torch.return_types.max((out, out.long()))
         return func(*args, **kwargs)
 
 
