@@ -1,6 +1,6 @@
 """The analysis subcommands of ``anyconv``: ``summary``, ``equivariance``, ``animate``,
-``matrix``. Each parses, calls the library, prints or writes; :func:`register` adds them to
-the main parser and returns their handlers."""
+``matrix``. Each parses, calls the library, prints or writes; :data:`ANALYSIS_COMMANDS`
+holds ``(help, run, arguments)`` per command for ``cli.py``'s command table."""
 
 from __future__ import annotations
 
@@ -19,14 +19,7 @@ from rich.table import Table
 Handler = Callable[[argparse.Namespace, Console], int]
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
-
-
-def _padding(text: str) -> Any:
+def _padding_spec(text: str) -> Any:
     """``same``, ``3``, ``causal,same`` (one rule per axis) or ``1:2`` (a (lo, hi) pair)."""
     entries = []
     for part in text.split(","):
@@ -67,13 +60,18 @@ def load_target(
                 f"{tuple(input_shape)}"
             )
         return model, shape, f"{config['model']} trained on {config['data']}", config
+    from anyconv.cli import _model_estimate, check_memory
     from anyconv.models import create_model, default_input_shape
 
     shape = tuple(input_shape or default_input_shape(target))
+    if min(shape) < 1 or num_classes < 1:
+        raise ValueError(
+            f"--input-shape and --num-classes must be positive; got {shape} and {num_classes}"
+        )
+    kwargs = dict(in_channels=shape[0], num_classes=num_classes, input_size=tuple(shape[1:]))
+    check_memory(_model_estimate(target, kwargs, shape), f"{target} on input {shape}")
     torch.manual_seed(0)  # the same untrained weights every time
-    model = create_model(
-        target, in_channels=shape[0], num_classes=num_classes, input_size=tuple(shape[1:])
-    )
+    model = create_model(target, **kwargs)
     return model, shape, f"{target} (untrained)", None
 
 
@@ -250,6 +248,7 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     kwargs = dict(
         stride=args.stride[0] if len(args.stride) == 1 else args.stride,
         padding=padding,
+        dilation=args.dilation[0] if len(args.dilation) == 1 else args.dilation,
         padding_mode=mode,
     )
     plot_conv_matrix(weight, shape, out, **kwargs)
@@ -262,79 +261,114 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def register(sub: Any) -> dict[str, Handler]:
-    """Add the analysis subcommands to ``sub`` (an argparse subparsers object)."""
-    summ = sub.add_parser(
-        "summary",
-        help="layer table of a model or trained run: shapes, parameters, MACs, receptive fields",
+def _target_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    from anyconv.cli import _int, _ints
+
+    parser.add_argument("target", metavar=what, help="a model name or a run folder")
+    parser.add_argument(
+        "--input-shape", type=_ints, help="C,H,W of one sample, for a model name (e.g. 1,28,28)"
     )
-    summ.add_argument("target", metavar="MODEL|RUN_DIR", help="a model name or a run folder")
-    summ.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
-    summ.add_argument("--num-classes", type=int, default=10)
-    summ.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    summ.add_argument(
+    parser.add_argument("--num-classes", type=_int, default=10, help="(default: %(default)s)")
+
+
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    _target_arguments(parser, "MODEL|RUN_DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
         "--fields", metavar="PNG", help="also draw each layer's receptive field into this PNG"
     )
 
-    equi = sub.add_parser(
-        "equivariance",
-        help="shift equivariance error per layer and the consistency of the predictions (PNG)",
-    )
+
+def _equivariance_arguments(parser: argparse.ArgumentParser) -> None:
+    from anyconv.cli import _int
+
     # "--shifts -4..4" must read -4..4 as a value: argparse takes an argument that starts
     # with "-" for a value only if it looks like a negative number, so ranges count too
-    equi._negative_number_matcher = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d+(,-?\d+)*$")
-    equi.add_argument("target", metavar="RUN_DIR|MODEL", help="a run folder or a model name")
-    equi.add_argument(
+    parser._negative_number_matcher = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d+(,-?\d+)*$")
+    _target_arguments(parser, "RUN_DIR|MODEL")
+    parser.add_argument(
         "--shifts",
         type=_shifts,
         default=list(range(-4, 5)),
-        help="shifts in samples along every spatial axis: -4..4 or 0,1,2",
+        help="shifts in samples along every spatial axis: -4..4 or 0,1,2 (default: -4..4)",
     )
-    equi.add_argument(
+    parser.add_argument(
         "--mode",
         choices=["crop", "circular"],
         default="crop",
-        help="crop: compare interiors only (no border effects); circular: roll",
+        help="crop: compare interiors only (no border effects); circular: roll "
+        "(default: %(default)s)",
     )
-    equi.add_argument("--samples", type=int, default=64, help="inputs to average over")
-    equi.add_argument("--input-shape", type=_ints, help="C,H,W for a model name")
-    equi.add_argument("--num-classes", type=int, default=10)
-    equi.add_argument("--out", help="the PNG (default RUN_DIR/equivariance.png)")
+    parser.add_argument(
+        "--samples", type=_int, default=64, help="inputs to average over (default: %(default)s)"
+    )
+    parser.add_argument("--out", help="the PNG (default: RUN_DIR/equivariance.png)")
 
-    anim = sub.add_parser(
-        "animate", help="animate a convolution's sliding window (GIF, or a PNG strip)"
-    )
-    anim.add_argument("--input", type=_ints, default=(5, 5), help="input size: 5,5 or 7")
-    anim.add_argument("--kernel", type=_ints, default=(3,), help="kernel size: 3 or 3,2")
-    anim.add_argument("--stride", type=_ints, default=(1,))
-    anim.add_argument(
-        "--padding",
-        type=_padding,
-        default="valid",
-        help="valid, same, full, causal, an int, a lo:hi pair, or one per axis",
-    )
-    anim.add_argument("--dilation", type=_ints, default=(1,))
-    anim.add_argument("--out", help="conv.gif (default), or a .png with --frames")
-    anim.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
 
-    mat = sub.add_parser("matrix", help="draw a convolution as its sparse (Toeplitz) matrix")
-    mat.add_argument("--input", type=_ints, default=(4, 4), help="input size: 4,4 or 8")
-    mat.add_argument("--kernel", type=_ints, default=(3,))
-    mat.add_argument("--stride", type=_ints, default=(1,))
-    mat.add_argument(
-        "--padding",
-        type=_padding,
-        default="valid",
-        help="a padding rule, or a border (circular, reflect, ...) meaning 'same' with that border",
+def _geometry_arguments(parser: argparse.ArgumentParser, size: str, padding: str) -> None:
+    from anyconv.cli import _ints
+
+    parser.add_argument(
+        "--input", type=_ints, default=_ints(size), help=f"input size (default: {size})"
     )
-    mat.add_argument(
-        "--padding-mode", default="zeros", choices=["zeros", "reflect", "replicate", "circular"]
+    parser.add_argument(
+        "--kernel", type=_ints, default=(3,), help="kernel size: 3 or 3,2 (default: 3)"
     )
-    mat.add_argument("--channels", type=_ints, default=(1, 1), help="C_in,C_out")
-    mat.add_argument("--out", help="the PNG (default matrix.png)")
-    return {
-        "summary": _summary,
-        "equivariance": _equivariance,
-        "animate": _animate,
-        "matrix": _matrix,
-    }
+    parser.add_argument("--stride", type=_ints, default=(1,), help="(default: 1)")
+    parser.add_argument("--padding", type=_padding_spec, default="valid", help=padding)
+    parser.add_argument("--dilation", type=_ints, default=(1,), help="(default: 1)")
+
+
+def _animate_arguments(parser: argparse.ArgumentParser) -> None:
+    _geometry_arguments(
+        parser,
+        "5,5",
+        "valid, same, full, causal, an int, a lo:hi pair, or one per axis: causal,same "
+        "(default: valid)",
+    )
+    parser.add_argument("--out", help="conv.gif (default), or a .png with --frames")
+    parser.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
+
+
+def _matrix_arguments(parser: argparse.ArgumentParser) -> None:
+    from anyconv.cli import _ints
+
+    _geometry_arguments(
+        parser,
+        "4,4",
+        "a padding rule, or a border (circular, reflect, replicate) meaning 'same' with that "
+        "border (default: valid)",
+    )
+    parser.add_argument(
+        "--padding-mode",
+        default="zeros",
+        choices=["zeros", "reflect", "replicate", "circular"],
+        help="(default: %(default)s)",
+    )
+    parser.add_argument("--channels", type=_ints, default=(1, 1), help="C_in,C_out (default: 1,1)")
+    parser.add_argument("--out", help="the PNG (default: matrix.png)")
+
+
+ANALYSIS_COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None]]] = {
+    "summary": (
+        "layer table of a model or trained run: shapes, parameters, MACs, receptive fields",
+        _summary,
+        _summary_arguments,
+    ),
+    "equivariance": (
+        "shift equivariance error per layer and the consistency of the predictions (PNG)",
+        _equivariance,
+        _equivariance_arguments,
+    ),
+    "animate": (
+        "animate a convolution's sliding window (GIF, or a PNG strip)",
+        _animate,
+        _animate_arguments,
+    ),
+    "matrix": (
+        "draw a convolution as its sparse (Toeplitz / circulant) matrix",
+        _matrix,
+        _matrix_arguments,
+    ),
+}
+"""``name: (help, run(args, console) -> exit code, arguments(parser))``."""

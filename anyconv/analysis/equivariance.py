@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_float_tensor, choice, fail
+from anyconv._spec import check_input, choice, fail
 from anyconv.analysis.receptive import ReceptiveField, field_of, receptive_field
 from anyconv.analysis.trace import trace
 
@@ -215,9 +215,7 @@ def shift_equivariance(
         [((0, 0), False, False), ((1, 1), True, True)]
     """
     func = "shift_equivariance"
-    check_float_tensor(x, "x", func)
-    if not 3 <= x.dim() <= 5:
-        raise fail(func, "x", "a tensor (N, C, *spatial) with 1 to 3 spatial axes", x)
+    check_input(x, func, arg="x")
     if not callable(f):
         raise fail(func, "f", "a torch.nn.Module or a function", type(f).__name__, TypeError)
     choice(mode, MODES, "mode", func)
@@ -280,11 +278,9 @@ def layer_equivariance(
         {'0': [True, True], '1': [False, True]}
     """
     func = "layer_equivariance"
-    check_float_tensor(x, "x", func)
+    check_input(x, func, arg="x")
     if not isinstance(model, torch.nn.Module):
         raise fail(func, "model", "a torch.nn.Module", type(model).__name__, TypeError)
-    if not 3 <= x.dim() <= 5:
-        raise fail(func, "x", "a tensor (N, C, *spatial) with 1 to 3 spatial axes", x)
     choice(mode, MODES, "mode", func)
     spatial = tuple(x.shape[2:])
     axes = _axes(axes, len(spatial), func)
@@ -365,11 +361,9 @@ def shift_consistency(
         1.0
     """
     func = "shift_consistency"
-    check_float_tensor(x, "x", func)
+    check_input(x, func, arg="x")
     if not isinstance(model, torch.nn.Module):
         raise fail(func, "model", "a torch.nn.Module", type(model).__name__, TypeError)
-    if not 3 <= x.dim() <= 5:
-        raise fail(func, "x", "a batch (N, C, *spatial) with 1 to 3 spatial axes", x)
     choice(mode, SHIFT_MODES, "mode", func)
     axes = _axes(axes, x.dim() - 2, func)
     rows = _shift_list(shifts, len(axes), func)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from anyconv._spec import choice, fail
+from anyconv._spec import choice, fail, int_sequence
 from anyconv.analysis import layout as L
 from anyconv.analysis.trace import Call, trace
 
@@ -51,18 +51,10 @@ def _num(value: float) -> float | int:
 
 def check_input_shape(input_shape: Any, func: str) -> tuple[int, ...]:
     """``(C, *spatial)`` of one sample: 1 to 4 positive ints, or anyconv's error."""
-    if not (
-        isinstance(input_shape, Sequence | torch.Size)
-        and not isinstance(input_shape, str)
-        and 1 <= len(input_shape) <= 4
-        and all(isinstance(v, int) and not isinstance(v, bool) for v in input_shape)
-    ):
-        raise fail(
-            func, "input_shape", "a tuple (C, *spatial) of 1 to 4 ints", input_shape, TypeError
-        )
-    if min(input_shape) < 1:
-        raise fail(func, "input_shape", "a tuple (C, *spatial) of positive ints", input_shape)
-    return tuple(input_shape)
+    shape = int_sequence(input_shape, "input_shape", func)
+    if len(shape) > 4:
+        raise fail(func, "input_shape", "a tuple (C, *spatial) of 1 to 4 ints", input_shape)
+    return shape
 
 
 def field_of(layout: L.Layout | None, naxes: int) -> ReceptiveField | None:

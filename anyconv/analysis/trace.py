@@ -4,7 +4,7 @@ element of its output looks in the input (:mod:`anyconv.analysis.layout`).
 
 Operations are followed at two levels. anyconv's sliding-window layers (convolutions,
 locally connected, tiled, separable and Gabor layers, every pooling) are taken whole from
-their arguments, by the same geometry (:func:`anyconv.padding.conv_geometry`) they compute
+their arguments, by the same geometry (:func:`anyconv.padding.window_spec`) they compute
 with. Everything else -- ``torch.nn`` layers, the code in a container's ``forward`` -- is
 followed one PyTorch function at a time through a ``TorchFunctionMode``: convolutions and
 pooling by their arguments, reshapes, permutations, slicing and concatenation by their
@@ -24,7 +24,7 @@ from torch.overrides import TorchFunctionMode
 
 from anyconv.analysis import layout as L
 from anyconv.analysis.rules import CONSTANT, RULES, default, tensors
-from anyconv.padding import conv_geometry
+from anyconv.padding import window_spec
 
 
 @dataclass
@@ -44,9 +44,9 @@ class Call:
 
 
 def _window_classes() -> dict[str, tuple[type, ...]]:
-    """anyconv's sliding-window layers by kind: ``conv`` (mix channels), ``separable``,
-    ``blur`` (a fixed depthwise filter) and ``pool``. Found by their public names, so the
-    classes can move between modules without this list changing."""
+    """anyconv's sliding-window layers by kind: ``separable``, ``conv`` (every other
+    :class:`~anyconv.nn.ConvLayer`: mixes channels), ``blur`` (a fixed depthwise filter)
+    and ``pool``."""
     from anyconv import nn as ann
 
     def get(*names: str) -> tuple[type, ...]:
@@ -54,12 +54,8 @@ def _window_classes() -> dict[str, tuple[type, ...]]:
 
     dims = (1, 2, 3)
     return {
-        "conv": get(
-            "ConvNd",
-            *(f"{kind}{d}d" for kind in ("LocallyConnected", "TiledConv") for d in dims),
-            "GaborConv2d",
-        ),
         "separable": get("SeparableConv2d", "SeparableConv3d"),
+        "conv": get("ConvLayer"),
         "blur": get(*(f"BlurPool{d}d" for d in dims)),
         "pool": get(
             *(f"{kind}{d}d" for kind in ("MaxPool", "AvgPool", "LPPool", "SoftPool") for d in dims)
@@ -76,33 +72,28 @@ def window_geometry(
     module: torch.nn.Module, spatial: tuple[int, ...]
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple]:
     """Kernel, stride, dilation, ``(lo, hi)`` padding and output size of an anyconv window
-    layer on an input of spatial size ``spatial``."""
+    layer on an input of spatial size ``spatial``, by :func:`anyconv.padding.window_spec`."""
     nd = len(spatial)
     kernel = tuple(module.kernel_size)
     stride = tuple(getattr(module, "stride", None) or kernel)
     dilation = getattr(module, "dilation", 1)
     dilation = tuple(dilation) if isinstance(dilation, Sequence) else (dilation,) * nd
-    pads, out = conv_geometry(
+    spec = window_spec(
         spatial,
         kernel,
-        stride=stride,
-        padding=module.padding,
-        dilation=dilation,
-        ceil_mode=getattr(module, "ceil_mode", False),
+        stride,
+        module.padding,
+        dilation,
+        getattr(module, "ceil_mode", False),
         func=type(module).__name__,
     )
-    return kernel, stride, dilation, pads, out
+    return kernel, stride, dilation, spec.padding, spec.out_shape
 
 
 def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.Tensor) -> int:
     """Closed-form MACs of an anyconv window layer for this call (pooling: 0)."""
     kinds = _window_classes()
     kernel, _, _, pads, out_spatial = window_geometry(module, spatial)
-    if isinstance(module, kinds["conv"]):
-        per_output = module.in_channels // getattr(module, "groups", 1) * math.prod(kernel)
-        return out.numel() * per_output
-    if isinstance(module, kinds["blur"]):
-        return out.numel() * math.prod(kernel)
     if isinstance(module, kinds["separable"]):
         return separable_macs(
             module.in_channels,
@@ -113,6 +104,10 @@ def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.T
             out_spatial,
             batch=out.shape[0],
         )
+    if isinstance(module, kinds["conv"]):
+        return out.numel() * module.in_channels // module.groups * math.prod(kernel)
+    if isinstance(module, kinds["blur"]):
+        return out.numel() * math.prod(kernel)
     return 0
 
 

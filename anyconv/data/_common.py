@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,9 +81,10 @@ def to_splits(
     kind: str,
     name: str,
     class_names: Sequence[str] | None = None,
+    normalization: dict[str, Any] | None = None,
 ) -> Splits:
     """Wrap numpy arrays as float32 / int64 tensors; ``num_classes`` from the names if given,
-    else the largest label + 1."""
+    else the largest label + 1; ``normalization`` as :class:`Splits` documents."""
     ys = [y for y in (y_train, y_test) if len(y)]
     num_classes = len(class_names) if class_names else max(int(y.max()) for y in ys) + 1
 
@@ -99,6 +101,7 @@ def to_splits(
         kind=kind,
         name=name,
         class_names=list(class_names or []),
+        normalization=dict(normalization or {}),
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._spec import fail, register_unique
 
 
 @dataclass
@@ -23,6 +24,12 @@ class Splits:
         kind: ``"image"``, ``"sequence"`` or ``"video"`` (which augmentations apply).
         name: the spec it was loaded from, e.g. ``"digits"`` or ``"idx:/data/mnist"``.
         class_names: one label per class, for pictures and predictions.
+        normalization: how the loader turned the raw values of its files into ``x``, so
+            that raw arrays given to a trained model later get the same treatment:
+            ``"per_sample": "znorm"`` (each sample z-normalised first), ``"divide": d``
+            (then divided by ``d``, e.g. 16 for digits' grey levels, 255 for bytes),
+            ``"mean"``/``"std"`` (then per channel ``(x - mean) / std``). Empty: ``x``
+            holds the files' values as they are.
     """
 
     x_train: torch.Tensor
@@ -33,6 +40,7 @@ class Splits:
     kind: str
     name: str
     class_names: list[str] = field(default_factory=list)
+    normalization: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.class_names:
@@ -50,10 +58,11 @@ DATASETS: dict[str, tuple[Loader, str]] = {}
 
 def register_dataset(name: str, help: str) -> Callable[[Loader], Loader]:
     """Decorator: make ``loader(argument: str | None, *, seed: int) -> Splits`` reachable
-    as ``name`` (no argument) or ``name:ARG`` (e.g. ``idx:DIR``)."""
+    as ``name`` (no argument) or ``name:ARG`` (e.g. ``idx:DIR``). A name can be registered
+    once: a second loader under the same name is a ``ValueError``."""
 
     def wrap(loader: Loader) -> Loader:
-        DATASETS[name] = (loader, help)
+        register_unique(DATASETS, name, (loader, help), "register_dataset")
         return loader
 
     return wrap

@@ -166,6 +166,7 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
     folder = need_dir(path_argument("idx", argument, "DIR"), "idx:DIR")
     paths = {key: _find(folder, stem) for key, stem in FILES.items()}
     arrays = {}
+    normalization = {}
     for part in ("train", "test"):
         images = read_idx(paths[f"{part}_images"], ndim=3, what="images")
         labels = read_idx(paths[f"{part}_labels"], ndim=1, what="labels")
@@ -177,10 +178,17 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
         x = images.astype(np.float32)[:, None]
         if images.dtype == np.uint8:
             np.divide(x, 255, out=x)
+            normalization = {"divide": 255.0}
         arrays[part] = x, check_labels(labels, str(paths[f"{part}_labels"]))
     if arrays["train"][0].shape[1:] != arrays["test"][0].shape[1:]:
         raise ValueError(
             f"{paths['test_images']}: images of {arrays['test'][0].shape[2:]}, "
             f"but the train images are {arrays['train'][0].shape[2:]}"
         )
-    return to_splits(*arrays["train"], *arrays["test"], kind="image", name=f"idx:{argument}")
+    return to_splits(
+        *arrays["train"],
+        *arrays["test"],
+        kind="image",
+        name=f"idx:{argument}",
+        normalization=normalization,
+    )

@@ -136,5 +136,9 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
         x = np.pad(x, ((0, 0), (0, length - x.shape[1])), constant_values=np.nan)
         out += [_normalise(x)[:, None, :], np.searchsorted(classes, y)]
     return to_splits(
-        *out, kind="sequence", name=f"ucr:{argument}", class_names=[class_name(c) for c in classes]
+        *out,
+        kind="sequence",
+        name=f"ucr:{argument}",
+        class_names=[class_name(c) for c in classes],
+        normalization={"per_sample": "znorm"},
     )

@@ -1,55 +1,18 @@
 """Anti-aliased downsampling (Zhang, "Making convolutional networks shift-invariant again",
-ICML 2019): low-pass filter with a binomial kernel, then subsample."""
+ICML 2019): low-pass filter with a binomial kernel
+(:func:`anyconv.functional.filters.binomial_kernel`), then subsample."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from anyconv._spec import MAX_SPATIAL_DIMS, fail, int_tuple
-from anyconv.functional.conv import conv, conv_spec
-from anyconv.functional.pool import _check_input
-
-
-def binomial_kernel(
-    size: int | Sequence[int],
-    ndim: int = 2,
-    *,
-    dtype: torch.dtype | None = None,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """The normalised binomial filter: the outer product of rows of Pascal's triangle.
-
-    Size 1 is the identity, 2 the box ``[1, 1]/2``, 3 the triangle ``[1, 2, 1]/4``, 5
-    ``[1, 4, 6, 4, 1]/16``: the discrete approximations of a Gaussian that Zhang (2019)
-    blurs with before subsampling.
-
-    Args:
-        size: taps per axis, an int or one per axis.
-        ndim: spatial axes, 1 to 3.
-        dtype, device: of the result (torch's default dtype, the CPU).
-
-    Returns:
-        ``(*size)``, summing to 1.
-
-    Example:
-        >>> binomial_kernel(3, ndim=1)
-        tensor([0.2500, 0.5000, 0.2500])
-        >>> binomial_kernel((2, 3)).shape, float(binomial_kernel(4).sum())
-        (torch.Size([2, 3]), 1.0)
-    """
-    func = "binomial_kernel"
-    if not (isinstance(ndim, int) and 1 <= ndim <= MAX_SPATIAL_DIMS):
-        raise fail(func, "ndim", "1, 2 or 3 (spatial axes)", ndim)
-    size = int_tuple(size, ndim, "size", func, minimum=1)
-    kernel = torch.ones((), dtype=torch.float64)
-    for n in size:
-        row = torch.tensor([math.comb(n - 1, i) for i in range(n)], dtype=torch.float64)
-        kernel = kernel.unsqueeze(-1) * (row / row.sum())
-    return kernel.to(dtype=dtype or torch.get_default_dtype(), device=device)
+from anyconv._spec import check_input, fail, int_tuple
+from anyconv.functional.conv import conv
+from anyconv.functional.filters import binomial_kernel
+from anyconv.padding import conv_spec
 
 
 def blur_pool(
@@ -87,7 +50,7 @@ def blur_pool(
         torch.Size([2, 5, 5, 5])
     """
     func = "blur_pool"
-    ndim, channels = _check_input(x, func), x.shape[1]
+    ndim, channels = check_input(x, func), x.shape[1]
     size = int_tuple(filter_size, ndim, "filter_size", func, minimum=1)
     stride = int_tuple(stride, ndim, "stride", func, minimum=1)
     if channels < 1:

@@ -9,7 +9,7 @@ from anyconv.nn.antialias import (
     MaxBlurPool2d,
     MaxBlurPool3d,
 )
-from anyconv.nn.base import Module
+from anyconv.nn.base import ConvLayer, Module
 from anyconv.nn.conv import (
     Conv1d,
     Conv2d,
@@ -61,6 +61,7 @@ __all__ = [
     "Conv1d",
     "Conv2d",
     "Conv3d",
+    "ConvLayer",
     "ConvNd",
     "DepthwiseConv",
     "DepthwiseSeparableConv",

@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import PADDING_MODES, choice, fail, int_tuple, padding_entries
+from anyconv._spec import choice, fail, int_tuple
 from anyconv.functional.antialias import binomial_kernel, blur_pool
 from anyconv.nn.base import Module
 from anyconv.nn.pool import MaxPool1d, MaxPool2d, MaxPool3d
+from anyconv.padding import PADDING_MODES, padding_entries
 
 IntOrTuple = int | Sequence[int]
 

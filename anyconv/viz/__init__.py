@@ -20,6 +20,7 @@ from anyconv.viz.network import (
     NETWORK_PICTURES,
     data_label,
     draw_pictures,
+    network_jobs,
     write_network_pictures,
 )
 from anyconv.viz.samples import plot_samples
@@ -37,6 +38,7 @@ __all__ = [
     "draw_pictures",
     "feature_maps",
     "first_conv_weight",
+    "network_jobs",
     "plot_confusion",
     "plot_conv_matrix",
     "plot_equivariance",

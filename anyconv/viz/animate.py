@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from anyconv._spec import fail, int_tuple
-from anyconv.padding import conv_geometry
+from anyconv.padding import window_spec
 from anyconv.viz._figure import new_figure
 
 INPUT, PAD, TAP, CURRENT, DONE = "#ffffff", "#d9d9d9", "#2b6cb0", "#2f855a", "#c6f6d5"
@@ -73,9 +73,8 @@ def conv_windows(
     kernel = int_tuple(kernel_size, nd, "kernel_size", func, minimum=1)
     stride = int_tuple(stride, nd, "stride", func, minimum=1)
     dilation = int_tuple(dilation, nd, "dilation", func, minimum=1)
-    pads, out = conv_geometry(
-        size, kernel, stride=stride, padding=padding, dilation=dilation, func=func
-    )
+    spec = window_spec(size, kernel, stride, padding, dilation, func=func)
+    pads, out = spec.padding, spec.out_shape
     frames = []
     for flat in range(math.prod(out)):
         position = []

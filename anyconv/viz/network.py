@@ -27,20 +27,47 @@ def data_label(spec: str) -> str:
     return f"{kind}:{Path(where).name}" if where else kind
 
 
+def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[str, Any]:
+    """The run folder's pictures of a network as ``name -> draw(path)``: ``filters.png``
+    (the first convolution layer's kernels), ``feature_maps.png`` (every convolution
+    layer's maps for the first test sample, with its true and predicted class) and
+    ``samples.png`` (the first training samples with their classes).
+
+    Args:
+        model: the trained network.
+        data: an :class:`anyconv.data.Splits`.
+        title: what was trained on what, e.g. ``"lenet5 trained on digits"``.
+
+    Example:
+        >>> from anyconv.data import Splits
+        >>> x, y = torch.rand(4, 1, 6, 6), torch.tensor([0, 1, 0, 1])
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3))
+        >>> list(network_jobs(net, Splits(x, y, x, y, 2, "image", "random")))
+        ['filters.png', 'feature_maps.png', 'samples.png']
+    """
+    sample, target = data.x_test[0], int(data.y_test[0])
+    return {
+        "filters.png": lambda p: plot_filters(
+            first_conv_weight(model, sample), p, title=f"{title}, first convolution layer"
+        ),
+        "feature_maps.png": lambda p: plot_feature_maps(
+            model, sample, p, title=title, class_names=data.class_names, target=target
+        ),
+        "samples.png": lambda p: plot_samples(
+            data.x_train,
+            data.y_train,
+            p,
+            class_names=data.class_names,
+            title=f"{data_label(data.name)}, training set",
+        ),
+    }
+
+
 def write_network_pictures(
     out_dir: str | Path, model: torch.nn.Module, data: Any, *, title: str = ""
 ) -> list[str]:
-    """Write ``filters.png``, ``feature_maps.png`` and ``samples.png`` into ``out_dir``.
-
-    A picture that fails is skipped with a ``RuntimeWarning`` (a finished run is worth
-    more than its figures).
-
-    Args:
-        out_dir: the folder.
-        model: the trained network.
-        data: an :class:`anyconv.data.Splits` (its first test sample is drawn through the
-            network, its first training samples in the grid).
-        title: what was trained on what, e.g. ``"lenet5 trained on digits"``.
+    """Write :func:`network_jobs`' pictures into ``out_dir``; a picture that fails is
+    skipped with a ``RuntimeWarning`` (a finished run is worth more than its figures).
 
     Returns:
         the names of the pictures written.
@@ -56,24 +83,7 @@ def write_network_pictures(
         ...     write_network_pictures(d, net, data, title="a tiny net on random images")
         ['filters.png', 'feature_maps.png', 'samples.png']
     """
-    out = Path(out_dir)
-    sample, target = data.x_test[0], int(data.y_test[0])
-    jobs = {
-        "filters.png": lambda p: plot_filters(
-            first_conv_weight(model, sample), p, title=f"{title}, first convolution layer"
-        ),
-        "feature_maps.png": lambda p: plot_feature_maps(
-            model, sample, p, title=title, class_names=data.class_names, target=target
-        ),
-        "samples.png": lambda p: plot_samples(
-            data.x_train,
-            data.y_train,
-            p,
-            class_names=data.class_names,
-            title=f"{data_label(data.name)}, training set",
-        ),
-    }
-    return draw_pictures(jobs, out)
+    return draw_pictures(network_jobs(model, data, title=title), out_dir)
 
 
 def draw_pictures(jobs: dict[str, Any], out_dir: str | Path) -> list[str]:

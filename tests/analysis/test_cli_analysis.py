@@ -132,4 +132,4 @@ def test_matrix(tmp_path, capsys):
     )
     assert "16 x 16 with 144 nonzeros" in capsys.readouterr().out
     assert main(["matrix", "--input", "4,4", "--kernel", "5", "--out", str(out)]) == 2
-    assert "kernel is larger" in capsys.readouterr().out
+    assert "kernel is larger" in capsys.readouterr().err
