@@ -462,34 +462,17 @@ def _model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> 
     return 4.0 * (params + 2 * widest * math.prod(shape[1:]))
 
 
-def _summary_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a name from 'anyconv models'")
-    parser.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
-    parser.add_argument("--num-classes", type=_int, default=10, help="(default: %(default)s)")
+# -- analysis: summary, equivariance, animate, matrix (anyconv/cli_analysis.py) -----------
 
 
-@command("summary", "layer table of a model: output shapes, parameters", _summary_arguments)
-def _summary(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.analysis import summary
-    from anyconv.models import create_model, default_input_shape
+def _register_analysis() -> None:
+    from anyconv.cli_analysis import ANALYSIS_COMMANDS
 
-    shape = args.input_shape or default_input_shape(args.model)
-    _positive(args, "num_classes")
-    if min(shape) < 1:
-        raise ValueError(f"--input-shape must hold positive sizes; got {shape!r}")
-    kwargs = dict(in_channels=shape[0], num_classes=args.num_classes, input_size=tuple(shape[1:]))
-    check_memory(_model_estimate(args.model, kwargs, shape), f"{args.model} on input {shape}")
-    model = create_model(args.model, **kwargs)
-    table = _table(
-        f"{args.model} on input {tuple(shape)}",
-        ("layer", "type", "output shape", "parameters"),
-        right=("parameters",),
-    )
-    for row in summary(model, shape):
-        out = "" if row["output_shape"] is None else str(row["output_shape"])
-        table.add_row(plain(row["name"]), plain(row["type"]), out, f"{row['parameters']:,}")
-    console.print(table)
-    return 0
+    for name, (help, run, arguments) in ANALYSIS_COMMANDS.items():
+        COMMANDS[name] = Command(help, run, arguments)
+
+
+_register_analysis()
 
 
 # -- demo -------------------------------------------------------------------------------

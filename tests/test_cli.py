@@ -37,6 +37,7 @@ def test_train_writes_the_run_folder(run_dir):
         "confusion.png",
         "filters.png",
         "feature_maps.png",
+        "samples.png",
     ):
         assert (run_dir / name).stat().st_size > 0, name
 

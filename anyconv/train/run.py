@@ -8,7 +8,7 @@
       checkpoint.pt      the last epoch's full state, for --resume (weights_only loadable)
       metrics.json       final figures and the per-epoch history
       metrics.csv        the history, one row per epoch
-      history.png, confusion.png, filters.png, feature_maps.png
+      history.png, confusion.png, filters.png, feature_maps.png, samples.png
 
 :class:`RunFolder` is the one place that knows these names and formats. It takes plain
 values (dicts, tensors, a model) and never reads a trainer; :func:`load_run` reopens a
@@ -48,7 +48,7 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 METRICS_CSV = "metrics.csv"
-PICTURES = ("history.png", "confusion.png", "filters.png", "feature_maps.png")
+PICTURES = ("history.png", "confusion.png", "filters.png", "feature_maps.png", "samples.png")
 LOCK = ".lock"
 RUNS_ROOT = Path("runs")
 
@@ -397,7 +397,8 @@ def history_jobs(
     title: str | None = None,
     test: tuple[int, float, float] | None = None,
 ) -> dict[str, Callable[[Path], Any]]:
-    """The four pictures of a run as ``name -> draw(path)``, for
+    """The history and confusion pictures of a run as ``name -> draw(path)`` (the
+    network's own come from :func:`anyconv.viz.network_jobs`), for
     :meth:`RunFolder.write_pictures`; ``title`` (e.g. ``"lenet5 on digits"``) heads the
     history and confusion pictures; ``test`` is ``(kept epoch, test loss, test accuracy)``
     of the kept model, marked on the history."""
@@ -405,8 +406,6 @@ def history_jobs(
 
     jobs: dict[str, Callable[[Path], Any]] = {
         "history.png": lambda p: viz.plot_history(history, p, steps=steps, title=title, test=test),
-        "filters.png": lambda p: viz.plot_filters(viz.first_conv_weight(model, sample), p),
-        "feature_maps.png": lambda p: viz.plot_feature_maps(model, sample, p),
     }
     if confusion is not None:
         jobs["confusion.png"] = lambda p: viz.plot_confusion(confusion, class_names, p, title=title)

@@ -642,6 +642,10 @@ class Trainer:
                 title=f"{self.config.model} on {self.config.data}",
                 test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
+            from anyconv import viz
+
+            trained = f"{self.config.model} trained on {viz.data_label(self.config.data)}"
+            jobs.update(viz.network_jobs(self.core, self.data, title=trained))
             pictures = self.folder.write_pictures(jobs)
             self.clock.stop("pictures")
         with self.clock("checkpoint"):

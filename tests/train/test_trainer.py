@@ -185,4 +185,6 @@ def test_sgd_onecycle_and_sequences(tmp_path):
         data,
         net,
     )
-    assert metrics["epochs"] == 2 and len(metrics["pictures"]) == 4
+    from anyconv.train.run import PICTURES
+
+    assert metrics["epochs"] == 2 and metrics["pictures"] == list(PICTURES)
