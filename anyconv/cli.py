@@ -179,6 +179,66 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from anyconv.experiments import get_experiment, list_experiments, run_experiment
+    from anyconv.experiments.report import rich_table, verdict
+    from anyconv.experiments.runner import progress_bar
+
+    if args.name == "list":
+        table = Table(title="experiments (anyconv experiment NAME [--quick])")
+        table.add_column("name")
+        table.add_column("claim")
+        for name, claim in list_experiments().items():
+            table.add_row(name, claim)
+        console.print(table)
+        return 0
+    names = list(list_experiments()) if args.name == "all" else [get_experiment(args.name).name]
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    done = []
+    with progress_bar(console) as progress:
+        for name in names:
+            reads_data = "data" in get_experiment(name).full
+            out = args.out if args.name != "all" or args.out is None else Path(args.out) / name
+            results = run_experiment(
+                name,
+                quick=args.quick,
+                seeds=args.seeds,
+                seed=args.seed,
+                out=out,
+                data=args.data if reads_data else None,
+                console=console,
+                progress=progress,
+            )
+            folder = out or f"runs/experiment-{name}{'-quick' if args.quick else ''}"
+            progress.console.print(rich_table(results))
+            for note in results["notes"]:
+                progress.console.print(f"  [dim]{note}[/dim]", highlight=False)
+            progress.console.print(f"  rule: {results['rule']}", highlight=False)
+            colour = "green" if results["holds"] else "red"
+            progress.console.print(
+                f"  [{colour}]the claim {verdict(results)}[/{colour}] in "
+                f"{results['seconds']:.1f} s; results, table.md and "
+                f"{len(results['figures'])} figure(s) in {folder}\n",
+                highlight=False,
+            )
+            done.append(results)
+    if len(done) > 1:
+        table = Table(title="experiments run")
+        for column in ("experiment", "claim holds", "seconds"):
+            table.add_column(column)
+        for results in done:
+            table.add_row(
+                results["experiment"],
+                "yes" if results["holds"] else "no",
+                f"{results['seconds']:.1f}",
+            )
+        console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,6 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--repeat", type=int, default=5)
     demo.add_argument("--seed", type=int, default=0)
     sub.add_parser("algorithms", help="list the convolution algorithms")
+
+    exp = sub.add_parser(
+        "experiment",
+        help="test a claim of the theory: results.json, table.md and figures",
+        description="'list' names the experiments and their claims; 'all' runs every one.",
+    )
+    exp.add_argument("name", help="an experiment name, 'list' or 'all'")
+    exp.add_argument("--quick", action="store_true", help="reduced run (under a minute each)")
+    exp.add_argument("--seeds", type=int, help="number of training seeds (default per run)")
+    exp.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    exp.add_argument("--data", help="image dataset spec, e.g. idx:DIR for MNIST (default digits)")
+    exp.add_argument(
+        "--out", help="output folder (default runs/experiment-NAME; with 'all': one per name)"
+    )
+    exp.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     return parser
 
 
@@ -251,6 +326,7 @@ COMMANDS = {
     "datasets": _datasets,
     "summary": _summary,
     "demo": _demo,
+    "experiment": _experiment,
 }
 
 
