@@ -8,19 +8,30 @@ from typing import Any
 import numpy as np
 
 
-def band(ax: Any, x: Sequence[float], runs: Sequence[Sequence[float]], label: str, color: Any):
-    """Mean of ``runs`` (one sequence per seed) as a line, ± one std as a shaded band, each
-    seed as a thin line."""
+def band(
+    ax: Any,
+    x: Sequence[float],
+    runs: Sequence[Sequence[float]],
+    label: str,
+    color: Any,
+    *,
+    legend_all: bool = False,
+) -> None:
+    """Mean of ``runs`` (one sequence per seed) as a line labelled ``label``, ± one std as a
+    shaded band, each seed as a thin line; ``legend_all`` labels the band and the seed
+    lines too."""
     from matplotlib.ticker import MaxNLocator
 
     values = np.asarray(runs, dtype=float)
     mean = values.mean(0)
-    for run in values:
-        ax.plot(x, run, color=color, lw=0.6, alpha=0.35)
+    for i, run in enumerate(values):
+        seed_label = "each seed" if legend_all and i == 0 else None
+        ax.plot(x, run, color=color, lw=0.6, alpha=0.35, label=seed_label)
     ax.plot(x, mean, color=color, lw=2, label=label)
     if len(values) > 1:
         std = values.std(0, ddof=1)
-        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        band_label = "± 1 std" if legend_all else None
+        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0, label=band_label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
