@@ -179,3 +179,20 @@ def builder(name: str, data: Splits, **kwargs: Any) -> Callable[[], torch.nn.Mod
         )
 
     return build
+
+
+def convs(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The anyconv convolution layers of ``model``, in order."""
+    from anyconv.nn.conv import ConvNd
+
+    return [m for m in model.modules() if isinstance(m, ConvNd)]
+
+
+def replace(model: torch.nn.Module, old: torch.nn.Module, new: torch.nn.Module) -> None:
+    """Put ``new`` where the submodule ``old`` sits in ``model``."""
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if child is old:
+                setattr(parent, name, new)
+                return
+    raise ValueError(f"replace(): {type(old).__name__} is not a submodule of the model")

@@ -13,20 +13,14 @@ import math
 
 import torch
 
-from anyconv.experiments._common import builder, dataset, mean_std, seeds_note, trained
+from anyconv.experiments._common import builder, convs, dataset, mean_std, seeds_note, trained
 from anyconv.experiments._plots import band, seed_dots
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
-from anyconv.nn.conv import ConvNd
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(data="digits", train_size=None, test_size=None, steps=300, lr=5e-3, seeds=2)
 FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=5)
-
-
-def convs(model: torch.nn.Module) -> list[ConvNd]:
-    """The anyconv convolutions of ``model``, in order."""
-    return [m for m in model.modules() if isinstance(m, ConvNd)]
 
 
 def set_flip(model: torch.nn.Module, flip: bool, *, mirror_weights: bool = False) -> None:
