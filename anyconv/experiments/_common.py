@@ -160,7 +160,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
 
 def seeds_note(seeds: Sequence[int]) -> str:
     """How many seeds a mean is over, in words."""
-    return f"mean ± std over {len(seeds)} seeds" if len(seeds) > 1 else "one seed (no spread)"
+    return f"mean ± std over {len(seeds)} seeds" if len(seeds) > 1 else "1 seed, no spread"
 
 
 def builder(name: str, data: Splits, **kwargs: Any) -> Callable[[], torch.nn.Module]:

@@ -9,7 +9,16 @@ from typing import Any
 
 from anyconv._spec import fail
 
-MODULES = ("sharing", "separable_rank", "gabor", "fft_crossover", "motion", "flip", "convergence")
+MODULES = (
+    "sharing",
+    "learned_invariance",
+    "separable_rank",
+    "gabor",
+    "fft_crossover",
+    "motion",
+    "flip",
+    "convergence",
+)
 """The experiment modules of :mod:`anyconv.experiments`, in the order ``list`` shows them
 (the order in which the theory meets the claims)."""
 
