@@ -19,7 +19,7 @@ from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=None, test_size=None, steps=300, lr=5e-3, seeds=2)
+QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=2)
 FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=5)
 
 

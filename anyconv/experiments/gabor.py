@@ -21,8 +21,8 @@ from anyconv.viz._figure import new_figure
 
 QUICK = dict(
     data="digits",
-    train_size=None,
-    test_size=None,
+    train_size=3000,
+    test_size=1000,
     steps=300,
     lr=5e-3,
     seeds=1,

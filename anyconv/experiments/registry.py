@@ -10,14 +10,16 @@ from typing import Any
 from anyconv._spec import fail
 
 MODULES = (
+    "dense_vs_conv",
     "sharing",
+    "pooling_shift",
     "learned_invariance",
     "separable_rank",
-    "gabor",
     "fft_crossover",
     "motion",
     "flip",
     "convergence",
+    "gabor",
 )
 """The experiment modules of :mod:`anyconv.experiments`, in the order ``list`` shows them
 (the order in which the theory meets the claims)."""

@@ -31,7 +31,7 @@ from anyconv.functional.separable import factorize, max_rank
 from anyconv.nn.separable import SeparableConv2d
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=None, test_size=None, steps=300, lr=5e-3, seeds=1)
+QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1)
 FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=3)
 TOLERANCE = 0.01
 """Largest drop in test accuracy (1 point) that still counts as keeping the accuracy."""
