@@ -200,7 +200,8 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
     done = []
     with progress_bar(console) as progress:
         for name in names:
-            reads_data = "data" in get_experiment(name).full
+            # with 'all', --data goes to the experiments that read an image dataset
+            reads_data = "data" in get_experiment(name).full or args.name != "all"
             out = args.out if args.name != "all" or args.out is None else Path(args.out) / name
             results = run_experiment(
                 name,

@@ -7,8 +7,8 @@ experiment states, the settings, the machine), ``table.md`` and PNG figures. ``-
 
 Example:
     >>> from anyconv.experiments import list_experiments
-    >>> list_experiments()["flip"].split(":")[1]
-    ' both train to the same accuracy within seed noise.'
+    >>> list(list_experiments())[:3]
+    ['dense-vs-conv', 'sharing', 'pooling-shift']
 
 """
 

@@ -99,9 +99,10 @@ class BlurPool2d(Module):
     """Anti-aliased downsampling (Zhang 2019): a binomial low-pass filter, then stride.
 
     Each channel is filtered by the normalised outer product of the binomial row
-    ``(1, 2, 1)`` (``kernel_size=3``) or ``(1, 3, 3, 1)`` (4) ... with reflected borders
-    (``"same"`` padding), keeping every ``stride``-th output: ``(N, C, H, W)`` ->
-    ``(N, C, ceil(H/stride), ceil(W/stride))``.
+    ``(1, 2, 1)`` (``kernel_size=3``) or ``(1, 3, 3, 1)`` (4) ..., with reflected borders of
+    ``(k - 1) // 2`` before and ``k // 2`` after (as Zhang's code pads), keeping every
+    ``stride``-th output: ``(N, C, H, W)`` -> ``(N, C, ceil(H/stride), ceil(W/stride))``
+    for 3 taps.
 
     Example:
         >>> BlurPool2d()(torch.ones(1, 2, 7, 7))[0, 0]
@@ -124,7 +125,11 @@ class BlurPool2d(Module):
 
         c = x.shape[1]
         weight = self.kernel.to(x.dtype).expand(c, 1, *self.kernel.shape)
-        return conv(x, weight, stride=self.stride, padding="same", groups=c, padding_mode="reflect")
+        k = self.kernel.shape[-1]
+        pad = ((k - 1) // 2, k // 2)  # as in Zhang's code: (1, 1) for 3 taps, (1, 2) for 4
+        return conv(
+            x, weight, stride=self.stride, padding=(pad, pad), groups=c, padding_mode="reflect"
+        )
 
 
 class MaxBlurPool2d(torch.nn.Sequential):

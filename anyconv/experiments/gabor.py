@@ -57,7 +57,7 @@ def fit_gabor(kernels: torch.Tensor, steps: int = 300) -> tuple[torch.Tensor, to
 
     Example:
         >>> w = gabor_kernel(7, theta=0.7, omega=1.2, psi=0.3).expand(2, 7, 7)
-        >>> fitted, residual = fit_gabor(w, steps=150)
+        >>> fitted, residual = fit_gabor(w, steps=100)
         >>> bool((residual < 0.05).all())
         True
     """
@@ -179,7 +179,7 @@ def run(ctx: Context) -> Outcome:
         panels[0][j].set_title(f"residual {residual[j]:.0%}", fontsize=8)
     bottom = fig.add_subplot(grid[1])
     values = [fits[name][1].numpy() * 100 for name in sets]
-    bottom.boxplot(values, vert=False, tick_labels=list(sets), widths=0.5)
+    bottom.boxplot(values, orientation="horizontal", tick_labels=list(sets), widths=0.5)
     bottom.set_xlabel("relative residual of the best Gabor fit ‖w − fit‖ / ‖w‖ (%)")
     bottom.set_title("lower is more Gabor-like")
     fig.suptitle(

@@ -111,8 +111,8 @@ def list_experiments() -> dict[str, str]:
     """Every experiment's name and the claim it tests, in the order of :data:`MODULES`.
 
     Example:
-        >>> "flip" in list_experiments()
-        True
+        >>> len(list_experiments()), "fft-crossover" in list_experiments()
+        (10, True)
     """
     _load_all()
 
