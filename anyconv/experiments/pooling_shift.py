@@ -23,7 +23,7 @@ from anyconv.nn import AvgPool2d, Conv2d, MaxPool2d, SoftPool2d
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1, shifts=4)
-FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=3, shifts=4)
+FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=2, shifts=4)
 POOLINGS = {
     "none": "no downsampling",
     "max": "max pool",

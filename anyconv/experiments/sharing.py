@@ -26,7 +26,7 @@ QUICK = dict(
     data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1, channels=8
 )
 FULL = dict(
-    data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=3, channels=8
+    data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=2, channels=8
 )
 TILES = 2
 KINDS = {
