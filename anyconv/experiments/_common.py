@@ -20,6 +20,12 @@ from anyconv.train.augment import random_shift
 
 _TRAINED: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 
+QUICK_TRAINING = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3)
+"""Training settings of the quick runs: the 8x8 digits by default, at most 3,000 training
+and 1,000 test samples of a bigger set (MNIST with ``--data idx:DIR``), 300 steps."""
+FULL_TRAINING = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3)
+"""Training settings of the full runs: whole splits, 3,000 steps (3 epochs of MNIST)."""
+
 
 @functools.lru_cache(maxsize=4)
 def _load(spec: str) -> Splits:
@@ -196,3 +202,13 @@ def replace(model: torch.nn.Module, old: torch.nn.Module, new: torch.nn.Module) 
                 setattr(parent, name, new)
                 return
     raise ValueError(f"replace(): {type(old).__name__} is not a submodule of the model")
+
+
+def trained_model(
+    name: str, data: Splits, config: dict[str, Any], seed: int, **kwargs: Any
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Registered model ``name`` (with ``kwargs``) for ``data``, trained with the ``steps``
+    and ``lr`` of ``config`` and ``seed`` by :func:`trained` (so cached), and its metrics."""
+    label = name if not kwargs else f"{name}-{json.dumps(kwargs, sort_keys=True)}"
+    build = builder(name, data, **kwargs)
+    return trained(label, build, data, steps=config["steps"], lr=config["lr"], seed=seed)

@@ -7,14 +7,20 @@ orders, and plot the mean training loss and test accuracy per epoch with their s
 
 from __future__ import annotations
 
-from anyconv.experiments._common import builder, dataset, mean_std, trained
+from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
+    dataset,
+    mean_std,
+    trained_model,
+)
 from anyconv.experiments._plots import band
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=3)
-FULL = dict(data="digits", train_size=6000, test_size=None, steps=3000, lr=5e-3, seeds=10)
+QUICK = dict(QUICK_TRAINING, seeds=3)
+FULL = dict(FULL_TRAINING, train_size=6000, seeds=10)
 CURVES = {
     "loss": "training loss",
     "test_loss": "test loss",
@@ -38,9 +44,7 @@ def run(ctx: Context) -> Outcome:
     histories = []
     for seed in ctx.seeds:
         with ctx.stage(f"lenet5, seed {seed}"):
-            _, metrics = trained(
-                "lenet5", builder("lenet5", data), data, steps=cfg["steps"], lr=cfg["lr"], seed=seed
-            )
+            _, metrics = trained_model("lenet5", data, cfg, seed)
             histories.append(metrics["history"])
     epochs = len(histories[0])
     curves = {key: [[h[key] for h in hist] for hist in histories] for key in CURVES}

@@ -14,12 +14,14 @@ import math
 import statistics
 
 from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
     builder,
     dataset,
     mean_std,
     seeds_note,
     shifted_accuracy,
-    trained,
+    trained_model,
 )
 from anyconv.experiments._pending import macs
 from anyconv.experiments._plots import band
@@ -28,8 +30,8 @@ from anyconv.experiments.runner import Context, Outcome
 from anyconv.models import mlp_width
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1, shifts=4)
-FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=3, shifts=4)
+QUICK = dict(QUICK_TRAINING, seeds=1, shifts=4)
+FULL = dict(FULL_TRAINING, seeds=3, shifts=4)
 
 
 def contenders(data) -> dict[str, tuple[str, dict]]:
@@ -66,15 +68,7 @@ def run(ctx: Context) -> Outcome:
     for seed in ctx.seeds:
         for label, (name, kwargs) in models.items():
             with ctx.stage(f"{label}, seed {seed}"):
-                key = name if not kwargs else f"{name}-{kwargs['hidden']}"
-                model, _ = trained(
-                    key,
-                    builder(name, data, **kwargs),
-                    data,
-                    steps=cfg["steps"],
-                    lr=cfg["lr"],
-                    seed=seed,
-                )
+                model, _ = trained_model(name, data, cfg, seed, **kwargs)
                 curves[label].append([shifted_accuracy(model, x, y, s) for s in shifts])
                 counts[label] = (
                     sum(p.numel() for p in model.parameters()),
@@ -118,6 +112,7 @@ def run(ctx: Context) -> Outcome:
             xytext=(6, -4),
             fontsize=8,
         )
+    right.margins(y=0.3)
     right.set_xscale("log")
     right.set_xlim(right=max(r["parameters"] for r in table) * 8)
     right.set_xlabel("parameters (log scale)")

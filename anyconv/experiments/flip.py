@@ -13,14 +13,23 @@ import math
 
 import torch
 
-from anyconv.experiments._common import builder, convs, dataset, mean_std, seeds_note, trained
+from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
+    builder,
+    convs,
+    dataset,
+    mean_std,
+    seeds_note,
+    trained,
+)
 from anyconv.experiments._plots import band, seed_dots
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=2)
-FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=5)
+QUICK = dict(QUICK_TRAINING, seeds=2)
+FULL = dict(FULL_TRAINING, seeds=5)
 
 
 def set_flip(model: torch.nn.Module, flip: bool, *, mirror_weights: bool = False) -> None:

@@ -13,28 +13,26 @@ import math
 
 import torch
 
-from anyconv.experiments._common import builder, convs, dataset, trained
+from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
+    convs,
+    dataset,
+    trained_model,
+)
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.filters import gabor_kernel
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(
-    data="digits",
-    train_size=3000,
-    test_size=1000,
-    steps=300,
-    lr=5e-3,
+    QUICK_TRAINING,
     seeds=1,
     baseline=60,
     fit_steps=200,
 )
 FULL = dict(
-    data="digits",
-    train_size=None,
-    test_size=None,
-    steps=3000,
-    lr=5e-3,
+    FULL_TRAINING,
     seeds=5,
     baseline=300,
     fit_steps=400,
@@ -112,9 +110,7 @@ def run(ctx: Context) -> Outcome:
     learned = []
     for seed in ctx.seeds:
         with ctx.stage(f"lenet5, seed {seed}"):
-            model, _ = trained(
-                "lenet5", builder("lenet5", data), data, steps=cfg["steps"], lr=cfg["lr"], seed=seed
-            )
+            model, _ = trained_model("lenet5", data, cfg, seed)
             weight = convs(model)[0].weight.detach()
             learned.append(weight.flatten(0, 1))  # (O * C, kh, kw)
     learned = torch.cat(learned)

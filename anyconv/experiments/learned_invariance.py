@@ -19,7 +19,14 @@ import torch
 import torch.nn.functional as F
 
 from anyconv.data import Splits
-from anyconv.experiments._common import dataset, mean_std, seeds_note, trained
+from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
+    dataset,
+    mean_std,
+    seeds_note,
+    trained,
+)
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.models._common import make_pool, pooled
@@ -27,11 +34,7 @@ from anyconv.nn import ChannelMaxPool, Conv2d
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(
-    data="digits",
-    train_size=3000,
-    test_size=1000,
-    steps=300,
-    lr=5e-3,
+    QUICK_TRAINING,
     seeds=1,
     units=8,
     pieces=4,
@@ -39,11 +42,7 @@ QUICK = dict(
     angles=[-45, -30, -15, 15, 30, 45],
 )
 FULL = dict(
-    data="digits",
-    train_size=None,
-    test_size=None,
-    steps=3000,
-    lr=5e-3,
+    FULL_TRAINING,
     seeds=3,
     units=8,
     pieces=4,

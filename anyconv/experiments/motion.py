@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import math
 
-from anyconv.experiments._common import builder, dataset, mean_std, seeds_note, trained
+from anyconv.experiments._common import (
+    dataset,
+    mean_std,
+    seeds_note,
+    trained_model,
+)
 from anyconv.experiments._plots import band, seed_dots
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
@@ -38,9 +43,7 @@ def run(ctx: Context) -> Outcome:
     for seed in ctx.seeds:
         for name in MODELS:
             with ctx.stage(f"{name}, seed {seed}"):
-                model, metrics = trained(
-                    name, builder(name, data), data, steps=cfg["steps"], lr=cfg["lr"], seed=seed
-                )
+                model, metrics = trained_model(name, data, cfg, seed)
                 runs[name].append(metrics)
                 parameters[name] = sum(p.numel() for p in model.parameters())
     table = []

@@ -15,15 +15,24 @@ import statistics
 
 import torch
 
-from anyconv.experiments._common import DIRECTIONS, builder, dataset, mean_std, replace, trained
+from anyconv.experiments._common import (
+    DIRECTIONS,
+    FULL_TRAINING,
+    QUICK_TRAINING,
+    builder,
+    dataset,
+    mean_std,
+    replace,
+    trained,
+)
 from anyconv.experiments._pending import BlurPool2d, MaxBlurPool2d, shift_consistency
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.nn import AvgPool2d, Conv2d, MaxPool2d, SoftPool2d
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1, shifts=4)
-FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=2, shifts=4)
+QUICK = dict(QUICK_TRAINING, seeds=1, shifts=4)
+FULL = dict(FULL_TRAINING, seeds=2, shifts=4)
 POOLINGS = {
     "none": "no downsampling",
     "max": "max pool",

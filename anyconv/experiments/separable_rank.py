@@ -14,6 +14,8 @@ import math
 import torch
 
 from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
     accuracy,
     builder,
     convs,
@@ -21,7 +23,7 @@ from anyconv.experiments._common import (
     mean_std,
     replace,
     seeds_note,
-    trained,
+    trained_model,
 )
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
@@ -31,8 +33,8 @@ from anyconv.functional.separable import factorize, max_rank
 from anyconv.nn.separable import SeparableConv2d
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1)
-FULL = dict(data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=3)
+QUICK = dict(QUICK_TRAINING, seeds=1)
+FULL = dict(FULL_TRAINING, seeds=3)
 TOLERANCE = 0.01
 """Largest drop in test accuracy (1 point) that still counts as keeping the accuracy."""
 
@@ -101,9 +103,7 @@ def run(ctx: Context) -> Outcome:
     models = []
     for seed in ctx.seeds:
         with ctx.stage(f"lenet5, seed {seed}"):
-            model, _ = trained(
-                "lenet5", builder("lenet5", data), data, steps=cfg["steps"], lr=cfg["lr"], seed=seed
-            )
+            model, _ = trained_model("lenet5", data, cfg, seed)
             models.append(model)
     kernel = tuple(convs(models[0])[0].weight.shape[2:])
     ranks = list(range(1, max_rank(kernel) + 1))

@@ -14,7 +14,14 @@ import math
 
 import torch
 
-from anyconv.experiments._common import dataset, mean_std, seeds_note, trained
+from anyconv.experiments._common import (
+    FULL_TRAINING,
+    QUICK_TRAINING,
+    dataset,
+    mean_std,
+    seeds_note,
+    trained,
+)
 from anyconv.experiments._plots import seed_dots
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
@@ -22,12 +29,8 @@ from anyconv.models._common import make_pool, pooled
 from anyconv.nn import Conv2d, LocallyConnected2d, TiledConv2d
 from anyconv.viz._figure import new_figure
 
-QUICK = dict(
-    data="digits", train_size=3000, test_size=1000, steps=300, lr=5e-3, seeds=1, channels=8
-)
-FULL = dict(
-    data="digits", train_size=None, test_size=None, steps=3000, lr=5e-3, seeds=2, channels=8
-)
+QUICK = dict(QUICK_TRAINING, seeds=1, channels=8)
+FULL = dict(FULL_TRAINING, seeds=2, channels=8)
 TILES = 2
 KINDS = {
     "dense": "fully connected",
