@@ -86,7 +86,13 @@ def _contenders(x, w, names, backward: bool):
 
 def auto_choice(x: torch.Tensor, w: torch.Tensor, backward: bool) -> str:
     """What ``algorithm="auto"`` runs for ``conv(x, w, padding="same")``, for training
-    (``backward``) or inference."""
+    (``backward``) or inference.
+
+    Example:
+        >>> x, small, large = torch.randn(8, 16, 128, 128), (16, 16, 3, 3), (16, 16, 31, 31)
+        >>> auto_choice(x, torch.randn(small), False), auto_choice(x, torch.randn(large), False)
+        ('native', 'fft')
+    """
     spec = conv_spec(
         x.shape, w.shape, stride=1, padding="same", dilation=1, groups=1, padding_mode="zeros"
     )
@@ -99,7 +105,12 @@ def auto_choice(x: torch.Tensor, w: torch.Tensor, backward: bool) -> str:
 
 def crossover(ks: list[int], fft: list[float | None], others: list[float | None]) -> int | None:
     """The smallest kernel size from which ``fft`` is faster than ``others`` at every larger
-    size measured (sizes where either is missing are skipped), or None."""
+    size measured (sizes where either is missing are skipped), or None.
+
+    Example:
+        >>> crossover([3, 5, 7, 9], fft=[4.0, 1.0, 3.0, 1.0], others=[2.0, 2.0, 2.0, 2.0])
+        9
+    """
     found = None
     for k, f, o in reversed(list(zip(ks, fft, others, strict=True))):
         if f is None or o is None:

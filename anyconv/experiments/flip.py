@@ -34,7 +34,16 @@ FULL = dict(FULL_TRAINING, seeds=5)
 
 def set_flip(model: torch.nn.Module, flip: bool, *, mirror_weights: bool = False) -> None:
     """Switch every convolution of ``model`` to true convolution (``flip=True``) or
-    cross-correlation; ``mirror_weights`` also mirrors each kernel so the function stays."""
+    cross-correlation; ``mirror_weights`` also mirrors each kernel so the function stays.
+
+    Example:
+        >>> from anyconv.models import LeNet5
+        >>> net, x = LeNet5(input_size=(28, 28)), torch.randn(2, 1, 28, 28)
+        >>> before = net(x)
+        >>> set_flip(net, True, mirror_weights=True)
+        >>> torch.allclose(net(x), before, atol=1e-5)
+        True
+    """
     for conv in convs(model):
         conv.flip = flip
         if mirror_weights:

@@ -63,7 +63,15 @@ def _downsampler(kind: str, channels: int) -> torch.nn.Module:
 
 def lenet_with(kind: str, data) -> torch.nn.Module:
     """LeNet-5 for ``data`` with its two 2x2 max poolings replaced by ``kind`` (a key of
-    :data:`POOLINGS`); the first dense layer is resized to what the features give."""
+    :data:`POOLINGS`); the first dense layer is resized to what the features give.
+
+    Example:
+        >>> from anyconv.data import Splits
+        >>> x, y = torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long)
+        >>> data = Splits(x, y, x, y, num_classes=10, kind="image", name="z")
+        >>> [tuple(lenet_with(k, data)(x).shape) for k in ("none", "strided", "maxblur")]
+        [(4, 10), (4, 10), (4, 10)]
+    """
     model = builder("lenet5", data)()
     if kind == "max":
         return model

@@ -199,6 +199,14 @@ def run_experiment(
         ``rule``, ``table``, ``figures``, ``notes``, ``seconds`` (wall clock),
         ``cpu_seconds`` (CPU time of all the process's threads; on a busy machine the
         better measure of the work), ``config``, ``machine``.
+
+    Example:
+        >>> import tempfile
+        >>> tiny = dict(problems=[dict(batch=1, channels=1, size=[32], kernels=[3, 9])])
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     r = run_experiment("fft-crossover", quick=True, out=out, overrides=tiny)
+        >>> r["experiment"], isinstance(r["holds"], bool), [row["k"] for row in r["table"]]
+        ('fft-crossover', True, [3, 9])
     """
     experiment = get_experiment(name)
     config = settings(

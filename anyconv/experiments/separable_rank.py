@@ -40,7 +40,13 @@ TOLERANCE = 0.01
 
 
 def relative_error(weight: torch.Tensor, rank: int) -> float:
-    """``‖w − ŵ_r‖ / ‖w‖`` over all kernels of ``weight`` ``(O, C, kh, kw)`` together."""
+    """``‖w − ŵ_r‖ / ‖w‖`` over all kernels of ``weight`` ``(O, C, kh, kw)`` together.
+
+    Example:
+        >>> w = torch.outer(torch.ones(3), torch.arange(3.0)).expand(2, 1, 3, 3)  # rank 1
+        >>> relative_error(w, 1) < 1e-6, round(relative_error(torch.eye(3)[None, None], 1), 4)
+        (True, 0.8165)
+    """
     result = factorize(weight, rank)
     norms = weight.detach().double().flatten(2).norm(dim=2)
     return (math.sqrt(((result.error.double() * norms) ** 2).sum()) / norms.norm()).item()
