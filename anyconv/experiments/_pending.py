@@ -62,25 +62,32 @@ def macs(model: torch.nn.Module, input_shape: Sequence[int]) -> int:
 
 @torch.no_grad()
 def shift_consistency(
-    model: torch.nn.Module, x: torch.Tensor, shifts: Sequence[tuple[int, int]]
-) -> list[dict[str, Any]]:
-    """How the predictions of ``model`` on images ``x`` ``(N, C, H, W)`` change when the
-    images move by each ``(dy, dx)`` of ``shifts`` (zero fill).
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    shifts: Sequence[Sequence[int]],
+    *,
+    mode: str = "zeros",
+) -> dict[str, Any]:
+    """How often the predicted class of ``model`` on images ``x`` ``(N, C, H, W)`` stays the
+    same when the images move by each ``(dy, dx)`` of ``shifts``.
 
-    Returns one dict per shift: ``shift``, ``consistency`` (the fraction of images whose
-    predicted class stays the one of the unshifted image, Zhang 2019) and
-    ``output_change`` (mean total-variation distance ``½ Σ |p_shifted − p|`` of the softmax
-    outputs, in [0, 1]).
+    ``mode="zeros"`` moves the content and fills with zeros (the only mode of this
+    stand-in). Returns ``consistency`` (the fraction of images whose class is the one of the
+    unshifted image, Zhang 2019) and ``softmax_change`` (the mean total-variation distance
+    ``½ Σ |p_shifted − p|``, in [0, 1]), each averaged over the nonzero shifts, and
+    ``per_shift``: one dict per shift with ``shift``, ``consistency``, ``softmax_change``.
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
-        >>> rows = shift_consistency(net, torch.rand(5, 1, 4, 4), [(0, 0), (1, 0)])
-        >>> rows[0]["consistency"], rows[0]["output_change"]
+        >>> out = shift_consistency(net, torch.rand(5, 1, 4, 4), [(0, 0), (1, 0)])
+        >>> out["per_shift"][0]["consistency"], out["per_shift"][0]["softmax_change"]
         (1.0, 0.0)
     """
     from anyconv.experiments._common import shift
     from anyconv.train import predict
 
+    if mode != "zeros":
+        raise ValueError(f"shift_consistency(): argument 'mode' must be 'zeros'; got {mode!r}")
     base = predict(model, x)
     rows = []
     for dy, dx in shifts:
@@ -89,20 +96,25 @@ def shift_consistency(
             {
                 "shift": (dy, dx),
                 "consistency": (p.argmax(1) == base.argmax(1)).double().mean().item(),
-                "output_change": 0.5 * (p - base).abs().sum(1).mean().item(),
+                "softmax_change": 0.5 * (p - base).abs().sum(1).mean().item(),
             }
         )
-    return rows
+    moved = [r for r in rows if r["shift"] != (0, 0)] or rows
+    return {
+        "consistency": sum(r["consistency"] for r in moved) / len(moved),
+        "softmax_change": sum(r["softmax_change"] for r in moved) / len(moved),
+        "per_shift": rows,
+    }
 
 
 class BlurPool2d(Module):
     """Anti-aliased downsampling (Zhang 2019): a binomial low-pass filter, then stride.
 
     Each channel is filtered by the normalised outer product of the binomial row
-    ``(1, 2, 1)`` (``kernel_size=3``) or ``(1, 3, 3, 1)`` (4) ..., with reflected borders of
-    ``(k - 1) // 2`` before and ``k // 2`` after (as Zhang's code pads), keeping every
-    ``stride``-th output: ``(N, C, H, W)`` -> ``(N, C, ceil(H/stride), ceil(W/stride))``
-    for 3 taps.
+    ``(1, 2, 1)`` (``filter_size=3``), ``(1, 3, 3, 1)`` (4) ..., padded by ``padding`` (any
+    rule of :mod:`anyconv.padding`, default ``"same"``) with ``padding_mode`` borders
+    (default ``"reflect"``), keeping every ``stride``-th output: ``(N, C, H, W)`` ->
+    ``(N, C, ceil(H/stride), ceil(W/stride))`` with ``"same"``.
 
     Example:
         >>> BlurPool2d()(torch.ones(1, 2, 7, 7))[0, 0]
@@ -112,39 +124,49 @@ class BlurPool2d(Module):
                 [1., 1., 1., 1.]])
     """
 
-    def __init__(self, kernel_size: int = 3, stride: int = 2) -> None:
+    def __init__(
+        self,
+        filter_size: int = 3,
+        stride: int = 2,
+        padding: Any = "same",
+        padding_mode: str = "reflect",
+    ) -> None:
         super().__init__()
-        row = torch.tensor(
-            [math.comb(kernel_size - 1, i) for i in range(kernel_size)], dtype=torch.float32
-        )
-        self.register_buffer("kernel", torch.outer(row, row) / row.sum() ** 2, persistent=False)
-        self.stride = stride
+        row = torch.tensor([math.comb(filter_size - 1, i) for i in range(filter_size)])
+        kernel = torch.outer(row, row).float() / row.sum().item() ** 2
+        self.register_buffer("kernel", kernel, persistent=False)
+        self.stride, self.padding, self.padding_mode = stride, padding, padding_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from anyconv.functional.conv import conv
 
         c = x.shape[1]
         weight = self.kernel.to(x.dtype).expand(c, 1, *self.kernel.shape)
-        k = self.kernel.shape[-1]
-        pad = ((k - 1) // 2, k // 2)  # as in Zhang's code: (1, 1) for 3 taps, (1, 2) for 4
         return conv(
-            x, weight, stride=self.stride, padding=(pad, pad), groups=c, padding_mode="reflect"
+            x,
+            weight,
+            stride=self.stride,
+            padding=self.padding,
+            groups=c,
+            padding_mode=self.padding_mode,
         )
 
 
 class MaxBlurPool2d(torch.nn.Sequential):
-    """Max pooling evaluated densely (2x2 window, stride 1), then :class:`BlurPool2d`:
-    the anti-aliased max pooling of Zhang 2019. ``(N, C, H, W)`` -> ``(N, C, ceil(H/2),
-    ceil(W/2))``.
+    """Anti-aliased max pooling (Zhang 2019): max over ``kernel_size`` windows with stride 1
+    (``padding``, default none), then :class:`BlurPool2d` by ``stride``; ``(N, C, H, W)`` ->
+    ``(N, C, ceil((H - k + 1) / stride), ...)``, a drop-in for ``MaxPool2d(k, stride)``.
 
     Example:
-        >>> MaxBlurPool2d()(torch.randn(1, 3, 9, 9)).shape
-        torch.Size([1, 3, 5, 5])
+        >>> MaxBlurPool2d(2)(torch.randn(1, 3, 28, 28)).shape
+        torch.Size([1, 3, 14, 14])
     """
 
-    def __init__(self, kernel_size: int = 2, blur_size: int = 3, stride: int = 2) -> None:
+    def __init__(
+        self, kernel_size: int = 2, stride: int = 2, padding: Any = 0, *, filter_size: int = 3
+    ) -> None:
         from anyconv.nn import MaxPool2d
 
         super().__init__(
-            MaxPool2d(kernel_size, stride=1, padding="same"), BlurPool2d(blur_size, stride)
+            MaxPool2d(kernel_size, stride=1, padding=padding), BlurPool2d(filter_size, stride)
         )

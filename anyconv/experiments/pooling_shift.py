@@ -115,9 +115,9 @@ def run(ctx: Context) -> Outcome:
                 curves: dict[str, list[float]] = {"consistency": [], "change": [], "accuracy": []}
                 for s in shifts:
                     moves = [(dy * s, dx * s) for dy, dx in DIRECTIONS] if s else [(0, 0)]
-                    rows = shift_consistency(model, x, moves)
-                    curves["consistency"].append(statistics.fmean(r["consistency"] for r in rows))
-                    curves["change"].append(statistics.fmean(r["output_change"] for r in rows))
+                    measure = shift_consistency(model, x, moves, mode="zeros")
+                    curves["consistency"].append(measure["consistency"])
+                    curves["change"].append(measure["softmax_change"])
                     curves["accuracy"].append(_accuracy(model, x, y, moves))
                 measured[kind].append(curves)
     table = []

@@ -53,26 +53,26 @@ def test_blurpool_is_a_binomial_filter_then_stride():
     x = torch.randn(2, 3, 9, 8, dtype=torch.float64)
     row = torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64) / 4
     kernel = torch.outer(row, row).expand(3, 1, 3, 3)
-    expected = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), kernel, stride=2, groups=3)
+    # "same" with stride 2: 9 rows -> 5 (pad 1 and 1), 8 columns -> 4 (pad 0 and 1)
+    padded = F.pad(x, (0, 1, 1, 1), mode="reflect")
+    expected = F.conv2d(padded, kernel, stride=2, groups=3)
     assert torch.allclose(BlurPool2d()(x), expected, atol=1e-12)
-    assert MaxBlurPool2d()(x.float()).shape == (2, 3, 5, 4)
+    assert MaxBlurPool2d()(x.float()).shape == (2, 3, 4, 4)  # ceil((n - 1) / 2)
 
 
 def test_shift_consistency_counts_kept_predictions():
     torch.manual_seed(0)
     x = torch.rand(20, 1, 6, 6)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 4))
-    rows = shift_consistency(net, x, [(0, 0), (0, 1)])
+    out = shift_consistency(net, x, [(0, 0), (0, 1)])
     base = net(x).argmax(1)
     moved = net(F.pad(x, (1, 0))[..., :6]).argmax(1)
-    assert rows[0] == {"shift": (0, 0), "consistency": 1.0, "output_change": 0.0}
-    assert rows[1]["consistency"] == pytest.approx((base == moved).double().mean().item())
-    assert 0 < rows[1]["output_change"] < 1
-    # a network that averages over all positions with circular shifts would be invariant;
-    # a constant network is, whatever the shift
+    assert out["per_shift"][0] == {"shift": (0, 0), "consistency": 1.0, "softmax_change": 0.0}
+    assert out["consistency"] == pytest.approx((base == moved).double().mean().item())
+    assert 0 < out["softmax_change"] < 1
     constant = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 4))
     torch.nn.init.zeros_(constant[1].weight)
-    assert shift_consistency(constant, x, [(2, -1)])[0]["consistency"] == 1.0
+    assert shift_consistency(constant, x, [(2, -1)])["consistency"] == 1.0
 
 
 def test_rotate_matches_exact_quarter_turns():
