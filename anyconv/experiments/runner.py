@@ -102,7 +102,7 @@ class Context:
 
     def finish(self) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, visible=False)
+            self._progress.remove_task(self._task)
 
 
 def _jsonable(value: Any) -> Any:
