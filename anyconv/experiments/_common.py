@@ -6,9 +6,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -57,6 +59,24 @@ def dataset(config: dict[str, Any], key: str = "data") -> Splits:
         name=f"{data.name}[{len(parts[0])}/{len(parts[2])}]",
         class_names=data.class_names,
     )
+
+
+def label(data: Splits) -> str:
+    """A short name of ``data`` for titles: the folder of a file-based spec, the sizes.
+
+    Example:
+        >>> x, y = torch.zeros(2, 1, 1, 1), torch.zeros(2, dtype=torch.long)
+        >>> label(Splits(x, y, x, y, num_classes=1, kind="image", name="idx:/data/mnist[2/2]"))
+        'mnist (2 train / 2 test)'
+        >>> label(Splits(x, y, x, y, num_classes=1, kind="image", name="digits[2/2], rotated"))
+        'digits (2 train / 2 test), rotated'
+    """
+    match = re.fullmatch(r"([^\[]*)(?:\[(\d+)/(\d+)\])?(.*)", data.name)
+    spec, train, test, rest = match.groups()
+    kind, _, argument = spec.partition(":")
+    name = Path(argument.rstrip("/")).name if argument else kind
+    sizes = f" ({train} train / {test} test)" if train else ""
+    return f"{name}{sizes}{rest}"
 
 
 BATCH = 64

@@ -77,7 +77,7 @@ def run(ctx: Context) -> Outcome:
             ax.set_yscale("log")
         ax.set_title(label)
     axes[0].legend()
-    fig.suptitle(f"LeNet-5 on {data.name}: {len(ctx.seeds)} seeds (thin lines), mean and spread")
+    fig.suptitle(f"LeNet-5 on {label(data)}: {len(ctx.seeds)} seeds (thin lines), mean and spread")
     return Outcome(
         table=table,
         holds=steadily and narrows,

@@ -118,7 +118,7 @@ def run(ctx: Context) -> Outcome:
     right.set_xlabel("parameters (log scale)")
     right.set_ylabel("test accuracy, unshifted (%)")
     right.set_title("parameters vs accuracy", fontsize=10)
-    fig.suptitle(f"dense vs convolutional on {data.name}")
+    fig.suptitle(f"dense vs convolutional on {label(data)}")
     return Outcome(
         table=table,
         holds=best_plain and best_shifted,

@@ -165,7 +165,7 @@ def run(ctx: Context) -> Outcome:
     right.set_ylabel("test accuracy (%)")
     right.set_title("test accuracy while training (mean ± std)")
     right.legend()
-    fig.suptitle(f"LeNet-5 on {data.name}: flipped vs unflipped kernels")
+    fig.suptitle(f"LeNet-5 on {label(data)}: flipped vs unflipped kernels")
     figures = [ctx.save(fig, "flip.png")]
     return Outcome(
         table=table,

@@ -179,7 +179,7 @@ def run(ctx: Context) -> Outcome:
     bottom.set_xlabel("relative residual of the best Gabor fit ‖w − fit‖ / ‖w‖ (%)")
     bottom.set_title("lower is more Gabor-like")
     fig.suptitle(
-        f"LeNet-5's first-layer kernels ({data.name}) and their best Gabor fits\n"
+        f"LeNet-5's first-layer kernels ({label(data)}) and their best Gabor fits\n"
         "red positive, blue negative, one colour scale per column",
         fontsize=11,
     )

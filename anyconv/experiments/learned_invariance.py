@@ -86,7 +86,7 @@ def rotated_data(data: Splits, max_angle: float) -> Splits:
         data.y_test,
         num_classes=data.num_classes,
         kind=data.kind,
-        name=f"{data.name} rotated ±{max_angle}°",
+        name=f"{data.name}, rotated ±{max_angle}°",
         class_names=data.class_names,
     )
 
@@ -227,7 +227,7 @@ def run(ctx: Context) -> Outcome:
             panels[u][p].set_yticks([])
         panels[u][0].set_ylabel(f"unit {u}", fontsize=7, rotation=0, ha="right", va="center")
     right.suptitle(f"trained maxout units (rows)\nand their {pieces} filters each", fontsize=9)
-    fig.suptitle(f"maxout vs plain first layer, trained on {data.name}")
+    fig.suptitle(f"maxout vs plain first layer, trained on {label(data)}")
     return Outcome(
         table=table,
         holds=holds,

@@ -170,8 +170,8 @@ def run(ctx: Context) -> Outcome:
         ax.set_title(title, fontsize=10)
     axes[0].legend(fontsize=7)
     fig.suptitle(
-        f"LeNet-5 with different downsampling on {data.name}: test images moved "
-        f"up/down/left/right, means over the 4 directions and {len(ctx.seeds)} seed(s)"
+        f"LeNet-5 with different downsampling on {label(data)}\ntest images moved up, down, "
+        f"left and right; means over the 4 directions and {len(ctx.seeds)} seed(s)"
     )
     return Outcome(
         table=table,

@@ -205,7 +205,7 @@ def run(ctx: Context) -> Outcome:
     right.set_ylabel("test accuracy (%)")
     right.set_title(f"LeNet-5 with both convolutions rank-r ({len(ctx.seeds)} seed(s))")
     right.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"separable approximations on {data.name}")
+    fig.suptitle(f"separable approximations on {label(data)}")
     return Outcome(
         table=table,
         holds=bool(good),

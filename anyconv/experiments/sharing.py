@@ -179,7 +179,7 @@ def run(ctx: Context) -> Outcome:
         f"test accuracy as first layer of a small net\n(bar: mean, dots: {len(ctx.seeds)} seeds)",
         fontsize=9,
     )
-    fig.suptitle(f"from a dense layer to a convolution on {data.name}")
+    fig.suptitle(f"from a dense layer to a convolution on {label(data)}")
     return Outcome(
         table=table,
         holds=formulas and fewer and same_macs and keeps,
