@@ -61,14 +61,14 @@ def dataset(config: dict[str, Any], key: str = "data") -> Splits:
     )
 
 
-def label(data: Splits) -> str:
+def data_label(data: Splits) -> str:
     """A short name of ``data`` for titles: the folder of a file-based spec, the sizes.
 
     Example:
         >>> x, y = torch.zeros(2, 1, 1, 1), torch.zeros(2, dtype=torch.long)
-        >>> label(Splits(x, y, x, y, num_classes=1, kind="image", name="idx:/data/mnist[2/2]"))
+        >>> data_label(Splits(x, y, x, y, num_classes=1, kind="image", name="idx:/data/mnist[2/2]"))
         'mnist (2 train / 2 test)'
-        >>> label(Splits(x, y, x, y, num_classes=1, kind="image", name="digits[2/2], rotated"))
+        >>> data_label(Splits(x, y, x, y, num_classes=1, kind="image", name="digits[2/2], rotated"))
         'digits (2 train / 2 test), rotated'
     """
     match = re.fullmatch(r"([^\[]*)(?:\[(\d+)/(\d+)\])?(.*)", data.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
+    data_label,
     dataset,
     mean_std,
     trained_model,
@@ -77,7 +78,9 @@ def run(ctx: Context) -> Outcome:
             ax.set_yscale("log")
         ax.set_title(label)
     axes[0].legend()
-    fig.suptitle(f"LeNet-5 on {label(data)}: {len(ctx.seeds)} seeds (thin lines), mean and spread")
+    fig.suptitle(
+        f"LeNet-5 on {data_label(data)}: {len(ctx.seeds)} seeds (thin lines), mean and spread"
+    )
     return Outcome(
         table=table,
         holds=steadily and narrows,

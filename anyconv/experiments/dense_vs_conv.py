@@ -17,6 +17,7 @@ from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
     builder,
+    data_label,
     dataset,
     mean_std,
     seeds_note,
@@ -118,7 +119,7 @@ def run(ctx: Context) -> Outcome:
     right.set_xlabel("parameters (log scale)")
     right.set_ylabel("test accuracy, unshifted (%)")
     right.set_title("parameters vs accuracy", fontsize=10)
-    fig.suptitle(f"dense vs convolutional on {label(data)}")
+    fig.suptitle(f"dense vs convolutional on {data_label(data)}")
     return Outcome(
         table=table,
         holds=best_plain and best_shifted,

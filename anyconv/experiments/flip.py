@@ -18,6 +18,7 @@ from anyconv.experiments._common import (
     QUICK_TRAINING,
     builder,
     convs,
+    data_label,
     dataset,
     mean_std,
     seeds_note,
@@ -165,7 +166,7 @@ def run(ctx: Context) -> Outcome:
     right.set_ylabel("test accuracy (%)")
     right.set_title("test accuracy while training (mean ± std)")
     right.legend()
-    fig.suptitle(f"LeNet-5 on {label(data)}: flipped vs unflipped kernels")
+    fig.suptitle(f"LeNet-5 on {data_label(data)}: flipped vs unflipped kernels")
     figures = [ctx.save(fig, "flip.png")]
     return Outcome(
         table=table,

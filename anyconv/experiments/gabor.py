@@ -17,6 +17,7 @@ from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
     convs,
+    data_label,
     dataset,
     trained_model,
 )
@@ -179,7 +180,7 @@ def run(ctx: Context) -> Outcome:
     bottom.set_xlabel("relative residual of the best Gabor fit ‖w − fit‖ / ‖w‖ (%)")
     bottom.set_title("lower is more Gabor-like")
     fig.suptitle(
-        f"LeNet-5's first-layer kernels ({label(data)}) and their best Gabor fits\n"
+        f"LeNet-5's first-layer kernels ({data_label(data)}) and their best Gabor fits\n"
         "red positive, blue negative, one colour scale per column",
         fontsize=11,
     )

@@ -22,6 +22,7 @@ from anyconv.data import Splits
 from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
+    data_label,
     dataset,
     mean_std,
     seeds_note,
@@ -227,7 +228,7 @@ def run(ctx: Context) -> Outcome:
             panels[u][p].set_yticks([])
         panels[u][0].set_ylabel(f"unit {u}", fontsize=7, rotation=0, ha="right", va="center")
     right.suptitle(f"trained maxout units (rows)\nand their {pieces} filters each", fontsize=9)
-    fig.suptitle(f"maxout vs plain first layer, trained on {label(data)}")
+    fig.suptitle(f"maxout vs plain first layer, trained on {data_label(data)}")
     return Outcome(
         table=table,
         holds=holds,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from anyconv.experiments._common import dataset, mean_std, seeds_note, trained_model
+from anyconv.experiments._common import data_label, dataset, mean_std, seeds_note, trained_model
 from anyconv.experiments._plots import band, seed_dots
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
@@ -91,7 +91,7 @@ def run(ctx: Context) -> Outcome:
     right.set_ylabel("test accuracy (%)")
     right.set_title("while training (mean ± std over seeds)")
     right.legend()
-    fig.suptitle(f"direction of motion on {label(data)}: {data.num_classes} classes")
+    fig.suptitle(f"direction of motion on {data_label(data)}: {data.num_classes} classes")
     return Outcome(
         table=table,
         holds=at_chance and reads_motion,

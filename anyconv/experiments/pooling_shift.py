@@ -20,6 +20,7 @@ from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
     builder,
+    data_label,
     dataset,
     mean_std,
     replace,
@@ -170,7 +171,7 @@ def run(ctx: Context) -> Outcome:
         ax.set_title(title, fontsize=10)
     axes[0].legend(fontsize=7)
     fig.suptitle(
-        f"LeNet-5 with different downsampling on {label(data)}\ntest images moved up, down, "
+        f"LeNet-5 with different downsampling on {data_label(data)}\ntest images moved up, down, "
         f"left and right; means over the 4 directions and {len(ctx.seeds)} seed(s)"
     )
     return Outcome(

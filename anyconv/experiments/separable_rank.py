@@ -19,6 +19,7 @@ from anyconv.experiments._common import (
     accuracy,
     builder,
     convs,
+    data_label,
     dataset,
     mean_std,
     replace,
@@ -205,7 +206,7 @@ def run(ctx: Context) -> Outcome:
     right.set_ylabel("test accuracy (%)")
     right.set_title(f"LeNet-5 with both convolutions rank-r ({len(ctx.seeds)} seed(s))")
     right.legend(loc="lower right", fontsize=8)
-    fig.suptitle(f"separable approximations on {label(data)}")
+    fig.suptitle(f"separable approximations on {data_label(data)}")
     return Outcome(
         table=table,
         holds=bool(good),

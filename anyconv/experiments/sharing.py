@@ -17,6 +17,7 @@ import torch
 from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
+    data_label,
     dataset,
     mean_std,
     seeds_note,
@@ -179,7 +180,7 @@ def run(ctx: Context) -> Outcome:
         f"test accuracy as first layer of a small net\n(bar: mean, dots: {len(ctx.seeds)} seeds)",
         fontsize=9,
     )
-    fig.suptitle(f"from a dense layer to a convolution on {label(data)}")
+    fig.suptitle(f"from a dense layer to a convolution on {data_label(data)}")
     return Outcome(
         table=table,
         holds=formulas and fewer and same_macs and keeps,
