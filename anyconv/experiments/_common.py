@@ -184,6 +184,11 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
+def seeds_count(seeds: Sequence[int]) -> str:
+    """``"1 seed"`` or ``"N seeds"``."""
+    return "1 seed" if len(seeds) == 1 else f"{len(seeds)} seeds"
+
+
 def seeds_note(seeds: Sequence[int]) -> str:
     """How many seeds a mean is over, in words."""
     return f"mean ± std over {len(seeds)} seeds" if len(seeds) > 1 else "1 seed, no spread"

@@ -13,6 +13,7 @@ from anyconv.experiments._common import (
     data_label,
     dataset,
     mean_std,
+    seeds_count,
     trained_model,
 )
 from anyconv.experiments._plots import band
@@ -79,7 +80,7 @@ def run(ctx: Context) -> Outcome:
         ax.set_title(label)
     axes[0].legend()
     fig.suptitle(
-        f"LeNet-5 on {data_label(data)}: {len(ctx.seeds)} seeds (thin lines), mean and spread"
+        f"LeNet-5 on {data_label(data)}: {seeds_count(ctx.seeds)} (thin lines), mean and spread"
     )
     return Outcome(
         table=table,

@@ -21,6 +21,7 @@ from anyconv.experiments._common import (
     data_label,
     dataset,
     mean_std,
+    seeds_count,
     seeds_note,
     trained,
 )
@@ -157,7 +158,7 @@ def run(ctx: Context) -> Outcome:
     left.set_ylabel("test accuracy (%)")
     low = min(m["test_accuracy"] for f in runs for m in runs[f]) * 100
     left.set_ylim(max(0, low - 3 * max(noise * 100, 0.5)), 100)
-    left.set_title(f"final test accuracy (bar: mean, dots: {len(ctx.seeds)} seeds)")
+    left.set_title(f"final test accuracy (bar: mean, dots: {seeds_count(ctx.seeds)})")
     for flip, color in ((False, "C0"), (True, "C1")):
         history = [[h["test_accuracy"] * 100 for h in m["history"]] for m in runs[flip]]
         epochs = range(1, len(history[0]) + 1)

@@ -19,6 +19,7 @@ from anyconv.experiments._common import (
     convs,
     data_label,
     dataset,
+    seeds_count,
     trained_model,
 )
 from anyconv.experiments.registry import register_experiment
@@ -190,7 +191,7 @@ def run(ctx: Context) -> Outcome:
         rule=rule,
         figures=[ctx.save(fig, "gabor.png")],
         notes=[
-            f"{len(learned)} learned {size[0]}x{size[1]} kernels from {len(ctx.seeds)} seed(s); "
+            f"{len(learned)} learned {size[0]}x{size[1]} kernels from {seeds_count(ctx.seeds)}; "
             f"{n} kernels per baseline"
         ],
         formats={k: "{:.1%}" for k in ("residual_median", "residual_q25", "residual_q75")},

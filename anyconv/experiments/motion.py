@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import math
 
-from anyconv.experiments._common import data_label, dataset, mean_std, seeds_note, trained_model
+from anyconv.experiments._common import (
+    data_label,
+    dataset,
+    mean_std,
+    seeds_count,
+    seeds_note,
+    trained_model,
+)
 from anyconv.experiments._plots import band, seed_dots
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
@@ -80,7 +87,7 @@ def run(ctx: Context) -> Outcome:
     left.axhline(chance * 100, color="k", ls="--", lw=1, label=f"chance ({chance:.1%})")
     left.set_ylim(0, 100)
     left.set_ylabel("test accuracy (%)")
-    left.set_title(f"final test accuracy (bar: mean, dots: {len(ctx.seeds)} seeds)")
+    left.set_title(f"final test accuracy (bar: mean, dots: {seeds_count(ctx.seeds)})")
     left.legend(loc="center right")
     for name, color in zip(MODELS, ("C0", "C1"), strict=True):
         history = [[h["test_accuracy"] * 100 for h in m["history"]] for m in runs[name]]

@@ -24,6 +24,7 @@ from anyconv.experiments._common import (
     dataset,
     mean_std,
     replace,
+    seeds_count,
     trained,
 )
 from anyconv.experiments._pending import BlurPool2d, MaxBlurPool2d, shift_consistency
@@ -172,7 +173,7 @@ def run(ctx: Context) -> Outcome:
     axes[0].legend(fontsize=7)
     fig.suptitle(
         f"LeNet-5 with different downsampling on {data_label(data)}\ntest images moved up, down, "
-        f"left and right; means over the 4 directions and {len(ctx.seeds)} seed(s)"
+        f"left and right; means over the 4 directions and {seeds_count(ctx.seeds)}"
     )
     return Outcome(
         table=table,

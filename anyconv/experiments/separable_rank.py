@@ -23,6 +23,7 @@ from anyconv.experiments._common import (
     dataset,
     mean_std,
     replace,
+    seeds_count,
     seeds_note,
     trained_model,
 )
@@ -204,7 +205,7 @@ def run(ctx: Context) -> Outcome:
     right.set_xticks(ranks, [f"{r}\n{separable_macs[r] / full_macs:.0%}" for r in ranks])
     right.set_xlabel("rank r  /  conv multiply-adds vs the original")
     right.set_ylabel("test accuracy (%)")
-    right.set_title(f"LeNet-5 with both convolutions rank-r ({len(ctx.seeds)} seed(s))")
+    right.set_title(f"LeNet-5 with both convolutions rank-r ({seeds_count(ctx.seeds)})")
     right.legend(loc="lower right", fontsize=8)
     fig.suptitle(f"separable approximations on {data_label(data)}")
     return Outcome(

@@ -20,6 +20,7 @@ from anyconv.experiments._common import (
     data_label,
     dataset,
     mean_std,
+    seeds_count,
     seeds_note,
     trained,
 )
@@ -177,7 +178,7 @@ def run(ctx: Context) -> Outcome:
     right.set_ylim(max(0, low - 5), 100)
     right.set_ylabel("test accuracy (%)")
     right.set_title(
-        f"test accuracy as first layer of a small net\n(bar: mean, dots: {len(ctx.seeds)} seeds)",
+        f"test accuracy as first layer of a small net\n(bar: mean, dots: {seeds_count(ctx.seeds)})",
         fontsize=9,
     )
     fig.suptitle(f"from a dense layer to a convolution on {data_label(data)}")
