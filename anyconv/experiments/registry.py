@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from anyconv._spec import fail
+from anyconv._spec import fail, register_unique
 
 MODULES = (
     "dense_vs_conv",
@@ -25,25 +24,24 @@ MODULES = (
 (the order in which the theory meets the claims)."""
 
 
-@dataclass(frozen=True)
-class Experiment:
+class Experiment(NamedTuple):
     """One registered experiment.
 
     Attributes:
+        run: ``run(ctx) -> Outcome``, measuring with the settings in ``ctx.config``.
         name: the command-line name (``anyconv experiment NAME``).
         claim: the claim of the theory it tests, one sentence.
-        run: ``run(ctx) -> Outcome``, measuring with the settings in ``ctx.config``.
         quick: settings of the reduced run (``--quick``), a JSON-ready dict; ``"seeds"``
             is the default number of seeds and ``"data"`` the default dataset spec when the
             experiment reads one.
         full: settings of the full run, the same keys.
     """
 
+    run: Callable[..., Any]
     name: str
     claim: str
-    run: Callable[..., Any]
-    quick: dict[str, Any] = field(default_factory=dict)
-    full: dict[str, Any] = field(default_factory=dict)
+    quick: dict[str, Any]
+    full: dict[str, Any]
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -54,9 +52,9 @@ def register_experiment(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``run(ctx) -> Outcome`` as experiment ``name``.
 
-    A name can be registered once; a second registration is an error naming the first.
-    ``quick`` and ``full`` must have the same keys, so that every setting of a run is
-    written to its ``results.json`` either way.
+    A name held by another function is refused (:func:`anyconv._spec.register_unique`,
+    as for models and datasets). ``quick`` and ``full`` must have the same keys, so that
+    every setting of a run is written to its ``results.json`` either way.
 
     Example:
         >>> @register_experiment("doc-example", "1 + 1 = 2", quick={}, full={})
@@ -64,26 +62,22 @@ def register_experiment(
         ...     ...
         >>> EXPERIMENTS["doc-example"].claim
         '1 + 1 = 2'
-        >>> register_experiment("doc-example", "again", quick={}, full={})(run)
+        >>> def other(ctx):
+        ...     ...
+        >>> register_experiment("doc-example", "again", quick={}, full={})(other)
         ... # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        ValueError: register_experiment(): argument 'name' must be a name not registered ...
+        ValueError: register_experiment(): name 'doc-example' is already registered to ...
         >>> del EXPERIMENTS["doc-example"]
     """
     func = "register_experiment"
-    if not isinstance(name, str) or not name:
-        raise fail(func, "name", "a non-empty string", name, TypeError)
     if set(quick) != set(full):
         raise fail(func, "quick", f"the same keys as full ({sorted(full)})", sorted(quick))
 
     def wrap(run: Callable[..., Any]) -> Callable[..., Any]:
-        if name in EXPERIMENTS:
-            first = EXPERIMENTS[name].run
-            raise ValueError(
-                f"{func}(): argument 'name' must be a name not registered yet; got {name!r} "
-                f"(already registered by {first.__module__}.{first.__qualname__})"
-            )
-        EXPERIMENTS[name] = Experiment(name, claim, run, dict(quick), dict(full))
+        register_unique(
+            EXPERIMENTS, name, Experiment(run, name, claim, dict(quick), dict(full)), func
+        )
         return run
 
     return wrap

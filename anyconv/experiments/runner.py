@@ -18,7 +18,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from anyconv._spec import fail, positive_int
+from anyconv._spec import check_int, fail, positive_int
 from anyconv.experiments.registry import Experiment, get_experiment
 
 RESULT_KEYS = ("experiment", "claim", "holds", "table", "figures", "seconds", "config")
@@ -152,10 +152,7 @@ def settings(
     config = dict(experiment.quick if quick else experiment.full)
     if seeds is not None:
         config["seeds"] = positive_int(seeds, "seeds", func)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise fail(func, "seed", "an int >= 0", seed, TypeError)
-    if seed < 0:
-        raise fail(func, "seed", "an int >= 0", seed)
+    check_int(seed, "seed", func, minimum=0)
     if data is not None:
         if "data" not in config:
             raise fail(func, "data", f"None: experiment {experiment.name!r} reads no dataset", data)

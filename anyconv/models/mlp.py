@@ -9,20 +9,18 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail, positive_int
+from anyconv._spec import int_sequence, is_int, positive_int
 from anyconv.models._common import activation_class, check_probability
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
 
 
 def _check_hidden(value: Any, func: str) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         value = (value,)
-    if not isinstance(value, Sequence) or not all(
-        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value
-    ):
-        raise fail(func, "hidden", "a positive int or a sequence of them (may be empty)", value)
-    return tuple(value)
+    if isinstance(value, Sequence) and not value:
+        return ()
+    return int_sequence(value, "hidden", func)
 
 
 def mlp_width(parameters: int, in_features: int, num_classes: int, depth: int = 1) -> int:
@@ -98,12 +96,7 @@ class MLP(Module):
         func = type(self).__name__
         positive_int(in_channels, "in_channels", func)
         positive_int(num_classes, "num_classes", func)
-        if (
-            not isinstance(input_size, Sequence)
-            or not input_size
-            or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in input_size)
-        ):
-            raise fail(func, "input_size", "a non-empty tuple of positive ints", input_size)
+        input_size = int_sequence(input_size, "input_size", func)
         widths = _check_hidden(hidden, func)
         act = activation_class(activation, func)
         rate = check_probability(dropout, "dropout", func)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._spec import fail
+from anyconv._spec import check_int, check_real, fail, positive_int
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
@@ -96,15 +96,10 @@ class TrainConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
         func = "TrainConfig"
         for name in ("epochs", "batch_size", "eval_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise fail(func, name, "a positive int", value)
-        if not isinstance(self.shift, int) or self.shift < 0:
-            raise fail(func, "shift", "an int >= 0", self.shift)
+            positive_int(getattr(self, name), name, func)
+        check_int(self.shift, "shift", func, minimum=0)
         for name in ("lr", "momentum", "weight_decay"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise fail(func, name, "a number >= 0", value)
+            check_real(getattr(self, name), name, func, minimum=0)
         for name, allowed in (
             ("optimizer", OPTIMIZERS),
             ("schedule", SCHEDULES),
