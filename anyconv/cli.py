@@ -426,13 +426,9 @@ def _datasets(args: argparse.Namespace, console: Console) -> int:
 
 
 def _algorithm_line(name: str) -> str:
-    from anyconv.functional.algorithms import get_algorithm
+    from anyconv.functional.algorithms.registry import ALGORITHMS
 
-    entry = get_algorithm(name)
-    text = getattr(entry, "description", None) or inspect.getdoc(entry) or ""
-    first = text.split("\n\n", 1)[0].replace("\n", " ")
-    first = re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
-    return first
+    return ALGORITHMS[name].summary.replace("``", "")
 
 
 @command("algorithms", "list the convolution algorithms, one line each")
@@ -620,6 +616,97 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     worst = max(r["rel_error"] for r in rows if "skipped" not in r)
     console.print(f"all algorithms agree to {worst:.1e} (relative to the output's scale)")
     return 0 if worst < 1e-4 else 1
+
+
+# -- experiments (anyconv/experiments/) --------------------------------------------------
+
+
+def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="an experiment name, 'list' or 'all'")
+    parser.add_argument("--quick", action="store_true", help="reduced run (under a minute each)")
+    parser.add_argument(
+        "--seeds", type=_int, help="number of training seeds (default: the experiment's)"
+    )
+    parser.add_argument("--seed", type=_int, default=0, help="first seed (default 0)")
+    parser.add_argument(
+        "--data", help="image data set spec, e.g. idx:DIR for MNIST (default: the experiment's)"
+    )
+    parser.add_argument(
+        "--out", help="output folder (default runs/experiment-NAME; with 'all': one per name)"
+    )
+    parser.add_argument("--threads", type=_int, help="torch CPU threads (default: torch's choice)")
+
+
+@command(
+    "experiment",
+    "test a claim of the theory: results.json, table.md and figures",
+    _experiment_arguments,
+    description="Test a claim of the theory on real data. 'list' names the experiments and "
+    "their claims; 'all' runs every one.",
+)
+def _experiment(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from anyconv._spec import check_int
+    from anyconv.experiments import get_experiment, list_experiments, run_experiment
+    from anyconv.experiments.report import rich_table, verdict
+    from anyconv.experiments.runner import progress_bar
+
+    if args.name == "list":
+        table = Table(title="experiments (anyconv experiment NAME [--quick])")
+        table.add_column("name")
+        table.add_column("claim")
+        for name, claim in list_experiments().items():
+            table.add_row(name, plain(claim))
+        console.print(table)
+        return 0
+    names = list(list_experiments()) if args.name == "all" else [get_experiment(args.name).name]
+    if args.threads is not None:
+        check_int(args.threads, "--threads", "anyconv experiment", minimum=1)
+        torch.set_num_threads(args.threads)
+    done = []
+    with progress_bar(console) as progress:
+        for name in names:
+            # with 'all', --data goes to the experiments that read an image dataset
+            reads_data = "data" in get_experiment(name).full or args.name != "all"
+            out = args.out if args.name != "all" or args.out is None else Path(args.out) / name
+            results = run_experiment(
+                name,
+                quick=args.quick,
+                seeds=args.seeds,
+                seed=args.seed,
+                out=out,
+                data=args.data if reads_data else None,
+                console=console,
+                progress=progress,
+            )
+            folder = out or f"runs/experiment-{name}{'-quick' if args.quick else ''}"
+            progress.console.print(rich_table(results))
+            for note in results["notes"]:
+                progress.console.print(f"  [dim]{note}[/dim]", highlight=False)
+            progress.console.print(f"  rule: {results['rule']}", highlight=False)
+            colour = "green" if results["holds"] else "red"
+            progress.console.print(
+                f"  [{colour}]the claim {verdict(results)}[/{colour}] in "
+                f"{results['seconds']:.1f} s; results, table.md and "
+                f"{len(results['figures'])} figure(s) in {folder}\n",
+                highlight=False,
+            )
+            done.append(results)
+    if len(done) > 1:
+        table = Table(title="experiments run")
+        for column in ("experiment", "claim holds", "seconds"):
+            table.add_column(column)
+        for results in done:
+            table.add_row(
+                results["experiment"],
+                "yes" if results["holds"] else "no",
+                f"{results['seconds']:.1f}",
+            )
+        console.print(table)
+    return 0
 
 
 # -- the entry point ----------------------------------------------------------------------

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import gc
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
+
+from anyconv.analysis.timing import median_ratio, median_times, timed_rounds
+
+__all__ = [
+    "forward_backward",
+    "forward_only",
+    "median_ratio",
+    "median_time",
+    "median_times",
+    "peak_memory",
+    "timed_rounds",
+]
 
 
 def median_time(
@@ -15,53 +25,6 @@ def median_time(
 ) -> float:
     """Median wall-clock seconds of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
     return median_times({"fn": fn}, repeat, warmup, device)["fn"]
-
-
-def timed_rounds(
-    fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: int = 1, device: str = "cpu"
-) -> dict[str, list[float]]:
-    """Wall-clock seconds of each ``fns[name]()`` in each of ``repeat`` rounds.
-
-    The contenders run in turn within every round, so that a slow spell of a shared machine
-    falls on all of them alike, and the order rotates from round to round: a step runs
-    measurably slower right after a memory-heavy one (caches and freshly faulted pages).
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for round_ in range(repeat):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            fn = fns[name]
-            if device == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            fn()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
-    return times
-
-
-def median_times(
-    fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: int = 1, device: str = "cpu"
-) -> dict[str, float]:
-    """Median seconds of each contender over the rounds of :func:`timed_rounds`."""
-    rounds = timed_rounds(fns, repeat, warmup, device)
-    return {name: statistics.median(t) for name, t in rounds.items()}
-
-
-def median_ratio(rounds: dict[str, list[float]], name: str, base: str) -> float:
-    """Median over rounds of ``name``'s time over ``base``'s time in the same round: a slow
-    spell that spans a round cancels out.
-
-    Example:
-        >>> median_ratio({"a": [2.0, 9.0, 4.0], "b": [1.0, 3.0, 2.0]}, "a", "b")
-        2.0
-    """
-    return statistics.median(t / b for t, b in zip(rounds[name], rounds[base], strict=True))
 
 
 def forward_backward(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor) -> Callable:

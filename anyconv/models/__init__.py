@@ -17,6 +17,7 @@ from anyconv.models.cnn1d import CNN1d
 from anyconv.models.inception_net import InceptionTiny
 from anyconv.models.lenet import LeNet5
 from anyconv.models.local_nets import LocallyConnectedNet, TiledNet
+from anyconv.models.mlp import MLP, mlp_width
 from anyconv.models.mobilenet import MobileNetTiny
 from anyconv.models.registry import (
     create_model,
@@ -29,6 +30,7 @@ from anyconv.models.video import C3D, Frame2D
 
 __all__ = [
     "C3D",
+    "MLP",
     "TCN",
     "AllCNN",
     "CNN1d",
@@ -42,5 +44,6 @@ __all__ = [
     "create_model",
     "default_input_shape",
     "list_models",
+    "mlp_width",
     "register_model",
 ]

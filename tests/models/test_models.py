@@ -40,6 +40,7 @@ MORE_INPUTS = {
     "inception_tiny": IMAGES,
     "locally_connected_net": IMAGES,
     "tiled_net": IMAGES,
+    "mlp": [*IMAGES, SEQUENCE, VIDEO],
 }
 CASES = [
     (name, shape)

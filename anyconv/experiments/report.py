@@ -1,0 +1,99 @@
+"""Showing results: cells formatted per column, ``table.md`` and the rich table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+STD = "_std"
+
+
+def _cell(value: Any, fmt: str | None) -> str:
+    if value is None:
+        return "-"
+    if fmt is not None and isinstance(value, int | float) and not isinstance(value, bool):
+        return fmt.format(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "x".join(map(str, value)) if all(isinstance(v, int) for v in value) else str(value)
+    return str(value)
+
+
+def columns(table: list[dict[str, Any]]) -> list[str]:
+    """The columns of ``table`` in first-seen order; an ``x_std`` column folds into ``x``.
+
+    Example:
+        >>> columns([{"model": "a", "acc": 0.9, "acc_std": 0.01}, {"model": "b", "n": 3}])
+        ['model', 'acc', 'n']
+    """
+    seen: dict[str, None] = {}
+    for row in table:
+        for key in row:
+            seen.setdefault(key, None)
+    return [k for k in seen if not (k.endswith(STD) and k[: -len(STD)] in seen)]
+
+
+def cells(
+    table: list[dict[str, Any]], formats: dict[str, str]
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and string cells of ``table``: ``x`` with ``x_std`` as ``mean ± std``.
+
+    Example:
+        >>> cells([{"acc": 0.9, "acc_std": 0.01}], {"acc": "{:.1%}"})
+        (['acc'], [['90.0% ± 1.0%']])
+    """
+    keys = columns(table)
+    rows = []
+    for row in table:
+        line = []
+        for key in keys:
+            text = _cell(row.get(key), formats.get(key))
+            if row.get(key + STD) is not None:
+                text += " ± " + _cell(row[key + STD], formats.get(key))
+            line.append(text)
+        rows.append(line)
+    return [k.replace("_", " ") for k in keys], rows
+
+
+def verdict(results: dict[str, Any]) -> str:
+    """``"the claim holds"`` or ``"the claim does not hold"`` with the run kind."""
+    kind = "quick run" if results["config"].get("quick") else "full run"
+    return f"{'holds' if results['holds'] else 'does not hold'} ({kind})"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """``table.md``: the claim, the table, the rule and the verdict, the figures."""
+    headers, rows = cells(results["table"], results.get("formats", {}))
+    lines = [
+        f"# {results['experiment']}",
+        "",
+        f"**Claim:** {results['claim']}",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+        f"**Rule:** {results['rule']}",
+        "",
+        f"**Verdict:** the claim {verdict(results)}, in {results['seconds']:.1f} s.",
+    ]
+    lines += ["", *(f"- {n}" for n in results.get("notes", []))] if results.get("notes") else []
+    lines += ["", *(f"![{f}]({f})" for f in results["figures"])]
+    return "\n".join(lines) + "\n"
+
+
+def rich_table(results: dict[str, Any]) -> Table:
+    """The table as a rich ``Table``, titled with the experiment and its claim."""
+    headers, rows = cells(results["table"], results.get("formats", {}))
+    table = Table(title=f"{results['experiment']}: {results['claim']}", title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
