@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
+import pytest
 import torch
 from hypothesis import settings
 
@@ -25,3 +27,50 @@ def pytest_configure(config):
     threads = int(os.environ.get("ANYCONV_TEST_THREADS", "1"))
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+NO_CUDA = "no CUDA device visible (torch.cuda.is_available() is False)"
+CUDA_LINE = inspect.currentframe().f_lineno + 1  # where the skip reports point
+CUDA = pytest.param(
+    "cuda",
+    marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)],
+)
+
+
+@pytest.fixture(scope="session", params=["cpu", CUDA])
+def device(request):
+    """The device a device-aware test runs on: ``"cpu"``, then ``"cuda"`` when a GPU is
+    visible (skipped otherwise, the skips folded into one line of the summary).
+
+    The algorithm-equivalence, layer and trainer tests take this fixture, so that
+    ``python -m pytest -q`` on a machine with a GPU runs them on both devices, and
+    ``python -m pytest -q -m cuda`` runs only their CUDA cases. On CUDA the tests compare
+    against float64 references with float32 tolerances, so TF32 (a 10-bit mantissa in
+    matmul and cuDNN convolutions) is off; cuDNN is deterministic, so that two runs with one
+    seed give bitwise the same weights. Session-scoped: hypothesis forbids function-scoped
+    fixtures in its tests, and each device is set up once."""
+    if request.param == "cpu":
+        yield "cpu"
+        return
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32)
+    cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark = False, True, False
+    matmul.allow_tf32 = False
+    try:
+        yield "cuda"
+    finally:
+        cudnn.allow_tf32, cudnn.deterministic, cudnn.benchmark, matmul.allow_tf32 = saved
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Reports the CUDA cases skipped for want of a GPU under one location, so that ``-ra``
+    prints one line for all of them instead of one per test function."""
+    report = yield
+    if (
+        report.skipped
+        and isinstance(report.longrepr, tuple)
+        and report.longrepr[2].endswith(NO_CUDA)
+    ):
+        report.longrepr = (__file__, CUDA_LINE, report.longrepr[2])
+    return report

@@ -65,7 +65,7 @@ def window_specs(draw, tiled=False):
     return spatial, kernel, stride, padding, dilation, draw(st.booleans())
 
 
-def check_against_reference(kind, spec, p=2.0, seed=0):
+def check_against_reference(kind, spec, p=2.0, seed=0, device="cpu"):
     spatial, kernel, stride, padding, dilation, ceil_mode = spec
     torch.manual_seed(seed)
     x = torch.randn(2, 3, *spatial, dtype=torch.float64)
@@ -81,26 +81,26 @@ def check_against_reference(kind, spec, p=2.0, seed=0):
     assert tuple(outs) == want_shape
     if want is None:
         with pytest.raises(ValueError, match=r"'padding'.*no input element"):
-            run(kind, x, kernel, stride, padding, dilation, ceil_mode, p)
+            run(kind, x.to(device), kernel, stride, padding, dilation, ceil_mode, p)
         return
-    got = run(kind, x, kernel, stride, padding, dilation, ceil_mode, p)
-    assert got.shape[2:] == want_shape
-    torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
+    got = run(kind, x.to(device), kernel, stride, padding, dilation, ceil_mode, p)
+    assert got.shape[2:] == want_shape and got.device.type == device
+    torch.testing.assert_close(got.cpu(), want, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg_incl", "avg_excl", "lp", "soft"])
 @settings(max_examples=60, deadline=None)
 @given(spec=window_specs())
-def test_matches_bruteforce_reference(kind, spec):
-    check_against_reference(kind, spec, p=3.0)
+def test_matches_bruteforce_reference(kind, spec, device):
+    check_against_reference(kind, spec, p=3.0, device=device)
 
 
 @settings(max_examples=60, deadline=None)
 @given(spec=window_specs(tiled=True), p=st.sampled_from([1.0, 2.0, 0.5]))
-def test_tiled_windows_match_reference(spec, p):
+def test_tiled_windows_match_reference(spec, p, device):
     """stride == kernel: SoftPool's fused path, and LP pooling with several powers."""
-    check_against_reference("soft", spec)
-    check_against_reference("lp", spec, p=p)
+    check_against_reference("soft", spec, device=device)
+    check_against_reference("lp", spec, p=p, device=device)
 
 
 # --- PyTorch's kernels, wherever they share the rule ------------------------------------
@@ -119,28 +119,42 @@ def torch_specs(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(spec=torch_specs(), dilation=st.integers(1, 2), data=st.data())
-def test_max_pool_matches_torch(spec, dilation, data):
+def test_max_pool_matches_torch(spec, dilation, data, device):
+    """Forward and backward against PyTorch's kernel on the CPU."""
     spatial, kernel, stride, pad, ceil_mode = spec
     ndim = len(spatial)
     assume(all(n + 2 * q >= dilation * (k - 1) + 1 for n, q, k in zip(spatial, pad, kernel)))
-    x = torch.randn(2, 3, *spatial)
+    x = torch.randn(2, 3, *spatial, requires_grad=True)
     want = TORCH_MAX[ndim](x, kernel, stride, pad, dilation, ceil_mode)
     # Same rule, spelt as per-axis (lo, hi) pairs, which skips PyTorch's padding argument.
     as_pairs = data.draw(st.booleans())
     padding = tuple((q, q) for q in pad) if as_pairs else pad
-    got = max_pool(x, kernel, stride, padding, dilation, ceil_mode)
-    torch.testing.assert_close(got, want)
+    xd = x.detach().to(device).requires_grad_()
+    got = max_pool(xd, kernel, stride, padding, dilation, ceil_mode)
+    assert got.device.type == device
+    torch.testing.assert_close(got.cpu(), want)
+    grad_out = torch.randn_like(want)
+    (g_want,) = torch.autograd.grad(want, x, grad_out)
+    (g_got,) = torch.autograd.grad(got, xd, grad_out.to(device))
+    torch.testing.assert_close(g_got.cpu(), g_want)
 
 
 @settings(max_examples=60, deadline=None)
 @given(spec=torch_specs(), count_include_pad=st.booleans())
-def test_avg_pool_matches_torch(spec, count_include_pad):
+def test_avg_pool_matches_torch(spec, count_include_pad, device):
+    """Forward and backward against PyTorch's kernel on the CPU."""
     spatial, kernel, stride, pad, ceil_mode = spec
-    x = torch.randn(2, 3, *spatial)
+    x = torch.randn(2, 3, *spatial, requires_grad=True)
     want = TORCH_AVG[len(spatial)](x, kernel, stride, pad, ceil_mode, count_include_pad)
+    grad_out = torch.randn_like(want)
+    (g_want,) = torch.autograd.grad(want, x, grad_out)
     for padding in (pad, tuple((q, q) for q in pad)):
-        got = avg_pool(x, kernel, stride, padding, ceil_mode, count_include_pad)
-        torch.testing.assert_close(got, want)
+        xd = x.detach().to(device).requires_grad_()
+        got = avg_pool(xd, kernel, stride, padding, ceil_mode, count_include_pad)
+        assert got.device.type == device
+        torch.testing.assert_close(got.cpu(), want)
+        (g_got,) = torch.autograd.grad(got, xd, grad_out.to(device))
+        torch.testing.assert_close(g_got.cpu(), g_want)
 
 
 @settings(max_examples=60, deadline=None)

@@ -53,9 +53,11 @@ def _reference(x, size, stride, pads, mode):
     ],
 )
 @pytest.mark.parametrize("channels", [1, 5])
-def test_blur_pool_against_scipy(spatial, size, stride, padding, pads, mode, channels):
+def test_blur_pool_against_scipy(spatial, size, stride, padding, pads, mode, channels, device):
     x = torch.randn(2, channels, *spatial, dtype=torch.float64)
-    y = blur_pool(x, size, stride, padding, mode)
+    y = blur_pool(x.to(device), size, stride, padding, mode)
+    assert y.device.type == device
+    y = y.cpu()
     nd = len(spatial)
     sizes = (size,) * nd if isinstance(size, int) else size
     strides = (stride,) * nd if isinstance(stride, int) else stride

@@ -65,6 +65,26 @@ def test_bias_must_be_a_bool(name):
         LAYERS[name](bias="yes")
 
 
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_every_conv_like_layer_gives_on_the_device_what_it_gives_on_the_cpu(name, device):
+    """Forward and backward (input and every parameter) of a float64 layer moved with
+    ``.to(device)`` against the same layer on the CPU."""
+    torch.manual_seed(0)
+    layer = LAYERS[name](padding="same").double()
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64, requires_grad=True)
+    want = layer(x)
+    grad_out = torch.randn_like(want)
+    wants = torch.autograd.grad(want, (x, *layer.parameters()), grad_out)
+    xd = x.detach().to(device).requires_grad_()
+    layer.to(device)
+    got = layer(xd)
+    assert got.device.type == device
+    gots = torch.autograd.grad(got, (xd, *layer.parameters()), grad_out.to(device))
+    torch.testing.assert_close(got.cpu(), want, rtol=1e-10, atol=1e-10)
+    for a, b in zip(gots, wants, strict=True):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-10, atol=1e-10)
+
+
 def test_one_repr_for_all():
     assert repr(Conv2d(3, 8, 3, dilation=2, bias=False)) == (
         "Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=0, dilation=(2, 2), bias=False)"

@@ -26,7 +26,7 @@ OURS = {1: Conv1d, 2: Conv2d, 3: Conv3d}
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
-def test_same_initialisation_and_state_dict_as_torch(ndim, mode):
+def test_same_initialisation_and_state_dict_as_torch(ndim, mode, device):
     kw = dict(stride=2, padding=1, dilation=1, groups=2, bias=True, padding_mode=mode)
     torch.manual_seed(0)
     theirs = TORCH[ndim](4, 6, 3, **kw)
@@ -39,12 +39,19 @@ def test_same_initialisation_and_state_dict_as_torch(ndim, mode):
     assert all(torch.equal(ours.state_dict()[k], v) for k, v in theirs.state_dict().items())
     fresh = OURS[ndim](4, 6, 3, **kw)
     fresh.load_state_dict(theirs.state_dict())
-    x = torch.randn(2, 4, *(9,) * ndim)
-    assert torch.allclose(fresh(x), theirs(x), atol=1e-6)
+    x = torch.randn(2, 4, *(9,) * ndim, requires_grad=True)
+    want = theirs(x)
+    (g_want,) = torch.autograd.grad(want.sum(), x)
+    xd = x.detach().to(device).requires_grad_()
+    got = fresh.to(device)(xd)
+    (g_got,) = torch.autograd.grad(got.sum(), xd)
+    assert got.device.type == device
+    assert torch.allclose(got.cpu(), want, atol=1e-6)
+    assert torch.allclose(g_got.cpu(), g_want, atol=1e-5)
 
 
 @pytest.mark.parametrize("algorithm", ["native", "direct", "im2col", "fft"])
-def test_layer_passes_every_option_to_conv(algorithm):
+def test_layer_passes_every_option_to_conv(algorithm, device):
     layer = Conv2d(
         4,
         6,
@@ -70,7 +77,8 @@ def test_layer_passes_every_option_to_conv(algorithm):
         padding_mode="replicate",
         flip=True,
     )
-    assert rel_err(layer(x), want) <= 1e-12
+    y = layer.to(device)(x.to(device))
+    assert y.device.type == device and rel_err(y, want) <= 1e-12
 
 
 def test_convert_swaps_every_conv_and_keeps_outputs():
@@ -116,11 +124,10 @@ def test_num_parameters_closed_forms():
 
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
-def test_depthwise_separable_is_depthwise_then_pointwise(ndim):
-    block = DepthwiseSeparableConv(
-        4, 6, 3, ndim=ndim, multiplier=2, stride=2, padding="same"
-    ).double()
-    x = torch.randn(2, 4, *(7,) * ndim, dtype=torch.float64)
+def test_depthwise_separable_is_depthwise_then_pointwise(ndim, device):
+    block = DepthwiseSeparableConv(4, 6, 3, ndim=ndim, multiplier=2, stride=2, padding="same")
+    block = block.to(device, torch.float64)
+    x = torch.randn(2, 4, *(7,) * ndim, dtype=torch.float64, device=device)
     mid = anyconv.conv(
         x, block.depthwise.weight, block.depthwise.bias, stride=2, padding="same", groups=4
     )

@@ -21,7 +21,7 @@ def gabor_reference(h, w, theta, omega, psi, alpha, beta, amplitude):
     return amplitude * np.exp(-alpha * xr**2 - beta * yr**2) * np.sin(omega * xr + psi)
 
 
-def test_forward_uses_the_gabor_formula_per_kernel():
+def test_forward_uses_the_gabor_formula_per_kernel(device):
     torch.manual_seed(0)
     layer = GaborConv2d(2, 3, (5, 6), padding="same", dtype=torch.float64)
     with torch.no_grad():
@@ -43,7 +43,9 @@ def test_forward_uses_the_gabor_formula_per_kernel():
     np.testing.assert_allclose(layer.weight.detach().numpy(), weight, atol=1e-12)
     x = torch.randn(2, 2, 8, 9, dtype=torch.float64)
     ref = anyconv.conv(x, torch.from_numpy(weight), layer.bias, padding="same")
-    torch.testing.assert_close(layer(x), ref)
+    got = layer.to(device)(x.to(device))
+    assert got.device.type == device
+    torch.testing.assert_close(got.cpu(), ref)
 
 
 def test_initialisation_spreads_orientations_and_frequencies():

@@ -27,8 +27,8 @@ TILED = {1: TiledConv1d, 2: TiledConv2d, 3: TiledConv3d}
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
-@given(conv_specs(flip=False, dtypes=(torch.float64,), tiles=3))
-def test_layers_match_brute_force(spec):
+@given(spec=conv_specs(flip=False, dtypes=(torch.float64,), tiles=3))
+def test_layers_match_brute_force(spec, device):
     ndim = len(spec["kernel"])
     opts = conv_options(spec)
     x, _, _ = make_tensors(spec)
@@ -37,12 +37,15 @@ def test_layers_match_brute_force(spec):
     local = LOCAL[ndim](*args, spec["spatial"], **kw)
     b = local.bias.detach() if spec["bias"] else None
     ref = conv_reference(x, local.weight.detach(), b, local=True, **opts)
-    np.testing.assert_allclose(local(x).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
+    got = local.to(device)(x.to(device)).detach()
+    assert got.device.type == device
+    np.testing.assert_allclose(got.cpu().numpy(), ref, rtol=1e-10, atol=1e-10)
 
     tiled = TILED[ndim](*args, spec["tiles"], **kw)
     b = tiled.bias.detach() if spec["bias"] else None
     ref = conv_reference(x, tiled.weight.detach(), b, tiles=spec["tiles"], **opts)
-    np.testing.assert_allclose(tiled(x).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
+    got = tiled.to(device)(x.to(device)).detach()
+    np.testing.assert_allclose(got.cpu().numpy(), ref, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("ndim", [1, 2, 3])
@@ -100,7 +103,7 @@ def test_identities_through_layers():
     torch.testing.assert_close(big(x), local(x) + big.bias[:, None, None])
 
 
-def test_gradcheck_layers():
+def test_gradcheck_layers(device):
     torch.manual_seed(0)
     for layer, shape in [
         (
@@ -111,8 +114,8 @@ def test_gradcheck_layers():
         (TiledConv2d(2, 2, 2, (2, 3), padding="same", padding_mode="circular"), (1, 2, 4, 5)),
         (TiledConv3d(1, 2, (1, 2, 2), 2, dilation=(1, 1, 2), padding=1), (1, 1, 3, 3, 3)),
     ]:
-        layer = layer.double()
-        x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+        layer = layer.to(device, torch.float64)
+        x = torch.randn(shape, dtype=torch.float64, device=device, requires_grad=True)
         params = tuple(layer.parameters())
 
         def f(v, *p, layer=layer, params=params):

@@ -30,6 +30,20 @@ from anyconv.nn.pool import (
 SHAPES = {1: (2, 3, 11), 2: (2, 3, 9, 8), 3: (2, 3, 6, 5, 7)}
 
 
+def forward_backward_match(ours, theirs, x, device):
+    """``ours`` on ``device`` gives PyTorch's module's output and input gradient on the CPU."""
+    x = x.requires_grad_()
+    want = theirs(x)
+    grad_out = torch.randn_like(want)
+    (g_want,) = torch.autograd.grad(want, x, grad_out)
+    xd = x.detach().to(device).requires_grad_()
+    got = ours(xd)
+    (g_got,) = torch.autograd.grad(got, xd, grad_out.to(device))
+    assert got.device.type == device
+    torch.testing.assert_close(got.cpu(), want)
+    torch.testing.assert_close(g_got.cpu(), g_want)
+
+
 @pytest.mark.parametrize(
     ("ours", "theirs", "ndim"),
     [
@@ -39,11 +53,10 @@ SHAPES = {1: (2, 3, 11), 2: (2, 3, 9, 8), 3: (2, 3, 6, 5, 7)}
     ],
 )
 @pytest.mark.parametrize("ceil_mode", [False, True])
-def test_max_pool_modules_match_torch(ours, theirs, ndim, ceil_mode):
-    x = torch.randn(*SHAPES[ndim])
+def test_max_pool_modules_match_torch(ours, theirs, ndim, ceil_mode, device):
     a = ours(3, stride=2, padding=1, dilation=1, ceil_mode=ceil_mode)
     b = theirs(3, stride=2, padding=1, dilation=1, ceil_mode=ceil_mode)
-    torch.testing.assert_close(a(x), b(x))
+    forward_backward_match(a, b, torch.randn(*SHAPES[ndim]), device)
 
 
 @pytest.mark.parametrize(
@@ -55,10 +68,9 @@ def test_max_pool_modules_match_torch(ours, theirs, ndim, ceil_mode):
     ],
 )
 @pytest.mark.parametrize(("ceil_mode", "count_include_pad"), [(False, True), (True, False)])
-def test_avg_pool_modules_match_torch(ours, theirs, ndim, ceil_mode, count_include_pad):
-    x = torch.randn(*SHAPES[ndim])
+def test_avg_pool_modules_match_torch(ours, theirs, ndim, ceil_mode, count_include_pad, device):
     args = (2, 2, 1, ceil_mode, count_include_pad)  # same positional order as PyTorch
-    torch.testing.assert_close(ours(*args)(x), theirs(*args)(x))
+    forward_backward_match(ours(*args), theirs(*args), torch.randn(*SHAPES[ndim]), device)
 
 
 @pytest.mark.parametrize(
@@ -69,9 +81,8 @@ def test_avg_pool_modules_match_torch(ours, theirs, ndim, ceil_mode, count_inclu
         (LPPool3d, torch.nn.LPPool3d, 3),
     ],
 )
-def test_lp_pool_modules_match_torch(ours, theirs, ndim):
-    x = torch.randn(*SHAPES[ndim])
-    torch.testing.assert_close(ours(2, 2)(x), theirs(2, 2)(x))
+def test_lp_pool_modules_match_torch(ours, theirs, ndim, device):
+    forward_backward_match(ours(2, 2), theirs(2, 2), torch.randn(*SHAPES[ndim]), device)
 
 
 @pytest.mark.parametrize(("module", "ndim"), [(SoftPool1d, 1), (SoftPool2d, 2), (SoftPool3d, 3)])
@@ -83,11 +94,14 @@ def test_lp_pool_modules_match_torch(ours, theirs, ndim):
         (2, None, "causal", False),
     ],
 )
-def test_soft_pool_modules_call_functional(module, ndim, kernel, stride, padding, ceil_mode):
+def test_soft_pool_modules_call_functional(
+    module, ndim, kernel, stride, padding, ceil_mode, device
+):
     x = torch.randn(*SHAPES[ndim]) * 100
-    y = module(kernel, stride, padding, ceil_mode)(x)
+    y = module(kernel, stride, padding, ceil_mode)(x.to(device))
     want = fpool.soft_pool(x, kernel, stride, padding, ceil_mode)
-    torch.testing.assert_close(y, want)
+    assert y.device.type == device
+    torch.testing.assert_close(y.cpu(), want)
     assert torch.isfinite(y).all()
 
 

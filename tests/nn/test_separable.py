@@ -41,13 +41,17 @@ def test_initialisation_matches_torch_conv_variance():
         {"padding": (1, 0), "stride": (1, 2), "bias": False, "padding_mode": "circular"},
     ],
 )
-def test_from_conv2d_full_rank_equals_the_original(kwargs):
+def test_from_conv2d_full_rank_equals_the_original(kwargs, device):
     torch.manual_seed(0)
-    dense = torch.nn.Conv2d(3, 4, (3, 4), dtype=torch.float64, **kwargs)
+    dense = torch.nn.Conv2d(3, 4, (3, 4), dtype=torch.float64, **kwargs).to(device)
     layer = SeparableConv2d.from_conv(dense, rank=3)
     assert layer.factors[0].dtype == torch.float64 and layer.rank == 3
-    x = torch.randn(2, 3, 9, 10, dtype=torch.float64)
+    assert layer.factors[0].device.type == device
+    x = torch.randn(2, 3, 9, 10, dtype=torch.float64, device=device, requires_grad=True)
     torch.testing.assert_close(layer(x), dense(x), atol=1e-12, rtol=1e-12)
+    (g_got,) = torch.autograd.grad(layer(x).sum(), x)
+    (g_want,) = torch.autograd.grad(dense(x).sum(), x)
+    torch.testing.assert_close(g_got, g_want, atol=1e-12, rtol=1e-12)
 
 
 def test_from_conv3d_full_rank_equals_the_original():

@@ -35,17 +35,20 @@ def _weights(run_dir):
     return load_file(str(run_dir / "model.safetensors"))
 
 
-def test_same_seed_same_weights_other_seed_other_weights(tmp_path, digits, make_model):
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path, digits, make_model, device):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
-        train(_config(tmp_path / name, seed=seed, augment=True), digits, make_model(seed))
+        config = _config(tmp_path / name, seed=seed, augment=True, device=device)
+        train(config, digits, make_model(seed))
     a, b, c = (_weights(tmp_path / n) for n in "abc")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_learns_digits_and_writes_the_run_folder(tmp_path, digits, make_model):
+def test_learns_digits_and_writes_the_run_folder(tmp_path, digits, make_model, device):
     out = tmp_path / "run"
-    metrics = train(_config(out, epochs=4, lr=3e-3, pictures=True), digits, make_model())
+    config = _config(out, epochs=4, lr=3e-3, pictures=True, device=device)
+    metrics = train(config, digits, make_model())
+    assert metrics["device"].startswith(device)
     assert metrics["test_accuracy"] > 0.9
     names = {p.name for p in out.iterdir()}
     assert {
@@ -127,11 +130,14 @@ class _Faulty(torch.nn.Module):
         return self.inner(x)
 
 
-def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, digits, make_model):
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(
+    tmp_path, digits, make_model, device
+):
     out = tmp_path / "run"
     # 41 steps per epoch: call 50 is step 9 of epoch 2.
     with pytest.raises(TrainingDiverged, match="epoch 2, step 9") as caught:
-        train(_config(out, epochs=3), digits, _Faulty(make_model(), 50, "nan"))
+        config = _config(out, epochs=3, device=device)
+        train(config, digits, _Faulty(make_model(), 50, "nan"))
     assert (caught.value.epoch, caught.value.step, caught.value.global_step) == (2, 9, 50)
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["epoch"] == 1
@@ -140,20 +146,21 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, di
     assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"
 
 
-def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, digits, make_model):
+def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, digits, make_model, device):
     never = 10**9
     train(
-        _config(tmp_path / "full", epochs=3, augment=True),
+        _config(tmp_path / "full", epochs=3, augment=True, device=device),
         digits,
         _Faulty(make_model(), never, "crash"),
     )
     out = tmp_path / "crashed"
     with pytest.raises(_Crash):  # dies in epoch 3 (41 steps each), after two checkpoints
-        train(_config(out, epochs=3, augment=True), digits, _Faulty(make_model(), 100, "crash"))
+        config = _config(out, epochs=3, augment=True, device=device)
+        train(config, digits, _Faulty(make_model(), 100, "crash"))
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 2
     # A fresh, differently initialised model: everything must come from the checkpoint.
     metrics = train(
-        _config(out, epochs=3, augment=True, resume=True),
+        _config(out, epochs=3, augment=True, resume=True, device=device),
         digits,
         _Faulty(make_model(9), never, "crash"),
     )
@@ -168,7 +175,7 @@ def test_resume_refuses_a_changed_setting(tmp_path, digits, make_model):
         train(_config(tmp_path, epochs=2, lr=0.1, resume=True), digits, make_model())
 
 
-def test_sgd_onecycle_and_sequences(tmp_path):
+def test_sgd_onecycle_and_sequences(tmp_path, device):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(80, 2, 16, generator=g)
     y = (x[:, 0].mean(1) > 0).long()
@@ -180,7 +187,13 @@ def test_sgd_onecycle_and_sequences(tmp_path):
     )
     metrics = train(
         _config(
-            tmp_path, optimizer="sgd", schedule="onecycle", lr=0.05, augment=True, pictures=True
+            tmp_path,
+            optimizer="sgd",
+            schedule="onecycle",
+            lr=0.05,
+            augment=True,
+            pictures=True,
+            device=device,
         ),
         data,
         net,

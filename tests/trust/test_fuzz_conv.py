@@ -31,7 +31,8 @@ def with_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
     entry, or of the first position along the last axis)."""
     if layout == "strided":
         wide = t.new_zeros(*t.shape[:-1], 2 * t.shape[-1])
-        return wide.index_copy(-1, torch.arange(0, wide.shape[-1], 2), t)[..., ::2]
+        every_other = torch.arange(0, wide.shape[-1], 2, device=t.device)
+        return wide.index_copy(-1, every_other, t)[..., ::2]
     if layout == "channels_last":
         order = (0, *range(2, t.dim()), 1)
         back = (0, t.dim() - 1, *range(1, t.dim() - 1))
@@ -55,7 +56,7 @@ def problems(draw):
 
 @FUZZ
 @given(spec=problems())
-def test_every_algorithm_matches_the_float64_references(spec):
+def test_every_algorithm_matches_the_float64_references(spec, device):
     x0, w0, b0 = make_tensors(spec)
     dtype, opts = spec["dtype"], conv_options(spec)
     x_ref = with_layout(x0, spec["x_layout"]).detach()
@@ -74,13 +75,14 @@ def test_every_algorithm_matches_the_float64_references(spec):
         allow_unused=True,
     )
     for algorithm in ALGORITHMS:
-        leaves = [t.detach().to(dtype).requires_grad_() for t in (x0, w0)]
+        leaves = [t.detach().to(device, dtype).requires_grad_() for t in (x0, w0)]
         x = with_layout(leaves[0], spec["x_layout"])
         w = with_layout(leaves[1], spec["w_layout"])
-        b = None if b0 is None else b0.to(dtype)
+        b = None if b0 is None else b0.to(device, dtype)
         before = (x.detach().clone(), w.detach().clone())
         y = anyconv.conv(x, w, b, algorithm=algorithm, **opts)
         assert y.dtype == dtype and y.shape == want.shape, algorithm
+        assert y.device.type == device, algorithm
         assert rel_err(y, want) <= TOL[dtype], (algorithm, rel_err(y, want))
         grads = torch.autograd.grad(y, leaves, torch.ones_like(y), allow_unused=True)
         for got, ref, name in zip(grads, g_want, ("input", "weight")):

@@ -59,7 +59,7 @@ def run(algorithm, x, w, b=None, grad=None, **opts):
     ],
     ids=["same", "full-strided", "causal-reflect", "depthwise-circular"],
 )
-def test_scattered_nan_and_inf_give_the_direct_sums_pattern(algorithm, opts):
+def test_scattered_nan_and_inf_give_the_direct_sums_pattern(algorithm, opts, device):
     g = torch.Generator().manual_seed(0)
     x = scatter(torch.randn(2, 3, 12, 11, generator=g, dtype=torch.float64), 1)
     w = torch.randn(6, 3 // opts.get("groups", 1), 3, 3, generator=g, dtype=torch.float64)
@@ -69,9 +69,10 @@ def test_scattered_nan_and_inf_give_the_direct_sums_pattern(algorithm, opts):
     grad = torch.randn(y.shape, generator=g, dtype=torch.float64)
     grad[0, 0, 2, 2] = NAN  # a NaN output gradient, as a loss of a NaN output gives
     want = run("direct", x, w, grad=grad, **opts)
-    got = run(algorithm, x, w, grad=grad, **opts)
+    got = run(algorithm, x.to(device), w.to(device), grad=grad.to(device), **opts)
     for what, a, b in zip(("output", "input gradient", "weight gradient"), got, want):
-        assert_same_pattern(a, b, what)
+        assert a.device.type == device
+        assert_same_pattern(a.cpu(), b, what)
     # the direct sum itself against the float64 NumPy brute force, NaN/inf included
     ref = conv_reference(
         x,
@@ -93,14 +94,18 @@ def test_scattered_nan_and_inf_give_the_direct_sums_pattern(algorithm, opts):
     [((1, 2, 4096), (2, 2, 255), 1), ((1, 4, 64, 64), (4, 1, 31, 31), 4)],
     ids=["1d-long-blocks", "depthwise-k31"],
 )
-def test_issue_cases_on_the_fft_path(algorithm, shape, kernel, groups):
+def test_issue_cases_on_the_fft_path(algorithm, shape, kernel, groups, device):
     """1-D n=4096 k=255 (overlap-save blocks) and depthwise 64x64 k=31 (auto runs the FFT)."""
     g = torch.Generator().manual_seed(3)
     x = scatter(torch.randn(shape, generator=g), 4, count=1)
     w = torch.randn(kernel, generator=g)
     with torch.no_grad():
-        y = anyconv.conv(x, w, padding="same", groups=groups, algorithm=algorithm)
+        y = anyconv.conv(
+            x.to(device), w.to(device), padding="same", groups=groups, algorithm=algorithm
+        )
         want = anyconv.conv(x, w, padding="same", groups=groups, algorithm="native")
+    assert y.device.type == device
+    y = y.cpu()
     assert (~torch.isfinite(y)).sum() < y.numel() // 4
     assert_same_pattern(y, want, "output", tol=1e-4)
 
