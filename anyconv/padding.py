@@ -223,6 +223,14 @@ def _out_size(n: int, lo: int, hi: int, k_eff: int, s: int, ceil_mode: bool) -> 
     return out
 
 
+MAX_EXTENT = 1 << 48
+"""Largest padded input extent along one axis (input plus padding), stride and dilation
+that a resolved spec may hold: far beyond any tensor that fits in memory, and far enough
+below 2**63 that the index arithmetic of every algorithm and pooling (PyTorch's kernels,
+which take int64 arguments, included) stays within int64. The dilation is bounded even
+where it does not widen the window (a kernel of size 1)."""
+
+
 def _resolve(
     spatial: tuple[int, ...],
     kernel: tuple[int, ...],
@@ -252,6 +260,13 @@ def _resolve(
                 f"kernel_size {k} with dilation {d} spans {k_eff}, but the input of size {n} "
                 f"padded by {(lo, hi)} has only {n + lo + hi}; use a smaller kernel or more "
                 "padding"
+            )
+        if max(n + lo + hi, s, d) > MAX_EXTENT:
+            raise ValueError(
+                f"{func}(): the input of size {n} padded by {(lo, hi)} with stride {s} and "
+                f"dilation {d} on spatial axis {axis} spans {max(n + lo + hi, s, d):,} "
+                f"positions, beyond the {MAX_EXTENT:,} (2**48) that anyconv supports; check "
+                "the padding, stride, dilation and kernel size"
             )
         pads.append((lo, hi))
         out.append(_out_size(n, lo, hi, k_eff, s, ceil_mode))
