@@ -319,6 +319,15 @@ class RunFolder:
                 raise ValueError(
                     f"{path}: malformed run config, '{key}' must be {what}; got {config[key]!r}"
                 )
+        names = config.get("class_names")
+        if names is not None and not (
+            isinstance(names, list) and len(names) in (0, config["num_classes"])
+        ):
+            given = f"{len(names)} names" if isinstance(names, list) else repr(names)
+            raise ValueError(
+                f"{path}: malformed run config, 'class_names' must be a list of "
+                f"'num_classes' ({config['num_classes']}) names; got {given}"
+            )
         return config
 
     def load_model(

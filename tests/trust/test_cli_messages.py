@@ -62,6 +62,67 @@ def test_every_flag_reaches_config_json(tmp_path, capsys):
     assert not list(out.glob("*.png"))
 
 
+# Every TrainConfig flag with the values most easily lost: both directions of each bool
+# (against a recipe that says the opposite where one decides it), zeros, and the smallest
+# allowed values.
+FLAG_VALUES = {
+    "data": [("mnist1d", "mnist1d"), ("npz:x.npz", "npz:x.npz")],
+    "data_seed": [("0", 0), ("5", 5)],
+    "epochs": [("1", 1)],
+    "batch_size": [("1", 1)],
+    "lr": [("0", 0.0), ("0.5", 0.5)],
+    "optimizer": [("sgd", "sgd")],
+    "momentum": [("0", 0.0)],
+    "weight_decay": [("0", 0.0)],
+    "schedule": [("none", "none")],
+    "augment": [(True, True), (False, False)],
+    "shift": [("0", 0)],
+    "seed": [("0", 0), ("9", 9)],
+    "device": [("cpu", "cpu")],
+    "amp": [(True, True), (False, False)],
+    "out": [("somewhere", "somewhere")],
+    "resume": [(True, True), (False, False)],
+    "overwrite": [(True, True), (False, False)],
+    "force": [(True, True), (False, False)],
+    "quiet": [(True, True), (False, False)],
+    "pictures": [(True, True), (False, False)],
+    "eval_batch_size": [("1", 1)],
+    "val_fraction": [("0", 0.0)],
+    "keep": [("best", "best"), ("last", "last")],
+    "patience": [("0", 0), ("2", 2)],
+    "threads": [("1", 1)],
+}
+
+
+def test_the_flag_table_covers_every_config_field():
+    import dataclasses
+
+    from anyconv.cli import NOT_FLAGS
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - set(NOT_FLAGS)
+    assert set(FLAG_VALUES) == fields
+
+
+@pytest.mark.parametrize("data", ["digits", "mnist1d"])  # recipes: augment on, augment off
+@pytest.mark.parametrize(
+    ("field", "given", "want"),
+    [(f, g, w) for f, pairs in FLAG_VALUES.items() for g, w in pairs],
+)
+def test_each_flag_value_reaches_the_config(field, given, want, data):
+    """From the command line to the dict config.json holds, without training (the test
+    above checks that the dict is what config.json gets)."""
+    from anyconv.cli import _config_settings, build_parser
+
+    flag = "--" + field.replace("_", "-")
+    switch = flag if given is True else "--no-" + flag[2:]
+    argv = [switch] if isinstance(given, bool) else [flag, given]
+    if field != "data":
+        argv += ["--data", data]
+    args = build_parser().parse_args(["train", "cnn1d" if data == "mnist1d" else "lenet5", *argv])
+    saved = TrainConfig(**_config_settings(args)).to_dict()
+    assert saved[field] == want and type(saved[field]) is type(want)
+
+
 @pytest.mark.parametrize("flag", ["--seed", "--data-seed"])
 def test_seed_overflow_is_a_clear_error(flag, tmp_path, capsys):
     assert main(["train", flag, "99999999999999999999", "--out", str(tmp_path / "r")]) == 2

@@ -93,6 +93,26 @@ CASES = {
         _tamper_config(lambda c: c.update(num_classes=1e12)),
         "'num_classes' must be a positive int",
     ),
+    "num_classes 10**12": (
+        _tamper_config(lambda c: c.update(num_classes=10**12)),
+        "'class_names' must be a list of 'num_classes' (1000000000000) names; got 10 names",
+    ),
+    "model of 10**12 classes": (
+        _tamper_config(lambda c: c["model_kwargs"].update(num_classes=10**12)),
+        "describes a lenet5 of 324,249,267.9 MiB of weights, but",
+    ),
+    "in_channels 1e10": (
+        _tamper_config(lambda c: c["model_kwargs"].update(in_channels=1e10)),
+        "argument 'in_channels' must be a positive int; got 10000000000.0",
+    ),
+    "model without input_size": (
+        _tamper_config(lambda c: c["model_kwargs"].pop("input_size")),
+        "has shape (120, 576), but LeNet5 needs (120, 400)",
+    ),
+    "input_size of 10**6 squared": (
+        _tamper_config(lambda c: c["model_kwargs"].update(input_size=[10**6, 10**6])),
+        "MiB of weights, but",
+    ),
 }
 
 
