@@ -24,11 +24,12 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
 
     ``write(f)`` fills a temporary file in the same folder (same file system, so the
     rename is atomic), which is flushed to disk and then ``os.replace``-d over ``path``.
-    A process killed mid-write leaves at most a stray ``.tmp`` file behind.
+    A process killed mid-write leaves at most a stray ``.tmp`` file behind, which the next
+    writer that holds the folder removes (:func:`remove_strays`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -40,6 +41,32 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+TMP_SUFFIX = ".tmp"
+"""The end of :func:`atomic_write`'s temporary names, ``.NAME.PID.tmp``."""
+
+
+def remove_strays(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that writers killed inside :func:`atomic_write` left in
+    ``folder`` (``.NAME.PID.tmp``; the finished files are never touched). Call it only
+    while holding the folder, so that no live writer's file is taken; returns the removed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".checkpoint.pt.123.tmp").write_bytes(b"torn")
+        >>> [p.name for p in remove_strays(folder)]
+        ['.checkpoint.pt.123.tmp']
+    """
+    strays = [
+        p
+        for p in Path(folder).glob(f".*.*{TMP_SUFFIX}")
+        if p.name.removesuffix(TMP_SUFFIX).rpartition(".")[2].isdigit() and p.is_file()
+    ]
+    for stray in strays:
+        stray.unlink(missing_ok=True)
+    return strays
 
 
 def _fsync_folder(folder: Path) -> None:

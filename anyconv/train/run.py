@@ -32,6 +32,7 @@ import torch
 from anyconv.train.checkpoint import (
     load_checkpoint,
     load_weights,
+    remove_strays,
     save_checkpoint,
     save_weights,
     write_json,
@@ -222,7 +223,8 @@ class RunFolder:
         """Hold the folder for one writer: a second ``anyconv train`` into the same folder
         is refused while this one runs. An advisory ``flock`` on ``.lock`` (released by the
         system when the process dies, so a killed run never blocks its own ``--resume``);
-        a folder created here and left holding nothing else is removed again."""
+        the temporary files a killed writer left are removed once the folder is held; a
+        folder created here and left holding nothing else is removed again."""
         created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         path = self.file(LOCK)
@@ -242,6 +244,7 @@ class RunFolder:
             handle.truncate()
             handle.write(f"pid {os.getpid()}")
             handle.flush()
+            remove_strays(self.path)  # left by a writer killed mid-write; none is alive now
             yield
         finally:
             handle.close()

@@ -180,3 +180,14 @@ def test_atomic_write_syncs_the_folder_after_the_rename(tmp_path, monkeypatch):
     atomic_write(tmp_path / "f", lambda f: f.write(b"x"))
     assert calls == ["file", "rename", "folder"]
     assert (tmp_path / "f").read_bytes() == b"x" and os.listdir(tmp_path) == ["f"]
+
+
+def test_resume_removes_the_temporary_files_of_a_killed_writer(run):
+    """A writer killed inside atomic_write leaves ``.NAME.PID.tmp``; the next writer that
+    holds the folder removes such files, and only those."""
+    torn = run / ".checkpoint.pt.4242.tmp"
+    torn.write_bytes(b"half a checkpoint")
+    mine = run / ".notes.tmp"  # not atomic_write's pattern: kept
+    mine.write_text("keep me")
+    assert _resume(run)["epochs"] == 2
+    assert not torn.exists() and mine.read_text() == "keep me"
