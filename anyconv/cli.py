@@ -444,13 +444,21 @@ def _algorithms(args: argparse.Namespace, console: Console) -> int:
 
 def _model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> float:
     """Bytes of a model's parameters (counted on the meta device, nothing allocated) and
-    of its widest activation, twice, for one sample."""
+    of its widest activation, twice, for one sample. Where PyTorch cannot even build the
+    model on the meta device (sizes beyond int64), the bytes of the input and the logits
+    alone, a floor that is then far above :func:`memory_limit`."""
     import torch
 
     from anyconv.models import create_model
 
-    with torch.device("meta"):
-        meta = create_model(name, **kwargs)
+    try:
+        with torch.device("meta"):
+            meta = create_model(name, **kwargs)
+    except (RuntimeError, TypeError, OverflowError):
+        floor = 4.0 * (math.prod(shape) + kwargs.get("num_classes", 0))
+        if floor <= memory_limit():
+            raise
+        return floor
     params = sum(p.numel() for p in meta.parameters())
     widest = max(
         [getattr(m, "out_channels", 0) for m in meta.modules()] + [shape[0]], default=shape[0]
@@ -506,6 +514,10 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_int, default=0, help="(default: %(default)s)")
 
 
+MAX_REPEAT = 1000
+"""Most timed runs per algorithm ``anyconv demo`` takes (more only waits longer)."""
+
+
 def _positive(args: argparse.Namespace, *names: str) -> None:
     for name in names:
         values = getattr(args, name)
@@ -556,12 +568,17 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     import torch
     from rich.live import Live
 
+    from anyconv._spec import check_int
     from anyconv.analysis import compare_algorithms
     from anyconv.functional.algorithms.auto import choose
     from anyconv.functional.conv import conv_spec
+    from anyconv.train.config import MAX_SEED
 
     _positive(args, "size", "kernel", "batch", "channels", "groups", "stride", "dilation")
     _positive(args, "repeat")
+    if args.repeat > MAX_REPEAT:
+        raise ValueError(f"--repeat must be at most {MAX_REPEAT}; got {args.repeat}")
+    check_int(args.seed, "--seed", "anyconv demo", minimum=0, maximum=MAX_SEED, note="2**63 - 1")
     ndim = len(args.size)
     if not 1 <= ndim <= 3:
         raise ValueError(f"--size must have 1, 2 or 3 axes; got {args.size!r}")

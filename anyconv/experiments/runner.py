@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from anyconv._spec import check_int, fail, positive_int
 from anyconv.experiments.registry import Experiment, get_experiment
+from anyconv.train.config import MAX_SEED
 
 RESULT_KEYS = ("experiment", "claim", "holds", "table", "figures", "seconds", "config")
 """The keys every ``results.json`` has (it has more: ``rule``, ``notes``, ``machine``)."""
@@ -152,7 +153,7 @@ def settings(
     config = dict(experiment.quick if quick else experiment.full)
     if seeds is not None:
         config["seeds"] = positive_int(seeds, "seeds", func)
-    check_int(seed, "seed", func, minimum=0)
+    check_int(seed, "seed", func, minimum=0, maximum=MAX_SEED, note="2**63 - 1")
     if data is not None:
         if "data" not in config:
             raise fail(func, "data", f"None: experiment {experiment.name!r} reads no dataset", data)

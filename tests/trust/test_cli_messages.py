@@ -153,3 +153,31 @@ def test_evaluate_refuses_data_with_other_classes(tmp_path, capsys):
     assert main(["evaluate", str(out), "--data", f"npz:{tmp_path / 'three.npz'}"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "10 classes)" in err and "gives image (1, 8, 8), 3 classes" in err
+
+
+BEYOND_INT64 = str(1 << 70)
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["demo", "--seed", BEYOND_INT64], "'--seed' must be an int in 0..9223372036854775807"),
+        (["demo", "--repeat", "0"], "--repeat must be positive"),
+        (["demo", "--repeat", BEYOND_INT64], "--repeat must be at most 1000"),
+        (["demo", "--stride", BEYOND_INT64], "beyond the 281,474,976,710,656 (2**48)"),
+        (["demo", "--dilation", BEYOND_INT64], "beyond the 281,474,976,710,656 (2**48)"),
+        (["demo", "--groups", "0"], "--groups must be positive"),
+        (["demo", "--channels", "0"], "--channels must be positive"),
+        (["summary", "lenet5", "--input-shape", f"{BEYOND_INT64},8,8"], "GiB, more than"),
+        (["summary", "lenet5", "--num-classes", BEYOND_INT64], "GiB, more than"),
+        (["summary", "lenet5", "--num-classes", str(10**12)], "would need about 316,649.7 GiB"),
+        (["equivariance", "lenet5", "--input-shape", f"{BEYOND_INT64},8,8"], "GiB, more than"),
+    ],
+)
+def test_absurd_command_line_values_are_refused_in_one_line(argv, words, capsys):
+    """Values beyond int64 used to leak PyTorch's "Overflow when unpacking long long" (demo
+    --seed, summary's meta build) or to hang (demo --repeat)."""
+    assert main(argv) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error: ") and words in err
+    assert "Overflow" not in err and "frame #" not in err
