@@ -172,7 +172,7 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
             else Path(f"equivariance-{args.target}.png")
         )
     )
-    plot_equivariance(
+    out = plot_equivariance(
         errors, out, consistency=consistency, title=f"{title}, {source}", mode=args.mode
     )
     # a plain aligned table: it must fit 80 columns with nine shifts
@@ -208,8 +208,9 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
 
 def _animate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import animate_conv
+    from anyconv.viz._figure import output_path
 
-    out = Path(args.out or ("conv.png" if args.frames else "conv.gif"))
+    out = output_path(args.out or "conv", ".png" if args.frames else ".gif")
     if args.frames and out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
     anim = animate_conv(
@@ -234,6 +235,7 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     from anyconv._spec import PADDING_MODES
     from anyconv.functional import conv_matrix
     from anyconv.viz import plot_conv_matrix
+    from anyconv.viz._figure import output_path
 
     padding, mode = args.padding, args.padding_mode
     if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
@@ -244,14 +246,14 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     weight = torch.arange(1.0, count + 1).reshape(c_out, c_in, *kernel)  # 1, 2, ...: each
     # weight has its own colour, so the constant diagonals of the Toeplitz blocks show
     shape = (c_in, *args.input)
-    out = Path(args.out or "matrix.png")
+    out = output_path(args.out or "matrix.png")
     kwargs = dict(
         stride=args.stride[0] if len(args.stride) == 1 else args.stride,
         padding=padding,
         dilation=args.dilation[0] if len(args.dilation) == 1 else args.dilation,
         padding_mode=mode,
     )
-    plot_conv_matrix(weight, shape, out, **kwargs)
+    out = plot_conv_matrix(weight, shape, out, **kwargs)
     matrix = conv_matrix(weight, shape, **kwargs)
     console.print(
         f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "

@@ -16,9 +16,30 @@ def new_figure(width: float, height: float, layout: str | None = "constrained") 
     return Figure(figsize=(min(width, 40.0), min(height, 40.0)), layout=layout)
 
 
-def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` (format from the suffix, PNG usually); creates the folder."""
+def output_path(path: str | Path, suffix: str = ".png") -> Path:
+    """The file a picture goes to: ``path``, with ``suffix`` added when it has none (as
+    matplotlib would add ``.png``, so that the path reported is the one written). An
+    existing folder, or a path under a file, is refused rather than written next to.
+
+    Example:
+        >>> output_path("runs/conv", ".gif").as_posix()
+        'runs/conv.gif'
+    """
     path = Path(path)
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise NotADirectoryError(f"{path}: {blocker} is a file, not a folder")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path}: is a folder; give a file name, e.g. {path / 'out'}{suffix}"
+        )
+    return path if path.suffix else path.with_suffix(suffix)
+
+
+def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` (format from the suffix, PNG when it has none) and return the path
+    written (:func:`output_path`); creates the folder."""
+    path = output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path

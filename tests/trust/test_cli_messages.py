@@ -181,3 +181,26 @@ def test_absurd_command_line_values_are_refused_in_one_line(argv, words, capsys)
     err = " ".join(capsys.readouterr().err.split())
     assert err.startswith("error: ") and words in err
     assert "Overflow" not in err and "frame #" not in err
+
+
+@pytest.mark.parametrize("command", [["matrix"], ["animate"], ["equivariance", "lenet5"]])
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_picture_out_that_is_a_folder_or_under_a_file_is_refused(command, where, tmp_path, capsys):
+    """Before, a folder given to ``matrix`` was written next to (``DIR.png``) while the
+    folder was reported, ``animate`` failed on an "unknown file extension", and a path
+    under a file gave a bare "File exists"."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("keep me")
+    out = tmp_path if where == "a folder" else blocker / "picture.png"
+    assert main([*command, "--out", str(out)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    words = "is a folder; give a file name" if where == "a folder" else "is a file, not a folder"
+    assert err.startswith("error: ") and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+    assert not tmp_path.with_suffix(".png").exists() and blocker.read_text() == "keep me"
+
+
+def test_a_picture_name_without_suffix_is_reported_as_written(tmp_path, capsys):
+    assert main(["matrix", "--out", str(tmp_path / "m")]) == 0
+    assert str(tmp_path / "m.png") in " ".join(capsys.readouterr().out.split())
+    assert (tmp_path / "m.png").is_file()
