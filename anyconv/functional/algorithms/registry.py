@@ -124,29 +124,29 @@ def refusal(algorithm: Algorithm, problem: Problem) -> str | None:
 
 
 MAX_EXTENT = 1 << 48
-"""Largest padded input extent along one axis (input plus padding), and largest stride, that
-:func:`prepare` accepts: far beyond any tensor that fits in memory, and far enough below
-2**63 that the index arithmetic of every algorithm (PyTorch's kernels included) stays
-within int64."""
+"""Largest padded input extent along one axis (input plus padding), and largest stride and
+dilation, that :func:`prepare` accepts: far beyond any tensor that fits in memory, and far
+enough below 2**63 that the index arithmetic of every algorithm (PyTorch's kernels
+included) stays within int64."""
 
 
 def _check_extent(problem: Problem, func: str) -> None:
     spec = problem.spec
-    for axis, (n, (lo, hi), s) in enumerate(
-        zip(problem.x_shape[2:], spec.padding, spec.stride, strict=True)
+    for axis, (n, (lo, hi), s, d) in enumerate(
+        zip(problem.x_shape[2:], spec.padding, spec.stride, spec.dilation, strict=True)
     ):
-        if max(n + lo + hi, s) > MAX_EXTENT:
+        if max(n + lo + hi, s, d) > MAX_EXTENT:
             raise ValueError(
-                f"{func}(): the input of size {n} padded by {(lo, hi)} with stride {s} on "
-                f"spatial axis {axis} spans {max(n + lo + hi, s):,} positions, beyond the "
-                f"{MAX_EXTENT:,} (2**48) that anyconv supports; check the padding, stride, "
-                "dilation and kernel size"
+                f"{func}(): the input of size {n} padded by {(lo, hi)} with stride {s} and "
+                f"dilation {d} on spatial axis {axis} spans {max(n + lo + hi, s, d):,} "
+                f"positions, beyond the {MAX_EXTENT:,} (2**48) that anyconv supports; check "
+                "the padding, stride, dilation and kernel size"
             )
 
 
 def check_size(problem: Problem, func: str = "conv") -> bool:
-    """The checks every algorithm shares, before anything is allocated: each padded extent
-    and stride within :data:`MAX_EXTENT`, the output within the memory limit, and no
+    """The checks every algorithm shares, before anything is allocated: each padded extent,
+    stride and dilation within :data:`MAX_EXTENT`, the output within the memory limit, and no
     border to extend on an empty axis. Returns whether the problem has zero size (its answer
     is then :data:`EMPTY`'s whatever the algorithm)."""
     _check_extent(problem, func)
