@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from anyconv.viz.filters import first_conv_weight, plot_filters
-from anyconv.viz.maps import plot_feature_maps
+from anyconv.viz.maps import conv_layers, plot_feature_maps
 from anyconv.viz.samples import plot_samples
 
 NETWORK_PICTURES = ("filters.png", "feature_maps.png", "samples.png")
@@ -30,8 +30,9 @@ def data_label(spec: str) -> str:
 def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[str, Any]:
     """The run folder's pictures of a network as ``name -> draw(path)``: ``filters.png``
     (the first convolution layer's kernels), ``feature_maps.png`` (every convolution
-    layer's maps for the first test sample, with its true and predicted class) and
-    ``samples.png`` (the first training samples with their classes).
+    layer's maps for the first test sample, with its true and predicted class) -- both only
+    for a network with a convolution layer -- and ``samples.png`` (the first training
+    samples with their classes).
 
     Args:
         model: the trained network.
@@ -46,21 +47,22 @@ def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[
         ['filters.png', 'feature_maps.png', 'samples.png']
     """
     sample, target = data.x_test[0], int(data.y_test[0])
-    return {
-        "filters.png": lambda p: plot_filters(
+    jobs = {}
+    if conv_layers(model):  # a network without convolutions (an MLP) has neither picture
+        jobs["filters.png"] = lambda p: plot_filters(
             first_conv_weight(model, sample), p, title=f"{title}, first convolution layer"
-        ),
-        "feature_maps.png": lambda p: plot_feature_maps(
+        )
+        jobs["feature_maps.png"] = lambda p: plot_feature_maps(
             model, sample, p, title=title, class_names=data.class_names, target=target
-        ),
-        "samples.png": lambda p: plot_samples(
-            data.x_train,
-            data.y_train,
-            p,
-            class_names=data.class_names,
-            title=f"{data_label(data.name)}, training set",
-        ),
-    }
+        )
+    jobs["samples.png"] = lambda p: plot_samples(
+        data.x_train,
+        data.y_train,
+        p,
+        class_names=data.class_names,
+        title=f"{data_label(data.name)}, training set",
+    )
+    return jobs
 
 
 def write_network_pictures(
