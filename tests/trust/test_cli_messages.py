@@ -139,20 +139,32 @@ def test_a_diverged_run_says_so_once(tmp_path, capsys):
     assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"
 
 
-def test_evaluate_refuses_data_with_other_classes(tmp_path, capsys):
+def test_evaluate_refuses_data_of_other_classes_shape_or_kind(tmp_path, capsys):
+    """Before, other shapes and kinds ended in PyTorch's "mat1 and mat2 shapes cannot be
+    multiplied" or "Got 3D input, but bilinear mode needs 4D input"."""
     out = tmp_path / "run"
     assert main(["train", "--out", str(out), "--epochs", "1", "--quiet", "--no-plots"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     rng = np.random.default_rng(0)
-    np.savez(
-        tmp_path / "three.npz",
-        x_train=rng.random((6, 1, 8, 8)),
-        y_train=np.arange(6) % 3,
-        x_test=rng.random((3, 1, 8, 8)),
-        y_test=np.arange(3),
-    )
-    assert main(["evaluate", str(out), "--data", f"npz:{tmp_path / 'three.npz'}"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
-    assert "10 classes)" in err and "gives image (1, 8, 8), 3 classes" in err
+    for name, classes, size in (("three", 3, 8), ("wide", 10, 12)):
+        np.savez(
+            tmp_path / f"{name}.npz",
+            x_train=rng.random((20, 1, size, size)),
+            y_train=np.arange(20) % classes,
+            x_test=rng.random((10, 1, size, size)),
+            y_test=np.arange(10) % classes,
+        )
+    cases = {
+        f"npz:{tmp_path / 'three.npz'}": "gives image (1, 8, 8), 3 classes",
+        f"npz:{tmp_path / 'wide.npz'}": "gives image (1, 12, 12), 10 classes",
+        "mnist1d": "mnist1d gives sequence",
+    }
+    for spec, words in cases.items():
+        assert main(["evaluate", str(out), "--data", spec]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert err.startswith("error: ") and "(image (1, 8, 8), 10 classes)" in err
+        assert words in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 BEYOND_INT64 = str(1 << 70)
