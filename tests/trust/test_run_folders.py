@@ -148,3 +148,14 @@ def test_the_top_level_shows_a_traceback_only_with_debug(trained, tmp_path):
         main(["--debug", "evaluate", str(run)])
     with pytest.raises(ValueError, match="not valid JSON"):
         main(["evaluate", str(run), "--debug"])
+
+
+def test_predict_on_a_folder_says_it_is_a_folder(trained, tmp_path, capsys):
+    """Issue 17.7: a folder given as an input used to be reported as "no such file"."""
+    (tmp_path / "inputs").mkdir()
+    assert main(["predict", str(trained), str(tmp_path / "inputs")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error: ") and "is a folder; give image or .npy files" in err
+    assert main(["predict", str(tmp_path / "inputs"), str(tmp_path / "x.npy")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error: ") and "config.json is missing" in err
