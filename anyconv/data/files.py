@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from anyconv.data.folder import read_image
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+from anyconv.data.images import IMAGE_SUFFIXES, read_image
 
 
 def _image(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:

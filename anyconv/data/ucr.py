@@ -27,8 +27,9 @@ from anyconv.data.base import Splits, register_dataset
 
 def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """One UCR file: values ``(N, L)`` float64 with NaN where missing, and labels ``(N,)``
-    float64 as written. A non-numeric value or a row of another length raises a
-    ``ValueError`` naming the file, the line and the column.
+    float64 as written. A non-numeric or infinite value (``inf``, or ``1e999``, which
+    overflows to it) or a row of another length raises a ``ValueError`` naming the file,
+    the line and the column.
 
     Example:
         >>> import tempfile, pathlib
@@ -72,6 +73,13 @@ def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         if not np.isfinite(values[0]):
             raise ValueError(
                 f"{path}: line {number}, column 1: label {fields[0]!r} is not a finite number"
+            )
+        infinite = np.isinf(values[1:])
+        if infinite.any():
+            column = int(np.argmax(infinite)) + 2
+            raise ValueError(
+                f"{path}: line {number}, column {column}: {fields[column - 1]!r} is infinite; "
+                "values must be finite numbers (NaN marks a missing value)"
             )
         labels.append(values[0])
         rows.append(values[1:])

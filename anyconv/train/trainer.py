@@ -118,6 +118,9 @@ class Trainer:
             from anyconv.data import load_dataset
 
             data = load_dataset(config.data, seed=config.data_seed)
+        from anyconv.data import check_trainable  # [h-data] refuse a one-class training split
+
+        check_trainable(data)
         self.data = data
         self.model_kwargs = {
             **config.model_kwargs,

@@ -97,7 +97,7 @@ def test_empty_train_class(tmp_path):
     _grey_tree(tmp_path)
     (tmp_path / "train" / "cat").mkdir()
     with pytest.raises(
-        ValueError, match=re.escape(f"{tmp_path / 'train' / 'cat'}: no .png/.jpg/.jpeg images")
+        ValueError, match=re.escape(f"{tmp_path / 'train' / 'cat'}: no images (.png, .jpg")
     ):
         load_dataset(f"folder:{tmp_path}")
 
