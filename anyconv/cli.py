@@ -90,6 +90,13 @@ def _train(args: argparse.Namespace, console: Console) -> int:
             optimizer=args.optimizer,
             augment=args.augment or None,
             quiet=args.quiet or None,
+            # [h-data] data options (None: not given)
+            image_size=args.image_size,
+            flip=args.flip,
+            crop_scale=args.crop_scale,
+            val_fraction=args.val_fraction,
+            stream=args.stream,
+            workers=args.workers,
         ).items()
         if v is not None
     }
@@ -108,7 +115,10 @@ def _evaluate(args: argparse.Namespace, console: Console) -> int:
 
     model, config = load_run(args.run_dir)
     data = load_dataset(
-        args.data or config["data"], seed=config.get("train", {}).get("data_seed", 0)
+        args.data or config["data"],
+        seed=config.get("train", {}).get("data_seed", 0),
+        **config.get("data_options", {}),  # [h-data] the run's held-out split and transform
+        **({"workers": args.workers} if args.workers is not None else {}),
     )
     result = evaluate(model, data)
     console.print(
@@ -128,7 +138,8 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
     for column in ("input", "class", "probability"):
         table.add_column(column)
     for path in args.files:
-        probs = predict(model, load_inputs([path], config["input_shape"]))
+        inputs = load_inputs([path], config["input_shape"], config.get("data_options"))
+        probs = predict(model, inputs)
         for i, p in enumerate(probs):
             best = int(p.argmax())
             label = path if len(probs) == 1 else f"{path}[{i}]"
@@ -179,6 +190,60 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _image_size(text: str) -> int | tuple[int, int]:
+    sizes = _ints(text)
+    if len(sizes) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"expected H or H,W; got {text!r}")
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:  # [h-data]
+    group = parser.add_argument_group("image folders (folder:DIR)")
+    group.add_argument(
+        "--image-size",
+        type=_image_size,
+        metavar="H[,W]",
+        help="resize and crop images to this size (random-resized crops for training), "
+        "normalised by the training set's mean and std",
+    )
+    group.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mirror training images left-right at random (default off)",
+    )
+    group.add_argument(
+        "--crop-scale",
+        type=float,
+        metavar="F",
+        help="smallest area of a random training crop, a fraction of the image (default 0.08)",
+    )
+    group.add_argument(
+        "--val-fraction",
+        type=float,
+        metavar="F",
+        help="held out of each class as the test split when DIR has no test folder (default 0.2)",
+    )
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--stream",
+        dest="stream",
+        action="store_const",
+        const=True,
+        help="decode images from disk in every epoch (default: when they would fill more "
+        "than a quarter of the free memory)",
+    )
+    where.add_argument(
+        "--in-memory", dest="stream", action="store_const", const=False, help="hold images decoded"
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="image decoding processes (default: CPUs - 1, at most 4; 0: none)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anyconv", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,10 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default runs/<model>-<data>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _data_arguments(train)
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a trained run")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--data", help="another dataset spec of the same shape")
+    evaluate.add_argument("--workers", type=int, help="image decoding processes")
 
     predict = sub.add_parser("predict", help="classify images or .npy arrays")
     predict.add_argument("run_dir")

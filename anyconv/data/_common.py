@@ -96,6 +96,11 @@ def check_memory(nbytes: int, where: str, what: str) -> None:
         )
 
 
+def fits_in_memory(nbytes: int, fraction: float) -> bool:
+    """Whether ``nbytes`` are at most ``fraction`` of the memory available now."""
+    return nbytes <= fraction * available_memory()
+
+
 def _size(nbytes: int) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if nbytes < 1024 or unit == "PiB":
@@ -143,6 +148,15 @@ def check_finite(x: np.ndarray | torch.Tensor, where: str, what: str | None = "s
         raise ValueError(
             f"{where}: {count:,} {values} NaN or infinite, the first{sample}{at} "
             f"({value}); inputs must be finite numbers"
+        )
+
+
+def check_not_empty(n: int, part: str, where: str) -> None:
+    """A split (``part``: "train" or "test") of ``n`` samples must hold at least one."""
+    if n == 0:
+        raise ValueError(
+            f"{where}: the {part} split holds no samples; a dataset needs at least one "
+            "training and one test sample"
         )
 
 
@@ -218,11 +232,7 @@ def to_splits(
     where = {"train": name, "test": name, **(where or {})}
     labels_where = {**where, **(labels_where or {})}
     for part, x in (("train", x_train), ("test", x_test)):
-        if len(x) == 0:
-            raise ValueError(
-                f"{where[part]}: the {part} split holds no samples; a dataset needs at least "
-                "one training and one test sample"
-            )
+        check_not_empty(len(x), part, where[part])
         check_finite(x, where[part])
     if class_names:
         num_classes = len(class_names)

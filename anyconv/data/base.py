@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -43,6 +45,39 @@ class Splits:
         """``(C, *spatial)`` of one sample."""
         return tuple(self.x_train.shape[1:])
 
+    augments = False  # the trainer's own augmentation applies (see ImageFolderSplits)
+
+    def options(self) -> dict[str, Any]:
+        """Settings that evaluation and prediction must repeat: none for tensors."""
+        return {}
+
+    def batches(
+        self,
+        split: str,
+        indices: Sequence[int] | torch.Tensor,
+        batch_size: int,
+        *,
+        epoch: int = 0,
+        seed: int | None = None,
+        pin_memory: bool = False,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``(x, y)`` batches of ``split`` (``"train"`` or ``"test"``) in the order of
+        ``indices``, as :meth:`ImageFolderSplits.batches
+        <anyconv.data.image_folder.ImageFolderSplits.batches>` gives them (``epoch``,
+        ``seed`` and ``pin_memory`` do nothing here).
+
+        Example:
+            >>> x, y = torch.arange(5.0).view(5, 1, 1), torch.arange(5)
+            >>> d = Splits(x, y, x, y, num_classes=5, kind="sequence", name="toy")
+            >>> [b.tolist() for _, b in d.batches("test", [4, 0, 2], 2)]
+            [[4, 0], [2]]
+        """
+        x, y = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        indices = torch.as_tensor(indices, dtype=torch.int64)
+        for start in range(0, len(indices), batch_size):
+            index = indices[start : start + batch_size]
+            yield x[index], y[index]
+
 
 Loader = Callable[..., Splits]
 DATASETS: dict[str, tuple[Loader, str]] = {}
@@ -59,9 +94,14 @@ def register_dataset(name: str, help: str) -> Callable[[Loader], Loader]:
     return wrap
 
 
-def load_dataset(spec: str, *, seed: int = 0) -> Splits:
+def load_dataset(spec: str, *, seed: int = 0, **options: Any) -> Splits:
     """Load a dataset from its spec: ``"digits"``, ``"mnist1d"``, ``"moving-digits"``,
     ``"idx:DIR"``, ``"folder:DIR"``, ``"npz:FILE"``, ``"ucr:PREFIX"``.
+
+    ``options`` go to the loaders that take them (``folder:`` takes ``image_size``,
+    ``flip``, ``stream``, ``workers`` ...; see each loader); an option that a loader does
+    not take is an error rather than silently ignored. Options that are None count as not
+    given.
 
     Example:
         >>> d = load_dataset("digits")
@@ -80,7 +120,17 @@ def load_dataset(spec: str, *, seed: int = 0) -> Splits:
             + " (with ':ARG' where the loader takes one)",
             spec,
         )
-    return DATASETS[name][0](argument or None, seed=seed)
+    loader = DATASETS[name][0]
+    options = {k: v for k, v in options.items() if v is not None}
+    taken = inspect.signature(loader).parameters
+    for option in options:
+        if option not in taken or option in ("argument", "seed"):
+            takers = [
+                n for n, (f, _) in DATASETS.items() if option in inspect.signature(f).parameters
+            ]
+            allowed = " or ".join(f"'{n}:'" for n in takers) or "no"
+            raise fail("load_dataset", option, f"given only with {allowed} data", spec)
+    return loader(argument or None, seed=seed, **options)
 
 
 def list_datasets() -> dict[str, str]:

@@ -17,15 +17,42 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from anyconv.data._common import check_finite, check_memory, need_dir, path_argument, to_splits
+from anyconv._spec import check_bool, fail
+from anyconv.data._common import (
+    check_finite,
+    check_memory,
+    check_not_empty,
+    fits_in_memory,
+    need_dir,
+    path_argument,
+    to_splits,
+)
 from anyconv.data.base import Splits, register_dataset
-from anyconv.data.images import IMAGE_SUFFIXES, channels_of, image_info, read_image
+from anyconv.data.batches import check_workers
+from anyconv.data.image_folder import FolderImages, ImageFolderSplits, channel_statistics
+from anyconv.data.images import (
+    GREY_MODES,
+    IMAGE_SUFFIXES,
+    channels_of,
+    decode_image,
+    image_info,
+    read_image,
+)
+from anyconv.data.transforms import ImageTransform
 
-__all__ = ["list_images", "load_folder", "read_image"]
+__all__ = ["hold_out", "list_images", "load_folder", "read_image"]
+
+TEST_FOLDERS = ("test", "val", "valid", "validation")
+VAL_FRACTION = 0.2  # held out of each class when a folder has no test split
+IN_MEMORY_FRACTION = 0.25  # of the memory available: above, images are streamed from disk
+DEEP_MODES = GREY_MODES - {"1", "L", "LA", "La"}  # decoded as float32, 4 bytes a value
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -95,14 +122,121 @@ def _classes(part: Path) -> dict[str, list[Path]]:
     return out
 
 
+def _check_classes(folder: Path, classes: dict[str, list[Path]]) -> None:
+    if not classes:
+        raise ValueError(
+            f"{folder}: no class sub-folders (expected {folder}/<class>/ holding images)"
+        )
+    for name, files in classes.items():
+        if not files:
+            raise ValueError(f"{folder / name}: no images ({', '.join(IMAGE_SUFFIXES)})")
+
+
+def hold_out(
+    classes: dict[str, list[Path]], fraction: float, seed: int
+) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
+    """Split each class's files at random (``seed``) into ``1 - fraction`` and
+    ``fraction`` of them (rounded; at least one file on each side for a class of two or
+    more, none held out of a class of one): a stratified split.
+
+    Example:
+        >>> kept, held = hold_out({"a": list("abcdefghij"), "b": ["x"]}, 0.2, seed=0)
+        >>> {c: len(v) for c, v in kept.items()}, {c: len(v) for c, v in held.items()}
+        ({'a': 8, 'b': 1}, {'a': 2, 'b': 0})
+    """
+    rng = np.random.default_rng(seed)
+    kept, held = {}, {}
+    for name, files in classes.items():
+        n = len(files)
+        k = min(max(round(n * fraction), 1), n - 1) if n > 1 else 0
+        chosen = set(rng.permutation(n)[:k].tolist())
+        kept[name] = [f for i, f in enumerate(files) if i not in chosen]
+        held[name] = [f for i, f in enumerate(files) if i in chosen]
+    return kept, held
+
+
+def _layout(
+    root: Path, val_fraction: float, seed: int
+) -> tuple[dict[str, list[Path]], dict[str, list[Path]], dict[str, str]]:
+    """Train and test files per class, and what each split is called in messages."""
+    test_dir = next((root / n for n in TEST_FOLDERS if (root / n).is_dir()), None)
+    if (root / "train").exists():
+        train_dir = need_dir(root / "train", "folder:DIR holds train/<class>/ sub-folders")
+        train = _classes(train_dir)
+        _check_classes(train_dir, train)
+        if test_dir is None:
+            train, test = hold_out(train, val_fraction, seed)
+            where = f"{val_fraction:.0%} held out of {train_dir} (stratified, seed {seed})"
+            return train, test, {"train": str(train_dir), "test": where}
+        test = _classes(test_dir)
+        extra = sorted(set(test) - set(train))
+        if extra:
+            raise ValueError(
+                f"{test_dir / extra[0]}: {test_dir.name} class {extra[0]!r} has no train "
+                f"folder; the train classes are {list(train)}"
+            )
+        return train, test, {"train": str(train_dir), "test": str(test_dir)}
+    if test_dir is not None:
+        raise FileNotFoundError(
+            f"{root / 'train'}: no such folder; {root} has {test_dir.name}/ but no train/"
+        )
+    classes = _classes(root)
+    _check_classes(root, classes)
+    train, test = hold_out(classes, val_fraction, seed)
+    where = f"{val_fraction:.0%} held out of {root} (stratified, seed {seed})"
+    return train, test, {"train": str(root), "test": where}
+
+
 @register_dataset(
     "folder",
-    "images in DIR/train/<class>/... and DIR/test/<class>/... (one sub-folder per class)",
+    "images in DIR/train/<class>/... and DIR/test/<class>/..., or DIR/<class>/... with "
+    "a stratified held-out part (any size and mode with --image-size; streamed when large)",
 )
-def load_folder(argument: str | None, *, seed: int = 0) -> Splits:
-    """Images ``(N, C, H, W)`` float32 in [0, 1] from ``DIR/train/<class>/`` and
-    ``DIR/test/<class>/`` (``folder:DIR``); labels index the sorted train class names.
-    ``seed`` is unused.
+def load_folder(
+    argument: str | None,
+    *,
+    seed: int = 0,
+    image_size: int | Sequence[int] | None = None,
+    flip: bool = False,
+    crop_scale: float = 0.08,
+    val_fraction: float | None = None,
+    stream: bool | None = None,
+    workers: int | None = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+) -> Splits | ImageFolderSplits:
+    """Images from ``folder:DIR``, labels the indices of the sorted class names.
+
+    Layouts: ``DIR/train/<class>/`` with ``DIR/test/<class>/`` (or ``val/``, ``valid/``,
+    ``validation/``); or the ImageFolder layout ``DIR/<class>/`` (and ``DIR/train/<class>/``
+    alone), whose test split is ``val_fraction`` of each class held out at random
+    (``seed``, the data seed).
+
+    Without ``image_size`` or ``flip``, and small enough for memory, the result is a
+    :class:`~anyconv.data.base.Splits` of float32 tensors in [0, 1] as before: every image
+    must then have the same size. Otherwise it is an
+    :class:`~anyconv.data.image_folder.ImageFolderSplits`, read in batches through worker
+    processes.
+
+    Args:
+        argument: ``DIR``.
+        seed: the seed of the held-out split (and of the images the normalisation
+            statistics are estimated from).
+        image_size: ``H`` or ``(H, W)``: test images are resized (shorter side) and
+            centre-cropped to it, training images random-resized-cropped (area
+            ``crop_scale`` to 1 of the image, aspect 3/4 to 4/3); then every channel is
+            normalised by the training set's mean and standard deviation (estimated from
+            up to 5,000 images), or by ``mean`` and ``std`` when given.
+        flip: mirror training images left-right at random.
+        crop_scale: smallest area of a random crop, as a fraction of the image.
+        val_fraction: fraction held out of each class when there is no test folder
+            (default 0.2).
+        stream: True to decode from disk in every epoch, False to hold the decoded images
+            in memory; default: stream when they would take more than a quarter of the
+            memory available.
+        workers: decoding processes (default: CPUs - 1, at most 4; 0 decodes in the
+            training process).
+        mean, std: per-channel normalisation to use instead of the training set's.
 
     Example:
         >>> import tempfile, pathlib
@@ -115,57 +249,125 @@ def load_folder(argument: str | None, *, seed: int = 0) -> Splits:
         >>> tuple(d.x_train.shape), d.y_test.tolist(), d.class_names
         ((2, 1, 5, 6), [1], ['cat', 'dog'])
     """
+    func = "load_folder"
     root = need_dir(path_argument("folder", argument, "DIR"), "folder:DIR")
-    parts = {
-        p: _classes(need_dir(root / p, f"folder:DIR needs {p}/<class>/ sub-folders"))
-        for p in ("train", "test")
+    if val_fraction is None:
+        val_fraction = VAL_FRACTION
+    if not isinstance(val_fraction, int | float) or not 0 < val_fraction < 1:
+        raise fail(func, "val_fraction", "a fraction strictly between 0 and 1", val_fraction)
+    if stream not in (None, True, False):
+        raise fail(func, "stream", "True, False or None (decide by size)", stream, TypeError)
+    workers = check_workers(workers, func)
+    transform = ImageTransform(
+        size=image_size,
+        flip=check_bool(flip, "flip", func),
+        scale=(_fraction(crop_scale, "crop_scale", func), 1.0),
+    )
+    train, test, where = _layout(root, val_fraction, seed)
+    classes = list(train)
+    files = {
+        part: [(f, label) for label, c in enumerate(classes) for f in split.get(c, [])]
+        for part, split in (("train", train), ("test", test))
     }
-    classes = list(parts["train"])
-    if not classes:
-        raise ValueError(
-            f"{root / 'train'}: no class sub-folders (expected {root / 'train'}/<class>/ "
-            "holding images)"
+    for part in ("train", "test"):
+        check_not_empty(len(files[part]), part, where[part])
+    every = [(f, image_info(f)) for part in files for f, _ in files[part]]
+    channels = max(channels_of(mode) for _, (mode, _) in every)
+    for f, (mode, _) in every:
+        if mode == "F":  # the one mode that can hold NaN or infinity: checked now
+            check_finite(read_image(f, channels)[None], str(f), None)
+    if transform.size is None:
+        _check_one_size(every)
+    deep = {f for f, (mode, _) in every if mode in DEEP_MODES}
+    decoded_bytes = sum(w * h * channels * (4 if f in deep else 1) for f, (_, (w, h)) in every)
+    if stream is None:
+        stream = not fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
+    name = f"folder:{argument}"
+    if not stream and transform.size is None and not transform.flip:
+        return _tensors(files, every, channels, name, classes, where)
+    if not stream:
+        check_memory(decoded_bytes, str(root), "the decoded images")
+    splits = {
+        part: FolderImages(
+            [f for f, _ in files[part]],
+            np.array([label for _, label in files[part]], np.int64),
+            channels,
+            transform,
+            None if stream else [decode_image(f, channels) for f, _ in files[part]],
         )
-    for name, files in parts["train"].items():
-        if not files:
-            raise ValueError(f"{root / 'train' / name}: no images ({', '.join(IMAGE_SUFFIXES)})")
-    extra = sorted(set(parts["test"]) - set(classes))
-    if extra:
-        raise ValueError(
-            f"{root / 'test' / extra[0]}: test class {extra[0]!r} has no train "
-            f"folder; the train classes are {classes}"
+        for part in files
+    }
+    if transform.size is not None:
+        if mean is None and std is None:
+            mean, std = channel_statistics(splits["train"], workers, seed)
+        transform = replace(
+            transform,
+            mean=_per_channel(mean, channels, "mean"),
+            std=_per_channel(std, channels, "std"),
         )
-    files = [
-        (f, label)
-        for p in ("train", "test")
-        for label, c in enumerate(classes)
-        for f in parts[p].get(c, [])
-    ]
-    infos = [image_info(f) for f, _ in files]
-    first, (_, size) = files[0][0], infos[0]
-    for (f, _), (_, s) in zip(files, infos, strict=True):
+        for split in splits.values():
+            split.transform = transform
+    elif mean is not None or std is not None:
+        raise fail(func, "mean", "given only with image_size", mean)
+    return ImageFolderSplits(
+        splits["train"],
+        splits["test"],
+        num_classes=len(classes),
+        name=name,
+        class_names=classes,
+        streamed=stream,
+        workers=workers,
+    )
+
+
+def _fraction(value: Any, arg: str, func: str) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 1:
+        raise fail(func, arg, "a fraction 0 < f <= 1", value)
+    return float(value)
+
+
+def _per_channel(values: Any, channels: int, arg: str) -> tuple[float, ...]:
+    values = tuple(float(v) for v in values)
+    if len(values) == 1 and channels > 1:
+        values = values * channels
+    if len(values) != channels:
+        raise fail("load_folder", arg, f"{channels} numbers, one per channel", values)
+    return values
+
+
+def _check_one_size(every: list[tuple[Path, tuple[str, tuple[int, int]]]]) -> None:
+    first, (_, size) = every[0]
+    for f, (_, s) in every:
         if s != size:
             raise ValueError(
                 f"{f}: {s[0]}x{s[1]} pixels (width x height), but {first} is "
-                f"{size[0]}x{size[1]}; all images must have the same size "
-                "(resize them first)"
+                f"{size[0]}x{size[1]}; images of different sizes need --image-size "
+                "(image_size=) to be resized"
             )
-    channels = max(channels_of(mode) for mode, _ in infos)
-    n_train = sum(len(v) for v in parts["train"].values())
-    check_memory(len(files) * channels * size[0] * size[1] * 4, str(root), "the images")
-    x = np.empty((len(files), channels, size[1], size[0]), np.float32)
-    for i, ((f, _), (mode, _)) in enumerate(zip(files, infos, strict=True)):
-        x[i] = read_image(f, channels)
-        if mode == "F":  # the one mode that can hold NaN or infinity
-            check_finite(x[i : i + 1], str(f), None)
-    y = np.array([label for _, label in files], np.int64)
+
+
+def _tensors(
+    files: dict[str, list[tuple[Path, int]]],
+    every: list[tuple[Path, tuple[str, tuple[int, int]]]],
+    channels: int,
+    name: str,
+    classes: list[str],
+    where: dict[str, str],
+) -> Splits:
+    """The whole folder as float32 tensors in [0, 1] (images of one size)."""
+    w, h = every[0][1][1]
+    check_memory(len(every) * channels * w * h * 4, where["train"], "the images as float32")
+    arrays = {}
+    for part, items in files.items():
+        x = np.empty((len(items), channels, h, w), np.float32)
+        for i, (f, _) in enumerate(items):
+            x[i] = read_image(f, channels)
+        arrays[part] = x, np.array([label for _, label in items], np.int64)
     return to_splits(
-        x[:n_train],
-        y[:n_train],
-        x[n_train:],
-        y[n_train:],
+        *arrays["train"],
+        *arrays["test"],
         kind="image",
-        name=f"folder:{argument}",
+        name=name,
         class_names=classes,
-        where={"train": str(root / "train"), "test": str(root / "test")},
+        where=where,
     )

@@ -31,6 +31,10 @@ RESUME_KEYS = (
     "augment",
     "shift",
     "seed",
+    "image_size",  # [h-data] data options that change what is trained on
+    "flip",
+    "crop_scale",
+    "val_fraction",
 )
 
 
@@ -61,6 +65,17 @@ class TrainConfig:
         quiet: no progress bar and no per-epoch lines.
         pictures: write the PNG figures at the end of the run.
         eval_batch_size: batch size of the evaluation passes.
+        image_size: ``[H, W]`` (or ``H``) that ``folder:`` images are resized and cropped
+            to (random-resized crops for training), then normalised per channel by the
+            training set's mean and standard deviation; None: images as they are.
+        flip: mirror ``folder:`` training images left-right at random.
+        crop_scale: smallest area of a random training crop, as a fraction of the image.
+        val_fraction: fraction of each class held out as the test split of a ``folder:``
+            without a test folder (default 0.2).
+        stream: decode ``folder:`` images from disk in every epoch (True), hold them in
+            memory (False), or decide by their size (None).
+        workers: processes decoding streamed or transformed images (None: CPUs - 1, at
+            most 4; 0: the training process itself). Does not change the results.
 
     Example:
         >>> TrainConfig(model="lenet5", epochs=2).to_dict()["optimizer"]
@@ -88,6 +103,13 @@ class TrainConfig:
     quiet: bool = False
     pictures: bool = True
     eval_batch_size: int = 1024
+    # [h-data] data options, passed to load_dataset by data_options()
+    image_size: list[int] | None = None
+    flip: bool = False
+    crop_scale: float = 0.08
+    val_fraction: float | None = None
+    stream: bool | None = None
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -116,6 +138,7 @@ class TrainConfig:
                 )
         if not isinstance(self.model_kwargs, dict):
             raise fail(func, "model_kwargs", "a dict", self.model_kwargs, TypeError)
+        self._validate_data_options()
         reserved = {"in_channels", "num_classes", "input_size"} & set(self.model_kwargs)
         if reserved:
             raise fail(
@@ -124,6 +147,41 @@ class TrainConfig:
                 "free of in_channels/num_classes/input_size (they come from the data)",
                 self.model_kwargs,
             )
+
+    def _validate_data_options(self) -> None:  # [h-data]
+        from anyconv.data.transforms import image_size
+
+        func = "TrainConfig"
+        size = image_size(self.image_size, func)
+        self.image_size = list(size) if size else None  # JSON keeps lists: resume compares
+        if not isinstance(self.flip, bool):
+            raise fail(func, "flip", "True or False", self.flip, TypeError)
+        if not isinstance(self.crop_scale, int | float) or not 0 < self.crop_scale <= 1:
+            raise fail(func, "crop_scale", "a fraction 0 < f <= 1", self.crop_scale)
+        if self.val_fraction is not None and (
+            not isinstance(self.val_fraction, int | float) or not 0 < self.val_fraction < 1
+        ):
+            raise fail(func, "val_fraction", "None or a fraction 0 < f < 1", self.val_fraction)
+        if self.stream not in (None, True, False):
+            raise fail(func, "stream", "True, False or None", self.stream, TypeError)
+        if self.workers is not None and (
+            not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 0
+        ):
+            raise fail(func, "workers", "None or an int >= 0", self.workers)
+
+    def data_options(self) -> dict[str, Any]:  # [h-data]
+        """The keyword arguments of :func:`anyconv.data.load_dataset` that these settings
+        ask for: only those that differ from the defaults, so that a loader without them
+        (``digits``) is not refused for options that were never set."""
+        options = {
+            "image_size": self.image_size,
+            "flip": True if self.flip else None,  # False is every loader's default
+            "crop_scale": self.crop_scale if self.crop_scale != 0.08 else None,
+            "val_fraction": self.val_fraction,
+            "stream": self.stream,
+            "workers": self.workers,
+        }
+        return {k: v for k, v in options.items() if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (only primitives and containers of them)."""

@@ -41,6 +41,15 @@ def run_config(trainer: Trainer) -> dict[str, Any]:
         "input_shape": list(data.input_shape),
         "num_classes": data.num_classes,
         "class_names": list(data.class_names),
+        # [h-data] what evaluate/predict must repeat: the held-out split, the transform
+        "data_options": {
+            **{
+                k: v
+                for k, v in trainer.config.data_options().items()
+                if k not in ("stream", "workers")  # how, not what: machine-specific
+            },
+            **(data.options() if hasattr(data, "options") else {}),
+        },
         "train": trainer.config.to_dict(),
     }
 
@@ -113,7 +122,7 @@ def write_pictures(trainer: Trainer) -> list[str]:
     from anyconv import viz
 
     out, model, data = trainer.run_dir, trainer.core, trainer.data
-    sample = data.x_test[0]
+    sample = next(iter(data.batches("test", [0], 1)))[0][0]  # [h-data] any kind of data
     jobs = {
         "history.png": lambda p: viz.plot_history(trainer.history, p),
         "confusion.png": lambda p: viz.plot_confusion(

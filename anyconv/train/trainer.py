@@ -43,7 +43,7 @@ from anyconv.train.checkpoint import (
     set_rng_state,
 )
 from anyconv.train.config import RESUME_KEYS, TrainConfig, data_slug
-from anyconv.train.metrics import autocast, evaluation_sums, summarize
+from anyconv.train.metrics import autocast, batch_sums, evaluation_sums, summarize
 from anyconv.train.run import finish_run, write_progress
 from anyconv.train.schedule import lr_factor
 
@@ -117,7 +117,7 @@ class Trainer:
         if data is None:
             from anyconv.data import load_dataset
 
-            data = load_dataset(config.data, seed=config.data_seed)
+            data = load_dataset(config.data, seed=config.data_seed, **config.data_options())
         from anyconv.data import check_trainable  # [h-data] refuse a one-class training split
 
         check_trainable(data)
@@ -154,11 +154,19 @@ class Trainer:
         self.amp_dtype, self.scaler = _mixed_precision(config, device)
         self.generator = torch.Generator().manual_seed(config.seed)
 
-        self.x_train = data.x_train.to(device)
+        # [h-data] tensors live on the device; other data (streamed or transformed image
+        # folders) is read in batches through data.batches(), decoded by worker processes.
+        self.in_memory = hasattr(data, "x_train")
+        self.x_train = data.x_train.to(device) if self.in_memory else None
         self.y_train = data.y_train.to(device)
-        self.augment = config.augment and config.shift > 0 and data.kind in ("image", "video")
+        self.augment = (
+            config.augment
+            and config.shift > 0
+            and data.kind in ("image", "video")
+            and not getattr(data, "augments", False)  # [h-data] it crops at random itself
+        )
         self.batch = max(1, config.batch_size // self.dist.world_size)  # per process
-        shard_size = len(D.shard(torch.arange(len(self.x_train)), self.dist))
+        shard_size = len(D.shard(torch.arange(len(self.y_train)), self.dist))
         self.steps_per_epoch = math.ceil(shard_size / self.batch)
         self.samples_per_epoch = shard_size * self.dist.world_size
         self.total_steps = self.steps_per_epoch * config.epochs
@@ -222,7 +230,7 @@ class Trainer:
     def _draw_epoch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The epoch's random choices, all drawn up front from the generator: the same on
         every rank (shared seed), then sharded."""
-        n = len(self.x_train)
+        n = len(self.y_train)
         order = torch.randperm(n, generator=self.generator)
         offsets = None
         if self.augment:
@@ -251,9 +259,22 @@ class Trainer:
         )
         model.train()
         checked = 0
+        loaded = None  # [h-data] batches of streamed / transformed data, in the order drawn
+        if not self.in_memory:
+            loaded = self.data.batches(
+                "train",
+                order.cpu(),
+                batch,
+                epoch=epoch,
+                seed=config.seed if config.augment else None,
+                pin_memory=self.device.type == "cuda",
+            )
         for s in range(steps):
             index = order[s * batch : (s + 1) * batch]
-            xb, yb = self.x_train[index], self.y_train[index]
+            if loaded is None:
+                xb, yb = self.x_train[index], self.y_train[index]
+            else:
+                xb, yb = (t.to(self.device, non_blocking=True) for t in next(loaded))
             if offsets is not None:
                 xb = random_shift(xb, offsets[index], config.shift)
             lr = config.lr * lr_factor(config.schedule, self.step, self.total_steps)
@@ -330,15 +351,22 @@ class Trainer:
         """Sums ``(loss, correct, n)`` and confusion over the test split, each rank taking
         every ``world_size``-th sample and all-reducing."""
         rank, world = self.dist.rank, self.dist.world_size
-        sums, confusion = evaluation_sums(
-            self.core,
-            self.data.x_test[rank::world],
-            self.data.y_test[rank::world],
-            self.data.num_classes,
-            self.config.eval_batch_size,
-            self.device,
-            self.amp_dtype,
-        )
+        if self.in_memory:
+            sums, confusion = evaluation_sums(
+                self.core,
+                self.data.x_test[rank::world],
+                self.data.y_test[rank::world],
+                self.data.num_classes,
+                self.config.eval_batch_size,
+                self.device,
+                self.amp_dtype,
+            )
+        else:  # [h-data] streamed / transformed test images, this rank's share
+            mine = torch.arange(len(self.data.y_test))[rank::world]
+            batches = self.data.batches("test", mine, self.config.eval_batch_size)
+            sums, confusion = batch_sums(
+                self.core, batches, self.data.num_classes, self.device, self.amp_dtype
+            )
         D.all_reduce(sums, self.dist)
         D.all_reduce(confusion, self.dist)
         return sums, confusion
