@@ -97,10 +97,13 @@ def _train(args: argparse.Namespace, console: Console) -> int:
             val_fraction=args.val_fraction,
             stream=args.stream,
             workers=args.workers,
+            eval_every=args.eval_every,
         ).items()
         if v is not None
     }
-    config = TrainConfig(**overrides)
+    from anyconv.models.fcn import tsc_recipe  # [h-data] fcn/resnet1d on ucr: data
+
+    config = TrainConfig(**{**tsc_recipe(args.model, args.data), **overrides})
     try:
         metrics = train(config, console=console)
     except TrainingDiverged as error:
@@ -266,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", help="run folder (default runs/<model>-<data>-<time>)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--eval-every",
+        type=int,
+        metavar="N",
+        help="evaluate and checkpoint every N epochs and after the last (default 1)",
+    )
     _data_arguments(train)
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a trained run")

@@ -76,6 +76,9 @@ class TrainConfig:
             memory (False), or decide by their size (None).
         workers: processes decoding streamed or transformed images (None: CPUs - 1, at
             most 4; 0: the training process itself). Does not change the results.
+        eval_every: evaluate the test split, write the checkpoint and the run's files
+            every this many epochs, and after the last (1: every epoch). Epochs in between
+            have no test figures in the history.
 
     Example:
         >>> TrainConfig(model="lenet5", epochs=2).to_dict()["optimizer"]
@@ -110,6 +113,7 @@ class TrainConfig:
     val_fraction: float | None = None
     stream: bool | None = None
     workers: int | None = None
+    eval_every: int = 1  # [h-data] for many short epochs (ucr: data)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -117,7 +121,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
         func = "TrainConfig"
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise fail(func, name, "a positive int", value)

@@ -9,6 +9,7 @@
       metrics.json       final figures and the per-epoch history
       metrics.csv        the history, one row per epoch
       history.png, confusion.png, filters.png, feature_maps.png
+      cam.png            class activation maps, for networks that support them (fcn, resnet1d)
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def run_metrics(trainer: Trainer, status: str, **extra: Any) -> dict[str, Any]:
         "test_loss": last.get("test_loss"),
         "train_accuracy": last.get("accuracy"),
         "train_loss": last.get("loss"),
-        "best_test_accuracy": max((r["test_accuracy"] for r in history), default=None),
+        "best_test_accuracy": max(
+            (r["test_accuracy"] for r in history if r["test_accuracy"] is not None), default=None
+        ),
         "epochs": trainer.epoch,
         "parameters": trainer.parameters,
         "train_seconds": train_time + sum(r["eval_seconds"] for r in history),
@@ -131,6 +134,11 @@ def write_pictures(trainer: Trainer) -> list[str]:
         "filters.png": lambda p: viz.plot_filters(viz.first_conv_weight(model, sample), p),
         "feature_maps.png": lambda p: viz.plot_feature_maps(model, sample, p),
     }
+    from anyconv.viz.cam import cam_examples, plot_cam, supports_cam  # [h-data]
+
+    if supports_cam(model) and data.kind == "sequence" and hasattr(data, "x_test"):
+        xs, ys = cam_examples(data.x_test, data.y_test)
+        jobs["cam.png"] = lambda p: plot_cam(model, xs, ys, p, data.class_names)
     written = []
     for name, draw in jobs.items():
         try:

@@ -403,8 +403,12 @@ class Trainer:
     def _run_epoch(self, epoch: int, progress: Progress) -> None:
         row = self.train_epoch(epoch, progress)
         start = time.perf_counter()
-        self.last_eval = self.evaluate()
-        test = summarize(*self.last_eval)
+        # [h-data] every eval_every epochs and after the last: evaluate, checkpoint, write
+        due = epoch % self.config.eval_every == 0 or epoch == self.config.epochs
+        test = {"loss": None, "accuracy": None}
+        if due:
+            self.last_eval = self.evaluate()
+            test = summarize(*self.last_eval)
         self.epoch = epoch
         self.history.append(
             {
@@ -418,14 +422,14 @@ class Trainer:
                 "eval_seconds": time.perf_counter() - start,
             }
         )
-        if self.dist.main:
+        if self.dist.main and due:
             save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
             write_progress(self, status="running")
         speed = row["samples"] / row["seconds"]
+        tested = f"test_loss {test['loss']:.4f}  test_acc {test['accuracy']:.2%}  " if due else ""
         self.console.print(
             f"epoch {epoch}/{self.config.epochs}  loss {row['loss']:.4f}  "
-            f"acc {row['accuracy']:.2%}  test_loss {test['loss']:.4f}  "
-            f"test_acc {test['accuracy']:.2%}  lr {row['lr']:.2e}  "
+            f"acc {row['accuracy']:.2%}  {tested}lr {row['lr']:.2e}  "
             f"{speed:,.0f} samples/s  {row['seconds']:.1f}s",
             highlight=False,
             soft_wrap=True,

@@ -37,6 +37,8 @@ NATURAL_INPUTS = {
     "inception_tiny": IMAGES,
     "locally_connected_net": IMAGES,
     "tiled_net": IMAGES,
+    "fcn": [SEQUENCE, (3, 25)],
+    "resnet1d": [SEQUENCE, (3, 25)],
 }
 CASES = [(name, shape) for name, shapes in NATURAL_INPUTS.items() for shape in shapes]
 
@@ -49,7 +51,7 @@ def build(name: str, shape: tuple[int, ...], num_classes: int = 7, **kw) -> torc
 
 def test_every_model_is_registered_and_tested():
     assert set(NATURAL_INPUTS) <= set(list_models())
-    assert len(NATURAL_INPUTS) == 10
+    assert len(NATURAL_INPUTS) == 12
     assert all(isinstance(h, str) and h for h in list_models().values())
 
 
