@@ -9,6 +9,8 @@ held decoded in memory, and transformed on the fly (resizing, random crops, flip
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +123,44 @@ class ImageFolderSplits:
     def options(self) -> dict[str, Any]:
         """The settings that ``evaluate`` and ``predict`` must apply the same way."""
         return self.transform.to_dict()
+
+    @property
+    def normalization(self) -> dict[str, Any]:
+        """The per-channel ``mean`` and ``std`` applied after scaling pixels to [0, 1]
+        (empty without ``image_size``), in the form of ``Splits.normalization``."""
+        t = self.transform
+        return {} if t.mean is None else {"mean": list(t.mean), "std": list(t.std)}
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the data without decoding it: sizes, shape, classes, and a
+        BLAKE2b digest of every file's path, size, modification time and label, and of
+        the transform.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from PIL import Image
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     Image.new("L", (4, 4)).save(f"{tmp}/a.png")
+            ...     files = [pathlib.Path(tmp) / "a.png"]
+            ...     split = FolderImages(files, np.zeros(1), 1, ImageTransform(size=(2, 2)))
+            ...     d = ImageFolderSplits(split, split, 1, "toy", ["a"], False, 0)
+            ...     sorted(d.fingerprint())
+            ['class_names', 'digest', 'input_shape', 'num_classes', 'test', 'train']
+        """
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(json.dumps(self.options(), sort_keys=True).encode())
+        for split in (self.train, self.test):
+            for path, label in zip(split.files, split.labels.tolist(), strict=True):
+                info = path.stat()
+                digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{label}\n".encode())
+        return {
+            "train": len(self.train),
+            "test": len(self.test),
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "digest": digest.hexdigest(),
+        }
 
     def batches(
         self,

@@ -203,3 +203,14 @@ def test_options_of_other_loaders_are_refused():
         ),
     ):
         load_dataset("digits", image_size=8)
+
+
+def test_fingerprint_follows_the_files_and_the_transform(tmp_path):
+    mixed_tree(tmp_path)
+    d = load_dataset(f"folder:{tmp_path}", image_size=8, workers=0)
+    again = load_dataset(f"folder:{tmp_path}", image_size=8, workers=0)
+    assert d.fingerprint() == again.fingerprint()
+    assert d.fingerprint() != load_dataset(f"folder:{tmp_path}", image_size=9).fingerprint()
+    Image.new("L", (20, 20), 7).save(tmp_path / "train" / "cat" / "0.png")
+    assert load_dataset(f"folder:{tmp_path}", image_size=8).fingerprint() != d.fingerprint()
+    assert d.normalization["mean"] == d.options()["mean"]
