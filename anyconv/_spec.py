@@ -1,40 +1,36 @@
-"""Argument normalisation and validation: the one place that writes anyconv's error messages.
+"""Validation primitives: the one place that writes anyconv's error messages.
 
-Every public function checks its arguments here before touching data, so a bad
-specification fails with a ``ValueError`` or ``TypeError`` that names the argument, shows
-what was given and says what is allowed, instead of a ``RuntimeError`` from deep inside
-PyTorch.
+Every public function checks its arguments with these before touching data, so a bad
+argument fails with a ``ValueError`` (a wrong value) or ``TypeError`` (a wrong type) that
+names the argument, shows what was given and says what is allowed, in one wording:
+``func(): argument 'arg' must be <allowed>; got <given>``.
+
+The geometry (padding rules, :class:`~anyconv.padding.ConvSpec`, output sizes) lives in
+:mod:`anyconv.padding`; ``ConvSpec``, ``PADDING_RULES``, ``padding_entries`` and
+``check_border`` are still importable from here.
+
+Example:
+    >>> positive_int(3, "channels", "f")
+    3
+    >>> check_int(0, "size", "f", minimum=8)
+    Traceback (most recent call last):
+    ...
+    ValueError: f(): argument 'size' must be an int >= 8; got 0
+    >>> check_real(1.0, "dropout", "f", minimum=0, below=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: f(): argument 'dropout' must be a number in [0, 1); got 1.0
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-PADDING_RULES = ("valid", "same", "full", "causal")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 MAX_SPATIAL_DIMS = 3
-
-PaddingEntry = str | int | tuple[int, int]
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """A fully resolved convolution: everything an algorithm needs besides the tensors.
-
-    ``padding`` holds explicit ``(lo, hi)`` amounts per spatial axis, ``out_shape`` the
-    spatial output size; both come from :mod:`anyconv.padding`.
-    """
-
-    stride: tuple[int, ...]
-    dilation: tuple[int, ...]
-    padding: tuple[tuple[int, int], ...]
-    groups: int
-    padding_mode: str
-    out_shape: tuple[int, ...]
 
 
 def _show(value: Any) -> str:
@@ -48,17 +44,94 @@ def fail(func: str, arg: str, allowed: str, given: Any, error: type = ValueError
     return error(f"{func}(): argument '{arg}' must be {allowed}; got {_show(given)}")
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An ``int`` that is not a ``bool`` (``True`` is an int to Python, never to anyconv)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    """A real number given as ``int`` or ``float`` (not a ``bool``)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _int_range(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f"an int in {minimum}..{maximum}"
+    if minimum == 1:
+        return "a positive int"
+    if minimum is not None:
+        return f"an int >= {minimum}"
+    return "an int" if maximum is None else f"an int <= {maximum}"
+
+
+def check_int(
+    value: Any,
+    arg: str,
+    func: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    note: str = "",
+) -> int:
+    """An int (not a bool) in ``minimum..maximum`` (either bound optional).
+
+    ``note`` is added to the message in parentheses, e.g. what the int counts.
+    """
+    if (
+        is_int(value)
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    ):
+        return value
+    allowed = _int_range(minimum, maximum) + (f" ({note})" if note else "")
+    raise fail(func, arg, allowed, value, ValueError if is_int(value) else TypeError)
 
 
 def positive_int(value: Any, arg: str, func: str) -> int:
     """A positive int (not a bool), or anyconv's error naming ``arg``."""
-    if not _is_int(value):
-        raise fail(func, arg, "a positive int", value, TypeError)
-    if value < 1:
-        raise fail(func, arg, "a positive int", value)
-    return value
+    return check_int(value, arg, func, minimum=1)
+
+
+def check_ndim(value: Any, func: str, arg: str = "ndim") -> int:
+    """A number of spatial axes: an int in ``1..MAX_SPATIAL_DIMS``."""
+    return check_int(
+        value, arg, func, minimum=1, maximum=MAX_SPATIAL_DIMS, note="the number of spatial axes"
+    )
+
+
+def check_real(
+    value: Any,
+    arg: str,
+    func: str,
+    *,
+    minimum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+) -> float:
+    """A real number (int or float, not a bool, not NaN) within the given bounds.
+
+    ``minimum`` is inclusive (``>=``), ``above`` and ``below`` exclusive; ``inf`` passes
+    where no upper bound is given. Returns it as a ``float``.
+    """
+    low, low_open = (above, True) if above is not None else (minimum, False)
+    ok = is_real(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low  # NaN fails every comparison
+    if ok and below is not None:
+        ok = value < below
+    if ok and low is None and below is None:
+        ok = value == value  # not NaN
+    if ok:
+        return float(value)
+    if low is not None and below is not None:
+        allowed = f"a number in {'(' if low_open else '['}{low}, {below})"
+    elif low is not None:
+        allowed = f"a number {'>' if low_open else '>='} {low}"
+    elif below is not None:
+        allowed = f"a number < {below}"
+    else:
+        allowed = "a number"
+    raise fail(func, arg, allowed, value, ValueError if is_real(value) else TypeError)
 
 
 def check_bool(value: Any, arg: str, func: str) -> bool:
@@ -68,64 +141,36 @@ def check_bool(value: Any, arg: str, func: str) -> bool:
     return value
 
 
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, tuple | list) or (
+        isinstance(value, Sequence) and not isinstance(value, str)
+    )
+
+
 def int_tuple(value: Any, ndim: int, arg: str, func: str, *, minimum: int) -> tuple[int, ...]:
     """Normalise an int or a tuple of ``ndim`` ints, each ``>= minimum``, to a tuple."""
+    if is_int(value):
+        value = (value,) * ndim
+    elif _is_sequence(value):
+        value = tuple(value)
+    else:
+        value = None
+    if value is not None and len(value) == ndim and all(is_int(v) and v >= minimum for v in value):
+        return value
     word = "positive" if minimum == 1 else f">= {minimum}"
     allowed = f"a {word} int or a tuple of {ndim} {word} ints (one per spatial axis)"
-    if _is_int(value):
-        value = (value,) * ndim
-    elif not (isinstance(value, Sequence) and not isinstance(value, str)):
-        raise fail(func, arg, allowed, value, TypeError)
-    value = tuple(value)
-    if not all(_is_int(v) for v in value):
-        raise fail(func, arg, allowed, value, TypeError)
-    if len(value) != ndim:
-        raise fail(func, arg, allowed, value)
-    if any(v < minimum for v in value):
-        raise fail(func, arg, allowed, value)
-    return value
+    typed = value is not None and all(is_int(v) for v in value)
+    raise fail(func, arg, allowed, value, ValueError if typed else TypeError)
 
 
-def padding_entries(padding: Any, ndim: int, func: str) -> tuple[PaddingEntry, ...]:
-    """Split ``padding`` into one validated entry per spatial axis.
-
-    Each entry is a rule string from :data:`PADDING_RULES`, an int ``>= 0`` or a
-    ``(lo, hi)`` pair of ints ``>= 0``. A string or int alone applies to every axis; a
-    tuple has exactly one entry per spatial axis, as in PyTorch.
-    """
-    allowed = (
-        f"one of {', '.join(map(repr, PADDING_RULES))}, an int >= 0, or a tuple of "
-        f"{ndim} entries (one per spatial axis), each a rule string, an int >= 0 or a "
-        "(lo, hi) pair of ints >= 0"
-    )
-    if isinstance(padding, str) or _is_int(padding):
-        entries: tuple[Any, ...] = (padding,) * ndim
-    elif isinstance(padding, Sequence):
-        entries = tuple(padding)
-        if len(entries) != ndim:
-            hint = (
-                "; for an explicit (lo, hi) pair on the one spatial axis write "
-                f"({tuple(padding)!r},)"
-                if ndim == 1 and len(entries) == 2
-                else ""
-            )
-            raise ValueError(str(fail(func, "padding", allowed, padding)) + hint)
-    else:
-        raise fail(func, "padding", allowed, padding, TypeError)
-    for entry in entries:
-        if isinstance(entry, str):
-            if entry not in PADDING_RULES:
-                raise fail(func, "padding", allowed, padding)
-        elif _is_int(entry):
-            if entry < 0:
-                raise fail(func, "padding", allowed, padding)
-        elif isinstance(entry, Sequence) and len(entry) == 2 and all(map(_is_int, entry)):
-            if min(entry) < 0:
-                raise fail(func, "padding", allowed, padding)
-        else:
-            raise fail(func, "padding", allowed, padding, TypeError)
-    return tuple(
-        tuple(e) if isinstance(e, Sequence) and not isinstance(e, str) else e for e in entries
+def int_sequence(value: Any, arg: str, func: str, *, minimum: int = 1) -> tuple[int, ...]:
+    """A non-empty tuple or list of ints, each ``>= minimum``, as a tuple."""
+    if _is_sequence(value) and value and all(is_int(v) and v >= minimum for v in value):
+        return tuple(value)
+    word = "positive" if minimum == 1 else f">= {minimum}"
+    typed = _is_sequence(value) and all(is_int(v) for v in value)
+    raise fail(
+        func, arg, f"a non-empty tuple of {word} ints", value, ValueError if typed else TypeError
     )
 
 
@@ -152,6 +197,56 @@ def check_float_tensor(t: Any, arg: str, func: str) -> torch.Tensor:
     return t
 
 
+def _axes_text(low: int, high: int | None) -> str:
+    """``with 1, 2 or 3 spatial axes (3, 4 or 5 dims)`` and its variants."""
+    if high is None:
+        if low == 0:
+            return f"({low + 2} or more dims)"
+        return f"with at least {low} spatial axis ({low + 2} or more dims)"
+    counts = list(range(low, high + 1))
+
+    def words(values: list[int]) -> str:
+        text = ", ".join(map(str, values[:-1]))
+        return f"{text} or {values[-1]}" if text else str(values[-1])
+
+    axes = "axis" if counts == [1] else "axes"
+    return f"with {words(counts)} spatial {axes} ({words([c + 2 for c in counts])} dims)"
+
+
+def check_input(
+    x: Any,
+    func: str,
+    *,
+    spatial: int | tuple[int, int | None] = (1, MAX_SPATIAL_DIMS),
+    arg: str = "input",
+    note: str = "",
+) -> int:
+    """A real floating-point tensor ``(N, C, *spatial)``; returns its number of spatial axes.
+
+    Args:
+        spatial: how many spatial axes are allowed: an int for exactly that many, or a
+            ``(low, high)`` range, ``high=None`` for no upper bound. The default is 1 to 3.
+        arg: the argument's name in the message.
+        note: added to the message, e.g. why that many axes are needed.
+
+    Example:
+        >>> check_input(torch.zeros(2, 3, 8), "f")
+        1
+        >>> check_input(torch.zeros(2, 3), "f")
+        Traceback (most recent call last):
+        ...
+        ValueError: f(): argument 'input' must be a tensor of shape (N, C, *spatial) with 1, 2 \
+or 3 spatial axes (3, 4 or 5 dims); got a tensor of shape (2, 3)
+    """
+    check_float_tensor(x, arg, func)
+    low, high = (spatial, spatial) if isinstance(spatial, int) else spatial
+    ndim = x.dim() - 2
+    if ndim < low or (high is not None and ndim > high):
+        allowed = f"a tensor of shape (N, C, *spatial) {_axes_text(low, high)}"
+        raise fail(func, arg, allowed + (f" {note}" if note else ""), x)
+    return ndim
+
+
 def check_conv_tensors(
     x: Any, weight: Any, bias: Any, func: str, *, extra: str | None = None
 ) -> int:
@@ -161,16 +256,8 @@ def check_conv_tensors(
     kernel (``"out_spatial"`` for locally connected, ``"tiles"`` for tiled convolution);
     such a layer checks its bias shape itself.
     """
-    check_float_tensor(x, "input", func)
+    ndim = check_input(x, func)
     check_float_tensor(weight, "weight", func)
-    if not 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
-        raise fail(
-            func,
-            "input",
-            "a tensor of shape (N, C, *spatial) with 1, 2 or 3 spatial axes (3, 4 or 5 dims)",
-            x,
-        )
-    ndim = x.dim() - 2
     dims = x.dim() + (ndim if extra else 0)
     if weight.dim() != dims:
         layout = f"*kernel, *{extra}" if extra else "*kernel"
@@ -202,7 +289,7 @@ def check_conv_tensors(
 
 def check_channels(in_channels: int, weight_shape: Sequence[int], groups: Any, func: str) -> int:
     """Check ``groups`` against the input and weight channel counts."""
-    if not _is_int(groups):
+    if not is_int(groups):
         raise fail(func, "groups", "a positive int", groups, TypeError)
     out_channels, per_group = weight_shape[0], weight_shape[1]
     if groups < 1 or in_channels % groups or out_channels % groups:
@@ -222,18 +309,47 @@ def check_channels(in_channels: int, weight_shape: Sequence[int], groups: Any, f
     return groups
 
 
-def check_border(
-    padding: Sequence[tuple[int, int]], spatial: Sequence[int], mode: str, func: str
-) -> None:
-    """Reflect padding must be narrower than the input, circular at most as wide."""
-    if mode not in ("reflect", "circular"):
-        return
-    for axis, ((lo, hi), n) in enumerate(zip(padding, spatial, strict=True)):
-        limit = n - 1 if mode == "reflect" else n
-        if max(lo, hi) > limit:
-            raise ValueError(
-                f"{func}(): argument 'padding' resolves to (lo, hi) = {(lo, hi)} on spatial "
-                f"axis {axis} of size {n}, but padding_mode={mode!r} allows at most {limit} "
-                f"per side there ({'size - 1' if mode == 'reflect' else 'the size'}); use a "
-                "smaller padding or padding_mode='replicate' or 'zeros'"
-            )
+def _qualified(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def register_unique(registry: dict[str, tuple], name: Any, entry: tuple, func: str) -> None:
+    """Put ``entry`` (a tuple whose first item is the registered callable) under ``name``.
+
+    A name already held by another callable is refused; registering the same definition
+    again (the same function, or one of the same module and name after a reload) replaces
+    the entry.
+
+    Example:
+        >>> table = {}
+        >>> def lenet(): ...
+        >>> register_unique(table, "lenet", (lenet, "help"), "register_model")
+        >>> def other(): ...
+        >>> register_unique(table, "lenet", (other, "help"), "f")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: f(): name 'lenet' is already registered to ...lenet; cannot register ...
+    """
+    if not isinstance(name, str) or not name:
+        error = ValueError if isinstance(name, str) else TypeError
+        raise fail(func, "name", "a non-empty string", name, error)
+    old = registry.get(name)
+    if old is not None and _qualified(old[0]) != _qualified(entry[0]):
+        raise ValueError(
+            f"{func}(): name {name!r} is already registered to {_qualified(old[0])}; cannot "
+            f"register {_qualified(entry[0])} under it too (pick another name)"
+        )
+    registry[name] = entry
+
+
+_GEOMETRY = ("ConvSpec", "PADDING_RULES", "PaddingEntry", "padding_entries", "check_border")
+
+
+def __getattr__(name: str) -> Any:
+    # The geometry moved to anyconv.padding, which imports this module; the old names stay
+    # importable from here, resolved on first use so that neither import comes first.
+    if name in _GEOMETRY:
+        from anyconv import padding
+
+        return getattr(padding, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

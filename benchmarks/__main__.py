@@ -122,6 +122,7 @@ def show_rows(console: Console, name: str, rows: list[dict]) -> None:
         ("unfold+einsum_peak_bytes", "anyconv_peak_bytes", "peak memory"),
         ("tiled_fwd_bwd_s", "conv_fwd_bwd_s", "tiled time / conv time"),
         ("plain_fwd_bwd_s", "anyconv_fwd_bwd_s", "plain formula time / anyconv"),
+        ("plain_fwd_s", "anyconv_fwd_s", "plain formula forward time / anyconv"),
         ("native_fwd_bwd_s", "auto_fwd_bwd_s", "native / auto"),
         ("whole_fwd_bwd_s", "blocks_fwd_bwd_s", "one transform / overlap-save blocks"),
         ("skimage_s", "anyconv_s", "scikit-image / anyconv"),

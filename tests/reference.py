@@ -1,7 +1,10 @@
 """Independent references for the tests: float64 NumPy brute force and PyTorch's own ops.
 
 Nothing here imports anyconv: the padding table of GUIDE.md section 3 is written out again
-from the text, borders come from ``np.pad`` and the sum is a loop over output positions.
+from the text, borders come from ``np.pad`` and every sum is a loop over output positions.
+One loop serves every layer that sums kernel-weighted windows: the ordinary convolution
+(one kernel), the locally connected layer (a kernel per output position) and the tiled
+layer (kernels repeating with a period); pooling has its own loop over windows.
 """
 
 from __future__ import annotations
@@ -35,40 +38,139 @@ def pads_from_rule(entry, n: int, k: int, s: int, d: int) -> tuple[int, int]:
 
 
 def resolve(padding, spatial, kernel, stride, dilation):
-    entries = padding if isinstance(padding, tuple) else (padding,) * len(spatial)
+    """``(lo, hi)`` per axis for a padding argument (a rule, an int or one entry per axis)."""
+    ndim = len(spatial)
+    entries = padding if isinstance(padding, tuple) else (padding,) * ndim
     return tuple(
         pads_from_rule(e, n, k, s, d)
-        for e, n, k, s, d in zip(entries, spatial, kernel, stride, dilation)
+        for e, n, k, s, d in zip(entries, spatial, kernel, _tup(stride, ndim), _tup(dilation, ndim))
     )
 
 
-def conv_reference(x, w, b, *, stride, padding, dilation, groups, padding_mode, flip):
-    """float64 brute force: one output position at a time, straight from the definition."""
+def output_size(spatial, pads, kernel, stride, dilation) -> tuple[int, ...]:
+    """``floor((n + lo + hi - k_eff) / s) + 1`` per axis (GUIDE.md section 3)."""
+    ndim = len(spatial)
+    return tuple(
+        (n + lo + hi - d * (k - 1) - 1) // s + 1
+        for n, (lo, hi), k, s, d in zip(
+            spatial, pads, kernel, _tup(stride, ndim), _tup(dilation, ndim)
+        )
+    )
+
+
+def conv_reference(
+    x,
+    w,
+    b=None,
+    *,
+    stride=1,
+    padding="valid",
+    dilation=1,
+    groups=1,
+    padding_mode="zeros",
+    flip=False,
+    tiles=None,
+    local=False,
+):
+    """float64 brute force, one output position at a time, straight from the definition:
+    ``y[n, o, j] = b[o] + sum_{c, p} W(j)[o, c, p] * x_pad[n, c, j*s + p*d]``.
+
+    ``W(j)`` is ``w`` (shape ``(O, C/groups, *kernel)``) for an ordinary convolution;
+    with ``local=True`` ``w`` has shape ``(O, C/groups, *kernel, *out)`` and ``W(j) =
+    w[..., j]`` (``b`` may then be ``(O, *out)``); with ``tiles`` ``w`` has shape ``(O,
+    C/groups, *kernel, *tiles)`` and ``W(j) = w[..., j mod tiles]``. ``flip`` reverses the
+    kernel axes (true convolution). Returns a float64 array ``(N, O, *out)``.
+    """
     x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
     ndim = x.ndim - 2
     stride, dilation = _tup(stride, ndim), _tup(dilation, ndim)
-    kernel = w.shape[2:]
+    kernel = w.shape[2 : 2 + ndim]
     pads = resolve(padding, x.shape[2:], kernel, stride, dilation)
     xp = np.pad(x, [(0, 0), (0, 0), *pads], mode=NP_MODES[padding_mode])
     if flip:
-        w = np.flip(w, axis=tuple(range(2, w.ndim)))
-    out = [
-        (p - d * (k - 1) - 1) // s + 1 for p, k, s, d in zip(xp.shape[2:], kernel, stride, dilation)
-    ]
+        w = np.flip(w, axis=tuple(range(2, 2 + ndim)))
+    out = output_size(x.shape[2:], pads, kernel, stride, dilation)
+    if tiles is not None:
+        tiles = _tup(tiles, ndim)
+
+        def kernel_at(j):
+            return w[(..., *(i % t for i, t in zip(j, tiles)))]
+    elif local:
+
+        def kernel_at(j):
+            return w[(..., *j)]
+    else:
+
+        def kernel_at(j):
+            return w
+
     n, c_out, per_group = x.shape[0], w.shape[0], w.shape[1]
+    og = c_out // groups
+    axes = list(range(1, 2 + ndim))
     y = np.zeros((n, c_out, *out))
-    for o in range(c_out):
-        g = o // (c_out // groups)
-        chans = slice(g * per_group, (g + 1) * per_group)
-        for j in itertools.product(*map(range, out)):
-            idx = np.ix_(
-                *(np.arange(k) * d + jj * s for k, d, s, jj in zip(kernel, dilation, stride, j))
+    for j in itertools.product(*map(range, out)):
+        idx = np.ix_(*(np.arange(k) * d + i * s for k, d, s, i in zip(kernel, dilation, stride, j)))
+        window = xp[(slice(None), slice(None), *idx)]
+        kern = kernel_at(j)
+        for g in range(groups):
+            y[(slice(None), slice(g * og, (g + 1) * og), *j)] = np.tensordot(
+                window[:, g * per_group : (g + 1) * per_group],
+                kern[g * og : (g + 1) * og],
+                axes=(axes, axes),
             )
-            window = xp[:, chans][(slice(None), slice(None), *idx)]
-            y[(slice(None), o, *j)] = np.tensordot(window, w[o], axes=ndim + 1)
     if b is not None:
-        y += np.asarray(b, dtype=np.float64).reshape(-1, *(1,) * ndim)
+        b = np.asarray(b, dtype=np.float64)
+        y += b.reshape(c_out, *(1,) * ndim) if b.ndim == 1 else b
     return y
+
+
+def pool_out(n: int, lo: int, hi: int, k: int, s: int, d: int, ceil_mode: bool) -> int:
+    """Windows along one axis; in ceil mode a window starting in the right padding is
+    dropped (PyTorch's rule, GUIDE.md section 3)."""
+    span = n + lo + hi - (d * (k - 1) + 1)
+    if not ceil_mode:
+        return span // s + 1
+    out = math.ceil(span / s) + 1
+    return out - 1 if (out - 1) * s >= n + lo else out
+
+
+def pool_reference(x, kind, kernel, stride, padding, dilation, ceil_mode, p=2.0):
+    """float64 pooling by brute force: ``(y, out)``, with ``y = None`` if some window holds
+    no input element. ``kind``: ``"max"``, ``"avg_incl"`` (divide by the window clipped to
+    the padded input), ``"avg_excl"`` (by the real elements), ``"lp"`` or ``"soft"``."""
+    x = x.detach().double().numpy()
+    pads = resolve(padding, x.shape[2:], kernel, stride, dilation)
+    outs = [
+        pool_out(n, lo, hi, k, s, d, ceil_mode)
+        for n, (lo, hi), k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation, strict=True)
+    ]
+    y = np.zeros(x.shape[:2] + tuple(outs))
+    for j in itertools.product(*map(range, outs)):
+        # Input index of every tap per axis, and where it falls: input, padding or beyond.
+        idx = [
+            np.arange(k) * d + jj * s - lo
+            for jj, k, s, d, (lo, _) in zip(j, kernel, stride, dilation, pads, strict=True)
+        ]
+        real = [(i >= 0) & (i < n) for i, n in zip(idx, x.shape[2:], strict=True)]
+        inpad = [
+            (i >= -lo) & (i < n + hi) for i, n, (lo, hi) in zip(idx, x.shape[2:], pads, strict=True)
+        ]
+        if not all(r.any() for r in real):
+            return None, outs
+        sel = x[(..., *np.ix_(*[i[r] for i, r in zip(idx, real, strict=True)]))]
+        vals = sel.reshape(*x.shape[:2], -1)
+        if kind == "max":
+            v = vals.max(-1)
+        elif kind in ("avg_incl", "avg_excl"):
+            count = math.prod(int(m.sum()) for m in inpad) if kind == "avg_incl" else vals.shape[-1]
+            v = vals.sum(-1) / count
+        elif kind == "lp":
+            v = (np.abs(vals) ** p).sum(-1) ** (1 / p)
+        else:  # soft: sum softmax(window) * window
+            e = np.exp(vals - vals.max(-1, keepdims=True))
+            v = (e / e.sum(-1, keepdims=True) * vals).sum(-1)
+        y[(slice(None), slice(None), *j)] = v
+    return torch.from_numpy(y), outs
 
 
 def torch_reference(x, w, b, *, stride, padding, dilation, groups, padding_mode, flip):

@@ -117,3 +117,60 @@ def test_input_shape_must_be_sizes():
         anyconv.resolve_padding(8, 3)
     with pytest.raises(ValueError, match="kernel_size"):
         anyconv.resolve_padding((8, 8), (3, 3, 3))
+
+
+def test_a_new_rule_is_one_table_entry(monkeypatch):
+    """An entry in RULES is accepted everywhere and named in every message."""
+    from anyconv import padding
+
+    anticausal = padding.PaddingRule(lambda n, k_eff, s: (0, k_eff - 1), "0", "k_eff - 1")
+    monkeypatch.setitem(padding.RULES, "anticausal", anticausal)
+    assert anyconv.resolve_padding((10, 8), 3, padding=("anticausal", "same")) == (
+        (0, 2),
+        (1, 1),
+    )
+    x, w = torch.randn(1, 1, 10), torch.randn(1, 1, 3)
+    want = F.conv1d(F.pad(x, (0, 2)), w)
+    torch.testing.assert_close(anyconv.conv(x, w, padding="anticausal"), want)
+    layer = anyconv.nn.Conv1d(1, 1, 3, padding="anticausal")
+    assert layer(x).shape == (1, 1, 10)
+    with pytest.raises(ValueError, match=r"one of 'valid', 'same', 'full', 'causal', 'anticausal'"):
+        anyconv.conv(x, w, padding="acausal")
+
+
+def test_docstrings_list_exactly_the_rules():
+    from anyconv.functional.pool import max_pool
+    from anyconv.padding import RULES
+
+    documented = [anyconv.conv, anyconv.resolve_padding, max_pool, anyconv.nn.ConvNd]
+    for obj in documented:
+        assert "{padding_rules}" not in obj.__doc__
+        assert all(f'``"{name}"``' in obj.__doc__ for name in RULES), obj
+    for name, rule in RULES.items():  # the module's table is generated from RULES
+        assert f'"{name}"' in anyconv.padding.__doc__ and rule.hi in anyconv.padding.__doc__
+
+
+def test_pooling_and_convolution_resolve_the_same_spec():
+    from anyconv.padding import conv_spec, window_spec
+
+    kwargs = dict(stride=(2, 1), padding=("same", (2, 0)), dilation=(1, 2))
+    conv = conv_spec((1, 3, 9, 8), (4, 3, 3, 2), groups=1, padding_mode="zeros", **kwargs)
+    pool = window_spec((9, 8), (3, 2), **kwargs)
+    assert conv == pool
+    assert pool.kernel_size == (3, 2) and pool.in_shape == (9, 8)
+    assert pool.out_shape == anyconv.output_shape((9, 8), (3, 2), **kwargs)
+
+
+def test_old_import_paths_still_work():
+    from anyconv import padding
+    from anyconv._spec import PADDING_RULES, ConvSpec, check_border, padding_entries
+    from anyconv.functional.conv import conv_spec
+    from anyconv.padding import conv_geometry
+
+    assert ConvSpec is padding.ConvSpec and tuple(padding.RULES) == PADDING_RULES
+    assert padding_entries is padding.padding_entries and check_border is padding.check_border
+    assert conv_spec is padding.conv_spec
+    assert conv_geometry((7,), 3, stride=2, padding="same", dilation=1, func="f") == (
+        ((1, 1),),
+        (4,),
+    )

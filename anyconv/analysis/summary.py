@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._spec import fail, is_int
 
 
 def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
@@ -28,7 +28,7 @@ def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> list[dict[str
         >>> [(r["name"], r["output_shape"], r["parameters"]) for r in summary(net, (1, 8, 8))]
         [('0', (4, 6, 6), 40), ('1', (144,), 0), ('total', None, 40)]
     """
-    if not (isinstance(input_shape, Sequence) and all(isinstance(v, int) for v in input_shape)):
+    if not (isinstance(input_shape, Sequence) and all(map(is_int, input_shape))):
         raise fail(
             "summary", "input_shape", "a tuple (C, *spatial) of ints", input_shape, TypeError
         )

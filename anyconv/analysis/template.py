@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_float_tensor, fail
+from anyconv._spec import check_float_tensor, check_input, fail
 from anyconv.functional.conv import conv, conv_spec
 from anyconv.padding import pad
 
@@ -69,10 +69,8 @@ def match_template(
         1.0
     """
     func = "match_template"
-    check_float_tensor(image, "image", func)
+    check_input(image, func, arg="image")
     check_float_tensor(template, "template", func)
-    if not 3 <= image.dim() <= 5:
-        raise fail(func, "image", "a tensor (N, C, *spatial) with 1 to 3 spatial axes", image)
     if template.dim() != image.dim() - 1 or template.shape[0] != image.shape[1]:
         raise fail(
             func,

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._spec import fail, register_unique
 
 
 @dataclass
@@ -85,10 +85,11 @@ DATASETS: dict[str, tuple[Loader, str]] = {}
 
 def register_dataset(name: str, help: str) -> Callable[[Loader], Loader]:
     """Decorator: make ``loader(argument: str | None, *, seed: int) -> Splits`` reachable
-    as ``name`` (no argument) or ``name:ARG`` (e.g. ``idx:DIR``)."""
+    as ``name`` (no argument) or ``name:ARG`` (e.g. ``idx:DIR``). A name can be registered
+    once: a second loader under the same name is a ``ValueError``."""
 
     def wrap(loader: Loader) -> Loader:
-        DATASETS[name] = (loader, help)
+        register_unique(DATASETS, name, (loader, help), "register_dataset")
         return loader
 
     return wrap

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anyconv._spec import fail
+from anyconv._spec import check_int, fail
 from anyconv.data._common import no_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
 from anyconv.data.digits import digit_arrays
@@ -82,8 +82,7 @@ def moving_digits(
         ("frames", frames, 2),
         ("size", size, 8),
     ):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise fail(func, arg, f"an int >= {low}", value)
+        check_int(value, arg, func, minimum=low)
     if directions not in (4, 8):
         raise fail(func, "directions", "4 or 8", directions)
     names = list(DIRECTIONS)[:: 8 // directions]

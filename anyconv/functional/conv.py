@@ -1,4 +1,4 @@
-"""``conv``: validate, resolve the padding, dispatch to an algorithm."""
+"""``conv``: validate, resolve the geometry (:func:`anyconv.padding.conv_spec`), dispatch."""
 
 from __future__ import annotations
 
@@ -7,60 +7,14 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import (
-    PADDING_MODES,
-    ConvSpec,
-    check_bool,
-    check_border,
-    check_channels,
-    check_conv_tensors,
-    check_float_tensor,
-    choice,
-    fail,
-    int_tuple,
-)
+from anyconv._spec import check_bool, check_conv_tensors, check_float_tensor, fail
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.native import conv_native
-from anyconv.padding import conv_geometry
+from anyconv.padding import ConvSpec, conv_spec, document_rules
 
-
-def conv_spec(
-    input_shape: Sequence[int],
-    weight_shape: Sequence[int],
-    *,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
-    groups: Any,
-    padding_mode: Any,
-    func: str = "conv",
-) -> ConvSpec:
-    """Validate a convolution's arguments against the shapes and resolve them.
-
-    Args:
-        input_shape: ``(N, C_in, *spatial)``.
-        weight_shape: ``(C_out, C_in/groups, *kernel)``.
-
-    Returns:
-        the :class:`~anyconv._spec.ConvSpec` every algorithm consumes.
-    """
-    ndim = len(input_shape) - 2
-    check_channels(input_shape[1], weight_shape, groups, func)
-    choice(padding_mode, PADDING_MODES, "padding_mode", func)
-    stride = int_tuple(stride, ndim, "stride", func, minimum=1)
-    dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
-    spatial = tuple(input_shape[2:])
-    pads, out = conv_geometry(
-        spatial,
-        tuple(weight_shape[2:]),
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        func=func,
-    )
-    check_border(pads, spatial, padding_mode, func)
-    return ConvSpec(stride, dilation, pads, groups, padding_mode, out)
+# ConvSpec and conv_spec live in anyconv.padding and stay importable from here.
+__all__ = ["ConvSpec", "conv", "conv_matrix", "conv_spec"]
 
 
 def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
@@ -68,6 +22,7 @@ def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
     return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
 
 
+@document_rules
 def conv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -91,10 +46,10 @@ def conv(
         weight: ``(C_out, C_in/groups, *kernel)``, PyTorch's layout.
         bias: ``(C_out,)`` or ``None``.
         stride, dilation: an int or one int per spatial axis, all >= 1.
-        padding: ``"valid"``, ``"same"`` (output ``ceil(n/stride)``, also with stride),
-            ``"full"``, ``"causal"``, an int, or a tuple with one entry per spatial axis,
-            each a rule string, an int or a ``(lo, hi)`` pair — e.g.
-            ``("causal", "same", "same")``. See :mod:`anyconv.padding` for the table.
+        padding: a rule ({padding_rules}; ``"same"`` gives output ``ceil(n/stride)``, also
+            with stride), an int, or a tuple with one entry per spatial axis, each a rule,
+            an int or a ``(lo, hi)`` pair — e.g. ``("causal", "same", "same")``. See
+            :mod:`anyconv.padding` for the table.
         groups: channel groups; ``groups == C_in`` is a depthwise convolution.
         padding_mode: the border: ``"zeros"``, ``"reflect"``, ``"replicate"``,
             ``"circular"``.

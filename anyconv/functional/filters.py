@@ -20,32 +20,26 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import MAX_SPATIAL_DIMS, check_bool, check_float_tensor, choice, fail, int_tuple
+from anyconv._spec import (
+    check_bool,
+    check_float_tensor,
+    check_int,
+    check_ndim,
+    choice,
+    fail,
+    int_tuple,
+    is_int,
+    is_real,
+)
 
 Scalar = float | torch.Tensor
 
 _GABOR_ARGS = ("theta", "omega", "psi", "alpha", "beta", "amplitude")
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_ndim(ndim: Any, func: str) -> int:
-    if not (isinstance(ndim, int) and not isinstance(ndim, bool)):
-        raise fail(func, "ndim", "an int in 1..3 (the number of spatial axes)", ndim, TypeError)
-    if not 1 <= ndim <= MAX_SPATIAL_DIMS:
-        raise fail(func, "ndim", "an int in 1..3 (the number of spatial axes)", ndim)
-    return ndim
-
-
 def _check_axis(axis: Any, ndim: int, func: str) -> int:
-    allowed = f"an int in {-ndim}..{ndim - 1} (a spatial axis of the {ndim}-d kernel)"
-    if not (isinstance(axis, int) and not isinstance(axis, bool)):
-        raise fail(func, "axis", allowed, axis, TypeError)
-    if not -ndim <= axis < ndim:
-        raise fail(func, "axis", allowed, axis)
-    return axis % ndim
+    note = f"a spatial axis of the {ndim}-d kernel"
+    return check_int(axis, "axis", func, minimum=-ndim, maximum=ndim - 1, note=note) % ndim
 
 
 def _check_dtype(dtype: Any, func: str) -> torch.dtype:
@@ -83,7 +77,7 @@ def _gabor_params(values: dict[str, Any], dtype: Any, device: Any, func: str) ->
     for arg, value in values.items():
         if isinstance(value, torch.Tensor):
             tensors[arg] = check_float_tensor(value, arg, func)
-        elif not _is_real(value):
+        elif not is_real(value):
             raise fail(func, arg, "a float or a real floating-point tensor", value, TypeError)
         elif arg in ("alpha", "beta") and not (value > 0 and math.isfinite(value)):
             raise fail(func, arg, "None or a finite float > 0 (an envelope width)", value)
@@ -184,7 +178,7 @@ def gabor_kernel(
 
 
 def _angles(value: Any, arg: str, func: str, default: Any, dtype: torch.dtype) -> torch.Tensor:
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         if value < 1:
             raise fail(func, arg, "a positive int (how many) or a 1-D sequence of floats", value)
         return default(value)
@@ -197,7 +191,7 @@ def _angles(value: Any, arg: str, func: str, default: Any, dtype: torch.dtype) -
         isinstance(value, Sequence)
         and not isinstance(value, str)
         and value
-        and all(map(_is_real, value))
+        and all(map(is_real, value))
     ):
         return torch.tensor([float(v) for v in value], dtype=dtype)
     raise fail(
@@ -296,12 +290,12 @@ def gaussian_kernel(
         torch.Size([3, 5, 5])
     """
     func = "gaussian_kernel"
-    ndim = _check_ndim(ndim, func)
+    ndim = check_ndim(ndim, func)
     size = int_tuple(size, ndim, "size", func, minimum=1)
     allowed = f"a float > 0 or a tuple of {ndim} floats > 0 (one per spatial axis)"
-    sigmas = (sigma,) * ndim if _is_real(sigma) else sigma
+    sigmas = (sigma,) * ndim if is_real(sigma) else sigma
     if not (
-        isinstance(sigmas, Sequence) and not isinstance(sigmas, str) and all(map(_is_real, sigmas))
+        isinstance(sigmas, Sequence) and not isinstance(sigmas, str) and all(map(is_real, sigmas))
     ):
         raise fail(func, "sigma", allowed, sigma, TypeError)
     if len(sigmas) != ndim or not all(s > 0 and math.isfinite(s) for s in sigmas):
@@ -363,7 +357,7 @@ def sobel_kernel(
                 [-1.,  0.,  1.]])
     """
     func = "sobel_kernel"
-    ndim = _check_ndim(ndim, func)
+    ndim = check_ndim(ndim, func)
     axis = _check_axis(axis, ndim, func)
     check_bool(normalized, "normalized", func)
     k = _axis_kernel([-1.0, 0.0, 1.0], [1.0, 2.0, 1.0], axis, ndim, dtype, device, func)
@@ -392,7 +386,7 @@ def laplacian_kernel(
                 [ 0.,  1.,  0.]])
     """
     func = "laplacian_kernel"
-    ndim = _check_ndim(ndim, func)
+    ndim = check_ndim(ndim, func)
     return sum(
         _axis_kernel([1.0, -2.0, 1.0], [0.0, 1.0, 0.0], a, ndim, dtype, device, func)
         for a in range(ndim)
@@ -430,7 +424,7 @@ def difference_kernel(
         tensor([-0.5000,  0.0000,  0.5000])
     """
     func = "difference_kernel"
-    ndim = _check_ndim(ndim, func)
+    ndim = check_ndim(ndim, func)
     axis = _check_axis(axis, ndim, func)
     taps = (
         [-1.0, 1.0]
@@ -438,3 +432,14 @@ def difference_kernel(
         else [-0.5, 0.0, 0.5]
     )
     return _axis_kernel(taps, None, axis, ndim, dtype, device, func)
+
+
+__all__ = [
+    "default_gabor_envelope",
+    "difference_kernel",
+    "gabor_bank",
+    "gabor_kernel",
+    "gaussian_kernel",
+    "laplacian_kernel",
+    "sobel_kernel",
+]

@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 
 import torch
 
-from anyconv._spec import check_bool, check_float_tensor, fail
-from anyconv.functional.conv import conv, conv_spec
-from anyconv.padding import pad
+from anyconv._spec import check_bool, check_float_tensor, check_input, check_int, fail
+from anyconv.functional.conv import conv
+from anyconv.padding import conv_spec, pad
 
 
 class Factorization(NamedTuple):
@@ -145,19 +145,8 @@ def factorize(weight: torch.Tensor, rank: int, *, sweeps: int = 10) -> Factoriza
     _check_weight(weight, func)
     kernel = tuple(weight.shape[2:])
     limit = max_rank(kernel)
-    allowed = f"an int in 1..{limit} (max_rank of kernel {kernel})"
-    if not (isinstance(rank, int) and not isinstance(rank, bool)):
-        raise fail(func, "rank", allowed, rank, TypeError)
-    if not 1 <= rank <= limit:
-        raise fail(func, "rank", allowed, rank)
-    if not (isinstance(sweeps, int) and not isinstance(sweeps, bool)) or sweeps < 0:
-        raise fail(
-            func,
-            "sweeps",
-            "an int >= 0",
-            sweeps,
-            ValueError if isinstance(sweeps, int) else TypeError,
-        )
+    check_int(rank, "rank", func, minimum=1, maximum=limit, note=f"max_rank of kernel {kernel}")
+    check_int(sweeps, "sweeps", func, minimum=0)
     with torch.no_grad():
         out_channels, in_channels = weight.shape[:2]
         x = weight.detach().to(torch.float64).reshape(-1, *kernel)
@@ -289,13 +278,7 @@ def separable_conv(
     ndim = len(factors)
     out_channels, in_channels, rank = factors[0].shape[:3]
     kernel = tuple(f.shape[-1] for f in factors)
-    if x.dim() != ndim + 2:
-        raise fail(
-            func,
-            "input",
-            f"a tensor (N, C, *spatial) with {ndim} spatial axes to match {ndim} factors",
-            x,
-        )
+    check_input(x, func, spatial=ndim, note=f"to match {ndim} factors")
     for name, t in (("factors", factors[0]), ("bias", bias)):
         if t is not None and (t.dtype, t.device) != (x.dtype, x.device):
             raise fail(

@@ -111,8 +111,10 @@ def tiled_conv(
 
     Computed by one of two implementations (see the module): ``"phases"``, one strided
     convolution per tile, or ``"blocks"``, one ordinary convolution of the input's polyphase
-    components. ``"auto"`` picks ``"blocks"`` unless its kernel would waste more than
-    :data:`BLOCKS_MAX_WASTE` times the work on zeros.
+    components. ``"auto"`` runs the phases when the convolutions run on PyTorch's native
+    kernels (:class:`~anyconv.functional.tiled_phases.PhaseConv`, the fastest there); with
+    the other algorithms it runs ``"blocks"`` unless its kernel would waste more than
+    :data:`BLOCKS_MAX_WASTE` times the work on zeros, and the phases otherwise.
 
     Args:
         x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.

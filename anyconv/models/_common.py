@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import choice, fail, int_tuple, positive_int
+from anyconv._spec import check_real, choice, int_tuple, positive_int
 from anyconv.nn import pool as npool
 from anyconv.padding import output_shape
 
@@ -35,11 +35,7 @@ def check_common(
 
 def check_probability(value: Any, arg: str, func: str) -> float:
     """A dropout rate: a float (or int) in ``[0, 1)``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fail(func, arg, "a float in [0, 1)", value, TypeError)
-    if not 0 <= value < 1:
-        raise fail(func, arg, "a float in [0, 1)", value)
-    return float(value)
+    return check_real(value, arg, func, minimum=0, below=1)
 
 
 def activation_class(name: Any, func: str) -> type[torch.nn.Module]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from anyconv._spec import fail, positive_int
+from anyconv._spec import int_sequence, positive_int
 from anyconv.models._common import check_common
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
@@ -58,16 +58,7 @@ class CNN1d(Module):
         func = type(self).__name__
         size = check_common(in_channels, num_classes, input_size, 1, func)
         positive_int(channels, "channels", func)
-        if (
-            not isinstance(kernel_sizes, Sequence)
-            or not kernel_sizes
-            or not all(
-                isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in kernel_sizes
-            )
-        ):
-            raise fail(
-                func, "kernel_sizes", "a non-empty tuple of positive ints", kernel_sizes, TypeError
-            )
+        int_sequence(kernel_sizes, "kernel_sizes", func)
         layers: list[torch.nn.Module] = []
         c_in = in_channels
         for k in kernel_sizes:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._spec import fail, register_unique
 
 Factory = Callable[..., torch.nn.Module]
 MODELS: dict[str, tuple[Factory, str, tuple[int, ...]]] = {}
@@ -20,11 +20,12 @@ def register_model(
     ``input_size`` is the spatial size ``(*spatial)`` of one sample; a model whose
     structure depends on it (flattened features, locally connected layers) uses it.
     ``input_shape`` ``(C, *spatial)`` is the model's natural input, used where none is
-    given (``anyconv summary``).
+    given (``anyconv summary``). A name can be registered once: a second factory under
+    the same name is a ``ValueError``.
     """
 
     def wrap(factory: Factory) -> Factory:
-        MODELS[name] = (factory, help, tuple(input_shape))
+        register_unique(MODELS, name, (factory, help, tuple(input_shape)), "register_model")
         return factory
 
     return wrap

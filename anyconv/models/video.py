@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_bool, fail
+from anyconv._spec import check_bool, int_sequence
 from anyconv.models._common import check_common, make_pool
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
@@ -18,13 +18,7 @@ from anyconv.nn.pool import GlobalAvgPool
 
 
 def _channels(value: Any, func: str) -> tuple[int, ...]:
-    if (
-        not isinstance(value, Sequence)
-        or not value
-        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in value)
-    ):
-        raise fail(func, "channels", "a non-empty tuple of positive ints", value, TypeError)
-    return tuple(value)
+    return int_sequence(value, "channels", func)
 
 
 @register_model(

@@ -1,6 +1,6 @@
 """``torch.nn.Module`` wrappers: each holds parameters and calls ``anyconv.functional``."""
 
-from anyconv.nn.base import Module
+from anyconv.nn.base import ConvLayer, Module
 from anyconv.nn.conv import (
     Conv1d,
     Conv2d,
@@ -49,6 +49,7 @@ __all__ = [
     "Conv1d",
     "Conv2d",
     "Conv3d",
+    "ConvLayer",
     "ConvNd",
     "DepthwiseConv",
     "DepthwiseSeparableConv",

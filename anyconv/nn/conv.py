@@ -3,34 +3,24 @@ depthwise-separable convolution, and ``convert`` for existing PyTorch models."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from anyconv._spec import (
-    PADDING_MODES,
-    check_bool,
-    check_channels,
-    choice,
-    fail,
-    int_tuple,
-    padding_entries,
-    positive_int,
-)
-from anyconv.functional.algorithms import get_algorithm
-from anyconv.functional.conv import conv
-from anyconv.nn.base import Module
+from anyconv._spec import fail, positive_int
+from anyconv.nn.base import ConvLayer, Module, spatial_ndim
+from anyconv.padding import document_rules
 
 
-class ConvNd(Module):
+@document_rules
+class ConvNd(ConvLayer):
     """N-d convolution layer: holds ``weight`` and ``bias``, calls :func:`anyconv.conv`.
 
     Parameter names, shapes and initialisation are PyTorch's, so a ``torch.nn.Conv{d}d``
-    state dict loads unchanged. ``padding`` takes every rule of :func:`anyconv.conv`
-    (``"valid"``, ``"same"`` also with stride, ``"full"``, ``"causal"``, ints, per-axis
-    tuples with ``(lo, hi)`` pairs); ``flip`` and ``algorithm`` are passed through.
+    state dict loads unchanged. ``padding`` takes everything :func:`anyconv.conv` takes (the
+    rules {padding_rules}, ints, per-axis tuples with ``(lo, hi)`` pairs); ``flip`` and
+    ``algorithm`` are passed through.
 
     Shapes:
         input ``(N, in_channels, *spatial)`` -> output ``(N, out_channels, *out_spatial)``;
@@ -42,8 +32,6 @@ class ConvNd(Module):
         >>> layer(torch.randn(4, 3, 16, 16)).shape
         torch.Size([4, 8, 16, 16])
     """
-
-    ndim: int | None = None  # fixed by Conv1d/2d/3d; else given, or the kernel tuple's length
 
     def __init__(
         self,
@@ -63,68 +51,24 @@ class ConvNd(Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        func = type(self).__name__
-        ndim = spatial_ndim(kernel_size, ndim or self.ndim, func)
-        self.in_channels = positive_int(in_channels, "in_channels", func)
-        self.out_channels = positive_int(out_channels, "out_channels", func)
-        self.kernel_size = int_tuple(kernel_size, ndim, "kernel_size", func, minimum=1)
-        self.stride = int_tuple(stride, ndim, "stride", func, minimum=1)
-        self.dilation = int_tuple(dilation, ndim, "dilation", func, minimum=1)
-        entries = padding_entries(padding, ndim, func)
-        self.padding = padding if isinstance(padding, str | int) else entries
-        self.groups = positive_int(groups, "groups", func)
-        check_channels(in_channels, (out_channels, in_channels // groups), groups, func)
-        self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
-        check_bool(bias, "bias", func)
-        check_bool(flip, "flip", func)
-        get_algorithm(algorithm, func)
-        self.flip, self.algorithm = flip, algorithm
-        kw = {"device": device, "dtype": dtype}
-        self.weight = torch.nn.Parameter(
-            torch.empty(out_channels, in_channels // groups, *self.kernel_size, **kw)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            bias=bias,
+            padding_mode=padding_mode,
+            ndim=ndim,
+            flip=flip,
+            algorithm=algorithm,
         )
-        self.bias = torch.nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """PyTorch's default: weight ~ kaiming_uniform(a=√5), bias ~ U(±1/√fan_in)."""
-        torch.nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
-            torch.nn.init.uniform_(self.bias, -bound, bound)
+        self._create_parameters(bias, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return conv(
-            x,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-            flip=self.flip,
-            algorithm=self.algorithm,
-        )
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding!r}"
-        )
-        defaults = dict(
-            dilation=(1,) * len(self.kernel_size),
-            groups=1,
-            padding_mode="zeros",
-            flip=False,
-            algorithm="auto",
-        )
-        for name, default in defaults.items():
-            if getattr(self, name) != default:
-                text += f", {name}={getattr(self, name)!r}"
-        return text + ("" if self.bias is not None else ", bias=False")
+        return self._conv_forward(x, self.weight)
 
 
 class Conv1d(ConvNd):
@@ -180,16 +124,6 @@ class Conv3d(ConvNd):
 
 
 CONV_BY_NDIM: dict[int, type[ConvNd]] = {1: Conv1d, 2: Conv2d, 3: Conv3d}
-
-
-def spatial_ndim(kernel_size: Any, ndim: Any, func: str) -> int:
-    """Number of spatial axes: ``ndim`` if given, else a tuple kernel's length, else 2."""
-    if ndim is None and isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str):
-        ndim = len(kernel_size)
-    ndim = 2 if ndim is None else ndim
-    if ndim not in (1, 2, 3):
-        raise fail(func, "ndim", "1, 2 or 3 (spatial axes)", ndim)
-    return ndim
 
 
 class DepthwiseConv(ConvNd):

@@ -8,24 +8,15 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import (
-    PADDING_MODES,
-    check_bool,
-    choice,
-    int_tuple,
-    padding_entries,
-    positive_int,
-)
-from anyconv.functional.algorithms import ALGORITHMS
-from anyconv.functional.conv import conv
+from anyconv._spec import check_bool
 from anyconv.functional.filters import default_gabor_envelope, gabor_kernel
-from anyconv.nn.base import Module
+from anyconv.nn.base import ConvLayer
 
 GABOR_PARAMETERS = ("theta", "omega", "psi", "alpha", "beta", "amplitude")
 _ORIENTATIONS = 8
 
 
-class GaborConv2d(Module):
+class GaborConv2d(ConvLayer):
     """2-D convolution with kernels ``A·exp(−α x̃² − β ỹ²)·sin(ω x̃ + ψ)`` generated in forward.
 
     Each ``(out, in)`` kernel has its own six parameters ``theta, omega, psi, alpha, beta,
@@ -62,6 +53,9 @@ class GaborConv2d(Module):
         8
     """
 
+    ndim = 2
+    _repr_fields = ("learnable",)
+
     def __init__(
         self,
         in_channels: int,
@@ -78,19 +72,18 @@ class GaborConv2d(Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        func = "GaborConv2d"
-        self.in_channels = positive_int(in_channels, "in_channels", func)
-        self.out_channels = positive_int(out_channels, "out_channels", func)
-        self.kernel_size = int_tuple(kernel_size, 2, "kernel_size", func, minimum=1)
-        self.stride = int_tuple(stride, 2, "stride", func, minimum=1)
-        self.dilation = int_tuple(dilation, 2, "dilation", func, minimum=1)
-        entries = padding_entries(padding, 2, func)
-        self.padding = padding if isinstance(padding, str | int) else entries
-        self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
-        self.algorithm = choice(algorithm, tuple(ALGORITHMS), "algorithm", func)
-        check_bool(bias, "bias", func)
-        self.learnable = check_bool(learnable, "learnable", func)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            bias=bias,
+            padding_mode=padding_mode,
+            algorithm=algorithm,
+        )
+        self.learnable = check_bool(learnable, "learnable", type(self).__name__)
         kw = {"device": device, "dtype": dtype}
         for name in GABOR_PARAMETERS:
             value = torch.empty(out_channels, in_channels, **kw)
@@ -98,10 +91,9 @@ class GaborConv2d(Module):
                 self.register_parameter(name, torch.nn.Parameter(value))
             else:
                 self.register_buffer(name, value)
-        self.bias = torch.nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
-        self.reset_parameters()
+        self._create_parameters(bias, weight_axes=None, **kw)
 
-    def reset_parameters(self) -> None:
+    def _reset_weight(self, fan_in: int) -> None:
         """Orientations over ``[0, π)``, frequencies spread per block (see the class doc)."""
         out_channels, (kh, kw) = self.out_channels, self.kernel_size
         n = min(out_channels, _ORIENTATIONS)
@@ -127,9 +119,6 @@ class GaborConv2d(Module):
                     target.copy_(value[:, None].expand_as(target))
                 else:
                     target.fill_(value)
-            if self.bias is not None:
-                bound = 1 / math.sqrt(self.in_channels * kh * kw)
-                torch.nn.init.uniform_(self.bias, -bound, bound)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -138,28 +127,4 @@ class GaborConv2d(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, in_channels, H, W)`` -> ``(N, out_channels, H_out, W_out)``."""
-        return conv(
-            x,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            padding_mode=self.padding_mode,
-            algorithm=self.algorithm,
-        )
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}, padding={self.padding!r}"
-        )
-        if any(d != 1 for d in self.dilation):
-            text += f", dilation={self.dilation}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode!r}"
-        if self.algorithm != "auto":
-            text += f", algorithm={self.algorithm!r}"
-        return text + f", learnable={self.learnable}"
+        return self._conv_forward(x, self.weight)

@@ -2,93 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from anyconv._spec import PADDING_MODES, check_bool, choice, fail, int_tuple, positive_int
-from anyconv.functional.algorithms import get_algorithm
-from anyconv.functional.conv import conv_spec
+from anyconv._spec import choice, fail, int_tuple
 from anyconv.functional.local import locally_connected
 from anyconv.functional.tiled import METHODS, tiled_conv
-from anyconv.nn.base import Module
-from anyconv.padding import effective_kernel
+from anyconv.nn.base import ConvLayer
 
 
-class _PositionalConvNd(Module):
-    """What locally connected and tiled layers share: arguments, validation, initialisation.
-
-    The weight is a conv weight with extra trailing axes (output positions or tiles).
-    """
-
-    _ndim = 0
-
-    def _setup(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: Any,
-        stride: Any,
-        padding: Any,
-        dilation: Any,
-        groups: int,
-        padding_mode: str,
-    ) -> tuple[int, ...]:
-        name, d = type(self).__name__, self._ndim
-        self.in_channels = positive_int(in_channels, "in_channels", name)
-        self.out_channels = positive_int(out_channels, "out_channels", name)
-        self.kernel_size = int_tuple(kernel_size, d, "kernel_size", name, minimum=1)
-        self.stride = int_tuple(stride, d, "stride", name, minimum=1)
-        self.dilation = int_tuple(dilation, d, "dilation", name, minimum=1)
-        self.groups = positive_int(groups, "groups", name)
-        self.padding, self.padding_mode = padding, padding_mode
-        return self.kernel_size
-
-    def _init_parameters(
-        self, trailing: tuple[int, ...], bias_shape: tuple[int, ...] | None, device: Any, dtype: Any
-    ) -> None:
-        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size, *trailing)
-        self.weight = torch.nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
-        self.bias = (
-            None
-            if bias_shape is None
-            else torch.nn.Parameter(torch.empty(bias_shape, device=device, dtype=dtype))
-        )
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """PyTorch's conv initialisation: kaiming-uniform with ``a = sqrt(5)``, i.e.
-        ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for weight and bias, where ``fan_in =
-        in_channels/groups * prod(kernel_size)`` — one kernel's inputs, not counting the
-        position or tile axes that torch's own fan computation would include."""
-        fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
-        bound = 1 / math.sqrt(fan_in)
-        torch.nn.init.uniform_(self.weight, -bound, bound)
-        if self.bias is not None:
-            torch.nn.init.uniform_(self.bias, -bound, bound)
-
-    def _base_repr(self) -> str:
-        s = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"stride={self.stride}"
-        )
-        if self.padding != "valid":
-            s += f", padding={self.padding!r}"
-        if self.dilation != (1,) * self._ndim:
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode!r}"
-        return s
-
-
-class _LocallyConnectedNd(_PositionalConvNd):
+class _LocallyConnectedNd(ConvLayer):
     """N-d locally connected layer; see :class:`LocallyConnected2d` for the documentation."""
+
+    _repr_fields = ("input_size",)
 
     def __init__(
         self,
@@ -105,31 +33,23 @@ class _LocallyConnectedNd(_PositionalConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__()
-        name = type(self).__name__
-        kernel = self._setup(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
-        )
-        self.input_size = int_tuple(input_size, self._ndim, "input_size", name, minimum=1)
-        check_bool(bias, "bias", name)
-        # the functional layer's own validation decides the output size, so the two agree
-        spec = conv_spec(
-            (1, self.in_channels, *self.input_size),
-            (self.out_channels, self.in_channels // self.groups, *kernel),
-            stride=self.stride,
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
             padding=padding,
-            dilation=self.dilation,
+            dilation=dilation,
             groups=groups,
+            bias=bias,
             padding_mode=padding_mode,
-            func=name,
         )
-        self.output_size = spec.out_shape
-        self._init_parameters(
-            self.output_size,
-            (self.out_channels, *self.output_size) if bias else None,
-            device,
-            dtype,
-        )
+        name = type(self).__name__
+        self.input_size = int_tuple(input_size, self.ndim, "input_size", name, minimum=1)
+        # the functional layer's own validation decides the output size, so the two agree
+        self.output_size = self.spec(self.input_size).out_shape
+        out = self.output_size
+        self._create_parameters(bias, weight_axes=out, bias_axes=out, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(x, torch.Tensor) and tuple(x.shape[2:]) != self.input_size:
@@ -140,19 +60,7 @@ class _LocallyConnectedNd(_PositionalConvNd):
                 f"a tensor of shape (N, {self.in_channels}, {sizes}) (the layer's input_size)",
                 x,
             )
-        return locally_connected(
-            x,
-            self.weight,
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-        )
-
-    def extra_repr(self) -> str:
-        return f"{self._base_repr()}, input_size={self.input_size}"
+        return locally_connected(x, self.weight, self.bias, groups=self.groups, **self._geometry())
 
 
 class LocallyConnected1d(_LocallyConnectedNd):
@@ -172,7 +80,7 @@ class LocallyConnected1d(_LocallyConnectedNd):
         True
     """
 
-    _ndim = 1
+    ndim = 1
 
 
 class LocallyConnected2d(_LocallyConnectedNd):
@@ -205,7 +113,7 @@ class LocallyConnected2d(_LocallyConnectedNd):
         True
     """
 
-    _ndim = 2
+    ndim = 2
 
 
 class LocallyConnected3d(_LocallyConnectedNd):
@@ -225,11 +133,13 @@ class LocallyConnected3d(_LocallyConnectedNd):
         torch.Size([1, 4, 4, 6, 6])
     """
 
-    _ndim = 3
+    ndim = 3
 
 
-class _TiledConvNd(_PositionalConvNd):
+class _TiledConvNd(ConvLayer):
     """N-d tiled convolution layer; see :class:`TiledConv2d` for the documentation."""
+
+    _repr_fields = ("tiles", "method")
 
     def __init__(
         self,
@@ -248,51 +158,28 @@ class _TiledConvNd(_PositionalConvNd):
         device: Any = None,
         dtype: Any = None,
     ) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self._setup(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
-        )
-        self.method = choice(method, METHODS, "method", name)
-        self.tiles = int_tuple(tiles, self._ndim, "tiles", name, minimum=1)
-        check_bool(bias, "bias", name)
-        # validate padding, groups and mode now against a nominal input the kernel fits
-        nominal = effective_kernel(self.kernel_size, self.dilation)
-        conv_spec(
-            (1, self.in_channels, *nominal),
-            (self.out_channels, self.in_channels // self.groups, *self.kernel_size),
-            stride=self.stride,
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
             padding=padding,
-            dilation=self.dilation,
+            dilation=dilation,
             groups=groups,
-            padding_mode="zeros",
-            func=name,
+            bias=bias,
+            padding_mode=padding_mode,
+            algorithm=algorithm,
         )
-        choice(padding_mode, PADDING_MODES, "padding_mode", name)
-        get_algorithm(algorithm, name)
-        self.algorithm = algorithm
-        self._init_parameters(self.tiles, (self.out_channels,) if bias else None, device, dtype)
+        name = type(self).__name__
+        self.method = choice(method, METHODS, "method", name)
+        self.tiles = int_tuple(tiles, self.ndim, "tiles", name, minimum=1)
+        self._create_parameters(bias, weight_axes=self.tiles, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        options = {"groups": self.groups, "algorithm": self.algorithm, "method": self.method}
         return tiled_conv(
-            x,
-            self.weight,
-            self.bias,
-            tiles=self.tiles,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            groups=self.groups,
-            padding_mode=self.padding_mode,
-            algorithm=self.algorithm,
-            method=self.method,
+            x, self.weight, self.bias, tiles=self.tiles, **options, **self._geometry()
         )
-
-    def extra_repr(self) -> str:
-        s = f"{self._base_repr()}, tiles={self.tiles}"
-        if self.algorithm != "auto":
-            s += f", algorithm={self.algorithm!r}"
-        return s if self.method == "auto" else f"{s}, method={self.method!r}"
 
 
 class TiledConv1d(_TiledConvNd):
@@ -312,7 +199,7 @@ class TiledConv1d(_TiledConvNd):
         True
     """
 
-    _ndim = 1
+    ndim = 1
 
 
 class TiledConv2d(_TiledConvNd):
@@ -346,7 +233,7 @@ class TiledConv2d(_TiledConvNd):
         True
     """
 
-    _ndim = 2
+    ndim = 2
 
 
 class TiledConv3d(_TiledConvNd):
@@ -364,4 +251,4 @@ class TiledConv3d(_TiledConvNd):
         torch.Size([1, 4, 5, 8, 8])
     """
 
-    _ndim = 3
+    ndim = 3

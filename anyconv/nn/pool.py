@@ -6,10 +6,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, fail, int_tuple, padding_entries, positive_int
+from anyconv._spec import check_bool, check_input, check_real, positive_int
 from anyconv.functional.pool import (
     IntOrTuple,
-    _check_norm,
     avg_pool,
     channel_max_pool,
     global_avg_pool,
@@ -19,6 +18,7 @@ from anyconv.functional.pool import (
     soft_pool,
 )
 from anyconv.nn.base import Module
+from anyconv.padding import window_arguments
 
 
 class _PoolNd(Module):
@@ -40,26 +40,15 @@ class _PoolNd(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = int_tuple(kernel_size, self.ndim, "kernel_size", name, minimum=1)
-        self.stride = (
-            self.kernel_size
-            if stride is None
-            else int_tuple(stride, self.ndim, "stride", name, minimum=1)
+        stride = kernel_size if stride is None else stride
+        self.kernel_size, self.stride, self.dilation, _ = window_arguments(
+            self.ndim, kernel_size, stride, padding, dilation, name
         )
-        padding_entries(padding, self.ndim, name)
         self.padding = padding
-        self.dilation = int_tuple(dilation, self.ndim, "dilation", name, minimum=1)
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode", name)
 
     def _check(self, x: Any) -> None:
-        if isinstance(x, torch.Tensor) and x.dim() != self.ndim + 2:
-            raise fail(
-                type(self).__name__,
-                "input",
-                f"a tensor of shape (N, C, *spatial) "
-                f"with {self.ndim} spatial axes ({self.ndim + 2} dims)",
-                x,
-            )
+        check_input(x, type(self).__name__, spatial=self.ndim)
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding!r}"
@@ -226,7 +215,7 @@ class _LPPoolNd(_PoolNd):
         dilation: IntOrTuple = 1,
     ) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        self.norm_type = _check_norm(norm_type, type(self).__name__)
+        self.norm_type = check_real(norm_type, "norm_type", type(self).__name__, above=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)

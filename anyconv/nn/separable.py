@@ -8,23 +8,15 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import (
-    PADDING_MODES,
-    check_bool,
-    choice,
-    fail,
-    int_tuple,
-    padding_entries,
-    positive_int,
-)
+from anyconv._spec import fail, positive_int
 from anyconv.functional.separable import factorize, reconstruct, separable_conv
-from anyconv.nn.base import Module
+from anyconv.nn.base import ConvLayer
 
 
-class _SeparableConvNd(Module):
+class _SeparableConvNd(ConvLayer):
     """N-d base of :class:`SeparableConv2d` and :class:`SeparableConv3d`."""
 
-    ndim = 0
+    _repr_fields = ("rank",)
 
     def __init__(
         self,
@@ -41,41 +33,34 @@ class _SeparableConvNd(Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        func = type(self).__name__
-        self.in_channels = positive_int(in_channels, "in_channels", func)
-        self.out_channels = positive_int(out_channels, "out_channels", func)
-        self.kernel_size = int_tuple(kernel_size, self.ndim, "kernel_size", func, minimum=1)
-        self.rank = positive_int(rank, "rank", func)
-        self.stride = int_tuple(stride, self.ndim, "stride", func, minimum=1)
-        self.dilation = int_tuple(dilation, self.ndim, "dilation", func, minimum=1)
-        entries = padding_entries(padding, self.ndim, func)
-        self.padding = padding if isinstance(padding, str | int) else entries
-        self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", func)
-        check_bool(bias, "bias", func)
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            bias=bias,
+            padding_mode=padding_mode,
+        )
+        self.rank = positive_int(rank, "rank", type(self).__name__)
         kw = {"device": device, "dtype": dtype}
         self.factors = torch.nn.ParameterList(
             torch.nn.Parameter(torch.empty(out_channels, in_channels, rank, k, **kw))
             for k in self.kernel_size
         )
-        self.bias = torch.nn.Parameter(torch.empty(out_channels, **kw)) if bias else None
-        self.reset_parameters()
+        self._create_parameters(bias, weight_axes=None, **kw)
 
-    def reset_parameters(self) -> None:
-        """PyTorch's default conv initialisation, matched in variance by the full kernel.
+    def _reset_weight(self, fan_in: int) -> None:
+        """Factors matched in variance to PyTorch's default conv initialisation.
 
         ``torch.nn.Conv`` draws the weight from ``U(−b, b)``, ``b = 1/√fan_in``, variance
         ``1/(3·fan_in)``. A sum of ``rank`` products of ``ndim`` independent ``U(−c, c)``
         factors has variance ``rank·(c²/3)^ndim``; ``c`` is chosen to make the two equal.
-        The bias is ``U(−b, b)`` as in PyTorch.
         """
-        fan_in = self.in_channels * math.prod(self.kernel_size)
         c = math.sqrt(3) * (3 * fan_in * self.rank) ** (-1 / (2 * self.ndim))
         for f in self.factors:
             torch.nn.init.uniform_(f, -c, c)
-        if self.bias is not None:
-            bound = 1 / math.sqrt(fan_in)
-            torch.nn.init.uniform_(self.bias, -bound, bound)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -84,15 +69,7 @@ class _SeparableConvNd(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, in_channels, *spatial)`` -> ``(N, out_channels, *out_spatial)``."""
-        return separable_conv(
-            x,
-            tuple(self.factors),
-            self.bias,
-            stride=self.stride,
-            padding=self.padding,
-            dilation=self.dilation,
-            padding_mode=self.padding_mode,
-        )
+        return separable_conv(x, tuple(self.factors), self.bias, **self._geometry())
 
     @classmethod
     def from_conv(cls, conv: torch.nn.Module, rank: int) -> _SeparableConvNd:
@@ -148,19 +125,6 @@ class _SeparableConvNd(Module):
             if bias is not None:
                 layer.bias.copy_(bias)
         return layer
-
-    def extra_repr(self) -> str:
-        text = (
-            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-            f"rank={self.rank}, stride={self.stride}, padding={self.padding!r}"
-        )
-        if any(d != 1 for d in self.dilation):
-            text += f", dilation={self.dilation}"
-        if self.bias is None:
-            text += ", bias=False"
-        if self.padding_mode != "zeros":
-            text += f", padding_mode={self.padding_mode!r}"
-        return text
 
 
 class SeparableConv2d(_SeparableConvNd):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._spec import fail
+from anyconv._spec import check_bool, check_int, check_real, fail, positive_int
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
@@ -122,15 +122,10 @@ class TrainConfig:
         """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
         func = "TrainConfig"
         for name in ("epochs", "batch_size", "eval_batch_size", "eval_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise fail(func, name, "a positive int", value)
-        if not isinstance(self.shift, int) or self.shift < 0:
-            raise fail(func, "shift", "an int >= 0", self.shift)
+            positive_int(getattr(self, name), name, func)
+        check_int(self.shift, "shift", func, minimum=0)
         for name in ("lr", "momentum", "weight_decay"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
-                raise fail(func, name, "a number >= 0", value)
+            check_real(getattr(self, name), name, func, minimum=0)
         for name, allowed in (
             ("optimizer", OPTIMIZERS),
             ("schedule", SCHEDULES),
@@ -158,20 +153,15 @@ class TrainConfig:
         func = "TrainConfig"
         size = image_size(self.image_size, func)
         self.image_size = list(size) if size else None  # JSON keeps lists: resume compares
-        if not isinstance(self.flip, bool):
-            raise fail(func, "flip", "True or False", self.flip, TypeError)
-        if not isinstance(self.crop_scale, int | float) or not 0 < self.crop_scale <= 1:
+        check_bool(self.flip, "flip", func)
+        if check_real(self.crop_scale, "crop_scale", func, above=0) > 1:
             raise fail(func, "crop_scale", "a fraction 0 < f <= 1", self.crop_scale)
-        if self.val_fraction is not None and (
-            not isinstance(self.val_fraction, int | float) or not 0 < self.val_fraction < 1
-        ):
-            raise fail(func, "val_fraction", "None or a fraction 0 < f < 1", self.val_fraction)
+        if self.val_fraction is not None:
+            check_real(self.val_fraction, "val_fraction", func, above=0, below=1)
         if self.stream not in (None, True, False):
             raise fail(func, "stream", "True, False or None", self.stream, TypeError)
-        if self.workers is not None and (
-            not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 0
-        ):
-            raise fail(func, "workers", "None or an int >= 0", self.workers)
+        if self.workers is not None:
+            check_int(self.workers, "workers", func, minimum=0)
 
     def data_options(self) -> dict[str, Any]:  # [h-data]
         """The keyword arguments of :func:`anyconv.data.load_dataset` that these settings

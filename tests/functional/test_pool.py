@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from reference import pads_from_rule
+from reference import pool_reference
 
 import anyconv
 import anyconv.functional.pool as pool_module
@@ -29,59 +27,6 @@ TORCH_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 TORCH_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
 TORCH_LP = {1: F.lp_pool1d, 2: F.lp_pool2d, 3: F.lp_pool3d}
 RULES = ("valid", "same", "full", "causal")
-
-
-# --- an independent reference: the GUIDE's padding table and a loop over windows ----------
-
-
-def rule_out(n, lo, hi, k, s, d, ceil_mode):
-    span = n + lo + hi - (d * (k - 1) + 1)
-    if not ceil_mode:
-        return span // s + 1
-    out = math.ceil(span / s) + 1
-    return out - 1 if (out - 1) * s >= n + lo else out
-
-
-def reference(x, kind, kernel, stride, padding, dilation, ceil_mode, p=2.0):
-    """Float64 pooling by brute force; ``None`` if some window holds no input element."""
-    x = x.detach().double().numpy()
-    ndim = x.ndim - 2
-    entries = padding if isinstance(padding, tuple) else (padding,) * ndim
-    pads = [
-        pads_from_rule(e, n, k, s, d)
-        for e, n, k, s, d in zip(entries, x.shape[2:], kernel, stride, dilation, strict=True)
-    ]
-    outs = [
-        rule_out(n, lo, hi, k, s, d, ceil_mode)
-        for n, (lo, hi), k, s, d in zip(x.shape[2:], pads, kernel, stride, dilation, strict=True)
-    ]
-    y = np.zeros(x.shape[:2] + tuple(outs))
-    for j in itertools.product(*map(range, outs)):
-        # Input index of every tap per axis, and where it falls: input, padding or beyond.
-        idx = [
-            np.arange(k) * d + jj * s - lo
-            for jj, k, s, d, (lo, _) in zip(j, kernel, stride, dilation, pads, strict=True)
-        ]
-        real = [(i >= 0) & (i < n) for i, n in zip(idx, x.shape[2:], strict=True)]
-        inpad = [
-            (i >= -lo) & (i < n + hi) for i, n, (lo, hi) in zip(idx, x.shape[2:], pads, strict=True)
-        ]
-        if not all(r.any() for r in real):
-            return None, outs
-        sel = x[(..., *np.ix_(*[i[r] for i, r in zip(idx, real, strict=True)]))]
-        vals = sel.reshape(*x.shape[:2], -1)
-        if kind == "max":
-            v = vals.max(-1)
-        elif kind in ("avg_incl", "avg_excl"):
-            count = math.prod(int(m.sum()) for m in inpad) if kind == "avg_incl" else vals.shape[-1]
-            v = vals.sum(-1) / count
-        elif kind == "lp":
-            v = (np.abs(vals) ** p).sum(-1) ** (1 / p)
-        else:  # soft: sum softmax(window) * window
-            w = np.exp(vals - vals.max(-1, keepdims=True))
-            v = (w / w.sum(-1, keepdims=True) * vals).sum(-1)
-        y[(slice(None), slice(None), *j)] = v
-    return torch.from_numpy(y), outs
 
 
 def run(kind, x, kernel, stride, padding, dilation, ceil_mode, p=2.0):
@@ -132,7 +77,7 @@ def check_against_reference(kind, spec, p=2.0, seed=0):
         with pytest.raises(ValueError, match="kernel is larger"):
             run(kind, x, kernel, stride, padding, dilation, ceil_mode, p)
         return
-    want, outs = reference(x, kind, kernel, stride, padding, dilation, ceil_mode, p)
+    want, outs = pool_reference(x, kind, kernel, stride, padding, dilation, ceil_mode, p)
     assert tuple(outs) == want_shape
     if want is None:
         with pytest.raises(ValueError, match=r"'padding'.*no input element"):
@@ -208,7 +153,7 @@ def test_explicit_route_matches_torch(spec, count_include_pad):
     want_avg = TORCH_AVG[ndim](x, kernel, stride, pad, ceil_mode, count_include_pad)
     want_max = TORCH_MAX[ndim](x, kernel, stride, pad, 1, ceil_mode)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pool_module._Window, "torch_padding", lambda self: None)
+        mp.setattr(pool_module, "_torch_padding", lambda spec: None)
         got_avg = avg_pool(x, kernel, stride, pad, ceil_mode, count_include_pad)
         got_max = max_pool(x, kernel, stride, pad, 1, ceil_mode)
     torch.testing.assert_close(got_avg, want_avg)
@@ -255,7 +200,7 @@ def test_soft_pool_large_inputs_are_finite_and_exact(kernel, stride, padding, ce
     y = soft_pool(x, kernel, stride, padding, ceil_mode)
     ks = kernel if isinstance(kernel, tuple) else (kernel, kernel)
     st_ = ks if stride is None else (stride, stride)
-    want, _ = reference(x, "soft", ks, st_, padding, (1, 1), ceil_mode)
+    want, _ = pool_reference(x, "soft", ks, st_, padding, (1, 1), ceil_mode)
     assert torch.isfinite(y).all()
     torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=1e-3)
     y.sum().backward()
@@ -269,23 +214,93 @@ def test_soft_pool_matches_plain_formula_on_small_inputs():
     torch.testing.assert_close(soft_pool(x, 2), want)
 
 
-@pytest.mark.parametrize(
-    ("shape", "kernel", "stride", "padding", "ceil_mode"),
-    [
-        ((2, 2, 6), 2, None, 0, False),
-        ((2, 2, 7), 3, None, ((2, 0),), True),
-        ((1, 2, 5, 6), 2, None, "same", True),
-        ((1, 2, 4, 5, 4), (2, 1, 2), None, ("causal", 0, "same"), False),
-        ((1, 2, 6, 5), 3, 2, 1, True),
-        ((1, 2, 7), 2, 1, "full", False),
-    ],
-)
-def test_soft_pool_gradcheck(shape, kernel, stride, padding, ceil_mode):
+SOFT_GEOMETRIES = [
+    ((2, 2, 6), 2, None, 0, False),
+    ((2, 2, 7), 3, None, ((2, 0),), True),
+    ((1, 2, 5, 6), 2, None, "same", True),
+    ((1, 2, 4, 5, 4), (2, 1, 2), None, ("causal", 0, "same"), False),
+    ((1, 2, 6, 5), 3, 2, 1, True),
+    ((1, 2, 7), 2, 1, "full", False),
+]
+
+
+@pytest.fixture(params=["unshifted", "shifted"])
+def soft_path(request, monkeypatch):
+    """Both of SoftPool's ways: without the per-window shift (inputs small enough) and
+    with it, forced by patching the decision."""
+    if request.param == "shifted":
+        monkeypatch.setattr(pool_module, "_unshifted_is_exact", lambda x, win: False)
+    else:
+        real = pool_module._unshifted_is_exact
+
+        def checked(x, win):
+            assert real(x, win), "the test input is too large for the unshifted path"
+            return True
+
+        monkeypatch.setattr(pool_module, "_unshifted_is_exact", checked)
+    return request.param
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "ceil_mode"), SOFT_GEOMETRIES)
+def test_soft_pool_gradcheck(shape, kernel, stride, padding, ceil_mode, soft_path):
     torch.manual_seed(2)
     x = (torch.randn(*shape, dtype=torch.float64) * 3).requires_grad_()
     assert torch.autograd.gradcheck(
         lambda t: soft_pool(t, kernel, stride, padding, ceil_mode), (x,)
     )
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "ceil_mode"), SOFT_GEOMETRIES)
+def test_soft_pool_gradcheck_at_1000(shape, kernel, stride, padding, ceil_mode):
+    """Values of +-1000, beyond float64's unshifted range (about 354): the shifted path."""
+    torch.manual_seed(5)
+    x = torch.randint(-1, 2, shape) * 1000.0 + torch.randn(*shape) * 3
+    x = x.double().requires_grad_()
+    y = soft_pool(x, kernel, stride, padding, ceil_mode)
+    assert torch.isfinite(y).all()
+    assert torch.autograd.gradcheck(
+        lambda t: soft_pool(t, kernel, stride, padding, ceil_mode), (x,)
+    )
+
+
+@pytest.mark.parametrize(("shape", "kernel", "stride", "padding", "ceil_mode"), SOFT_GEOMETRIES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_soft_pool_paths_match_reference(
+    shape, kernel, stride, padding, ceil_mode, dtype, soft_path
+):
+    torch.manual_seed(6)
+    x = (torch.randn(*shape) * 4).to(dtype)
+    ndim = len(shape) - 2
+    ks = (kernel,) * ndim if isinstance(kernel, int) else kernel
+    st_ = ks if stride is None else (stride,) * ndim
+    want, _ = pool_reference(x, "soft", ks, st_, padding, (1,) * ndim, ceil_mode)
+    got = soft_pool(x, kernel, stride, padding, ceil_mode)
+    assert got.dtype == dtype
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol)
+
+
+def test_soft_pool_shifts_only_when_needed():
+    """The unshifted sums are exact while |x| <= log(max / K) / 2 (43.6 for float32 2x2)."""
+    win = pool_module._pool_spec(torch.zeros(1, 1, 4, 4), 2, None, 0, 1, False, "soft_pool")
+    exact = pool_module._unshifted_is_exact
+    assert exact(torch.full((1, 1, 4, 4), 43.5), win)
+    assert exact(torch.full((1, 1, 4, 4), -43.5), win)
+    assert not exact(torch.full((1, 1, 4, 4), 43.7), win)
+    assert exact(torch.full((1, 1, 4, 4), 300.0, dtype=torch.float64), win)
+    assert not exact(torch.full((1, 1, 4, 4), 400.0, dtype=torch.float64), win)
+    assert not exact(torch.full((1, 1, 4, 4), 6.0, dtype=torch.float16), win)
+    assert not exact(torch.tensor([[[[0.0, float("nan")], [0.0, 0.0]]]]), win)
+    assert not exact(torch.zeros(0, 1, 4, 4), win)
+    # the largest input it accepts keeps every sum finite and every weight a normal number
+    x = torch.full((1, 1, 4, 4), 43.6)
+    x[..., ::2, ::2] = -43.6
+    for v in (x, -x):
+        assert exact(v, win)
+        y = soft_pool(v, 2)
+        assert torch.isfinite(y).all()
+        want = pool_reference(v, "soft", (2, 2), (2, 2), 0, (1, 1), False)[0]
+        torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=1e-5)
 
 
 def test_soft_pool_gradient_matches_autograd_of_definition():

@@ -1,4 +1,5 @@
-"""Kernel factorisation and separable convolution against numpy's SVD and ``anyconv.conv``."""
+"""Kernel factorisation and separable convolution against numpy's SVD, ``anyconv.conv`` and
+the float64 brute-force reference."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference import conv_reference, rel_err
+from strategies import conv_options, conv_specs, make_tensors
 
 import anyconv
 from anyconv.functional.separable import factorize, max_rank, reconstruct, separable_conv
@@ -162,66 +165,32 @@ def test_argument_errors(call, arg):
         call()
 
 
-pad_entry = st.one_of(
-    st.sampled_from(["valid", "same", "full", "causal"]),
-    st.integers(0, 2),
-    st.tuples(st.integers(0, 2), st.integers(0, 2)),
+# separable_conv has no groups; factorisation is of 2-D and 3-D kernels
+SEPARABLE_SPECS = dict(
+    dims=(2, 3),
+    max_kernel=4,
+    max_dilation=2,
+    max_groups=1,
+    max_per_group=3,
+    max_size=7,
+    dtypes=(torch.float64,),
 )
 
 
-@st.composite
-def specs(draw):
-    ndim = draw(st.sampled_from([2, 3]))
-    kernel = draw(st.lists(st.integers(1, 4), min_size=ndim, max_size=ndim))
-    size = draw(st.lists(st.integers(2, 7), min_size=ndim, max_size=ndim))
-    padding = draw(
-        st.one_of(pad_entry, st.lists(pad_entry, min_size=ndim, max_size=ndim).map(tuple))
-    )
-    return {
-        "ndim": ndim,
-        "kernel": kernel,
-        "size": size,
-        "in_channels": draw(st.integers(1, 3)),
-        "out_channels": draw(st.integers(1, 3)),
-        "rank": draw(st.integers(1, 3)),
-        "bias": draw(st.booleans()),
-        "kwargs": {
-            "stride": draw(
-                st.one_of(
-                    st.integers(1, 2),
-                    st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim).map(tuple),
-                )
-            ),
-            "dilation": draw(
-                st.one_of(
-                    st.integers(1, 2),
-                    st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim).map(tuple),
-                )
-            ),
-            "padding": padding,
-            "padding_mode": draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"])),
-            "flip": draw(st.booleans()),
-        },
-    }
-
-
-@settings(max_examples=40, deadline=None)
-@given(specs(), st.integers(0, 2**16))
-def test_separable_conv_equals_conv_with_the_reconstructed_kernel(spec, seed):
-    g = torch.Generator().manual_seed(seed)
-    o, c, r = spec["out_channels"], spec["in_channels"], spec["rank"]
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(conv_specs(**SEPARABLE_SPECS), st.integers(1, 3))
+def test_separable_conv_equals_conv_with_the_reconstructed_kernel(spec, rank):
+    g = torch.Generator().manual_seed(spec["seed"])
+    o, c = spec["out_channels"], spec["in_channels"]
     factors = tuple(
-        torch.randn(o, c, r, k, generator=g, dtype=torch.float64) for k in spec["kernel"]
+        torch.randn(o, c, rank, k, generator=g, dtype=torch.float64) for k in spec["kernel"]
     )
-    x = torch.randn(2, c, *spec["size"], generator=g, dtype=torch.float64)
-    bias = torch.randn(o, generator=g, dtype=torch.float64) if spec["bias"] else None
-    try:
-        ref = anyconv.conv(x, reconstruct(factors), bias, algorithm="native", **spec["kwargs"])
-    except ValueError:
-        assume(False)  # a geometry the full convolution rejects too (kernel > input, ...)
-    got = separable_conv(x, factors, bias, **spec["kwargs"])
-    assert got.shape == ref.shape
-    torch.testing.assert_close(got, ref, atol=1e-10, rtol=1e-10)
+    x, _, bias = make_tensors(spec)
+    opts = conv_options(spec, without=("groups",))
+    ref = conv_reference(x, reconstruct(factors), bias, **opts)
+    got = separable_conv(x, factors, bias, **opts)
+    assert got.shape == (spec["batch"], o, *spec["out"])
+    assert rel_err(got, ref) <= 1e-10
 
 
 def test_separable_conv_rejects_what_conv_rejects():

@@ -1,6 +1,6 @@
 """The native phases of tiled convolution (anyconv.functional.tiled_phases): the per-axis
 plan, the re-mixed transposed tiles, layouts and double backward. Values and gradients
-against independent references are in test_local.py."""
+against independent references are in test_tiled.py."""
 
 from __future__ import annotations
 
@@ -92,12 +92,26 @@ def test_tiles_past_the_output_get_zero_gradient():
         dict(stride=(2, 1), padding=1, dilation=1, groups=2, padding_mode="zeros"),
     ],
 )
-def test_double_backward(options):
+@pytest.mark.parametrize(
+    "large",
+    [
+        # one sample, 4x5 (every phase non-empty), two channels in the ungrouped case so
+        # that the transposed tiles swap channels (groups are covered by the test above)
+        pytest.param(False, id="small"),
+        pytest.param(True, id="large", marks=pytest.mark.slow),
+    ],
+)
+def test_double_backward(options, large):
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 4, 6, 5, dtype=torch.float64, generator=g, requires_grad=True)
-    w = torch.randn(4, 4 // options["groups"], 2, 3, 2, 3, dtype=torch.float64, generator=g)
+    groups = options["groups"]
+    batch, spatial = (2, (6, 5)) if large else (1, (4, 5))
+    per_group = 4 // groups if large else 2 // groups
+    channels = per_group * groups
+    x = torch.randn(batch, channels, *spatial, dtype=torch.float64, generator=g)
+    x.requires_grad_()
+    w = torch.randn(channels, per_group, 2, 3, 2, 3, dtype=torch.float64, generator=g)
     w.requires_grad_()
-    b = torch.randn(4, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(channels, dtype=torch.float64, generator=g, requires_grad=True)
 
     def f(x, w, b):
         return tiled_conv(x, w, b, tiles=(2, 3), algorithm="native", method="phases", **options)

@@ -20,13 +20,16 @@ from anyconv.models import (
     MobileNetTiny,
     TiledNet,
     create_model,
+    default_input_shape,
     list_models,
 )
 
 DIGITS, MNIST, CIFAR = (1, 8, 8), (1, 28, 28), (3, 32, 32)
 SEQUENCE, VIDEO = (1, 40), (1, 8, 16, 16)
 IMAGES = [DIGITS, MNIST]
-NATURAL_INPUTS = {
+# Inputs beyond each model's registered natural input (``default_input_shape``) that it
+# must also take; every registered model is tested on its own input whether listed or not.
+MORE_INPUTS = {
     "lenet5": [*IMAGES, CIFAR, (1, 32, 32)],
     "allcnn": [*IMAGES, CIFAR],
     "tcn": [SEQUENCE],
@@ -37,10 +40,14 @@ NATURAL_INPUTS = {
     "inception_tiny": IMAGES,
     "locally_connected_net": IMAGES,
     "tiled_net": IMAGES,
-    "fcn": [SEQUENCE, (3, 25)],
+    "fcn": [SEQUENCE, (3, 25)],  # any length, several channels
     "resnet1d": [SEQUENCE, (3, 25)],
 }
-CASES = [(name, shape) for name, shapes in NATURAL_INPUTS.items() for shape in shapes]
+CASES = [
+    (name, shape)
+    for name in list_models()
+    for shape in dict.fromkeys([default_input_shape(name), *MORE_INPUTS.get(name, [])])
+]
 
 
 def build(name: str, shape: tuple[int, ...], num_classes: int = 7, **kw) -> torch.nn.Module:
@@ -49,10 +56,10 @@ def build(name: str, shape: tuple[int, ...], num_classes: int = 7, **kw) -> torc
     )
 
 
-def test_every_model_is_registered_and_tested():
-    assert set(NATURAL_INPUTS) <= set(list_models())
-    assert len(NATURAL_INPUTS) == 12
+def test_registry_lists_every_model_with_help():
+    assert set(MORE_INPUTS) <= set(list_models()), "MORE_INPUTS names an unregistered model"
     assert all(isinstance(h, str) and h for h in list_models().values())
+    assert {name for name, _ in CASES} == set(list_models())
 
 
 def test_unknown_model_name_is_an_error_listing_the_names():
@@ -187,9 +194,11 @@ def test_locally_connected_net_only_takes_its_own_input_size():
         (lambda: AllCNN(dropout=1.0), ValueError, "dropout"),
         (lambda: TCN(readout="first"), ValueError, "readout"),
         (lambda: TCN(weight_norm=1), TypeError, "weight_norm"),
-        (lambda: CNN1d(kernel_sizes=()), TypeError, "kernel_sizes"),
+        (lambda: CNN1d(kernel_sizes=()), ValueError, "kernel_sizes"),
+        (lambda: CNN1d(kernel_sizes=(3, 2.0)), TypeError, "kernel_sizes"),
         (lambda: C3D(causal_time="yes"), TypeError, "causal_time"),
-        (lambda: C3D(channels=(8, 0)), TypeError, "channels"),
+        (lambda: C3D(channels=(8, 0)), ValueError, "channels"),
+        (lambda: C3D(channels=8), TypeError, "channels"),
         (lambda: MobileNetTiny(width=-1), ValueError, "width"),
         (lambda: InceptionTiny(width=6), ValueError, "width"),
         (lambda: LocallyConnectedNet(local_channels=0), ValueError, "local_channels"),

@@ -1,16 +1,16 @@
 """LocallyConnected{1,2,3}d and TiledConv{1,2,3}d: shapes, parameter counts, initialisation,
-a brute-force reference, gradients and argument errors."""
+the float64 brute-force reference, gradients and argument errors."""
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings
+from reference import conv_reference
+from strategies import conv_options, conv_specs, make_tensors
 
 import anyconv
 from anyconv.nn.local import (
@@ -26,42 +26,22 @@ LOCAL = {1: LocallyConnected1d, 2: LocallyConnected2d, 3: LocallyConnected3d}
 TILED = {1: TiledConv1d, 2: TiledConv2d, 3: TiledConv3d}
 
 
-def brute_force(x, weight, stride, kernel_at):
-    """Valid, undilated, ungrouped reference: a float64 loop over output positions."""
-    x = x.detach().double().numpy()
-    ndim = x.ndim - 2
-    kernel = weight.shape[2 : 2 + ndim]
-    out = tuple((x.shape[2 + a] - kernel[a]) // stride + 1 for a in range(ndim))
-    y = np.zeros((x.shape[0], weight.shape[0], *out))
-    for j in itertools.product(*map(range, out)):
-        window = x[
-            (..., *(slice(i * stride, i * stride + k) for i, k in zip(j, kernel, strict=True)))
-        ]
-        y[(..., *j)] = np.tensordot(
-            window, kernel_at(j), axes=(list(range(1, 2 + ndim)), list(range(1, 2 + ndim)))
-        )
-    return y
-
-
-@settings(max_examples=20, deadline=None)
-@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 2), st.integers(1, 3), st.booleans())
-def test_layers_match_brute_force(ndim, k, stride, tiles, bias):
-    torch.manual_seed(0)
-    size = {1: 8, 2: 6, 3: 4}[ndim]
-    x = torch.randn(2, 3, *(size,) * ndim, dtype=torch.float64)
-    local = LOCAL[ndim](3, 2, k, size, stride=stride, bias=bias, dtype=torch.float64)
-    w = local.weight.detach().numpy()
-    b = local.bias.detach().numpy() if bias else None
-    ref = brute_force(x, w, stride, lambda j: w[(..., *j)])
-    if bias:
-        ref += b[None]
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(conv_specs(flip=False, dtypes=(torch.float64,), tiles=3))
+def test_layers_match_brute_force(spec):
+    ndim = len(spec["kernel"])
+    opts = conv_options(spec)
+    x, _, _ = make_tensors(spec)
+    args = (spec["in_channels"], spec["out_channels"], spec["kernel"])
+    kw = dict(bias=spec["bias"], dtype=torch.float64, **opts)
+    local = LOCAL[ndim](*args, spec["spatial"], **kw)
+    b = local.bias.detach() if spec["bias"] else None
+    ref = conv_reference(x, local.weight.detach(), b, local=True, **opts)
     np.testing.assert_allclose(local(x).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
 
-    tiled = TILED[ndim](3, 2, k, tiles, stride=stride, bias=bias, dtype=torch.float64)
-    w = tiled.weight.detach().numpy()
-    bt = tiled.bias.detach().numpy() if bias else np.zeros(2)
-    ref = brute_force(x, w, stride, lambda j: w[(..., *(i % tiles for i in j))])
-    ref += bt.reshape(-1, *(1,) * ndim)
+    tiled = TILED[ndim](*args, spec["tiles"], **kw)
+    b = tiled.bias.detach() if spec["bias"] else None
+    ref = conv_reference(x, tiled.weight.detach(), b, tiles=spec["tiles"], **opts)
     np.testing.assert_allclose(tiled(x).detach().numpy(), ref, rtol=1e-10, atol=1e-10)
 
 

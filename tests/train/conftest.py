@@ -3,39 +3,22 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
+import toys
 
 from anyconv.data.base import Splits
+from anyconv.models.registry import MODELS, register_model
 
-# Source shared by in-process tests (exec'd) and subprocess scripts (written to tmp_path).
-SOURCE = textwrap.dedent('''
-    import torch
-    from anyconv.data.base import Splits
-
-    def make_data(repeat=1):
-        """sklearn's 8x8 digits, 1437 train / 360 test, the train split tiled ``repeat``
-        times to make epochs longer."""
-        from sklearn.datasets import load_digits
-        d = load_digits()
-        x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16
-        y = torch.tensor(d.target)
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-        train, test = order[:1437], order[1437:]
-        return Splits(x[train].repeat(repeat, 1, 1, 1), y[train].repeat(repeat), x[test],
-                      y[test], num_classes=10, kind="image", name="digits")
-
-    def make_model(seed=0, **_):
-        torch.manual_seed(seed)
-        return torch.nn.Sequential(
-            torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-            torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
-            torch.nn.Linear(16 * 16, 10))
-''')
-
-_namespace: dict = {}
-exec(SOURCE, _namespace)
+# What a subprocess script starts with: the helpers of ``tests/toys.py`` in scope.
+PRELUDE = f"""\
+import sys
+sys.path.insert(0, {str(Path(toys.__file__).parent)!r})
+import torch
+from toys import make_data, make_model
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -50,13 +33,23 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def digits() -> Splits:
-    return _namespace["make_data"]()
+    return toys.make_data()
 
 
 @pytest.fixture(scope="session")
 def make_model():
     """``make_model(seed)``: a 2-conv network for 8x8 digits, initialised from ``seed``."""
-    return _namespace["make_model"]
+    return toys.make_model
+
+
+@pytest.fixture
+def tiny_cnn():
+    """The name of :func:`toys.make_model` registered as a model for one test, removed after."""
+    name = "tiny_cnn"
+    assert name not in MODELS, f"{name!r} is already registered"
+    register_model(name, "test model", input_shape=(1, 8, 8))(toys.make_model)
+    yield name
+    del MODELS[name]
 
 
 @pytest.fixture
@@ -70,11 +63,11 @@ def tiny() -> Splits:
 
 @pytest.fixture
 def script(tmp_path):
-    """``script(body)``: write ``SOURCE`` + ``body`` to a file in ``tmp_path``, return it."""
+    """``script(body)``: write the prelude + ``body`` to a file in ``tmp_path``, return it."""
 
     def write(body: str) -> str:
         path = tmp_path / "job.py"
-        path.write_text(SOURCE + textwrap.dedent(body))
+        path.write_text(PRELUDE + textwrap.dedent(body))
         return str(path)
 
     return write

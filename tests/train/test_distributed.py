@@ -25,6 +25,7 @@ print("RESULT", json.dumps({"rank": int(__import__("os").environ["RANK"]),
 """
 
 
+@pytest.mark.slow  # torchrun: two training processes and a launcher (docs/testing.md)
 @pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(),
     reason="needs torch.distributed with gloo",

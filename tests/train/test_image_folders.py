@@ -151,6 +151,7 @@ print("RESULT", json.dumps({"rank": int(os.environ["RANK"]), "world_size":
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not dist.is_available() or not dist.is_gloo_available(),
     reason="needs torch.distributed with gloo",

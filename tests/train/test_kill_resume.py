@@ -34,6 +34,7 @@ def _run(job, out, mode):
     )
 
 
+@pytest.mark.slow  # three training processes, one killed (docs/testing.md)
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(tmp_path, script):
     job = script(BODY)

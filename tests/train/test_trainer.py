@@ -5,7 +5,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from anyconv.models.registry import MODELS, register_model
 from anyconv.train import (
     TrainConfig,
     TrainingDiverged,
@@ -89,16 +88,14 @@ def test_learns_digits_and_writes_the_run_folder(tmp_path, digits, make_model):
     assert config["class_names"] == digits.class_names
 
 
-def test_checkpoint_loads_with_weights_only_and_load_run_rebuilds(tmp_path, digits, make_model):
-    if "tiny_cnn" not in MODELS:
-        register_model("tiny_cnn", "test model")(make_model)
+def test_checkpoint_loads_with_weights_only_and_load_run_rebuilds(tmp_path, digits, tiny_cnn):
     out = tmp_path / "run"
     metrics = train(_config(out, epochs=1), digits)  # built through create_model
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1 and set(state["rng"]) == {"torch", "generator", "cuda"}
     assert load_checkpoint(out / "checkpoint.pt")["step"] == state["step"] == 45
     model, config = load_run(out)
-    assert config["model"] == "tiny_cnn" and not model.training
+    assert config["model"] == tiny_cnn and not model.training
     again = evaluate(model, digits, batch_size=100)
     assert again["accuracy"] == pytest.approx(metrics["test_accuracy"])
     assert torch.equal(again["confusion"], torch.tensor(metrics["confusion"]))
