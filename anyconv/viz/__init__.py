@@ -8,6 +8,7 @@ Example:
     True
 """
 
+from anyconv.viz.cam import class_activation_maps, plot_cam
 from anyconv.viz.curves import plot_confusion, plot_history
 from anyconv.viz.maps import (
     activations,
@@ -19,8 +20,10 @@ from anyconv.viz.maps import (
 
 __all__ = [
     "activations",
+    "class_activation_maps",
     "conv_layers",
     "first_conv_weight",
+    "plot_cam",
     "plot_confusion",
     "plot_feature_maps",
     "plot_filters",
