@@ -5,15 +5,13 @@ streamed data."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
+from toys import torchrun_results
 
 from anyconv.cli import main
 from anyconv.data.files import load_inputs
@@ -160,28 +158,7 @@ def test_two_processes_shard_streamed_data(tmp_path):
     _tree(tmp_path / "data")
     job = tmp_path / "job.py"
     job.write_text(DDP)
-    launched = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            str(job),
-            str(tmp_path / "data"),
-            str(tmp_path / "ddp"),
-        ],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert launched.returncode == 0, launched.stderr[-3000:]
-    results = [
-        json.loads(line.split(" ", 1)[1])
-        for line in launched.stdout.splitlines()
-        if line.startswith("RESULT ")
-    ]
+    results = torchrun_results(str(job), str(tmp_path / "data"), str(tmp_path / "ddp"))
     assert sorted(r["rank"] for r in results) == [0, 1]
     assert all(r["world_size"] == 2 for r in results)
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]  # all-reduced shards
