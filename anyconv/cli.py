@@ -1,17 +1,97 @@
-"""The ``anyconv`` command: parses arguments, then calls the library."""
+"""The ``anyconv`` command: parses arguments, then calls the library.
+
+Each subcommand is one entry of :data:`COMMANDS`, registered with :func:`command`: a help
+line, a function adding its arguments, and the function that runs it. Options are derived
+from the library (``TrainConfig``'s fields and their help, the tuples of choices), never
+written out a second time here. Errors are caught in one place, :func:`main`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
+import dataclasses
+import inspect
+import math
+import os
+import re
 import sys
-from collections.abc import Sequence
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import torch
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from anyconv.analysis import compare_algorithms
-from anyconv.functional.algorithms import list_algorithms
+DESCRIPTION = """\
+anyconv: every convolution from the textbook, on PyTorch.
+
+Train and evaluate classic CNNs on bundled or your own data, classify files with a
+trained run, and compare the convolution algorithms on one problem.
+
+  anyconv train                      LeNet-5 on the bundled 8x8 digits (about 99%)
+  anyconv train cnn1d --data mnist1d a 1-D CNN on MNIST-1D sequences
+  anyconv predict RUN_DIR img.png    classify files with a trained run
+  anyconv models | datasets          what can be trained, on what
+  anyconv demo --size 64,64          every convolution algorithm on one problem
+
+Run 'anyconv COMMAND --help' for the options of a command."""
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+# -- the command table -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``arguments(parser)`` adds its options, ``run(args, console)``
+    returns the exit code."""
+
+    help: str
+    run: Callable[[argparse.Namespace, Console], int]
+    arguments: Callable[[argparse.ArgumentParser], None]
+    description: str | None = None
+
+
+COMMANDS: dict[str, Command] = {}
+"""Subcommands by name, in the order ``anyconv --help`` lists them."""
+
+
+def command(
+    name: str,
+    help: str,
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+    description: str | None = None,
+) -> Callable[[Callable[[argparse.Namespace, Console], int]], Callable]:
+    """Decorator: register ``run(args, console) -> exit code`` as ``anyconv NAME``."""
+
+    def wrap(run: Callable[[argparse.Namespace, Console], int]) -> Callable:
+        COMMANDS[name] = Command(help, run, arguments or (lambda parser: None), description)
+        return run
+
+    return wrap
+
+
+# -- argument types: one clear message each ---------------------------------------------
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -21,326 +101,627 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
 
 
-def _padding(text: str):
-    return int(text) if text.isdigit() else text
+def _padding(text: str) -> str | int:
+    from anyconv.padding import PADDING_RULES
+
+    if text in PADDING_RULES:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        allowed = ", ".join(PADDING_RULES)
+        raise argparse.ArgumentTypeError(
+            f"expected one of {allowed} or an int >= 0, got {text!r}"
+        ) from None
 
 
-def _demo(args: argparse.Namespace, console: Console) -> int:
-    torch.manual_seed(args.seed)
-    ndim = len(args.size)
-    kernel = args.kernel * ndim if len(args.kernel) == 1 else args.kernel
-    x = torch.randn(args.batch, args.channels, *args.size)
-    w = torch.randn(args.channels, args.channels // args.groups, *kernel)
-    rows = compare_algorithms(
-        x,
-        w,
-        repeat=args.repeat,
-        padding=args.padding,
-        stride=args.stride,
-        dilation=args.dilation,
-        groups=args.groups,
-        padding_mode=args.padding_mode,
-        flip=args.flip,
+def _literal(text: str) -> Any:
+    """A model option's value: true/false, none, a number, comma-separated numbers (a
+    tuple) or a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "none":
+        return None
+    if "," in text:
+        return tuple(_literal(part) for part in text.split(",") if part.strip())
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else text
+
+
+def _option(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE (e.g. causal_time=true), got {text!r}"
+        )
+    return name.strip().replace("-", "_"), _literal(value)
+
+
+# -- printing user-controlled strings -------------------------------------------------
+
+
+def plain(value: Any) -> Text:
+    """``value`` as text that rich prints verbatim: file, folder and class names are never
+    read as markup (``[red]`` stays ``[red]``)."""
+    return Text(str(value))
+
+
+def _table(title: str, columns: Sequence[str], right: Sequence[str] = ()) -> Table:
+    table = Table(title=plain(title))
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left")
+    return table
+
+
+def _main_rank() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _error(console: Console, message: str) -> None:
+    console.print(Text("error: ", style="bold red") + plain(message), soft_wrap=True)
+
+
+def _warn(message: str) -> None:
+    """A warning line on stderr (rank 0 only)."""
+    Console(stderr=True, quiet=not _main_rank()).print(
+        Text("warning: ", style="yellow") + plain(message), soft_wrap=True
     )
-    table = Table(
-        title=f"conv of {tuple(x.shape)} with kernel {tuple(w.shape)}, "
-        f"padding={args.padding!r} ({args.padding_mode}), stride={args.stride}, "
-        f"dilation={args.dilation}, groups={args.groups}, flip={args.flip}"
-    )
-    for column in (
-        "algorithm",
-        "output shape",
-        "rel. error vs float64",
-        "forward ms",
-        "fwd+bwd ms",
-    ):
-        table.add_column(column, justify="left" if column == "algorithm" else "right")
-    for row in rows:
-        if "skipped" in row:
-            table.add_row(row["algorithm"], "-", row["skipped"], "-", "-")
+
+
+# -- train ------------------------------------------------------------------------------
+
+NOT_FLAGS = ("model", "model_kwargs")  # a positional argument and --option
+EXTRA_FLAG_NAMES = {"pictures": "--plots"}
+NEGATIVE_FLAG_NAMES = {"stream": "--in-memory"}  # also --no-stream
+
+
+class _Switch(argparse.BooleanOptionalAction):
+    """``--flag``/``--no-flag``, and ``off``: one more name for ``--no-flag``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, off: str | None = None, **kw):
+        super().__init__(option_strings, dest, **kw)
+        self.off = off
+        if off:
+            self.option_strings.append(off)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if option_string is not None and option_string == self.off:
+            setattr(namespace, self.dest, False)
+        else:
+            super().__call__(parser, namespace, values, option_string)
+
+
+def _field_type(hint: Any) -> Any:
+    args = typing.get_args(hint) or (hint,)
+    for candidate in (bool, int, float, str):
+        if candidate in args:
+            return candidate
+    if any(typing.get_origin(a) is list for a in args):
+        return list
+    return str
+
+
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per :class:`TrainConfig` field, named after it, with its docstring help;
+    every default is None, so only the flags given reach the config."""
+    from anyconv.train.config import CHOICES, TrainConfig
+    from anyconv.train.recipes import FALLBACK
+
+    hints = typing.get_type_hints(TrainConfig)
+    helps = TrainConfig.field_help()
+    parser.add_argument("model", nargs="?", help="a name from 'anyconv models' (default: lenet5)")
+    group = parser.add_argument_group("training settings")
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in NOT_FLAGS:
             continue
+        names = ["--" + f.name.replace("_", "-")]
+        if f.name in EXTRA_FLAG_NAMES:
+            names.append(EXTRA_FLAG_NAMES[f.name])
+        kind = _field_type(hints[f.name])
+        help = helps[f.name].replace("``", "'").replace("%", "%%")
+        if f.name in FALLBACK:
+            help += " (default: the recipe of the data set and model; see 'anyconv datasets')"
+        elif f.default is not None and f.default is not dataclasses.MISSING:
+            help += f" (default: {f.default})"
+        if kind is bool:
+            group.add_argument(
+                *names,
+                dest=f.name,
+                action=_Switch,
+                off=NEGATIVE_FLAG_NAMES.get(f.name),
+                default=None,
+                help=help,
+            )
+        else:
+            parse = {int: _int, float: _float, list: _ints}.get(kind, str)
+            group.add_argument(
+                *names,
+                dest=f.name,
+                type=parse,
+                choices=CHOICES.get(f.name),
+                default=None,
+                metavar=None if f.name in CHOICES else f.name.upper(),
+                help=help,
+            )
+    group.add_argument(
+        "-o",
+        "--option",
+        dest="model_kwargs",
+        type=_option,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a model option, repeatable: e.g. -o causal_time=true -o channels=8,16,16 "
+        "('anyconv models' lists each model's options and defaults)",
+    )
+
+
+def _config_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave (flags left out keep their defaults or recipe)."""
+    from anyconv.train.config import TrainConfig
+
+    settings = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
+    if "model_kwargs" in settings:
+        settings["model_kwargs"] = dict(settings["model_kwargs"])
+    return settings
+
+
+@command(
+    "train",
+    "train a model and write its run folder (default: lenet5 on digits)",
+    _config_arguments,
+    description="Train a model on a data set and write a run folder with the weights, the "
+    "metrics and pictures. Settings not given come from the recipe of the data set and "
+    "model ('anyconv datasets', 'anyconv models').",
+)
+def _train(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.train import TrainConfig, train
+
+    train(TrainConfig(**_config_settings(args)), console=console)
+    return 0
+
+
+# -- evaluate, predict ------------------------------------------------------------------
+
+
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run folder written by 'anyconv train'")
+    parser.add_argument(
+        "--data", help="another data set of the same input shape and classes (default: the run's)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=_int,
+        help="processes decoding the images of a folder: run (default: CPUs - 1, at most 4)",
+    )
+
+
+@command(
+    "evaluate",
+    "test accuracy of a trained run",
+    _evaluate_arguments,
+    description="Test accuracy of a trained run on its own data set's test split, or on "
+    "another data set of the same input shape and classes.",
+)
+def _evaluate(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.data import load_dataset
+    from anyconv.train import evaluate
+    from anyconv.train.run import RunFolder, check_data_fits_run
+
+    model, config = RunFolder(args.run_dir).load_model()
+    spec = args.data or config["data"]
+    data = load_dataset(
+        spec,
+        seed=config.get("train", {}).get("data_seed", 0),
+        workers=args.workers,
+        **config.get("data_options", {}),  # the run's held-out test split and transform
+    )
+    for warning in check_data_fits_run(config, data, spec, args.run_dir):
+        _warn(warning)
+    result = evaluate(model, data)
+    console.print(
+        plain(
+            f"test accuracy: {result['accuracy']:.2%}, loss {result['loss']:.4f} "
+            f"({result['samples']} samples of {data.name})"
+        )
+    )
+    return 0
+
+
+def _predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run folder written by 'anyconv train'")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        help="images (PNG, JPEG, ...: read as pixel / maximum, in [0, 1]) or .npy arrays of "
+        "one input (C, *spatial) or a batch (N, C, *spatial), holding raw values as in the "
+        "data set's files (e.g. 0..16 for digits)",
+    )
+    parser.add_argument(
+        "--top", type=_int, default=3, help="classes shown per input (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--scaled",
+        action="store_true",
+        help="the .npy arrays are already scaled like the model's inputs: skip the run's "
+        "input normalisation",
+    )
+
+
+@command(
+    "predict",
+    "classify images or .npy arrays with a trained run",
+    _predict_arguments,
+    description="Classify files with a trained run. Inputs get the run's own input "
+    "normalisation (stored in its config.json), and a warning when their values lie far "
+    "from the training inputs' range.",
+)
+def _predict(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.train import predict
+    from anyconv.train.inputs import read_inputs, top_k
+    from anyconv.train.run import RunFolder
+
+    if args.top < 1:
+        raise ValueError(f"--top must be a positive int; got {args.top}")
+    model, config = RunFolder(args.run_dir).load_model()
+    names = config.get("class_names") or []
+    table = _table(
+        f"predictions of {args.run_dir} ({config['model']} on {config['data']})",
+        ("input", "class", "probability", "next"),
+        right=("probability",),
+    )
+    for path in args.files:
+        x, warning = read_inputs(path, config, scaled=args.scaled)
+        if warning:
+            _warn(warning)
+        probs = predict(model, x)
+        for i, ranked in enumerate(top_k(probs, names, args.top)):
+            label = path if len(probs) == 1 else f"{path}[{i}]"
+            (best, p), rest = ranked[0], ranked[1:]
+            others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
+            table.add_row(plain(label), plain(best), f"{p:.3f}", plain(others))
+    console.print(table)
+    return 0
+
+
+# -- listings ---------------------------------------------------------------------------
+
+
+@command("models", "list the models, their inputs, options and recipes")
+def _models(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.models import list_models
+    from anyconv.models.options import model_options
+    from anyconv.train.recipes import MODEL_RECIPES, describe
+
+    table = _table("models (anyconv train MODEL)", ("name", "options (defaults)", "description"))
+    table.columns[0].no_wrap = True
+    for name, text in list_models().items():
+        options = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
+        for data, settings in MODEL_RECIPES.get(name, {}).items():
+            on = "" if data == "*" else f" on {dataset_spec_form(data)} data"
+            text += f" (recipe{on}: {describe(settings)})"
+        table.add_row(plain(name), plain(options or "-"), plain(text))
+    console.print(table)
+    console.print(
+        plain(
+            "set an option with -o NAME=VALUE, e.g. anyconv train c3d --data moving-digits "
+            "-o causal_time=true"
+        )
+    )
+    if not MODEL_RECIPES:
+        console.print(
+            plain(
+                "recipes: each model trains with its data set's recipe ('anyconv datasets'); "
+                "no model family needs settings of its own"
+            )
+        )
+    return 0
+
+
+def dataset_spec_form(name: str) -> str:
+    """How to write a registered data set on the command line: ``digits`` or ``idx:DIR``
+    (a loader whose ``argument`` has no default takes one, named after the first of DIR,
+    FILE, PREFIX or PATH in its help text)."""
+    from anyconv.data.base import DATASETS
+
+    loader, help = DATASETS[name][0], DATASETS[name][1]
+    try:
+        parameter = inspect.signature(loader).parameters.get("argument")
+    except (TypeError, ValueError):
+        parameter = None
+    if parameter is None or parameter.default is not inspect.Parameter.empty:
+        return name
+    word = re.search(r"(?<![A-Za-z])(DIR|FILE|PREFIX|PATH)(?![A-Za-z])", help)
+    return f"{name}:{word[1] if word else 'ARG'}"
+
+
+@command("datasets", "list the data sets, their spec forms and recipes")
+def _datasets(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.data import list_datasets
+    from anyconv.train.recipes import DATA_RECIPES, FALLBACK, describe
+
+    table = _table("datasets (anyconv train --data SPEC)", ("spec", "description", "recipe"))
+    for name, text in list_datasets().items():
+        settings = DATA_RECIPES.get(name)
         table.add_row(
-            row["algorithm"],
-            str(row["shape"]),
-            f"{row['rel_error']:.1e}",
-            f"{row['forward_s'] * 1e3:.2f}",
-            f"{row['forward_backward_s'] * 1e3:.2f}",
+            plain(dataset_spec_form(name)),
+            plain(text),
+            plain(describe(settings) if settings else "fallback"),
         )
     console.print(table)
+    console.print(plain(f"fallback recipe: {describe(FALLBACK)}; any flag overrides a recipe"))
+    return 0
+
+
+def _algorithm_line(name: str) -> str:
+    from anyconv.functional.algorithms import get_algorithm
+
+    entry = get_algorithm(name)
+    text = getattr(entry, "summary", None) or inspect.getdoc(entry) or ""
+    first = text.split("\n\n", 1)[0].replace("\n", " ")
+    first = re.sub(r":\w+:`~?([^`]+)`", r"\1", first).replace("``", "")
+    return first
+
+
+@command("algorithms", "list the convolution algorithms, one line each")
+def _algorithms(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.functional.algorithms import list_algorithms
+
+    table = _table("convolution algorithms (algorithm=NAME)", ("name", "what it does"))
+    for name in list_algorithms():
+        table.add_row(plain(name), plain(_algorithm_line(name)))
+    console.print(table)
+    return 0
+
+
+def _model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> float:
+    """Bytes of a model's parameters (counted on the meta device, nothing allocated) and
+    of its widest activation, twice, for one sample."""
+    import torch
+
+    from anyconv.models import create_model
+
+    with torch.device("meta"):
+        meta = create_model(name, **kwargs)
+    params = sum(p.numel() for p in meta.parameters())
+    widest = max(
+        [getattr(m, "out_channels", 0) for m in meta.modules()] + [shape[0]], default=shape[0]
+    )
+    return 4.0 * (params + 2 * widest * math.prod(shape[1:]))
+
+
+# -- analysis: summary, equivariance, animate, matrix (anyconv/cli_analysis.py) -----------
+
+
+def _register_analysis() -> None:
+    from anyconv.cli_analysis import ANALYSIS_COMMANDS
+
+    for name, (help, run, arguments) in ANALYSIS_COMMANDS.items():
+        COMMANDS[name] = Command(help, run, arguments)
+
+
+_register_analysis()
+
+
+# -- demo -------------------------------------------------------------------------------
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from anyconv.padding import PADDING_MODES, PADDING_RULES
+
+    parser.add_argument(
+        "--size", type=_ints, default=(32, 32), help="spatial size, 1-3 axes (default: 32,32)"
+    )
+    parser.add_argument(
+        "--kernel", type=_ints, default=(5,), help="kernel size, e.g. 5 or 3,5 (default: 5)"
+    )
+    parser.add_argument("--batch", type=_int, default=2, help="(default: %(default)s)")
+    parser.add_argument(
+        "--channels", type=_int, default=8, help="input and output channels (default: %(default)s)"
+    )
+    parser.add_argument("--groups", type=_int, default=1, help="(default: %(default)s)")
+    parser.add_argument(
+        "--padding",
+        type=_padding,
+        default="same",
+        help=f"{', '.join(PADDING_RULES)} or an int (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--padding-mode", default="zeros", choices=PADDING_MODES, help="(default: %(default)s)"
+    )
+    parser.add_argument("--stride", type=_int, default=1, help="(default: %(default)s)")
+    parser.add_argument("--dilation", type=_int, default=1, help="(default: %(default)s)")
+    parser.add_argument("--flip", action="store_true", help="true convolution (kernel flipped)")
+    parser.add_argument(
+        "--repeat", type=_int, default=5, help="timed runs per algorithm (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=_int, default=0, help="(default: %(default)s)")
+
+
+def _positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        values = getattr(args, name)
+        for value in values if isinstance(values, tuple) else (values,):
+            if value < 1:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} must be positive; got {values!r}")
+
+
+def memory_limit() -> int:
+    """Bytes a command may plan to allocate: half the machine's physical memory."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_memory(estimate: float, what: str) -> None:
+    """Refuse before allocating when ``estimate`` bytes exceed :func:`memory_limit`."""
+    limit = memory_limit()
+    if estimate > limit:
+        raise MemoryError(
+            f"{what} would need about {estimate / 2**30:,.1f} GiB, more than the "
+            f"{limit / 2**30:,.1f} GiB (half of this machine's memory) allowed; use smaller sizes"
+        )
+
+
+def _demo_estimate(args: argparse.Namespace, kernel: tuple[int, ...], out: tuple[int, ...]) -> int:
+    """Bytes the demo allocates at its peak, about: float32 input, weight and output with
+    their gradients, the float64 reference, and im2col's column matrix."""
+    n, c = args.batch, args.channels
+    x = n * c * math.prod(args.size)
+    w = c * (c // args.groups) * math.prod(kernel)
+    y = n * c * math.prod(out)
+    columns = n * (c // args.groups) * math.prod(kernel) * math.prod(out) * args.groups
+    return 4 * 3 * (x + w + y) + 8 * 2 * (x + w + y) + 4 * 2 * columns
+
+
+@command(
+    "demo",
+    "run every convolution algorithm on one problem and compare results and speed",
+    _demo_arguments,
+    description="Run every convolution algorithm on one random problem: its error against "
+    "a float64 direct sum, and its median forward and forward+backward times. Rows "
+    "appear as each algorithm finishes.",
+)
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    import torch
+    from rich.live import Live
+
+    from anyconv.analysis import compare_algorithms
+    from anyconv.functional.algorithms.auto import choose
+    from anyconv.functional.conv import conv_spec
+
+    _positive(args, "size", "kernel", "batch", "channels", "groups", "stride", "dilation")
+    _positive(args, "repeat")
+    ndim = len(args.size)
+    if not 1 <= ndim <= 3:
+        raise ValueError(f"--size must have 1, 2 or 3 axes; got {args.size!r}")
+    if len(args.kernel) not in (1, ndim):
+        raise ValueError(f"--kernel must have 1 or {ndim} entries (one per axis of --size)")
+    if args.channels % args.groups:
+        raise ValueError(f"--groups must divide --channels ({args.channels}); got {args.groups}")
+    kernel = args.kernel * ndim if len(args.kernel) == 1 else args.kernel
+    x_shape = (args.batch, args.channels, *args.size)
+    w_shape = (args.channels, args.channels // args.groups, *kernel)
+    geometry = {
+        name: getattr(args, name)
+        for name in ("stride", "padding", "dilation", "groups", "padding_mode")
+    }
+    spec = conv_spec(x_shape, w_shape, **geometry, func="demo")
+    check_memory(_demo_estimate(args, kernel, spec.out_shape), "this demo")
+    torch.manual_seed(args.seed)
+    x, w = torch.randn(x_shape), torch.randn(w_shape)
+    table = _table(
+        f"conv of {x_shape} with kernel {w_shape}, "
+        f"padding={args.padding!r} ({args.padding_mode}), stride={args.stride}, "
+        f"dilation={args.dilation}, groups={args.groups}, flip={args.flip}",
+        ("algorithm", "output shape", "rel. error vs float64", "forward ms", "fwd+bwd ms"),
+        right=("output shape", "rel. error vs float64", "forward ms", "fwd+bwd ms"),
+    )
+
+    def add(row: dict[str, Any]) -> None:
+        if "skipped" in row:
+            table.add_row(row["algorithm"], "-", plain(row["skipped"]), "-", "-")
+        else:
+            table.add_row(
+                row["algorithm"],
+                str(row["shape"]),
+                f"{row['rel_error']:.1e}",
+                f"{row['forward_s'] * 1e3:.2f}",
+                f"{row['forward_backward_s'] * 1e3:.2f}",
+            )
+        if live is not None:
+            live.refresh()
+
+    # On a terminal each row appears as its algorithm finishes; piped, the table once.
+    live = Live(table, console=console, auto_refresh=False) if console.is_terminal else None
+    with live or contextlib.nullcontext():
+        rows = compare_algorithms(x, w, repeat=args.repeat, on_row=add, flip=args.flip, **geometry)
+    if live is None:
+        console.print(table)
+    console.print(
+        f"algorithm='auto' picks {choose(x, w, spec)} for this problem "
+        "(by its cost model; 'with anyconv.measure():' times the candidates instead)",
+        highlight=False,
+    )
     worst = max(r["rel_error"] for r in rows if "skipped" not in r)
     console.print(f"all algorithms agree to {worst:.1e} (relative to the output's scale)")
     return 0 if worst < 1e-4 else 1
 
 
-def _train(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.train import TrainConfig, TrainingDiverged, train
-
-    overrides = {
-        k: v
-        for k, v in dict(
-            model=args.model,
-            data=args.data,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            device=args.device,
-            out=args.out,
-            resume=args.resume,
-            optimizer=args.optimizer,
-            augment=args.augment or None,
-            quiet=args.quiet or None,
-            # [h-data] data options (None: not given)
-            image_size=args.image_size,
-            flip=args.flip,
-            crop_scale=args.crop_scale,
-            val_fraction=args.val_fraction,
-            stream=args.stream,
-            workers=args.workers,
-            eval_every=args.eval_every,
-        ).items()
-        if v is not None
-    }
-    from anyconv.models.fcn import tsc_recipe  # [h-data] fcn/resnet1d on ucr: data
-
-    config = TrainConfig(**{**tsc_recipe(args.model, args.data), **overrides})
-    try:
-        metrics = train(config, console=console)
-    except TrainingDiverged as error:
-        console.print(f"[red]training diverged:[/red] {error}")
-        return 3
-    return 0 if metrics else 1
-
-
-def _evaluate(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data import load_dataset
-    from anyconv.train import evaluate, load_run
-
-    model, config = load_run(args.run_dir)
-    data = load_dataset(
-        args.data or config["data"],
-        seed=config.get("train", {}).get("data_seed", 0),
-        **config.get("data_options", {}),  # [h-data] the run's held-out split and transform
-        **({"workers": args.workers} if args.workers is not None else {}),
-    )
-    result = evaluate(model, data)
-    console.print(
-        f"test accuracy: {result['accuracy']:.2%}, loss {result['loss']:.4f} "
-        f"({result['samples']} samples of {data.name})"
-    )
-    return 0
-
-
-def _predict(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data.files import load_inputs
-    from anyconv.train import load_run, predict
-
-    model, config = load_run(args.run_dir)
-    names = config.get("class_names") or []
-    table = Table()
-    for column in ("input", "class", "probability"):
-        table.add_column(column)
-    for path in args.files:
-        inputs = load_inputs([path], config["input_shape"], config.get("data_options"))
-        probs = predict(model, inputs)
-        for i, p in enumerate(probs):
-            best = int(p.argmax())
-            label = path if len(probs) == 1 else f"{path}[{i}]"
-            table.add_row(label, names[best] if best < len(names) else str(best), f"{p[best]:.3f}")
-    console.print(table)
-    return 0
-
-
-def _models(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.models import list_models
-
-    table = Table(title="models (anyconv train MODEL)")
-    table.add_column("name")
-    table.add_column("description")
-    for name, text in list_models().items():
-        table.add_row(name, text)
-    console.print(table)
-    return 0
-
-
-def _datasets(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data import list_datasets
-
-    table = Table(title="datasets (anyconv train --data SPEC)")
-    table.add_column("spec")
-    table.add_column("description")
-    for name, text in list_datasets().items():
-        table.add_row(name, text)
-    console.print(table)
-    return 0
-
-
-def _summary(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.analysis import summary
-    from anyconv.models import create_model, default_input_shape
-
-    shape = args.input_shape or default_input_shape(args.model)
-    model = create_model(
-        args.model, in_channels=shape[0], num_classes=args.num_classes, input_size=tuple(shape[1:])
-    )
-    table = Table(title=f"{args.model} on input {tuple(shape)}")
-    for column in ("layer", "type", "output shape", "parameters"):
-        table.add_column(column, justify="right" if column == "parameters" else "left")
-    for row in summary(model, shape):
-        out = "" if row["output_shape"] is None else str(row["output_shape"])
-        table.add_row(row["name"], row["type"], out, f"{row['parameters']:,}")
-    console.print(table)
-    return 0
-
-
-def _image_size(text: str) -> int | tuple[int, int]:
-    sizes = _ints(text)
-    if len(sizes) not in (1, 2):
-        raise argparse.ArgumentTypeError(f"expected H or H,W; got {text!r}")
-    return sizes[0] if len(sizes) == 1 else sizes
-
-
-def _data_arguments(parser: argparse.ArgumentParser) -> None:  # [h-data]
-    group = parser.add_argument_group("image folders (folder:DIR)")
-    group.add_argument(
-        "--image-size",
-        type=_image_size,
-        metavar="H[,W]",
-        help="resize and crop images to this size (random-resized crops for training), "
-        "normalised by the training set's mean and std",
-    )
-    group.add_argument(
-        "--flip",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="mirror training images left-right at random (default off)",
-    )
-    group.add_argument(
-        "--crop-scale",
-        type=float,
-        metavar="F",
-        help="smallest area of a random training crop, a fraction of the image (default 0.08)",
-    )
-    group.add_argument(
-        "--val-fraction",
-        type=float,
-        metavar="F",
-        help="held out of each class as the test split when DIR has no test folder (default 0.2)",
-    )
-    where = group.add_mutually_exclusive_group()
-    where.add_argument(
-        "--stream",
-        dest="stream",
-        action="store_const",
-        const=True,
-        help="decode images from disk in every epoch (default: when they would fill more "
-        "than a quarter of the free memory)",
-    )
-    where.add_argument(
-        "--in-memory", dest="stream", action="store_const", const=False, help="hold images decoded"
-    )
-    group.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="image decoding processes (default: CPUs - 1, at most 4; 0: none)",
-    )
+# -- the entry point ----------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anyconv", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser("train", help="train a model (default: lenet5 on digits)")
-    train.add_argument("model", nargs="?", help="a name from 'anyconv models' (default lenet5)")
-    train.add_argument("--data", help="a spec from 'anyconv datasets' (default digits)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--optimizer", choices=["adamw", "sgd"])
-    train.add_argument(
-        "--augment",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="random 1-pixel shifts of images and video frames (default on)",
+    """The argument parser, one sub-parser per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="anyconv",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    train.add_argument("--out", help="run folder (default runs/<model>-<data>-<time>)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument(
-        "--eval-every",
-        type=int,
-        metavar="N",
-        help="evaluate and checkpoint every N epochs and after the last (default 1)",
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error",
     )
-    _data_arguments(train)
-
-    evaluate = sub.add_parser("evaluate", help="test accuracy of a trained run")
-    evaluate.add_argument("run_dir")
-    evaluate.add_argument("--data", help="another dataset spec of the same shape")
-    evaluate.add_argument("--workers", type=int, help="image decoding processes")
-
-    predict = sub.add_parser("predict", help="classify images or .npy arrays")
-    predict.add_argument("run_dir")
-    predict.add_argument("files", nargs="+")
-
-    sub.add_parser("models", help="list the models")
-    sub.add_parser("datasets", help="list the dataset specs")
-    summ = sub.add_parser("summary", help="layer table of a model: output shapes, parameters")
-    summ.add_argument("model")
-    summ.add_argument("--input-shape", type=_ints, help="C,H,W of one sample (e.g. 1,28,28)")
-    summ.add_argument("--num-classes", type=int, default=10)
-
-    demo = sub.add_parser(
-        "demo",
-        help="run every convolution algorithm on one problem and compare their results and speed",
-    )
-    demo.add_argument(
-        "--size", type=_ints, default=(32, 32), help="spatial size, e.g. 64,64 (1-3 axes)"
-    )
-    demo.add_argument("--kernel", type=_ints, default=(5,), help="kernel size, e.g. 5 or 3,5")
-    demo.add_argument("--batch", type=int, default=2)
-    demo.add_argument("--channels", type=int, default=8)
-    demo.add_argument("--groups", type=int, default=1)
-    demo.add_argument(
-        "--padding", type=_padding, default="same", help="valid, same, full, causal or an int"
-    )
-    demo.add_argument(
-        "--padding-mode", default="zeros", choices=["zeros", "reflect", "replicate", "circular"]
-    )
-    demo.add_argument("--stride", type=int, default=1)
-    demo.add_argument("--dilation", type=int, default=1)
-    demo.add_argument("--flip", action="store_true", help="true convolution")
-    demo.add_argument("--repeat", type=int, default=5)
-    demo.add_argument("--seed", type=int, default=0)
-    sub.add_parser("algorithms", help="list the convolution algorithms")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, entry in COMMANDS.items():
+        child = sub.add_parser(
+            name,
+            help=entry.help,
+            description=entry.description or entry.help[:1].upper() + entry.help[1:] + ".",
+            parents=[debug],
+        )
+        entry.arguments(child)
     return parser
 
 
-COMMANDS = {
-    "train": _train,
-    "evaluate": _evaluate,
-    "predict": _predict,
-    "models": _models,
-    "datasets": _datasets,
-    "summary": _summary,
-    "demo": _demo,
-}
+def _message(error: BaseException) -> str:
+    """One line for an expected error: an OS error names its file."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error) or type(error).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``anyconv`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    anyconv's own errors (``ValueError``, ``TypeError``), expected OS errors (missing or
+    unreadable files) and a missing optional package end in one line on stderr and exit
+    code 2; a diverged training in exit code 3. ``--debug`` shows the traceback instead.
+    Under ``torchrun`` only rank 0 prints.
+    """
     args = build_parser().parse_args(argv)
-    console = Console()
+    console = Console(quiet=not _main_rank())
+    errors = Console(stderr=True, quiet=not _main_rank())
+    from anyconv.train.trainer import TrainingDiverged
+
     try:
-        if args.command == "algorithms":
-            console.print("\n".join(list_algorithms()))
-            return 0
-        return COMMANDS[args.command](args, console)
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        return 2
+        return COMMANDS[args.command].run(args, console)
+    except TrainingDiverged as error:
+        if args.debug:
+            raise
+        errors.print(Text(str(error), style="red"), soft_wrap=True)
+        return EXIT_DIVERGED
+    except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
+        if args.debug:
+            raise
+        _error(errors, _message(error))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _error(errors, "interrupted")
+        return 130
 
 
 if __name__ == "__main__":

@@ -61,7 +61,15 @@ def conv_sweep(name: str, *, quick: bool, repeat: int, device: str) -> list[dict
         if peer is not None and symmetric:
             contenders["fft-conv-pytorch"] = functools.partial(peer, padding=k // 2)
         row = {"sweep": name, "kernel": k, "shape": list(x.shape), "device": device}
-        ref = anyconv.conv(x.double(), w.double(), padding="same", algorithm="native")
+        # float64 reference one sample at a time: PyTorch's float64 CPU kernels unfold the
+        # whole batch into columns (16 GB at k=31), above anyconv's memory limit here
+        with torch.no_grad():
+            ref = torch.cat(
+                [
+                    anyconv.conv(s.double(), w.double(), padding="same", algorithm="native")
+                    for s in x.split(1)
+                ]
+            )
         _time_side_by_side(row, contenders, x, w, repeat, device)
         for label, fn in contenders.items():
             with torch.no_grad():

@@ -75,6 +75,7 @@ def main() -> None:
         batch_size=args.batch_size,
         device=args.device,
         augment=False,  # the plain loop does not augment either
+        val_fraction=0,  # nor hold out a validation split: both loops see every sample
         quiet=True,
         pictures=False,
         out="/dev/null/unused",

@@ -40,12 +40,10 @@ EPOCHS = {"ItalyPowerDemand": 100, "ArrowHead": 300, "OSULeaf": 60}
 RUN = """
 import json, sys, torch
 from anyconv.train import TrainConfig, train
-from anyconv.models.fcn import tsc_recipe
 torch.set_num_threads(int(sys.argv[5]))
 model, data, epochs, seed, _, out = sys.argv[1:7]
-config = TrainConfig(**{**tsc_recipe(model, data), "model": model, "data": data,
-                        "epochs": int(epochs), "eval_every": int(epochs), "seed": int(seed),
-                        "quiet": True, "pictures": False, "out": out})
+config = TrainConfig(model=model, data=data, epochs=int(epochs), eval_every=int(epochs),
+                     seed=int(seed), quiet=True, pictures=False, out=out)
 print(json.dumps({"test_accuracy": train(config)["test_accuracy"]}))
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ def compare_algorithms(
     *,
     algorithms: Sequence[str] | None = None,
     repeat: int = 3,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
     **conv_kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Run ``conv`` with each algorithm; report its error and its median time.
@@ -49,6 +50,7 @@ def compare_algorithms(
         algorithms: names to run (default: every registered one except ``"auto"``); the
             matrix algorithm is skipped with a note when the problem is above its limit.
         repeat: timed repetitions (the median is reported).
+        on_row: called with each row as soon as it is measured (to show progress).
         **conv_kwargs: ``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``,
             ``flip`` as for :func:`anyconv.conv`.
 
@@ -82,6 +84,8 @@ def compare_algorithms(
             if name != "matrix" or "nonzeros" not in str(error):
                 raise
             rows.append(dict(algorithm=name, skipped=f"above {MATRIX_MAX_NONZEROS:,} nonzeros"))
+            if on_row is not None:
+                on_row(rows[-1])
             continue
         err = (y.double() - ref).abs().max().item() if y.numel() else 0.0
         leaves = [t.detach().requires_grad_() for t in (x, weight)]
@@ -104,4 +108,6 @@ def compare_algorithms(
                 forward_backward_s=_median_seconds(forward_backward, repeat, x.device),
             )
         )
+        if on_row is not None:
+            on_row(rows[-1])
     return rows

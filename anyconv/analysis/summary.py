@@ -1,4 +1,5 @@
-"""A layer table of a model: every leaf module's output shape and parameter count."""
+"""A layer table of a model: every layer's output shape, parameters, multiply-accumulates
+and receptive field."""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail, is_int
+from anyconv._spec import fail
+from anyconv.analysis.receptive import check_input_shape, field_of
+from anyconv.analysis.trace import trace
 
 
 def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> list[dict[str, Any]]:
-    """Run one sample through ``model`` and describe each leaf module it calls, in order.
+    """Run one sample through ``model`` and describe each layer it calls, in order.
+
+    MACs (multiply-accumulates) count the products of the call for that one sample:
+
+    - convolution: output elements x ``C_in/groups`` x ``prod(kernel)`` (also locally
+      connected, tiled, depthwise and Gabor layers; a separable layer counts its 1-D
+      passes);
+    - linear: output elements x ``in_features``; matrix products likewise;
+    - pooling, activations, normalisation, dropout and reshapes: 0 (they do no
+      multiply-accumulates; their few element operations are not counted);
+    - bias additions are not counted.
+
+    FLOPs are ``2 x MACs``. Functional calls in a container's own ``forward`` (e.g.
+    ``F.conv2d``, ``x @ w``) are counted in a row for that container.
 
     Args:
         model: any ``torch.nn.Module``.
@@ -19,55 +35,66 @@ def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> list[dict[str
             without gradients; the model's training mode is restored afterwards).
 
     Returns:
-        one dict per call of a leaf module: ``name``, ``type``, ``output_shape``
-        (without the batch axis) and ``parameters`` (its own, counted once per module),
-        followed by a ``"total"`` row with the model's parameter count.
+        one dict per call of a layer (a leaf module, or one of anyconv's layers): ``name``,
+        ``type``, ``output_shape`` (without the batch axis), ``parameters`` (its own,
+        counted at its first call), ``macs`` and ``receptive_field`` (a
+        :class:`~anyconv.analysis.ReceptiveField` of the output's positions, ``None`` where
+        the output is not a spatial map or could not be followed); then a ``"total"`` row
+        with the model's parameters and MACs and, in ``receptive_field``, the field of the
+        last spatial map.
 
     Example:
         >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten())
-        >>> [(r["name"], r["output_shape"], r["parameters"]) for r in summary(net, (1, 8, 8))]
-        [('0', (4, 6, 6), 40), ('1', (144,), 0), ('total', None, 40)]
+        >>> for r in summary(net, (1, 8, 8)):
+        ...     print(r["name"], r["output_shape"], r["parameters"], r["macs"],
+        ...           r["receptive_field"] and r["receptive_field"].size)
+        0 (4, 6, 6) 40 1296 (3, 3)
+        1 (144,) 0 0 None
+        total None 40 1296 (3, 3)
     """
-    if not (isinstance(input_shape, Sequence) and all(map(is_int, input_shape))):
-        raise fail(
-            "summary", "input_shape", "a tuple (C, *spatial) of ints", input_shape, TypeError
-        )
+    shape = check_input_shape(input_shape, "summary")
+    if not isinstance(model, torch.nn.Module):
+        raise fail("summary", "model", "a torch.nn.Module", type(model).__name__, TypeError)
+    naxes = len(shape) - 1
     rows: list[dict[str, Any]] = []
-    seen: set[int] = set()
-    names = {module: name for name, module in model.named_modules()}
-
-    def hook(module: torch.nn.Module, _inputs: Any, output: Any) -> None:
-        shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else None
-        own = 0 if id(module) in seen else sum(p.numel() for p in module.parameters(recurse=False))
-        seen.add(id(module))
+    last_field = None
+    for call in trace(model, shape, func="summary"):
+        field = field_of(call.layout, naxes) if naxes else None
+        if field is not None and call.name:
+            last_field = field
+        if not (call.leaf or call.macs):
+            continue
         rows.append(
             {
-                "name": names.get(module, "?"),
-                "type": type(module).__name__,
-                "output_shape": shape,
-                "parameters": own,
+                "name": call.name or "(model)",
+                "type": type(call.module).__name__ + ("" if call.leaf else " (own forward)"),
+                "output_shape": call.output_shape,
+                "parameters": call.parameters if call.leaf else 0,
+                "macs": call.macs,
+                "receptive_field": field,
             }
         )
-
-    leaves = [m for m in model.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    training = model.training
-    try:
-        param = next(model.parameters(), None)
-        device = param.device if param is not None else torch.device("cpu")
-        dtype = param.dtype if param is not None else torch.float32
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=device, dtype=dtype))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(training)
     total = sum(p.numel() for p in model.parameters())
     counted = sum(r["parameters"] for r in rows)
     if counted != total:  # parameters used outside leaf modules (e.g. a container's own)
         rows.append(
-            {"name": "(other)", "type": "", "output_shape": None, "parameters": total - counted}
+            {
+                "name": "(other)",
+                "type": "",
+                "output_shape": None,
+                "parameters": total - counted,
+                "macs": 0,
+                "receptive_field": None,
+            }
         )
-    rows.append({"name": "total", "type": "", "output_shape": None, "parameters": total})
+    rows.append(
+        {
+            "name": "total",
+            "type": "",
+            "output_shape": None,
+            "parameters": total,
+            "macs": sum(r["macs"] for r in rows),
+            "receptive_field": last_field,
+        }
+    )
     return rows

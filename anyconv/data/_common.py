@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -220,9 +221,10 @@ def to_splits(
     class_names: Sequence[str] | None = None,
     where: Mapping[str, str] | None = None,
     labels_where: Mapping[str, str] | None = None,
+    normalization: dict[str, Any] | None = None,
 ) -> Splits:
     """Wrap numpy arrays as float32 / int64 tensors; ``num_classes`` from the names if given,
-    else the largest label + 1.
+    else the largest label + 1; ``normalization`` as :class:`Splits` documents.
 
     ``where`` names the source of each split's inputs (``{"train": ..., "test": ...}``,
     default the spec ``name``) and ``labels_where`` that of its labels (default
@@ -254,6 +256,7 @@ def to_splits(
         kind=kind,
         name=name,
         class_names=list(class_names or []),
+        normalization=dict(normalization or {}),
     )
 
 

@@ -25,6 +25,12 @@ class Splits:
         kind: ``"image"``, ``"sequence"`` or ``"video"`` (which augmentations apply).
         name: the spec it was loaded from, e.g. ``"digits"`` or ``"idx:/data/mnist"``.
         class_names: one label per class, for pictures and predictions.
+        normalization: how the loader turned the raw values of its files into ``x``, so
+            that raw arrays given to a trained model later get the same treatment:
+            ``"per_sample": "znorm"`` (each sample z-normalised first), ``"divide": d``
+            (then divided by ``d``, e.g. 16 for digits' grey levels, 255 for bytes),
+            ``"mean"``/``"std"`` (then per channel ``(x - mean) / std``). Empty: ``x``
+            holds the files' values as they are.
     """
 
     x_train: torch.Tensor
@@ -35,6 +41,7 @@ class Splits:
     kind: str
     name: str
     class_names: list[str] = field(default_factory=list)
+    normalization: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.class_names:
@@ -121,17 +128,46 @@ def load_dataset(spec: str, *, seed: int = 0, **options: Any) -> Splits:
             + " (with ':ARG' where the loader takes one)",
             spec,
         )
-    loader = DATASETS[name][0]
     options = {k: v for k, v in options.items() if v is not None}
-    taken = inspect.signature(loader).parameters
+    taken = loader_options(spec)
     for option in options:
-        if option not in taken or option in ("argument", "seed"):
-            takers = [
-                n for n, (f, _) in DATASETS.items() if option in inspect.signature(f).parameters
-            ]
+        if option not in taken:
+            takers = [n for n in DATASETS if option in loader_options(n)]
             allowed = " or ".join(f"'{n}:'" for n in takers) or "no"
             raise fail("load_dataset", option, f"given only with {allowed} data", spec)
-    return loader(argument or None, seed=seed, **options)
+    return DATASETS[name][0](argument or None, seed=seed, **options)
+
+
+def loader_options(spec: str) -> set[str]:
+    """The keyword options (beyond ``seed``) that the loader of data spec ``spec`` takes;
+    none for a spec no loader reads.
+
+    Example:
+        >>> sorted(loader_options("digits")), "image_size" in loader_options("folder:photos")
+        ([], True)
+    """
+    entry = DATASETS.get(spec.partition(":")[0]) if isinstance(spec, str) else None
+    if entry is None:
+        return set()
+    return set(inspect.signature(entry[0]).parameters) - {"argument", "seed"}
+
+
+def first_samples(data: Any, split: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``count`` samples ``x (n, C, *spatial)``, ``y (n,)`` of ``split``
+    (``"train"`` or ``"test"``) of any data set: sliced from its tensors, or read through
+    its ``batches`` with the test-time transform (a streamed image folder).
+
+    Example:
+        >>> x, y = torch.arange(5.0).view(5, 1, 1), torch.arange(5)
+        >>> first_samples(Splits(x, y, x, y, num_classes=5, kind="sequence", name="t"),
+        ...               "test", 2)[1].tolist()
+        [0, 1]
+    """
+    x = getattr(data, f"x_{split}", None)
+    if x is not None:
+        return x[:count], getattr(data, f"y_{split}")[:count]
+    n = min(count, len(getattr(data, f"y_{split}")))
+    return next(iter(data.batches(split, torch.arange(n), max(n, 1))))
 
 
 def list_datasets() -> dict[str, str]:

@@ -24,7 +24,7 @@ def _image(
             f"{input_shape} (C, H, W expected for images)"
         )
     channels = 1 if input_shape[0] == 1 else 3
-    if transform is not None:  # the run's own test transform and normalisation
+    if transform is not None:  # the geometry of the run's test transform
         return transform(decode_image(path, channels))[None]
     a = read_image(path, channels=channels)
     if a.shape[1:] != input_shape[1:]:
@@ -68,15 +68,16 @@ def load_inputs(
 
     Images are converted to the model's channel count (grey or RGB), scaled to [0, 1] and
     resized (bilinear) to its spatial size. When ``options`` (a run's ``data_options``)
-    name an ``image_size``, images get the run's test transform instead: resized by the
-    shorter side, centre-cropped and normalised with the training set's mean and std.
-    Arrays must hold one input ``(C, *spatial)`` (``(*spatial)`` when ``C == 1``) or a
-    batch of them; their values are used as they are, so they should be scaled like the
-    training data.
+    name an ``image_size``, images get the geometry of the run's test transform instead:
+    resized by the shorter side, then centre-cropped. Arrays must hold one input
+    ``(C, *spatial)`` (``(*spatial)`` when ``C == 1``) or a batch of them. Values are not
+    normalised here: :func:`anyconv.train.inputs.read_inputs` applies the run's input
+    normalisation.
 
     Args:
         paths: files to read.
         input_shape: ``(C, *spatial)`` the model takes.
+        options: a run's ``data_options`` (``config.json``), or None.
 
     Returns:
         float32 ``(N, *input_shape)``, the files' inputs in order.
@@ -91,7 +92,7 @@ def load_inputs(
     input_shape = tuple(input_shape)
     transform = None
     if options and options.get("image_size"):
-        transform = ImageTransform.from_dict(dict(options))
+        transform = ImageTransform(size=options["image_size"])  # resize and crop only
     batches = []
     for path in map(Path, paths):
         if not path.is_file():

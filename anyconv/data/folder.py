@@ -1,13 +1,16 @@
 """``folder:DIR``: images sorted into one sub-folder per class.
 
-Layout: ``DIR/train/<class>/...`` and ``DIR/test/<class>/...``. A class folder's images
+Layout: ``DIR/train/<class>/...`` and ``DIR/test/<class>/...``, or the ImageFolder layout
+``DIR/<class>/...`` (or ``DIR/train/<class>/...`` alone) whose test split is a stratified,
+seeded part of each class (``test_fraction``). A class folder's images
 are found recursively (sub-folders and symbolic links are followed, as torchvision's
 ImageFolder does; a link leading back to a folder above it is an error, not an endless
 walk). Image files are those of :data:`~anyconv.data.images.IMAGE_SUFFIXES` in any case;
 other files and hidden entries are ignored. Class names are the train sub-folder names,
 sorted; the test classes must be among them (a test class folder may be absent or empty).
-Every image must have the same width and height: nothing is resized, and the first odd
-image is named in the error. Channels come from the images: 1 when every image is grey,
+Without ``image_size`` every image must have the same width and height (the first odd
+image is named in the error); with it, images of any size are resized and cropped (see
+:func:`load_folder`). Channels come from the images: 1 when every image is grey,
 else 3 (each image converted to RGB); pixel values are scaled by their mode's range (see
 :mod:`anyconv.data.images`).
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from anyconv._spec import check_bool, fail
 from anyconv.data._common import (
@@ -36,6 +40,7 @@ from anyconv.data._common import (
 )
 from anyconv.data.base import Splits, register_dataset
 from anyconv.data.batches import check_workers
+from anyconv.data.holdout import stratified_split
 from anyconv.data.image_folder import FolderImages, ImageFolderSplits, channel_statistics
 from anyconv.data.images import (
     GREY_MODES,
@@ -50,7 +55,7 @@ from anyconv.data.transforms import ImageTransform
 __all__ = ["hold_out", "list_images", "load_folder", "read_image"]
 
 TEST_FOLDERS = ("test", "val", "valid", "validation")
-VAL_FRACTION = 0.2  # held out of each class when a folder has no test split
+TEST_FRACTION = 0.2  # held out of each class when a folder has no test split
 IN_MEMORY_FRACTION = 0.25  # of the memory available: above, images are streamed from disk
 DEEP_MODES = GREY_MODES - {"1", "L", "LA", "La"}  # decoded as float32, 4 bytes a value
 
@@ -136,27 +141,30 @@ def hold_out(
     classes: dict[str, list[Path]], fraction: float, seed: int
 ) -> tuple[dict[str, list[Path]], dict[str, list[Path]]]:
     """Split each class's files at random (``seed``) into ``1 - fraction`` and
-    ``fraction`` of them (rounded; at least one file on each side for a class of two or
-    more, none held out of a class of one): a stratified split.
+    ``fraction`` of them, by :func:`~anyconv.data.holdout.stratified_split` (rounded; at
+    least one file on each side for a class of two or more, none held out of a class of
+    one).
 
     Example:
         >>> kept, held = hold_out({"a": list("abcdefghij"), "b": ["x"]}, 0.2, seed=0)
         >>> {c: len(v) for c, v in kept.items()}, {c: len(v) for c, v in held.items()}
         ({'a': 8, 'b': 1}, {'a': 2, 'b': 0})
     """
-    rng = np.random.default_rng(seed)
-    kept, held = {}, {}
+    labels = torch.tensor([k for k, files in enumerate(classes.values()) for _ in files])
+    held_index = set(stratified_split(labels, fraction, seed)[1].tolist())
+    kept: dict[str, list[Path]] = {}
+    held: dict[str, list[Path]] = {}
+    i = 0
     for name, files in classes.items():
-        n = len(files)
-        k = min(max(round(n * fraction), 1), n - 1) if n > 1 else 0
-        chosen = set(rng.permutation(n)[:k].tolist())
-        kept[name] = [f for i, f in enumerate(files) if i not in chosen]
-        held[name] = [f for i, f in enumerate(files) if i in chosen]
+        kept[name], held[name] = [], []
+        for f in files:
+            (held if i in held_index else kept)[name].append(f)
+            i += 1
     return kept, held
 
 
 def _layout(
-    root: Path, val_fraction: float, seed: int
+    root: Path, test_fraction: float, seed: int
 ) -> tuple[dict[str, list[Path]], dict[str, list[Path]], dict[str, str]]:
     """Train and test files per class, and what each split is called in messages."""
     test_dir = next((root / n for n in TEST_FOLDERS if (root / n).is_dir()), None)
@@ -165,8 +173,8 @@ def _layout(
         train = _classes(train_dir)
         _check_classes(train_dir, train)
         if test_dir is None:
-            train, test = hold_out(train, val_fraction, seed)
-            where = f"{val_fraction:.0%} held out of {train_dir} (stratified, seed {seed})"
+            train, test = hold_out(train, test_fraction, seed)
+            where = f"{test_fraction:.0%} held out of {train_dir} (stratified, seed {seed})"
             return train, test, {"train": str(train_dir), "test": where}
         test = _classes(test_dir)
         extra = sorted(set(test) - set(train))
@@ -182,8 +190,8 @@ def _layout(
         )
     classes = _classes(root)
     _check_classes(root, classes)
-    train, test = hold_out(classes, val_fraction, seed)
-    where = f"{val_fraction:.0%} held out of {root} (stratified, seed {seed})"
+    train, test = hold_out(classes, test_fraction, seed)
+    where = f"{test_fraction:.0%} held out of {root} (stratified, seed {seed})"
     return train, test, {"train": str(root), "test": where}
 
 
@@ -199,7 +207,7 @@ def load_folder(
     image_size: int | Sequence[int] | None = None,
     flip: bool = False,
     crop_scale: float = 0.08,
-    val_fraction: float | None = None,
+    test_fraction: float | None = None,
     stream: bool | None = None,
     workers: int | None = None,
     mean: Sequence[float] | None = None,
@@ -209,7 +217,7 @@ def load_folder(
 
     Layouts: ``DIR/train/<class>/`` with ``DIR/test/<class>/`` (or ``val/``, ``valid/``,
     ``validation/``); or the ImageFolder layout ``DIR/<class>/`` (and ``DIR/train/<class>/``
-    alone), whose test split is ``val_fraction`` of each class held out at random
+    alone), whose test split is ``test_fraction`` of each class held out at random
     (``seed``, the data seed).
 
     Without ``image_size`` or ``flip``, and small enough for memory, the result is a
@@ -229,8 +237,8 @@ def load_folder(
             up to 5,000 images), or by ``mean`` and ``std`` when given.
         flip: mirror training images left-right at random.
         crop_scale: smallest area of a random crop, as a fraction of the image.
-        val_fraction: fraction held out of each class when there is no test folder
-            (default 0.2).
+        test_fraction: fraction of each class held out as the test split when there is
+            no test folder (default 0.2).
         stream: True to decode from disk in every epoch, False to hold the decoded images
             in memory; default: stream when they would take more than a quarter of the
             memory available.
@@ -251,10 +259,14 @@ def load_folder(
     """
     func = "load_folder"
     root = need_dir(path_argument("folder", argument, "DIR"), "folder:DIR")
-    if val_fraction is None:
-        val_fraction = VAL_FRACTION
-    if not isinstance(val_fraction, int | float) or not 0 < val_fraction < 1:
-        raise fail(func, "val_fraction", "a fraction strictly between 0 and 1", val_fraction)
+    if test_fraction is None:
+        test_fraction = TEST_FRACTION
+    if (
+        not isinstance(test_fraction, int | float)
+        or isinstance(test_fraction, bool)
+        or not 0 < test_fraction < 1
+    ):
+        raise fail(func, "test_fraction", "a fraction strictly between 0 and 1", test_fraction)
     if stream not in (None, True, False):
         raise fail(func, "stream", "True, False or None (decide by size)", stream, TypeError)
     workers = check_workers(workers, func)
@@ -263,7 +275,7 @@ def load_folder(
         flip=check_bool(flip, "flip", func),
         scale=(_fraction(crop_scale, "crop_scale", func), 1.0),
     )
-    train, test, where = _layout(root, val_fraction, seed)
+    train, test, where = _layout(root, test_fraction, seed)
     classes = list(train)
     files = {
         part: [(f, label) for label, c in enumerate(classes) for f in split.get(c, [])]

@@ -257,6 +257,7 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
     folder = need_dir(path_argument("idx", argument, "DIR"), "idx:DIR")
     paths = {key: _find(folder, stem) for key, stem in FILES.items()}
     arrays = {}
+    normalization = {}
     for part in ("train", "test"):
         images = read_idx(paths[f"{part}_images"], ndim=3, what="images")
         labels = read_idx(paths[f"{part}_labels"], ndim=1, what="labels")
@@ -269,6 +270,7 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
         x = images.astype(np.float32)[:, None]
         if images.dtype == np.uint8:
             np.divide(x, 255, out=x)
+            normalization = {"divide": 255.0}
         arrays[part] = x, check_labels(labels, str(paths[f"{part}_labels"]))
     if arrays["train"][0].shape[1:] != arrays["test"][0].shape[1:]:
         raise ValueError(
@@ -282,4 +284,5 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
         name=f"idx:{argument}",
         where={"train": str(paths["train_images"]), "test": str(paths["test_images"])},
         labels_where={"train": str(paths["train_labels"]), "test": str(paths["test_labels"])},
+        normalization=normalization,
     )

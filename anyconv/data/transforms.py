@@ -27,15 +27,17 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
 
 
 def image_size(value: Any, func: str = "image_size") -> tuple[int, int] | None:
-    """``H`` or ``(H, W)`` (positive ints) as ``(H, W)``; None stays None.
+    """``H``, ``(H,)`` or ``(H, W)`` (positive ints) as ``(H, W)``; None stays None.
 
     Example:
-        >>> image_size(32), image_size([24, 32]), image_size(None)
-        ((32, 32), (24, 32), None)
+        >>> image_size(32), image_size([24, 32]), image_size((8,)), image_size(None)
+        ((32, 32), (24, 32), (8, 8), None)
     """
     if value is None:
         return None
     values = [value] * 2 if isinstance(value, int) else list(value) if _seq(value) else None
+    if values is not None and len(values) == 1:
+        values = values * 2
     if (
         values is None
         or len(values) != 2

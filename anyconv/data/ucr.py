@@ -144,4 +144,5 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
         name=f"ucr:{argument}",
         class_names=classes,
         where={"train": str(paths["TRAIN"]), "test": str(paths["TEST"])},
+        normalization={"per_sample": "znorm"},
     )

@@ -1,8 +1,10 @@
 """Stateless tensor functions, like ``torch.nn.functional``."""
 
 from anyconv.functional.algorithms import ALGORITHMS, list_algorithms
+from anyconv.functional.antialias import blur_pool
 from anyconv.functional.conv import conv, conv_matrix
 from anyconv.functional.filters import (
+    binomial_kernel,
     difference_kernel,
     gabor_bank,
     gabor_kernel,
@@ -33,6 +35,8 @@ __all__ = [
     "ALGORITHMS",
     "Factorization",
     "avg_pool",
+    "binomial_kernel",
+    "blur_pool",
     "channel_max_pool",
     "conv",
     "conv_matrix",

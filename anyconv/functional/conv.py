@@ -8,9 +8,8 @@ from typing import Any
 import torch
 
 from anyconv._spec import check_bool, check_conv_tensors, check_float_tensor, fail
-from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.algorithms.matrix import build_matrix
-from anyconv.functional.algorithms.native import conv_native
+from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
 from anyconv.padding import ConvSpec, conv_spec, document_rules
 
 # ConvSpec and conv_spec live in anyconv.padding and stay importable from here.
@@ -22,6 +21,7 @@ def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
     return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
 
 
+@document_algorithms
 @document_rules
 def conv(
     x: torch.Tensor,
@@ -55,8 +55,10 @@ def conv(
             ``"circular"``.
         flip: ``True`` computes true convolution (the kernel reversed along every spatial
             axis); the default is cross-correlation, as in every deep-learning library.
-        algorithm: ``"auto"``, ``"native"``, ``"direct"``, ``"im2col"``, ``"fft"`` or
-            ``"matrix"``; all compute the same function and its gradients.
+        algorithm: one of :func:`anyconv.list_algorithms`; all compute the same function
+            and its gradients:
+
+            {algorithm_list}
 
     Returns:
         ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`.
@@ -80,10 +82,8 @@ def conv(
         groups=groups,
         padding_mode=padding_mode,
     )
-    run = get_algorithm(algorithm)
-    if x.shape[0] == 0:  # nothing to compute: every algorithm's answer is this empty tensor
-        run = conv_native
-    return run(x, _flip(weight, flip, "conv"), bias, spec)
+    weight = _flip(weight, flip, "conv")
+    return prepare(algorithm, Problem.of(x, weight, spec))(x, weight, bias, spec)
 
 
 def conv_matrix(

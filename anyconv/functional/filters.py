@@ -259,6 +259,43 @@ def gabor_bank(
     return bank.reshape(-1, 1, *bank.shape[-2:])
 
 
+def binomial_kernel(
+    size: int | Sequence[int],
+    ndim: int = 2,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """The normalised binomial filter: the outer product of rows of Pascal's triangle.
+
+    Size 1 is the identity, 2 the box ``[1, 1]/2``, 3 the triangle ``[1, 2, 1]/4``, 5
+    ``[1, 4, 6, 4, 1]/16``: the discrete approximations of a Gaussian that Zhang (2019)
+    blurs with before subsampling.
+
+    Args:
+        size: taps per axis, an int or one per axis.
+        ndim: spatial axes, 1 to 3.
+        dtype, device: of the result (torch's default dtype, the CPU).
+
+    Returns:
+        ``(*size)``, summing to 1.
+
+    Example:
+        >>> binomial_kernel(3, ndim=1)
+        tensor([0.2500, 0.5000, 0.2500])
+        >>> binomial_kernel((2, 3)).shape, float(binomial_kernel(4).sum())
+        (torch.Size([2, 3]), 1.0)
+    """
+    func = "binomial_kernel"
+    ndim = check_ndim(ndim, func)
+    size = int_tuple(size, ndim, "size", func, minimum=1)
+    rows = [
+        torch.tensor([math.comb(n - 1, i) for i in range(n)], dtype=torch.float64) / 2 ** (n - 1)
+        for n in size
+    ]
+    return _outer(rows).to(dtype=dtype or torch.get_default_dtype(), device=device)
+
+
 def gaussian_kernel(
     size: int | Sequence[int],
     sigma: float | Sequence[float],
@@ -435,6 +472,7 @@ def difference_kernel(
 
 
 __all__ = [
+    "binomial_kernel",
     "default_gabor_envelope",
     "difference_kernel",
     "gabor_bank",

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from anyconv._spec import check_bool, check_input, check_real, fail, int_tuple, is_int
-from anyconv.functional.algorithms.im2col import sliding_windows
+from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
 
 _MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
@@ -422,7 +422,7 @@ def global_avg_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
     """
     check_input(x, "global_avg_pool", spatial=(1, None))
     check_bool(keepdim, "keepdim", "global_avg_pool")
-    return x.mean(dim=tuple(range(2, x.dim())), keepdim=keepdim)
+    return x.mean(dim=_spatial_dims(x, "global_avg_pool"), keepdim=keepdim)
 
 
 def global_max_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
@@ -441,7 +441,21 @@ def global_max_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
     """
     check_input(x, "global_max_pool", spatial=(1, None))
     check_bool(keepdim, "keepdim", "global_max_pool")
-    return x.amax(dim=tuple(range(2, x.dim())), keepdim=keepdim)
+    return x.amax(dim=_spatial_dims(x, "global_max_pool"), keepdim=keepdim)
+
+
+def _spatial_dims(x: torch.Tensor, func: str) -> tuple[int, ...]:
+    """The spatial axes of ``x``, each of which must hold an element: an empty window has no
+    mean or maximum (as for every window of the pooling functions here)."""
+    if 0 in x.shape[2:]:
+        raise fail(
+            func,
+            "input",
+            "a tensor with at least one element along every spatial axis (an empty window "
+            "has no mean or maximum)",
+            x,
+        )
+    return tuple(range(2, x.dim()))
 
 
 def channel_max_pool(x: torch.Tensor, pool_size: int) -> torch.Tensor:

@@ -32,23 +32,29 @@ from typing import Any
 import torch
 
 from anyconv._spec import ConvSpec, check_conv_tensors, choice, fail, int_tuple
-from anyconv.functional.algorithms import get_algorithm
-from anyconv.functional.algorithms.auto import choose
-from anyconv.functional.algorithms.matrix import check_matrix_size
+from anyconv.functional.algorithms.registry import (
+    Algorithm,
+    Problem,
+    check_size,
+    get_algorithm,
+    prepare,
+)
 from anyconv.functional.conv import conv_spec
-from anyconv.functional.tiled_phases import phase_conv, phase_sizes
+from anyconv.functional.tiled_phases import phase_sizes
 from anyconv.padding import effective_kernel, pad
 
 METHODS = ("auto", "phases", "blocks")
 BLOCKS_MAX_WASTE = 8.0
-"""With an algorithm other than the native kernels, ``method="auto"`` runs ``"blocks"``
-while its kernel has at most this many times the multiply-adds of the tiled kernel itself.
+"""With an algorithm that has no fused phases of its own (every one but the native kernels,
+whose registry entry carries :func:`~anyconv.functional.tiled_phases.phase_conv`),
+``method="auto"`` runs ``"blocks"`` while its kernel has at most this many times the
+multiply-adds of the tiled kernel itself.
 Measured on a 2-core CPU, forward+backward (batch 32, 32x32), before the native phases had
 their own backward pass: blocks ran 1.2-1.65x faster than autograd's phases for 1x1
 kernels, 1.31x for 64→64 channels with 3x3 kernels, and within 8% either way for 16→32
 channels with 2x2 and 3x3 kernels at ``T`` = 2, 3, 4 (waste up to 7.1).
 
-On the native kernels ``"auto"`` always runs the phases. In one interleaved run (fastest of
+With fused phases ``"auto"`` always runs them. In one interleaved run (fastest of
 30 rounds) :class:`~anyconv.functional.tiled_phases.PhaseConv` was 1.2-2.1x faster than
 blocks for 2-D (16→32 and 64→64 channels, k = 3 and 5, T = 2-4) and level with it for 1x1
 kernels; 1.7x for 3-D (8x16x24³, k=3) and 1.2x for 1-D (32x64x1024, k=5). Only problems of
@@ -170,29 +176,43 @@ def tiled_conv(
         padding_mode=padding_mode,
         func=func,
     )
-    run = get_algorithm(algorithm, func)
     method = choice(method, METHODS, "method", func)
-    native = _runs_native(x, weight, tiles, spec, algorithm)
+    training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    get_algorithm(algorithm, func)
+    whole = Problem(tuple(x.shape), kernel_shape, spec, x.dtype, x.device, training)
+    if check_size(whole, func):  # the checks every algorithm shares, before any work
+        return _empty(x, weight, bias, tiles, spec)
+    phase_problem = _phase_problem(x, weight, tiles, spec)
+    fused = get_algorithm(algorithm, func).resolve(phase_problem).tiled
     if method == "auto":
         waste = _blocks_waste(kernel_shape[2:], tiles, spec)
-        method = "blocks" if not native and waste <= BLOCKS_MAX_WASTE else "phases"
+        method = "blocks" if fused is None and waste <= BLOCKS_MAX_WASTE else "phases"
     if method == "blocks":
-        return _blocks(x, weight, bias, tiles, spec, run, algorithm == "matrix", func)
-    if native:
-        return phase_conv(x, weight, bias, spec)
-    return _phases(x, weight, bias, tiles, spec, run, algorithm == "matrix", func)
+        return _blocks(x, weight, bias, tiles, spec, algorithm, func)
+    run = prepare(algorithm, phase_problem, func)  # its own checks, also for fused phases
+    if fused is not None:
+        return fused(x, weight, bias, spec)
+    return _phases(x, weight, bias, tiles, spec, run)
 
 
-def _runs_native(x, weight, tiles, spec: ConvSpec, algorithm: str) -> bool:
-    """Whether the phase convolutions run on PyTorch's native kernels: ``"native"``, or
-    ``"auto"`` when it would pick them for one phase."""
-    if algorithm != "auto":
-        return algorithm == "native"
+def _empty(x, weight, bias, tiles, spec: ConvSpec) -> torch.Tensor:
+    """A zero-size problem (see :mod:`~anyconv.functional.algorithms.empty`): output ``j``
+    is ``bias + sum_{c,p} weight[o, c, p, j mod T] · 0``."""
+    ndim = len(tiles)
+    taps = (weight * 0).sum(tuple(range(1, 2 + ndim)))  # (O, *tiles)
+    for axis, (m, t) in enumerate(zip(spec.out_shape, tiles, strict=True)):
+        taps = taps.index_select(1 + axis, torch.arange(m, device=x.device) % t)
+    y = x.new_zeros(x.shape[0], *taps.shape) + taps + x.flatten()[:0].sum()
+    return y if bias is None else y + bias.view(-1, *(1,) * ndim)
+
+
+def _phase_problem(x, weight, tiles, spec: ConvSpec) -> Problem:
+    """The problem of one phase: stride ``T·stride``, kernel tile 0 (all tiles alike)."""
     ndim = len(tiles)
     stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
     sizes = phase_sizes(spec.out_shape, tiles)
     phase_spec = dataclasses.replace(spec, stride=stride, out_shape=sizes)
-    return choose(x, weight[(..., *(0,) * ndim)], phase_spec) == "native"
+    return Problem.of(x, weight[(..., *(0,) * ndim)], phase_spec)
 
 
 def _block_geometry(kernel, tiles, spec: ConvSpec):
@@ -222,7 +242,7 @@ def _selection(t: int, s: int, d: int, k: int, period: int, size: int, like: tor
     return sel
 
 
-def _blocks(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str):
+def _blocks(x, weight, bias, tiles, spec: ConvSpec, algorithm: str, func: str):
     """``method="blocks"``: one convolution ``C·P^d → O·T^d`` of the polyphase components."""
     ndim = x.dim() - 2
     n, c = x.shape[:2]
@@ -231,10 +251,21 @@ def _blocks(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
     periods, sizes = _block_geometry(kernel, tiles, spec)
     per_phase = phase_sizes(spec.out_shape, tiles)
     blocks = tuple(m + q - 1 for m, q in zip(per_phase, sizes, strict=True))
-    if matrix:
-        check_matrix_size(
-            (o * math.prod(tiles), per_group * math.prod(periods), *sizes), per_phase, func
-        )
+    block_spec = ConvSpec(
+        (1,) * ndim, (1,) * ndim, ((0, 0),) * ndim, spec.groups, "zeros", per_phase
+    )
+    run = prepare(
+        algorithm,
+        Problem(
+            (n, c * math.prod(periods), *blocks),
+            (o * math.prod(tiles), per_group * math.prod(periods), *sizes),
+            block_spec,
+            x.dtype,
+            x.device,
+            torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad),
+        ),
+        func,
+    )
     spans = [b * p for b, p in zip(blocks, periods, strict=True)]
     extra = [
         span - (size + lo + hi)
@@ -265,9 +296,6 @@ def _blocks(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
     wb = torch.einsum(",".join(operands) + "->" + target, weight, *sels)
     wb = wb.reshape(o * math.prod(tiles), per_group * math.prod(periods), *sizes)
     bb = None if bias is None else bias.repeat_interleave(math.prod(tiles))
-    block_spec = ConvSpec(
-        (1,) * ndim, (1,) * ndim, ((0, 0),) * ndim, spec.groups, "zeros", per_phase
-    )
     y = run(xb, wb, bb, block_spec)  # (N, O·T^d, *per_phase)
     y = y.reshape(n, o, *tiles, *per_phase)
     y = y.permute(0, 1, *itertools.chain(*((2 + ndim + a, 2 + a) for a in range(ndim))))
@@ -275,7 +303,7 @@ def _blocks(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
     return y[(..., *(slice(0, m) for m in spec.out_shape))]
 
 
-def _phases(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str):
+def _phases(x, weight, bias, tiles, spec: ConvSpec, run: Algorithm):
     """``method="phases"``: one strided convolution per phase, interleaved."""
     ndim = x.dim() - 2
     kernel_shape = tuple(weight.shape[: 2 + ndim])
@@ -283,8 +311,6 @@ def _phases(x, weight, bias, tiles, spec: ConvSpec, run, matrix: bool, func: str
     # phases actually used per axis (tile t >= out is never read) and outputs per phase
     phases = tuple(min(T, m) for T, m in zip(tiles, out, strict=True))
     sizes = phase_sizes(out, tiles)
-    if matrix:
-        check_matrix_size(kernel_shape, sizes, func)
     keff = effective_kernel(kernel_shape[2:], spec.dilation)
     phase_stride = tuple(t * s for t, s in zip(tiles, spec.stride, strict=True))
     # Every phase computes the same number of outputs, so they interleave into one buffer;

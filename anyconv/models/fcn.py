@@ -1,6 +1,7 @@
 """The fully convolutional network for time-series classification (Wang, Yan and Oates
 2017, "Time series classification from scratch with deep neural networks: a strong
-baseline"), and the training recipe anyconv uses for it on ``ucr:`` data."""
+baseline"). Its training recipe on ``ucr:`` data (that of its paper, adapted to minutes on a
+CPU) is :data:`anyconv.train.recipes.TSC_RECIPE`."""
 
 from __future__ import annotations
 
@@ -15,37 +16,6 @@ from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
 from anyconv.nn.conv import Conv1d
 from anyconv.nn.pool import GlobalAvgPool
-
-# The paper's recipe (Adam at 1e-3, the learning rate halved when the training loss
-# stalls for 50 epochs, 2000 epochs of batches of min(N/10, 16)), adapted to a budget of
-# minutes on a CPU: far fewer epochs, so a cosine decay to zero replaces the plateau rule
-# (which would rarely fire), and AdamW without weight decay is Adam. Applied to ``fcn``
-# and ``resnet1d`` on ``ucr:`` data for settings not given explicitly.
-TSC_RECIPE: dict[str, Any] = {
-    "optimizer": "adamw",
-    "weight_decay": 0.0,
-    "lr": 1e-3,
-    "schedule": "cosine",
-    "epochs": 100,
-    "batch_size": 16,
-    "augment": False,
-}
-
-
-TSC_MODELS = ("fcn", "resnet1d")
-
-
-def tsc_recipe(model: str | None, data: str | None) -> dict[str, Any]:
-    """:data:`TSC_RECIPE` for ``fcn`` or ``resnet1d`` trained on ``ucr:`` data, else
-    nothing: the defaults that explicit settings override.
-
-    Example:
-        >>> tsc_recipe("fcn", "ucr:data/ECG200")["optimizer"], tsc_recipe("lenet5", "digits")
-        ('adamw', {})
-    """
-    if model in TSC_MODELS and isinstance(data, str) and data.startswith("ucr:"):
-        return dict(TSC_RECIPE)
-    return {}
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> torch.nn.Sequential:

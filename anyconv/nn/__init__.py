@@ -1,5 +1,14 @@
 """``torch.nn.Module`` wrappers: each holds parameters and calls ``anyconv.functional``."""
 
+from anyconv.nn.antialias import (
+    BlurPool1d,
+    BlurPool2d,
+    BlurPool3d,
+    MaxBlurPool,
+    MaxBlurPool1d,
+    MaxBlurPool2d,
+    MaxBlurPool3d,
+)
 from anyconv.nn.base import ConvLayer, Module
 from anyconv.nn.conv import (
     Conv1d,
@@ -45,6 +54,9 @@ __all__ = [
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",
+    "BlurPool1d",
+    "BlurPool2d",
+    "BlurPool3d",
     "ChannelMaxPool",
     "Conv1d",
     "Conv2d",
@@ -63,6 +75,10 @@ __all__ = [
     "LocallyConnected1d",
     "LocallyConnected2d",
     "LocallyConnected3d",
+    "MaxBlurPool",
+    "MaxBlurPool1d",
+    "MaxBlurPool2d",
+    "MaxBlurPool3d",
     "MaxPool1d",
     "MaxPool2d",
     "MaxPool3d",

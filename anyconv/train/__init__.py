@@ -17,13 +17,14 @@ from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import load_checkpoint
 from anyconv.train.config import TrainConfig
 from anyconv.train.metrics import evaluate, predict
-from anyconv.train.run import load_run
+from anyconv.train.run import RunFolder, load_run
 from anyconv.train.schedule import lr_factor
 from anyconv.train.trainer import Trainer, TrainingDiverged, train
 
 fit = train
 
 __all__ = [
+    "RunFolder",
     "TrainConfig",
     "Trainer",
     "TrainingDiverged",

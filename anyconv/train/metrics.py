@@ -19,6 +19,8 @@ CSV_COLUMNS = (
     "epoch",
     "loss",
     "accuracy",
+    "val_loss",
+    "val_accuracy",
     "test_loss",
     "test_accuracy",
     "lr",

@@ -3,15 +3,17 @@ so drawing here never touches pyplot's global backend or figure list."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 
-def new_figure(width: float, height: float) -> Any:
-    """A stand-alone figure (no pyplot, no backend switch), at most 40 inches a side."""
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
+    """A stand-alone figure (no pyplot, no backend switch), at most 40 inches a side;
+    ``layout=None`` for one placed by hand (``subplots_adjust``)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(min(width, 40.0), min(height, 40.0)), layout="constrained")
+    return Figure(figsize=(min(width, 40.0), min(height, 40.0)), layout=layout)
 
 
 def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
@@ -28,3 +30,50 @@ def grid(n: int, columns: int | None = None) -> tuple[int, int]:
 
     columns = columns or max(1, math.ceil(math.sqrt(n)))
     return max(1, math.ceil(n / columns)), columns
+
+
+def mosaic(
+    ax: Any,
+    tiles: list[Any],
+    labels: list[str],
+    cols: int,
+    *,
+    cmap: str = "viridis",
+    lo: float | None = None,
+    hi: float | None = None,
+) -> Any:
+    """Equal-size tiles ``(h, w)`` (or RGB ``(h, w, 3)``) in rows of ``cols``, drawn as one
+    image (one ``imshow`` instead of an Axes per tile, many times faster), each titled by
+    its label. Every tile takes one unit of the axes, so rows of different tile sizes in a
+    figure line up. Returns the image (for a colour bar)."""
+    import matplotlib
+    import numpy as np
+
+    first = np.asarray(tiles[0])
+    h, w = first.shape[:2]
+    gap = max(1, round(max(h, w) / 8))
+    unit_w, unit_h = w + gap, h + gap + max(1, round(h / 4))  # room for the label
+    rows = math.ceil(len(tiles) / cols)
+    shape = (rows * unit_h, min(len(tiles), cols) * unit_w - gap, *first.shape[2:])
+    image = np.full(shape, np.nan if first.ndim == 2 else 1.0)
+    for i, tile in enumerate(tiles):
+        top = (i // cols) * unit_h + (unit_h - h - gap)
+        left = (i % cols) * unit_w
+        image[top : top + h, left : left + w] = np.asarray(tile)
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    shown = ax.imshow(
+        image,
+        cmap=colours,
+        vmin=lo,
+        vmax=hi,
+        interpolation="nearest",
+        extent=(0, shape[1] / unit_w, shape[0] / unit_w, 0),
+    )
+    for i, label in enumerate(labels):
+        x = (i % cols) + w / (2 * unit_w)
+        y = ((i // cols) * unit_h + (unit_h - h - gap)) / unit_w
+        ax.text(x, y - 0.04, label, ha="center", va="bottom", fontsize=6)
+    ax.set_xlim(0, cols)
+    ax.set_ylim(shape[0] / unit_w, 0)
+    ax.set_axis_off()
+    return shown

@@ -128,7 +128,7 @@ def test_missing_test_folder_holds_out_part_of_train(tmp_path):
         f.unlink()
     (tmp_path / "test" / "zebra").rmdir()
     (tmp_path / "test").rmdir()
-    d = load_dataset(f"folder:{tmp_path}", val_fraction=0.4)
+    d = load_dataset(f"folder:{tmp_path}", test_fraction=0.4)
     assert sorted(d.y_test.tolist()) == [0, 1] and sorted(d.y_train.tolist()) == [0, 0, 1]
 
 

@@ -162,11 +162,11 @@ def test_size_decides_streaming(tmp_path, monkeypatch):
 
 def test_imagefolder_layout_holds_out_a_stratified_seeded_part(tmp_path):
     mixed_tree(tmp_path, flat=True, per_class=10)
-    d = load_dataset(f"folder:{tmp_path}", image_size=8, val_fraction=0.3, workers=0)
+    d = load_dataset(f"folder:{tmp_path}", image_size=8, test_fraction=0.3, workers=0)
     assert np.bincount(d.y_test.numpy()).tolist() == [3, 3, 3]
     assert np.bincount(d.y_train.numpy()).tolist() == [7, 7, 7]
-    same = load_dataset(f"folder:{tmp_path}", image_size=8, val_fraction=0.3, workers=0)
-    other = load_dataset(f"folder:{tmp_path}", seed=1, image_size=8, val_fraction=0.3, workers=0)
+    same = load_dataset(f"folder:{tmp_path}", image_size=8, test_fraction=0.3, workers=0)
+    other = load_dataset(f"folder:{tmp_path}", seed=1, image_size=8, test_fraction=0.3, workers=0)
     assert same.test.files == d.test.files and other.test.files != d.test.files
     assert not set(d.test.files) & set(d.train.files)
 
@@ -182,7 +182,7 @@ def test_hold_out_keeps_every_class_on_both_sides():
     [
         ({"image_size": 0}, "argument 'image_size' must be a positive int H or a pair (H, W)"),
         ({"image_size": (4, 4, 4)}, "argument 'image_size' must be a positive int H or a pair"),
-        ({"val_fraction": 1.0}, "argument 'val_fraction' must be a fraction strictly between"),
+        ({"test_fraction": 1.0}, "argument 'test_fraction' must be a fraction strictly between"),
         ({"crop_scale": 0}, "argument 'crop_scale' must be a fraction 0 < f <= 1"),
         ({"workers": -1}, "argument 'workers' must be an int >= 0"),
         ({"image_size": 8, "mean": [0.1, 0.2], "std": [1, 1]}, "argument 'mean' must be 3"),

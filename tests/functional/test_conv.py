@@ -21,7 +21,7 @@ TOL = {torch.float64: 1e-10, torch.float32: 1e-4}
 @contextlib.contextmanager
 def contraction(kind):
     """``"bmm"``: the FFT path contracts channels by batched matmul whatever their number."""
-    from anyconv.functional.algorithms import fft_plan
+    from anyconv.functional.algorithms.fft import plan as fft_plan
 
     saved = fft_plan.ELEMENTWISE_MAX
     fft_plan.ELEMENTWISE_MAX = 0 if kind == "bmm" else saved

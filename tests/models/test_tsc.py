@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from anyconv.models import FCN, ResNet1d, create_model
-from anyconv.models.fcn import TSC_RECIPE, tsc_recipe
+from anyconv.train import TrainConfig
+from anyconv.train.recipes import FALLBACK, TSC_RECIPE, recipe
 
 
 def _conv_same(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -87,6 +88,13 @@ def test_fcn_arguments_are_checked(kw, error, message):
 
 
 def test_recipe_applies_to_ucr_data_only():
-    assert tsc_recipe("fcn", "ucr:data/Coffee") == TSC_RECIPE
-    assert tsc_recipe("resnet1d", "ucr:data/Coffee") == TSC_RECIPE
-    assert tsc_recipe("fcn", "mnist1d") == {} and tsc_recipe("cnn1d", "ucr:x") == {}
+    for model in ("fcn", "resnet1d"):
+        assert recipe(model, "ucr:data/Coffee") == {**FALLBACK, **TSC_RECIPE}
+        config = TrainConfig(model=model, data="ucr:data/Coffee")
+        assert config.val_fraction == 0.0 and config.weight_decay == 0.0
+        assert config.epochs == 100 and config.batch_size == 16 and config.lr == 1e-3
+    assert recipe("fcn", "mnist1d") == recipe("cnn1d", "mnist1d")
+    assert recipe("cnn1d", "ucr:x") == FALLBACK
+    assert TrainConfig(model="fcn", data="mnist1d").val_fraction is None
+    explicit = TrainConfig(model="fcn", data="ucr:x", val_fraction=0.2, weight_decay=1e-3)
+    assert (explicit.val_fraction, explicit.weight_decay) == (0.2, 1e-3)  # flags win

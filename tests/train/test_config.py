@@ -21,7 +21,9 @@ def test_defaults_round_trip_through_dict():
         ("optimizer", "adam", "'adamw', 'sgd'"),
         ("schedule", "step", "'cosine'"),
         ("device", "tpu", "'auto'"),
-        ("lr", -1.0, ">= 0"),
+        ("lr", -1.0, r"in \[0, inf\)"),
+        ("lr", float("inf"), r"in \[0, inf\)"),
+        ("lr", float("nan"), r"in \[0, inf\)"),
         ("model_kwargs", {"num_classes": 3}, "come from the data"),
     ],
 )

@@ -14,8 +14,8 @@ from safetensors.torch import load_file
 from toys import torchrun_results
 
 from anyconv.cli import main
-from anyconv.data.files import load_inputs
-from anyconv.train import TrainConfig, load_run, predict, train
+from anyconv.train import TrainConfig, Trainer, load_run, predict, train
+from anyconv.train.inputs import read_inputs
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -104,7 +104,8 @@ def test_transform_is_stored_and_repeated_by_evaluate_and_predict(tmp_path, caps
     # transform: a uniform grey 250 becomes (250/255 - mean) / std in each channel
     odd = tmp_path / "odd.png"
     Image.fromarray(np.full((31, 17), 250, np.uint8)).save(odd)
-    x = load_inputs([odd], config["input_shape"], options)
+    x, warning = read_inputs(odd, config)
+    assert warning is not None  # a uniform image spans far less than the training inputs
     expected = (250 / 255 - np.array(options["mean"])) / np.array(options["std"])
     assert x.shape == (1, 3, 8, 8)
     np.testing.assert_allclose(x[0].mean((1, 2)), expected, rtol=1e-5)
@@ -175,16 +176,16 @@ def test_every_data_flag_reaches_the_run_config(tmp_path):
             d.rmdir()
         (tmp_path / "data" / part).rmdir()
     argv = ["train", "allcnn", "--data", f"folder:{tmp_path / 'data'}", "--epochs", "1"]
-    argv += ["--image-size", "8,6", "--flip", "--crop-scale", "0.5", "--val-fraction", "0.25"]
+    argv += ["--image-size", "8,6", "--flip", "--crop-scale", "0.5", "--test-fraction", "0.25"]
     argv += ["--stream", "--workers", "0", "--out", str(tmp_path / "run"), "--quiet"]
     assert main(argv) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     train_config = config["train"]
     assert train_config["image_size"] == [8, 6] and train_config["flip"] is True
-    assert train_config["crop_scale"] == 0.5 and train_config["val_fraction"] == 0.25
+    assert train_config["crop_scale"] == 0.5 and train_config["test_fraction"] == 0.25
     assert train_config["stream"] is True and train_config["workers"] == 0
     assert config["input_shape"] == [3, 8, 6]
-    assert config["data_options"]["val_fraction"] == 0.25
+    assert config["data_options"]["test_fraction"] == 0.25
     assert "stream" not in config["data_options"]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert sum(map(sum, metrics["confusion"])) == 4  # 25% of 8 per class held out
@@ -194,3 +195,32 @@ def test_every_data_flag_reaches_the_run_config(tmp_path):
     assert main(argv) == 0
     train_config = json.loads((tmp_path / "run2" / "config.json").read_text())["train"]
     assert train_config["flip"] is False and train_config["stream"] is False
+
+
+def test_validation_is_held_out_of_streamed_training_data_with_the_test_transform(tmp_path):
+    _tree(tmp_path / "data")
+    config = _config(
+        tmp_path, "run", image_size=[8, 8], flip=True, stream=True, val_fraction=0.25, keep="last"
+    )
+    trainer = Trainer(config)
+    held, kept = set(trainer.val_index.tolist()), set(trainer.train_index.tolist())
+    assert len(held) == 4 and not held & kept and held | kept == set(range(16))
+    read = []
+    batches = trainer.data.batches
+
+    def spy(split, indices, *args, **kwargs):
+        read.append((split, torch.as_tensor(indices).tolist(), kwargs.get("seed")))
+        return batches(split, indices, *args, **kwargs)
+
+    trainer.data.batches = spy
+    metrics = trainer.fit()
+    trained = {i for split, ix, seed in read if split == "train" and seed is not None for i in ix}
+    plain = [set(ix) for split, ix, seed in read if split == "train" and seed is None]
+    assert trained == kept  # random crops and flips, never of a held-out image
+    assert [ix for ix in plain if ix & held] == [held, held]  # one validation pass an epoch
+    assert all(ix <= kept for ix in plain if not ix & held)  # config.json's input record
+    model, _ = load_run(tmp_path / "run")  # the last model (keep last)
+    x, y = next(iter(batches("train", trainer.val_index, 16)))  # centre crops
+    expected = (predict(model, x).argmax(1) == y).double().mean().item()
+    assert metrics["history"][-1]["val_accuracy"] == pytest.approx(expected)
+    assert "test_accuracy" not in metrics["history"][-1] and metrics["validation_samples"] == 4

@@ -72,16 +72,12 @@ def test_learns_digits_and_writes_the_run_folder(tmp_path, digits, make_model):
         assert key in saved
     assert saved["status"] == "finished" and saved["epochs"] == 4
     assert saved["parameters"] == sum(p.numel() for p in make_model().parameters())
-    assert set(saved["history"][0]) >= {
-        "loss",
-        "accuracy",
-        "test_loss",
-        "test_accuracy",
-        "seconds",
-        "lr",
-    }
+    assert set(saved["history"][0]) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr"}
     rows = list(csv.DictReader((out / "metrics.csv").open()))
-    assert len(rows) == 4 and float(rows[-1]["test_accuracy"]) == saved["test_accuracy"]
+    best = max(saved["history"], key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+    assert saved["kept_epoch"] == best["epoch"] and saved["keep"] == "best"
+    assert float(rows[best["epoch"] - 1]["val_accuracy"]) == saved["best_val_accuracy"]
+    assert rows[0]["test_accuracy"] == ""  # the test split is touched once, at the end
     assert sum(map(sum, saved["confusion"])) == len(digits.y_test)
     config = json.loads((out / "config.json").read_text())
     assert config["model_kwargs"] == {"in_channels": 1, "num_classes": 10, "input_size": [8, 8]}
@@ -93,7 +89,9 @@ def test_checkpoint_loads_with_weights_only_and_load_run_rebuilds(tmp_path, digi
     metrics = train(_config(out, epochs=1), digits)  # built through create_model
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1 and set(state["rng"]) == {"torch", "generator", "cuda"}
-    assert load_checkpoint(out / "checkpoint.pt")["step"] == state["step"] == 45
+    # 1437 digits less a stratified tenth (144) held out for validation: 41 steps of 32
+    assert metrics["validation_samples"] == 144
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == state["step"] == 41
     model, config = load_run(out)
     assert config["model"] == tiny_cnn and not model.training
     again = evaluate(model, digits, batch_size=100)
@@ -131,10 +129,10 @@ class _Faulty(torch.nn.Module):
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_checkpoint(tmp_path, digits, make_model):
     out = tmp_path / "run"
-    # 45 steps per epoch: call 50 is step 5 of epoch 2.
-    with pytest.raises(TrainingDiverged, match="epoch 2, step 5") as caught:
+    # 41 steps per epoch: call 50 is step 9 of epoch 2.
+    with pytest.raises(TrainingDiverged, match="epoch 2, step 9") as caught:
         train(_config(out, epochs=3), digits, _Faulty(make_model(), 50, "nan"))
-    assert (caught.value.epoch, caught.value.step, caught.value.global_step) == (2, 5, 50)
+    assert (caught.value.epoch, caught.value.step, caught.value.global_step) == (2, 9, 50)
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values())
@@ -150,7 +148,7 @@ def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, digits, 
         _Faulty(make_model(), never, "crash"),
     )
     out = tmp_path / "crashed"
-    with pytest.raises(_Crash):  # dies in epoch 3, after two checkpoints
+    with pytest.raises(_Crash):  # dies in epoch 3 (41 steps each), after two checkpoints
         train(_config(out, epochs=3, augment=True), digits, _Faulty(make_model(), 100, "crash"))
     assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 2
     # A fresh, differently initialised model: everything must come from the checkpoint.
@@ -187,4 +185,7 @@ def test_sgd_onecycle_and_sequences(tmp_path):
         data,
         net,
     )
-    assert metrics["epochs"] == 2 and len(metrics["pictures"]) == 4
+    from anyconv.train.run import PICTURES
+
+    assert metrics["epochs"] == 2  # every picture but cam.png (no class activation maps)
+    assert metrics["pictures"] == [name for name in PICTURES if name != "cam.png"]

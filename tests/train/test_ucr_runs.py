@@ -35,6 +35,7 @@ def test_fcn_on_ucr_takes_its_recipe_and_draws_the_cam(tmp_path):
     )
     config = json.loads((out / "config.json").read_text())["train"]
     assert config["optimizer"] == "adamw" and config["weight_decay"] == 0.0
+    assert config["val_fraction"] == 0.0  # the papers' protocol: all of the training split
     assert config["lr"] == 1e-3 and config["batch_size"] == 16 and config["epochs"] == 3
     assert (out / "cam.png").stat().st_size > 10_000
     # an explicit setting wins over the recipe
@@ -56,3 +57,24 @@ def test_evaluation_and_checkpoints_every_n_epochs(tmp_path):
     train(TrainConfig(**common, epochs=5, eval_every=1, out=str(tmp_path / "b")))
     a, b = (load_checkpoint(tmp_path / n / "checkpoint.pt")["model"] for n in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_eval_every_applies_to_the_validation_split(tmp_path):
+    spec = _ts(tmp_path)
+    config = TrainConfig(
+        model="fcn",
+        data=spec,
+        batch_size=8,
+        epochs=5,
+        eval_every=2,
+        val_fraction=0.25,
+        quiet=True,
+        pictures=False,
+        out=str(tmp_path / "run"),
+    )
+    metrics = train(config)
+    history = metrics["history"]
+    assert [r["val_accuracy"] is not None for r in history] == [False, True, False, True, True]
+    assert all("test_accuracy" not in r for r in history)  # tested once, at the end
+    assert metrics["validation_samples"] == 6 and metrics["kept_epoch"] in (2, 4, 5)
+    assert metrics["test_accuracy"] is not None

@@ -45,7 +45,7 @@ def test_filters_and_feature_maps_for_every_dimension(tmp_path, dims):
     assert _is_png(plot_feature_maps(net, x, tmp_path / "m.png"))
     assert _is_png(plot_feature_maps(net, x.unsqueeze(0), tmp_path / "batch.png"))
     if dims == 3:
-        assert _is_png(plot_filters(weight, tmp_path / "all.png", temporal="all"))
+        assert _is_png(plot_filters(weight, tmp_path / "middle.png", temporal="middle"))
 
 
 def test_rgb_filters_and_innermost_layers(tmp_path):

@@ -1,4 +1,4 @@
-"""Interchangeable implementations of one convolution operator.
+"""Interchangeable implementations of one convolution operator, registered as plug-ins.
 
 An algorithm is a plain function ``(x, weight, bias, spec) -> y``: ``x`` is the unpadded
 input ``(N, C_in, *spatial)``, ``weight`` ``(C_out, C_in/groups, *kernel)`` is already
@@ -8,45 +8,111 @@ and the output shape). Each algorithm applies the border itself, so that the one
 pad for free (native kernels pad zeros internally, FFT pads to its transform size anyway,
 the matrix folds any border into its entries) never copy the input.
 
-Adding an algorithm means adding one module and one entry in :data:`ALGORITHMS`.
+Each is registered as an :class:`~anyconv.functional.algorithms.registry.Algorithm` with
+its optional hooks (capability check, memory estimate, cost model for ``"auto"``); callers
+ask the registry (:func:`~anyconv.functional.algorithms.registry.prepare`) and never test
+names. Adding an algorithm means adding one module and one :func:`register` call below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
 
-import torch
-
-from anyconv._spec import ConvSpec, choice
-from anyconv.functional.algorithms.auto import conv_auto
-from anyconv.functional.algorithms.direct import conv_direct
+from anyconv.functional.algorithms import auto, fft
+from anyconv.functional.algorithms.direct import conv_direct, direct_memory
 from anyconv.functional.algorithms.fft import conv_fft
-from anyconv.functional.algorithms.im2col import conv_im2col
-from anyconv.functional.algorithms.matrix import conv_matrix_algorithm
-from anyconv.functional.algorithms.native import conv_native
+from anyconv.functional.algorithms.fft.conv import fft_memory
+from anyconv.functional.algorithms.im2col import conv_im2col, im2col_memory
+from anyconv.functional.algorithms.matrix import (
+    conv_matrix_algorithm,
+    matrix_memory,
+    matrix_refusal,
+)
+from anyconv.functional.algorithms.native import conv_native, native_memory
+from anyconv.functional.algorithms.registry import (
+    ALGORITHMS,
+    Algorithm,
+    AlgorithmFn,
+    Problem,
+    get_algorithm,
+    list_algorithms,
+    prepare,
+    register,
+)
+from anyconv.functional.tiled_phases import phase_conv
 
-Algorithm = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, ConvSpec], torch.Tensor]
+register(
+    Algorithm(
+        "auto",
+        auto.conv_auto,
+        "picks the cheapest candidate by a cost model (native kernels or the FFT path), or "
+        "the fastest measured one within ``anyconv.measure()``",
+        select=auto.select,
+    )
+)
+register(
+    Algorithm(
+        "native",
+        conv_native,
+        "PyTorch's own kernels (oneDNN / cuDNN), zero borders padded inside the kernel",
+        memory=native_memory,
+        cost=auto.native_cost,
+        tiled=phase_conv,
+    )
+)
+register(
+    Algorithm(
+        "direct",
+        conv_direct,
+        "the definition: a sum over kernel offsets of strided input slices times weights",
+        memory=direct_memory,
+    )
+)
+register(
+    Algorithm(
+        "im2col",
+        conv_im2col,
+        "unfold into a column matrix, one GEMM per group, a written-out backward (col2im)",
+        memory=im2col_memory,
+    )
+)
+register(
+    Algorithm(
+        "fft",
+        conv_fft,
+        "the convolution theorem: real FFTs at a fast size, a per-frequency channel "
+        "contraction, overlap-save blocks for large inputs",
+        memory=fft_memory,
+        cost=auto.fft_cost,
+    )
+)
+register(
+    Algorithm(
+        "matrix",
+        conv_matrix_algorithm,
+        "the explicit sparse matrix (doubly block Toeplitz, block circulant when circular)",
+        check=matrix_refusal,
+        memory=matrix_memory,
+    )
+)
 
-ALGORITHMS: dict[str, Algorithm] = {
-    "auto": conv_auto,
-    "native": conv_native,
-    "direct": conv_direct,
-    "im2col": conv_im2col,
-    "fft": conv_fft,
-    "matrix": conv_matrix_algorithm,
-}
+# The FFT path's modules lived beside the others before they became the sub-package
+# ``fft``; their old import paths name the same module objects.
+for _old, _new in (
+    ("fft_plan", fft.plan),
+    ("kernel_transforms", fft.kernel_transforms),
+    ("spectrum_cache", fft.spectrum_cache),
+):
+    sys.modules[f"{__name__}.{_old}"] = _new
+    globals()[_old] = _new
 
-
-def get_algorithm(name: str, func: str = "conv") -> Algorithm:
-    """The algorithm registered under ``name``; a clear error for an unknown one."""
-    return ALGORITHMS[choice(name, tuple(ALGORITHMS), "algorithm", func)]
-
-
-def list_algorithms() -> list[str]:
-    """Names accepted by ``algorithm=`` (``"auto"`` first).
-
-    Example:
-        >>> list_algorithms()
-        ['auto', 'native', 'direct', 'im2col', 'fft', 'matrix']
-    """
-    return list(ALGORITHMS)
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "AlgorithmFn",
+    "Problem",
+    "get_algorithm",
+    "list_algorithms",
+    "prepare",
+    "register",
+]

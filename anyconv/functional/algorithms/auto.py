@@ -1,5 +1,14 @@
 """``algorithm="auto"``: pick the implementation by a cost model, or by measuring.
 
+The candidates are the registered algorithms that carry a cost hook
+(:attr:`~anyconv.functional.algorithms.registry.Algorithm.cost`): PyTorch's kernels
+(:func:`native_cost`) and the FFT path (:func:`fft_cost`). ``direct``, ``im2col`` and
+``matrix`` carry none by design: they spell out the operator's maths (the definition, the
+column matrix, the explicit matrix) and never beat the native kernels, which compute the same
+direct sum in tuned code. The candidate with the least cost runs (the first registered on a
+tie); a candidate that refuses the problem (its capability check, or the memory limit) is
+passed over.
+
 The cost model compares the multiply-adds of the direct sum (what PyTorch's kernels do)
 with those of the FFT path (transforms plus the per-frequency channel contraction). Native
 kernels reach a high fraction of the machine's peak when each group is a sizeable channel
@@ -31,10 +40,10 @@ from collections.abc import Iterator
 import torch
 
 from anyconv._spec import ConvSpec
-from anyconv.functional.algorithms.fft import conv_fft, transform_sizes
-from anyconv.functional.algorithms.native import conv_native
+from anyconv.functional.algorithms import registry
+from anyconv.functional.algorithms.fft.plan import transform_sizes
+from anyconv.functional.algorithms.registry import Algorithm, Problem
 
-CANDIDATES = {"native": conv_native, "fft": conv_fft}
 FFT_THRESHOLD = {
     "cpu": {
         "train": ((1.12, 0.13, 32.0), (0.5, 0.49, 6.5), (0.033, 1.0, 32.0)),
@@ -87,8 +96,30 @@ def fft_flops(x_shape, weight_shape, spec: ConvSpec) -> float:
     return 2.5 * planes * f * math.log2(max(f, 2)) + 8.0 * n * o * per_group * f / 2
 
 
+def native_cost(problem: Problem) -> float:
+    """Cost hook of the native kernels: the direct sum's flops divided by how many times more
+    flops per second they reach than the FFT path (the fitted :data:`FFT_THRESHOLD` times
+    :data:`DTYPE_SCALE`), i.e. in the FFT model's flops."""
+    spec, ndim = problem.spec, len(problem.x_shape) - 2
+    table = FFT_THRESHOLD.get(problem.device.type, FFT_THRESHOLD["cuda"])
+    scale, power, cap = table["train" if problem.training else "infer"][ndim - 1]
+    o, per_group = problem.weight_shape[:2]
+    gemm = per_group * o // spec.groups
+    factors = DTYPE_SCALE.get(problem.device.type, {}).get(problem.dtype, (1.0, 1.0, 1.0))
+    efficiency = min(scale * gemm**power, cap) * factors[ndim - 1]
+    return direct_flops(problem.x_shape, problem.weight_shape, spec) / efficiency
+
+
+def fft_cost(problem: Problem) -> float:
+    """Cost hook of the FFT path: its model flops (:func:`fft_flops`), or ``inf`` for
+    problems below :data:`MIN_FFT_FLOPS`."""
+    if direct_flops(problem.x_shape, problem.weight_shape, problem.spec) <= MIN_FFT_FLOPS:
+        return math.inf
+    return fft_flops(problem.x_shape, problem.weight_shape, problem.spec)
+
+
 def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
-    """The algorithm ``"auto"`` runs for this problem: ``"native"`` or ``"fft"``.
+    """The name of the algorithm ``"auto"`` runs for this problem (``"native"`` or ``"fft"``).
 
     Example:
         >>> from anyconv.functional.conv import conv_spec
@@ -98,52 +129,50 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
         >>> choose(x, w, spec), choose(x, w[..., :3, :3], spec)
         ('fft', 'native')
     """
-    key = (
-        tuple(x.shape),
-        tuple(weight.shape),
-        spec,
-        x.dtype,
-        x.device,
-        (x.requires_grad or weight.requires_grad) and torch.is_grad_enabled(),
-    )
+    return select(Problem.of(x, weight, spec)).name
+
+
+def select(problem: Problem) -> Algorithm:
+    """The candidate with the least model cost (or the fastest measured, within
+    :func:`measure`) among those that accept the problem; cached per problem."""
+    key = (problem, _state["measure"])
     if key in _decisions:
-        return _decisions[key]
-    if _state["measure"]:
-        choice = _measure_once(x, weight, spec)
+        return registry.ALGORITHMS[_decisions[key]]
+    accepted = [a for a in registry.candidates() if registry.refusal(a, problem) is None]
+    if not accepted:  # the caller's check (registry.prepare) explains the cheapest's refusal
+        accepted = registry.candidates()
+    if _state["measure"] and len(accepted) > 1:
+        best = _measure_once(problem, accepted)
     else:
-        table = FFT_THRESHOLD.get(x.device.type, FFT_THRESHOLD["cuda"])
-        mode = "train" if key[-1] else "infer"
-        scale, power, cap = table[mode][x.dim() - 3]
-        gemm = weight.shape[1] * weight.shape[0] // spec.groups
-        factors = DTYPE_SCALE.get(x.device.type, {}).get(x.dtype, (1.0, 1.0, 1.0))
-        threshold = min(scale * gemm**power, cap) * factors[x.dim() - 3]
-        direct = direct_flops(x.shape, weight.shape, spec)
-        ratio = direct / fft_flops(x.shape, weight.shape, spec)
-        choice = "fft" if direct > MIN_FFT_FLOPS and ratio > threshold else "native"
-    _decisions[key] = choice
-    return choice
+        best = min(accepted, key=lambda a: a.cost(problem))
+    _decisions[key] = best.name
+    return best
 
 
-def _measure_once(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
+def _measure_once(problem: Problem, algorithms: list[Algorithm]) -> Algorithm:
     """Time each candidate (forward, and backward when gradients are wanted) once after a
-    warm-up call; the fastest wins."""
+    warm-up call, on random tensors of the problem's shapes; the fastest wins."""
     timings = {}
-    grad = (x.requires_grad or weight.requires_grad) and torch.is_grad_enabled()
-    for name, run in CANDIDATES.items():
-        xs, ws = (t.detach().requires_grad_(grad and t.requires_grad) for t in (x, weight))
+    device, grad = problem.device, problem.training
+    x, weight = (
+        torch.randn(shape, dtype=problem.dtype, device=device)
+        for shape in (problem.x_shape, problem.weight_shape)
+    )
+    for algorithm in algorithms:
+        xs, ws = (t.requires_grad_(grad) for t in (x.clone(), weight.clone()))
         best = math.inf
         for _ in range(2):  # the first call warms caches and plans up
-            if x.device.type == "cuda":
-                torch.cuda.synchronize(x.device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             start = time.perf_counter()
             with torch.set_grad_enabled(grad):
-                y = run(xs, ws, None, spec)
+                y = algorithm.run(xs, ws, None, problem.spec)
                 if grad:
                     y.sum().backward()
-            if x.device.type == "cuda":
-                torch.cuda.synchronize(x.device)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
             best = time.perf_counter() - start
-        timings[name] = best
+        timings[algorithm] = best
     return min(timings, key=timings.get)
 
 
@@ -173,5 +202,5 @@ def clear_decisions() -> None:
 def conv_auto(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
 ) -> torch.Tensor:
-    """Run the algorithm :func:`choose` picks for this problem."""
-    return CANDIDATES[choose(x, weight, spec)](x, weight, bias, spec)
+    """Run the algorithm :func:`select` picks for this problem."""
+    return select(Problem.of(x, weight, spec)).run(x, weight, bias, spec)

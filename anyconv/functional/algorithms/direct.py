@@ -7,7 +7,18 @@ import itertools
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
+from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import pad
+
+
+def direct_memory(problem: Problem) -> int:
+    """Peak bytes: the padded input, the running sum and one term (two outputs), and the
+    input slice of one kernel offset, which ``einsum`` may copy."""
+    spec = problem.spec
+    padded = nbytes(padded_shape(problem.x_shape, spec.padding), problem.dtype)
+    window = nbytes((*problem.x_shape[:2], *spec.out_shape), problem.dtype)
+    return padded + 2 * output_bytes(problem) + window
 
 
 def conv_direct(

@@ -8,30 +8,14 @@ import math
 import torch
 
 from anyconv._spec import ConvSpec
-from anyconv.padding import effective_kernel, pad
+from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
+from anyconv.functional.algorithms.registry import Problem
+from anyconv.functional.windows import sliding_windows
+from anyconv.padding import pad
 
 Ints = tuple[int, ...]
 
-
-def sliding_windows(xp: torch.Tensor, kernel: Ints, stride: Ints, dilation: Ints) -> torch.Tensor:
-    """Every receptive field of a padded input, as a view (no copy).
-
-    Args:
-        xp: padded input ``(N, C, *padded)``.
-        kernel, stride, dilation: one int per spatial axis.
-
-    Returns:
-        a view ``(N, C, *out, *kernel)``: ``[n, c, j, p]`` is ``xp[n, c, j*stride +
-        p*dilation]``.
-
-    Example:
-        >>> sliding_windows(torch.arange(6.0).view(1, 1, 6), (2,), (2,), (2,))[0, 0]
-        tensor([[0., 2.],
-                [2., 4.]])
-    """
-    for axis, (k_eff, s) in enumerate(zip(effective_kernel(kernel, dilation), stride, strict=True)):
-        xp = xp.unfold(2 + axis, k_eff, s)
-    return xp[(..., *(slice(None, None, d) for d in dilation))]
+__all__ = ["col2im", "conv_im2col", "im2col", "sliding_windows"]  # sliding_windows: old path
 
 
 def im2col(
@@ -101,6 +85,17 @@ def col2im(
     grid = cols.new_zeros(n, channels, math.prod(padded))
     grid.index_add_(2, index, cols.reshape(n, channels, -1))
     return grid.view(n, channels, *padded)
+
+
+def im2col_memory(problem: Problem) -> int:
+    """Peak bytes: the padded input, the column matrix ``(N, C·prod(kernel), prod(out))``
+    and the output."""
+    spec = problem.spec
+    n, c = problem.x_shape[:2]
+    padded = nbytes(padded_shape(problem.x_shape, spec.padding), problem.dtype)
+    taps = math.prod(problem.weight_shape[2:])
+    columns = nbytes((n, c * taps, *spec.out_shape), problem.dtype)
+    return padded + columns + output_bytes(problem)
 
 
 class _Im2colConv(torch.autograd.Function):

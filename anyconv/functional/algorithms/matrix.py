@@ -15,6 +15,8 @@ import math
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv.functional.algorithms import nonfinite
+from anyconv.functional.algorithms.registry import Problem
 
 MATRIX_MAX_NONZEROS = 1 << 24
 """The matrix algorithm refuses problems that would store more entries than this (16,777,216;
@@ -35,16 +37,30 @@ def _source_index(coord: torch.Tensor, n: int, mode: str) -> tuple[torch.Tensor,
     return coord.clamp(0, n - 1), inside
 
 
-def check_matrix_size(weight_shape: tuple[int, ...], out_shape: tuple[int, ...], func: str) -> None:
-    """Raise before building a matrix larger than :data:`MATRIX_MAX_NONZEROS`."""
-    entries = weight_shape[0] * weight_shape[1] * math.prod(weight_shape[2:]) * math.prod(out_shape)
-    if entries > MATRIX_MAX_NONZEROS:
-        raise ValueError(
-            f"{func}(): argument 'algorithm'='matrix' would store {entries:,} nonzeros for "
-            f"weight of shape {tuple(weight_shape)} and output size {tuple(out_shape)}, above "
-            f"its limit of {MATRIX_MAX_NONZEROS:,} (anyconv.MATRIX_MAX_NONZEROS); use a smaller "
-            "problem or another algorithm ('native', 'im2col', 'fft', 'direct')"
-        )
+def matrix_entries(weight_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
+    """Entries the matrix stores: one per weight tap and output position."""
+    return math.prod(weight_shape) * math.prod(out_shape)
+
+
+def matrix_refusal(problem: Problem) -> str | None:
+    """Capability check: refuse matrices above :data:`MATRIX_MAX_NONZEROS` entries."""
+    weight_shape, out_shape = problem.weight_shape, problem.spec.out_shape
+    entries = matrix_entries(weight_shape, out_shape)
+    if entries <= MATRIX_MAX_NONZEROS:
+        return None
+    return (
+        f"would store {entries:,} nonzeros for weight of shape {tuple(weight_shape)} and "
+        f"output size {tuple(out_shape)}, above its limit of {MATRIX_MAX_NONZEROS:,} "
+        "(anyconv.functional.algorithms.matrix.MATRIX_MAX_NONZEROS)"
+    )
+
+
+def matrix_memory(problem: Problem) -> int:
+    """Peak bytes: the COO indices and values (twice, while coalescing) and the output."""
+    entries = matrix_entries(problem.weight_shape, problem.spec.out_shape)
+    item = max(problem.dtype.itemsize, 4)
+    out = problem.x_shape[0] * problem.weight_shape[0] * math.prod(problem.spec.out_shape)
+    return 2 * entries * (2 * 8 + item) + out * item
 
 
 def build_matrix(
@@ -55,8 +71,10 @@ def build_matrix(
     The values are gathered from ``weight`` with autograd intact, so gradients flow to the
     weight through the matrix.
     """
-    check_matrix_size(tuple(weight.shape), spec.out_shape, func)
     device = weight.device
+    reason = matrix_refusal(Problem((), tuple(weight.shape), spec, weight.dtype, device, False))
+    if reason is not None:
+        raise ValueError(f"{func}(): the matrix {reason}; use a smaller problem")
     out_channels, per_group, *kernel = weight.shape
     groups = spec.groups
     ndim = len(spatial)
@@ -98,17 +116,30 @@ def build_matrix(
     return matrix.coalesce()
 
 
-def conv_matrix_algorithm(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
-) -> torch.Tensor:
-    """Convolution as one sparse matrix product ``y = M x`` per batch (float32 inside for
-    float16/bfloat16, which sparse kernels do not cover)."""
+def _product(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+    """``M x`` for every sample (float32 inside for float16/bfloat16)."""
     dtype = x.dtype
     if dtype in (torch.float16, torch.bfloat16):
         x, weight = x.float(), weight.float()
     matrix = build_matrix(weight, tuple(x.shape[2:]), spec)
     y = torch.sparse.mm(matrix, x.reshape(x.shape[0], -1).T).T
-    y = y.reshape(x.shape[0], weight.shape[0], *spec.out_shape).to(dtype)
+    return y.reshape(x.shape[0], weight.shape[0], *spec.out_shape).to(dtype)
+
+
+def conv_matrix_algorithm(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """Convolution as one sparse matrix product ``y = M x`` per batch (float32 inside for
+    float16/bfloat16, which sparse kernels do not cover).
+
+    A border folded into the matrix sums the taps that read one pixel into one entry, which
+    changes how a NaN/inf input combines (``(w1 + w2)·inf`` is not ``w1·inf + w2·inf``), so
+    a non-finite output from non-finite operands is computed again by
+    :func:`~anyconv.functional.algorithms.nonfinite.exact` with the border applied first.
+    """
+    y = _product(x, weight, spec)
+    if nonfinite.spreads(y, x, weight):
+        y = nonfinite.exact(_product, x, weight, spec)
     if bias is not None:
         y = y + bias.view(-1, *(1,) * len(spec.out_shape))
     return y

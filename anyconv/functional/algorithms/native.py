@@ -6,9 +6,39 @@ import torch
 import torch.nn.functional as F
 
 from anyconv._spec import ConvSpec
+from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
+from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def _explicit_padding(spec: ConvSpec) -> tuple[tuple[int, int], ...]:
+    """The padding applied by copy: all of it for a border other than zeros, else only the
+    asymmetric remainder (the kernel pads ``min(lo, hi)`` per side itself)."""
+    if spec.padding_mode != "zeros":
+        return spec.padding
+    return tuple((lo - min(lo, hi), hi - min(lo, hi)) for lo, hi in spec.padding)
+
+
+def native_memory(problem: Problem) -> int:
+    """Peak bytes: the output, the padded copy when one is made, and what PyTorch's CPU
+    kernels allocate inside: oneDNN (float32, bfloat16) reorders the input once; the
+    fallback kernels for other dtypes (float64, float16) unfold the whole batch into
+    columns, ``N · C/g · prod(kernel) · prod(out)`` (a 3x3x3 float64 conv needs 27 times
+    its input)."""
+    spec, dtype = problem.spec, problem.dtype
+    explicit = _explicit_padding(spec)
+    copy = any(lo or hi for lo, hi in explicit)
+    padded = nbytes(padded_shape(problem.x_shape, explicit), dtype) if copy else 0
+    inner = 0
+    if problem.device.type == "cpu":
+        if dtype in (torch.float32, torch.bfloat16):
+            inner = nbytes(problem.x_shape, dtype)
+        else:
+            n, (_, per_group, *kernel) = problem.x_shape[0], problem.weight_shape
+            inner = nbytes((n, per_group, *kernel, *spec.out_shape), dtype)
+    return output_bytes(problem) + padded + inner
 
 
 def conv_native(
@@ -19,10 +49,7 @@ def conv_native(
     Zero borders are handed to the kernel, which pads without a copy; only the asymmetric
     remainder (e.g. ``"causal"`` or ``"same"`` with an even kernel) is padded explicitly.
     """
-    if spec.padding_mode == "zeros":
-        inner = tuple(min(lo, hi) for lo, hi in spec.padding)
-        x = pad(x, tuple((lo - m, hi - m) for (lo, hi), m in zip(spec.padding, inner, strict=True)))
-    else:
-        inner = (0,) * len(spec.padding)
-        x = pad(x, spec.padding, spec.padding_mode)
+    explicit = _explicit_padding(spec)
+    inner = tuple(p - e for (p, _), (e, _) in zip(spec.padding, explicit, strict=True))
+    x = pad(x, explicit, spec.padding_mode)
     return _CONV[x.dim() - 2](x, weight, bias, spec.stride, inner, spec.dilation, spec.groups)

@@ -22,7 +22,7 @@ CASES = [
 def contraction(request, monkeypatch):
     """Every test runs with both channel contractions: elementwise products and batched
     matmul (the small tensors here would otherwise all take the elementwise one)."""
-    from anyconv.functional.algorithms import fft_plan
+    from anyconv.functional.algorithms.fft import plan as fft_plan
 
     if request.param == "bmm":
         monkeypatch.setattr(fft_plan, "ELEMENTWISE_MAX", 0)
@@ -134,7 +134,7 @@ def test_overlap_save_matches_native_for_every_block_size(ndim, exhaustive, opts
 
 def test_long_single_channel_signal_is_cut_into_blocks_and_stays_exact():
     from anyconv.functional.algorithms.fft import conv_fft
-    from anyconv.functional.algorithms.fft_plan import block_plan
+    from anyconv.functional.algorithms.fft.plan import block_plan
     from anyconv.functional.conv import conv_spec
 
     g = torch.Generator().manual_seed(5)
@@ -151,7 +151,7 @@ def test_long_single_channel_signal_is_cut_into_blocks_and_stays_exact():
 
 
 def test_typical_cnn_layer_uses_one_transform():
-    from anyconv.functional.algorithms.fft_plan import block_plan
+    from anyconv.functional.algorithms.fft.plan import block_plan
 
     args = ((128, 128), (31, 31), (1, 1), (1, 1), ((15, 15),) * 2, (128, 128), (8, 16, 16, 16))
     assert block_plan(*args) is None
@@ -190,8 +190,8 @@ def test_overlap_save_forward_mode_and_double_backward():
 def test_kernel_transforms_match_full_ffts(dft, monkeypatch):
     """Both ways, by DFT matrices and by pruned FFTs, against ``torch.fft`` on the whole
     zero-filled buffer, in 1-3 dims and float64."""
-    from anyconv.functional.algorithms import kernel_transforms as kt
-    from anyconv.functional.algorithms.fft_plan import Geometry
+    from anyconv.functional.algorithms.fft import kernel_transforms as kt
+    from anyconv.functional.algorithms.fft.plan import Geometry
 
     monkeypatch.setattr(kt, "_use_dft_matmul", lambda taps, size: dft)
     g = torch.Generator().manual_seed(11)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import anyconv
-from anyconv.functional.algorithms import fft, spectrum_cache
+from anyconv.functional.algorithms import fft
+from anyconv.functional.algorithms.fft import spectral, spectrum_cache
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +36,7 @@ def transforms(monkeypatch):
         return kernel_spectrum(*args, **kwargs)
 
     monkeypatch.setattr(torch.fft, "rfftn", counting_rfftn)
-    monkeypatch.setattr(fft, "kernel_spectrum", counting_kernel)
+    monkeypatch.setattr(spectral, "kernel_spectrum", counting_kernel)
     return counts
 
 

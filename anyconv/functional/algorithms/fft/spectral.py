@@ -1,4 +1,4 @@
-"""The convolution theorem: correlation is a product of spectra.
+"""The spectral correlation: the convolution theorem, forward and backward.
 
 With ``X = rfft(x)`` and ``W = rfft(w)`` at a transform size ``F``, the circular
 cross-correlation ``c[u] = sum_p x[(u + p) mod F] w[p]`` has spectrum ``X · conj(W)``.
@@ -19,42 +19,15 @@ free.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 
 import torch
 
 from anyconv._spec import ConvSpec
-from anyconv.functional.algorithms.fft_plan import (
-    Geometry,
-    block_plan,
-    geometry,
-    next_fast_len,
-    transform_sizes,
-)
-from anyconv.functional.algorithms.im2col import sliding_windows
-from anyconv.functional.algorithms.kernel_transforms import kernel_irfftn, kernel_spectrum
-from anyconv.functional.algorithms.spectrum_cache import (
-    cache_kernel_spectra,
-    cached_operand,
-    clear_kernel_cache,
-    kernel_cache_info,
-    kernel_spectrum_cache,
-)
-from anyconv.padding import effective_kernel, pad
-
-__all__ = [
-    "Geometry",
-    "cache_kernel_spectra",
-    "clear_kernel_cache",
-    "conv_fft",
-    "geometry",
-    "kernel_cache_info",
-    "kernel_spectrum",
-    "kernel_spectrum_cache",
-    "next_fast_len",
-    "overlap_save",
-    "transform_sizes",
-]
+from anyconv.functional.algorithms import nonfinite
+from anyconv.functional.algorithms.fft.kernel_transforms import kernel_irfftn, kernel_spectrum
+from anyconv.functional.algorithms.fft.plan import Geometry, geometry
+from anyconv.functional.algorithms.fft.spectrum_cache import cached_operand
 
 
 def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Tensor:
@@ -210,11 +183,16 @@ class SpectralConv(torch.autograd.Function):
         return result
 
 
-def _correlate_zero_padded(
+def correlate_zero_padded(
     x: torch.Tensor, weight: torch.Tensor, source: torch.Tensor, spec: ConvSpec, padding
 ) -> torch.Tensor:
     """:class:`SpectralConv` of one problem, with the kernel operand from the cache when no
-    gradient is recorded for the weight (``source`` is the caller's weight tensor)."""
+    gradient is recorded for the weight (``source`` is the caller's weight tensor).
+
+    The transforms spread a NaN or an infinity of either operand over every output; when
+    the output is not all finite and an operand is not either, the result comes from
+    :func:`~anyconv.functional.algorithms.nonfinite.exact` instead, which gives the direct
+    sum's NaN/inf pattern in the output and both gradients."""
     geo = geometry(x.shape, weight.shape, spec, padding)
     operand = None
     if not (torch.is_grad_enabled() and weight.requires_grad):
@@ -224,156 +202,13 @@ def _correlate_zero_padded(
             (geo.sizes, geo.taps, geo.groups, compute_dtype),
             lambda: kernel_spectrum(source.to(compute_dtype), geo),
         )
-    return SpectralConv.apply(x, weight, operand, geo)
+    y = SpectralConv.apply(x, weight, operand, geo)
+    if nonfinite.spreads(y, x, weight):
+        spec = dataclasses.replace(spec, padding=tuple(padding), padding_mode="zeros")
+        return nonfinite.exact(_correlate_plain, x, weight, spec)
+    return y
 
 
-def _overlap_add(t: torch.Tensor, step: int, length: int) -> torch.Tensor:
-    """Adjoint of cutting windows: ``(P, count, window, Q)`` summed back into ``(P, length,
-    Q)``, window ``b`` starting at ``b·step``. Out of place, so double backward works."""
-    p, count, window, q = t.shape
-    chunks = -(-window // step)
-    total = (count + chunks) * step
-    out = None
-    for chunk in range(chunks):
-        piece = t[:, :, chunk * step : (chunk + 1) * step]  # (P, count, width, Q)
-        piece = torch.nn.functional.pad(piece, (0, 0, 0, step - piece.shape[2]))
-        piece = piece.reshape(p, count * step, q)
-        before = chunk * step
-        piece = torch.nn.functional.pad(piece, (0, 0, before, total - before - count * step))
-        out = piece if out is None else out + piece
-    return out[:, :length]
-
-
-class _Windows(torch.autograd.Function):
-    """``(N, C, *L)`` cut into windows of ``windows[a]`` samples every ``steps[a]`` along
-    each axis, batched: ``(N · prod(counts), C, *windows)``. The backward pass adds the
-    overlapping pieces back with strided views (``unfold``'s generic backward is several
-    times slower)."""
-
-    @staticmethod
-    def cut(x, counts, windows, steps):
-        ndim = x.dim() - 2
-        x = sliding_windows(x, windows, steps, (1,) * ndim)  # (N, C, *counts, *windows)
-        x = x.permute(0, *range(2, 2 + ndim), 1, *range(2 + ndim, 2 + 2 * ndim))
-        return x.reshape(x.shape[0] * math.prod(counts), x.shape[1 + ndim], *windows)
-
-    @staticmethod
-    def forward(ctx, x, counts, windows, steps):
-        ctx.shape, ctx.counts, ctx.windows, ctx.steps = x.shape, counts, windows, steps
-        return _Windows.cut(x, counts, windows, steps)
-
-    @staticmethod
-    def jvp(ctx, tangent, *_):
-        return _Windows.cut(tangent, ctx.counts, ctx.windows, ctx.steps)
-
-    @staticmethod
-    def backward(ctx, grad):
-        n, c, *lengths = ctx.shape
-        ndim = len(lengths)
-        g = grad.view(n, *ctx.counts, c, *ctx.windows)
-        pairs = [i for axis in range(ndim) for i in (1 + axis, 2 + ndim + axis)]
-        g = g.permute(0, 1 + ndim, *pairs).contiguous()  # (N, C, count_0, window_0, ...)
-        done = n * c
-        for axis in range(ndim):
-            rest = math.prod(ctx.counts[b] * ctx.windows[b] for b in range(axis + 1, ndim))
-            g = g.reshape(done, ctx.counts[axis], ctx.windows[axis], rest)
-            g = _overlap_add(g, ctx.steps[axis], lengths[axis])
-            done *= lengths[axis]
-        return g.reshape(ctx.shape), None, None, None
-
-
-def overlap_save(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    source: torch.Tensor,
-    spec: ConvSpec,
-    padding,
-    per_block: tuple[int, ...],
-) -> torch.Tensor:
-    """The zero-padded correlation cut into blocks of ``per_block`` outputs per axis.
-
-    Block ``b`` of an axis holds outputs ``[b·B, (b+1)·B)``, which read the padded input in
-    the window ``[b·B·s, b·B·s + (B-1)·s + k_eff)``. The windows (overlapping by
-    ``k_eff - s``) are cut out with ``unfold``, batched, correlated without padding, and
-    the blocks laid side by side again; the backward pass of the cut adds the overlapping
-    gradients back (:class:`_Windows`).
-    """
-    ndim = x.dim() - 2
-    n = x.shape[0]
-    k_eff = effective_kernel(weight.shape[2:], spec.dilation)
-    counts = [-(-m // b) for m, b in zip(spec.out_shape, per_block, strict=True)]
-    windows = [(b - 1) * s + k for b, s, k in zip(per_block, spec.stride, k_eff, strict=True)]
-    spans = [
-        (cnt * b - 1) * s + k
-        for cnt, b, s, k in zip(counts, per_block, spec.stride, k_eff, strict=True)
-    ]
-    widths = [
-        (lo, span - size - lo)
-        for (lo, _), span, size in zip(padding, spans, x.shape[2:], strict=True)
-    ]
-    # zero padding, or cropping where fewer samples are read than the padding provides
-    x = pad(x, widths)
-    steps = tuple(b * s for b, s in zip(per_block, spec.stride, strict=True))
-    blocks = _Windows.apply(x, tuple(counts), tuple(windows), steps)
-    block_spec = ConvSpec(
-        spec.stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros", tuple(per_block)
-    )
-    y = _correlate_zero_padded(blocks, weight, source, block_spec, block_spec.padding)
-    o = weight.shape[0]
-    y = y.view(n, *counts, o, *per_block)
-    y = y.permute(0, 1 + ndim, *(i for axis in range(ndim) for i in (1 + axis, 2 + ndim + axis)))
-    y = y.reshape(n, o, *(cnt * b for cnt, b in zip(counts, per_block, strict=True)))
-    return y[(..., *(slice(0, m) for m in spec.out_shape))]
-
-
-def conv_fft(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None,
-    spec: ConvSpec,
-    *,
-    blocks: bool = True,
-) -> torch.Tensor:
-    """Convolution through real FFTs of input and kernel and a per-frequency channel GEMM.
-
-    Zero padding costs nothing: input and kernel are zero-extended to the transform size
-    anyway, and the left padding is folded into where the kernel's taps are placed. Stride
-    reads every ``stride``-th output, dilation spreads the taps. float64 stays float64
-    (complex128); float16 and bfloat16 are transformed in float32. The backward pass is
-    spectral as well (:class:`SpectralConv`).
-
-    When the input is much larger than the kernel, the output is computed in blocks
-    (:func:`overlap_save`, planned by :func:`~anyconv.functional.algorithms.fft_plan.block_plan`);
-    ``blocks=False`` forces one transform of the whole input.
-
-    When no gradient is recorded for ``weight`` its transform (ready for the channel GEMM)
-    is cached per weight tensor; see :func:`cache_kernel_spectra`.
-    """
-    dtype = x.dtype
-    source = weight  # the cache is keyed on the caller's tensor, before any conversion
-    if dtype in (torch.float16, torch.bfloat16):
-        x, weight = x.float(), weight.float()
-        bias = bias.float() if bias is not None else None
-    padding = spec.padding
-    if spec.padding_mode != "zeros":
-        x = pad(x, padding, spec.padding_mode)
-        padding = tuple((0, 0) for _ in padding)
-    per_block = None
-    if blocks:
-        per_block = block_plan(
-            tuple(x.shape[2:]),
-            tuple(weight.shape[2:]),
-            spec.dilation,
-            spec.stride,
-            padding,
-            spec.out_shape,
-            (x.shape[0], x.shape[1], weight.shape[0], weight.shape[1]),
-            torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad),
-        )
-    if per_block is None:
-        y = _correlate_zero_padded(x, weight, source, spec, padding)
-    else:
-        y = overlap_save(x, weight, source, spec, padding, per_block)
-    if bias is not None:
-        y = y + bias.view(-1, *(1,) * (x.dim() - 2))
-    return y.to(dtype)
+def _correlate_plain(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+    """:class:`SpectralConv` with ``spec``'s zero padding, no cache, no non-finite check."""
+    return SpectralConv.apply(x, weight, None, geometry(x.shape, weight.shape, spec, spec.padding))

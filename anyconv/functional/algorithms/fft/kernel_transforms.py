@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from anyconv.functional.algorithms.fft_plan import Geometry
+from anyconv.functional.algorithms.fft.plan import Geometry
 
 
 def _place(t: torch.Tensor, dim: int, size: int, positions: torch.Tensor) -> torch.Tensor:
@@ -68,7 +68,7 @@ def kernel_rfftn(taps: torch.Tensor, geo: Geometry) -> torch.Tensor:
     (:func:`_use_dft_matmul`), else by an FFT of the zero-filled buffer.
 
     Example:
-        >>> from anyconv.functional.algorithms.fft_plan import Geometry
+        >>> from anyconv.functional.algorithms.fft.plan import Geometry
         >>> geo = Geometry((16, 12), ((0, 15, 14), (2, 1)), (), (), 1, False)
         >>> w = torch.randn(3, 2, 5)  # (k_0, k_1, batch)
         >>> buffer = torch.zeros(16, 12, 5)
@@ -101,7 +101,7 @@ def kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
     ``(*k, *batch)``, real. Each axis is inverted just for the rows that are kept.
 
     Example:
-        >>> from anyconv.functional.algorithms.fft_plan import Geometry
+        >>> from anyconv.functional.algorithms.fft.plan import Geometry
         >>> geo = Geometry((16, 12), ((0, 15, 14), (2, 1)), (), (), 1, False)
         >>> spectrum = torch.fft.rfftn(torch.randn(16, 12, 5), dim=(0, 1))
         >>> full = torch.fft.irfftn(spectrum, s=(16, 12), dim=(0, 1))

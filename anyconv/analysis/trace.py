@@ -1,0 +1,382 @@
+"""One forward pass of a batch of one through any ``torch.nn.Module``, recording for every
+module call its output shape, its own parameters and multiply-accumulates, and where each
+element of its output looks in the input (:mod:`anyconv.analysis.layout`).
+
+Operations are followed at two levels. anyconv's sliding-window layers (convolutions,
+locally connected, tiled, separable and Gabor layers, every pooling) are taken whole from
+their arguments, by the same geometry (:func:`anyconv.padding.window_spec`) they compute
+with. Everything else -- ``torch.nn`` layers, the code in a container's ``forward`` -- is
+followed one PyTorch function at a time through a ``TorchFunctionMode``: convolutions and
+pooling by their arguments, reshapes, permutations, slicing and concatenation by their
+layout, reductions as covering what they reduce, and every other function that keeps the
+shape as elementwise (paths merge there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from anyconv.analysis import layout as L
+from anyconv.analysis.rules import CONSTANT, RULES, default, tensors
+from anyconv.padding import window_spec
+
+
+@dataclass
+class Call:
+    """One call of a module during :func:`trace`."""
+
+    name: str
+    module: torch.nn.Module
+    leaf: bool
+    output_shape: tuple[int, ...] | None
+    parameters: int
+    macs: int = 0
+    layout: L.Layout | None = None
+    input_layout: L.Layout | None = None
+    notes: list[str] = field(default_factory=list)
+    input: torch.Tensor | None = field(default=None, repr=False)
+
+
+def _window_classes() -> dict[str, tuple[type, ...]]:
+    """anyconv's sliding-window layers by kind: ``separable``, ``conv`` (every other
+    :class:`~anyconv.nn.ConvLayer`: mixes channels), ``blur`` (a fixed depthwise filter)
+    and ``pool``."""
+    from anyconv import nn as ann
+
+    def get(*names: str) -> tuple[type, ...]:
+        return tuple(getattr(ann, n) for n in names if hasattr(ann, n))
+
+    dims = (1, 2, 3)
+    return {
+        "separable": get("SeparableConv2d", "SeparableConv3d"),
+        "conv": get("ConvLayer"),
+        "blur": get(*(f"BlurPool{d}d" for d in dims)),
+        "pool": get(
+            *(f"{kind}{d}d" for kind in ("MaxPool", "AvgPool", "LPPool", "SoftPool") for d in dims)
+        ),
+    }
+
+
+def is_window_layer(module: torch.nn.Module) -> bool:
+    """Whether ``module`` is one of anyconv's sliding-window layers (taken whole)."""
+    return isinstance(module, sum(_window_classes().values(), ()))
+
+
+def window_geometry(
+    module: torch.nn.Module, spatial: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple]:
+    """Kernel, stride, dilation, ``(lo, hi)`` padding and output size of an anyconv window
+    layer on an input of spatial size ``spatial``, by :func:`anyconv.padding.window_spec`."""
+    nd = len(spatial)
+    kernel = tuple(module.kernel_size)
+    stride = tuple(getattr(module, "stride", None) or kernel)
+    dilation = getattr(module, "dilation", 1)
+    dilation = tuple(dilation) if isinstance(dilation, Sequence) else (dilation,) * nd
+    spec = window_spec(
+        spatial,
+        kernel,
+        stride,
+        module.padding,
+        dilation,
+        getattr(module, "ceil_mode", False),
+        func=type(module).__name__,
+    )
+    return kernel, stride, dilation, spec.padding, spec.out_shape
+
+
+def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.Tensor) -> int:
+    """Closed-form MACs of an anyconv window layer for this call (pooling: 0)."""
+    kinds = _window_classes()
+    kernel, _, _, pads, out_spatial = window_geometry(module, spatial)
+    if isinstance(module, kinds["separable"]):
+        return separable_macs(
+            module.in_channels,
+            module.out_channels,
+            module.rank,
+            kernel,
+            tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads, strict=True)),
+            out_spatial,
+            batch=out.shape[0],
+        )
+    if isinstance(module, kinds["conv"]):
+        return out.numel() * module.in_channels // module.groups * math.prod(kernel)
+    if isinstance(module, kinds["blur"]):
+        return out.numel() * math.prod(kernel)
+    return 0
+
+
+def separable_macs(
+    in_channels: int,
+    out_channels: int,
+    rank: int,
+    kernel: Sequence[int],
+    padded: Sequence[int],
+    out: Sequence[int],
+    batch: int = 1,
+) -> int:
+    """MACs of :func:`anyconv.functional.separable_conv`'s 1-D passes: axis ``a`` is filtered
+    while the axes before it are at their output size and those after at their padded
+    size; every pass but the last keeps the ``C·O·r`` partial maps apart, the last sums
+    ``C·r`` of them into each of the ``O`` outputs.
+
+    Example:
+        >>> separable_macs(1, 1, 1, (3, 3), (5, 5), (3, 3))  # 3x5 then 3x3 outputs, 3 taps
+        72
+    """
+    maps = in_channels * out_channels * rank
+    total = 0
+    for a, k in enumerate(kernel):
+        positions = math.prod(out[: a + 1]) * math.prod(padded[a + 1 :])
+        last = a == len(kernel) - 1
+        total += (out_channels * positions * in_channels * rank if last else maps * positions) * k
+    return batch * total
+
+
+def _op_macs(name: str, args: tuple, out: Any) -> int:
+    """MACs of the PyTorch functions that multiply-accumulate (conv, linear, matmul)."""
+    if not isinstance(out, torch.Tensor):
+        return 0
+    if name in ("conv1d", "conv2d", "conv3d"):
+        w = args[1]
+        return out.numel() * w.shape[1] * math.prod(w.shape[2:])
+    if name.startswith("conv_transpose"):
+        w = args[1]
+        return args[0].numel() * w.shape[1] * math.prod(w.shape[2:])
+    if name == "linear":
+        return out.numel() * args[1].shape[-1]
+    if name == "bilinear":
+        return out.numel() * args[2].shape[1] * args[2].shape[2]
+    if name in ("matmul", "mm", "bmm", "__matmul__", "__rmatmul__"):
+        return out.numel() * args[0].shape[-1]
+    if name in ("addmm", "baddbmm", "addbmm"):
+        return out.numel() * args[1].shape[-1]
+    return 0
+
+
+def _name(func: Callable) -> str:
+    name = getattr(func, "__name__", "")
+    if name == "__get__":  # a property such as Tensor.mT
+        name = getattr(getattr(func, "__self__", None), "__name__", name)
+    return name
+
+
+class _Tracer(TorchFunctionMode):
+    def __init__(self, strict: bool, func: str) -> None:
+        super().__init__()
+        self.layouts: dict[int, tuple[torch.Tensor, L.Layout]] = {}
+        self.stack: list[Call] = []
+        self.skip = 0
+        self.strict, self.func = strict, func
+        self.current = ""  # the PyTorch function being followed
+
+    # -- layouts of tensors ------------------------------------------------------------
+    def get(self, t: Any) -> L.Layout | None:
+        entry = self.layouts.get(id(t)) if isinstance(t, torch.Tensor) else None
+        return entry[1] if entry is not None and entry[0] is t else None
+
+    def put(self, t: Any, layout: L.Layout | None) -> None:
+        if isinstance(t, torch.Tensor):
+            if layout is None:
+                self.layouts.pop(id(t), None)
+            else:
+                self.layouts[id(t)] = (t, layout)
+
+    def lay(self, t: torch.Tensor) -> L.Layout:
+        """A tensor's layout; an untracked tensor (a constant) carries no axis."""
+        found = self.get(t)
+        return found if found is not None else L.Layout(tuple(((n, None),) for n in t.shape))
+
+    # -- the mode ------------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if self.skip:
+            return out
+        name = _name(func)
+        if self.stack:
+            self.stack[-1].macs += _op_macs(name, args, out)
+        inputs = [t for t in tensors((*args, *kwargs.values())) if self.get(t) is not None]
+        if not inputs:
+            return out
+        outs = out if isinstance(out, tuple | list) else (out,)
+        if not any(isinstance(o, torch.Tensor) for o in outs) or name in CONSTANT:
+            return out
+        self.current = name
+        try:
+            rule = RULES.get(name, default)
+            result = rule(self, args, kwargs, out)
+        except L.CannotFollow as error:
+            self.cannot_follow(f"torch function '{name}': {error}")
+            result = None
+        if isinstance(result, list):
+            for o, r in zip(outs, result, strict=False):
+                self.put(o, r)
+        else:
+            for o in outs:
+                self.put(o, result if isinstance(o, torch.Tensor) else None)
+        return out
+
+    def cannot_follow(self, reason: str) -> None:
+        where = next((c for c in reversed(self.stack)), None)
+        if where is not None and (where.leaf or not self.strict):
+            where.notes.append(reason)  # the module's hook decides
+            return
+        module = f"module '{where.name}' ({type(where.module).__name__})" if where else "the model"
+        raise ValueError(
+            f"{self.func}(): cannot follow the receptive field through {module}: {reason}"
+        )
+
+    # -- module hooks --------------------------------------------------------------------
+    def pre_hook(self, name: str, leaf: bool, counted: set[int]) -> Callable:
+        def hook(module: torch.nn.Module, args: tuple) -> None:
+            own = 0
+            if id(module) not in counted:
+                counted.add(id(module))
+                own = sum(p.numel() for p in module.parameters(recurse=leaf))
+            first = tensors(args)
+            call = Call(name, module, leaf, None, own)
+            call.input = first[0] if first else None
+            call.input_layout = self.get(call.input)
+            self.stack.append(call)
+            if is_window_layer(module):
+                self.skip += 1
+
+        return hook
+
+    def post_hook(self, calls: list[Call]) -> Callable:
+        def hook(module: torch.nn.Module, args: tuple, output: Any) -> None:
+            call = self.stack.pop()
+            x, call.input = call.input, None
+            found = tensors([output])
+            out = found[0] if found else None
+            call.output_shape = tuple(out.shape[1:]) if out is not None else None
+            if is_window_layer(module):
+                self.skip -= 1
+                self.window_module(call, x, out)
+            elif call.leaf and out is not None and (call.notes or self.get(out) is None):
+                self.leaf_fallback(call, x, out)
+            if out is not None:
+                call.layout = self.get(out)
+            calls.append(call)
+
+        return hook
+
+    def window_module(self, call: Call, x: torch.Tensor | None, out: torch.Tensor | None) -> None:
+        if x is None or out is None:
+            return
+        module = call.module
+        spatial = tuple(x.shape[2:])
+        call.macs += _module_macs(module, spatial, out)
+        source = self.get(x)
+        if source is None:
+            return
+        kernel, stride, dilation, pads, _ = window_geometry(module, spatial)
+        kinds = _window_classes()
+        mixes = isinstance(module, kinds["conv"] + kinds["separable"])
+        channels = out.shape[1] if mixes else None
+        try:
+            result = L.window(
+                source,
+                kernel,
+                stride,
+                dilation,
+                [lo for lo, _ in pads],
+                tuple(out.shape[2:]),
+                channels,
+            )
+        except L.CannotFollow as error:
+            self.cannot_follow(str(error))
+            result = None
+        self.put(out, result)
+
+    def leaf_fallback(self, call: Call, x: torch.Tensor | None, out: torch.Tensor) -> None:
+        """A leaf whose functions could not all be followed: pointwise when it keeps the
+        shape of its input, else an error naming it."""
+        source = self.get(x) if x is not None else None
+        if source is None:
+            self.put(out, None)
+            return
+        carried = [i for i, d in enumerate(source.dims) if any(a for _, a in d)]
+        if out.dim() == x.dim() and all(out.shape[i] == x.shape[i] for i in carried):
+            dims = [
+                source.dims[i] if i in carried else ((n, None),) for i, n in enumerate(out.shape)
+            ]
+            self.put(out, L.Layout(tuple(dims), source.covered, source.notes))
+            call.notes.clear()
+            return
+        reason = call.notes[0] if call.notes else "its output is not derived from its input"
+        message = (
+            f"{self.func}(): module '{call.name}' ({type(call.module).__name__}) changes the "
+            f"spatial shape {tuple(x.shape[1:])} -> {tuple(out.shape[1:])} in a way the "
+            f"analysis does not follow ({reason})"
+        )
+        if self.strict:
+            raise ValueError(message)
+        self.put(out, None)
+
+
+def trace(
+    model: torch.nn.Module,
+    input_shape: Sequence[int],
+    *,
+    strict: bool = False,
+    func: str = "trace",
+) -> list[Call]:
+    """Run a batch of one (zeros, eval mode, no gradients) and describe every module call.
+
+    Args:
+        model: any ``torch.nn.Module``.
+        input_shape: ``(C, *spatial)`` of one sample.
+        strict: raise a ``ValueError`` naming the module where the receptive field cannot
+            be followed; otherwise the fields after it are ``None``.
+        func: the public function name used in error messages.
+
+    Returns:
+        one :class:`Call` per module call in the order the calls return (a container after
+        its children), with ``layout`` the output's :class:`~anyconv.analysis.layout.Layout`
+        (``None`` where not followed).
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.MaxPool2d(2))
+        >>> [(c.name, c.output_shape, c.macs) for c in trace(net, (1, 8, 8))]
+        [('0', (2, 6, 6), 648), ('1', (2, 3, 3), 0), ('', (2, 3, 3), 0)]
+    """
+    tracer = _Tracer(strict, func)
+    calls: list[Call] = []
+    counted: set[int] = set()
+    handles = []
+    inside = {
+        id(m) for w in model.modules() if is_window_layer(w) for m in w.modules() if m is not w
+    }
+    for name, module in model.named_modules():
+        if id(module) in inside:
+            continue
+        leaf = is_window_layer(module) or not any(True for _ in module.children())
+        handles.append(module.register_forward_pre_hook(tracer.pre_hook(name, leaf, counted)))
+        handles.append(module.register_forward_hook(tracer.post_hook(calls)))
+    param = next(model.parameters(), None)
+    buffer = next(model.buffers(), None)
+    ref = param if param is not None else buffer
+    x = torch.zeros(
+        1,
+        *input_shape,
+        device=ref.device if ref is not None else "cpu",
+        dtype=ref.dtype if ref is not None and ref.dtype.is_floating_point else torch.float32,
+    )
+    tracer.put(x, L.input_layout(tuple(x.shape)))
+    training = model.training
+    try:
+        model.eval()
+        with torch.no_grad(), tracer:
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(training)
+    return calls

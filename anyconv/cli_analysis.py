@@ -1,0 +1,374 @@
+"""The analysis subcommands of ``anyconv``: ``summary``, ``equivariance``, ``animate``,
+``matrix``. Each parses, calls the library, prints or writes; :data:`ANALYSIS_COMMANDS`
+holds ``(help, run, arguments)`` per command for ``cli.py``'s command table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+Handler = Callable[[argparse.Namespace, Console], int]
+
+
+def _padding_spec(text: str) -> Any:
+    """``same``, ``3``, ``causal,same`` (one rule per axis) or ``1:2`` (a (lo, hi) pair)."""
+    entries = []
+    for part in text.split(","):
+        if ":" in part:
+            lo, hi = part.split(":")
+            entries.append((int(lo), int(hi)))
+        else:
+            entries.append(int(part) if part.lstrip("-").isdigit() else part)
+    return entries[0] if len(entries) == 1 else tuple(entries)
+
+
+def _shifts(text: str) -> list[int]:
+    """``-4..4`` (a range, both ends included) or ``0,1,2``."""
+    try:
+        if ".." in text:
+            lo, hi = (int(v) for v in text.split(".."))
+            return list(range(lo, hi + 1))
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a range like -4..4 or comma-separated ints, got {text!r}"
+        ) from None
+
+
+def load_target(
+    target: str, input_shape: tuple[int, ...] | None, num_classes: int = 10
+) -> tuple[torch.nn.Module, tuple[int, ...], str, dict[str, Any] | None]:
+    """A registered model (built fresh) or a run folder (its trained model): the model, the
+    input shape, a title and the run's config (``None`` for a fresh model)."""
+    if Path(target).is_dir():
+        from anyconv.train import load_run
+
+        model, config = load_run(target)
+        shape = tuple(config["input_shape"])
+        if input_shape is not None and tuple(input_shape) != shape:
+            raise ValueError(
+                f"the run {target} was trained on inputs {shape}; got --input-shape "
+                f"{tuple(input_shape)}"
+            )
+        return model, shape, f"{config['model']} trained on {config['data']}", config
+    from anyconv.cli import _model_estimate, check_memory
+    from anyconv.models import create_model, default_input_shape
+
+    shape = tuple(input_shape or default_input_shape(target))
+    if min(shape) < 1 or num_classes < 1:
+        raise ValueError(
+            f"--input-shape and --num-classes must be positive; got {shape} and {num_classes}"
+        )
+    kwargs = dict(in_channels=shape[0], num_classes=num_classes, input_size=tuple(shape[1:]))
+    check_memory(_model_estimate(target, kwargs, shape), f"{target} on input {shape}")
+    torch.manual_seed(0)  # the same untrained weights every time
+    model = create_model(target, **kwargs)
+    return model, shape, f"{target} (untrained)", None
+
+
+def _axes(values: Any) -> str:
+    return "x".join(f"{v:g}" for v in values)
+
+
+def _field_json(field: Any) -> dict[str, Any] | None:
+    if field is None:
+        return None
+    return {"size": field.size, "jump": field.jump, "start": field.start, "note": field.note}
+
+
+def _summary(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.analysis import summary
+
+    model, shape, title, _ = load_target(args.target, args.input_shape, args.num_classes)
+    rows = summary(model, shape)
+    if args.json:
+        out = [
+            {**r, "flops": 2 * r["macs"], "receptive_field": _field_json(r["receptive_field"])}
+            for r in rows
+        ]
+        print(json.dumps({"model": title, "input_shape": shape, "rows": out}, indent=2))
+        return 0
+    table = Table(title=f"{title} on input {shape}", box=box.SIMPLE_HEAD)
+    for column in ("layer", "type", "output", "params", "MACs", "RF", "jump"):
+        table.add_column(
+            column,
+            justify="left" if column in ("layer", "type") else "right",
+            no_wrap=column != "type",
+        )
+    for row in rows:
+        field = row["receptive_field"]
+        table.add_row(
+            row["name"],
+            row["type"],
+            "" if row["output_shape"] is None else _axes(row["output_shape"]),
+            f"{row['parameters']:,}",
+            f"{row['macs']:,}",
+            _axes(field.size) if field else "",
+            _axes(field.jump) if field else "",
+            style="bold" if row["name"] == "total" else None,
+        )
+    console.print(table)
+    total = rows[-1]
+    console.print(
+        f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
+        f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
+        "normalisation count 0). output: channels x spatial size. RF: the receptive field "
+        "of one output position, in input samples per axis; jump: input samples between "
+        "neighbouring positions.",
+        highlight=False,
+    )
+    notes = {f.note for r in rows if (f := r["receptive_field"]) is not None and f.note}
+    for note in sorted(notes):
+        console.print(f"note: {note}", highlight=False)
+    if args.fields:
+        from anyconv.viz import plot_receptive_field
+
+        plot_receptive_field(model, shape, args.fields, title=title)
+        console.print(f"receptive fields drawn: {args.fields}", highlight=False)
+    return 0
+
+
+def _equivariance(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
+    from anyconv.viz import plot_equivariance
+
+    model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
+    if config is not None:
+        from anyconv.data import load_dataset
+
+        data = load_dataset(config["data"], seed=config.get("train", {}).get("data_seed", 0))
+        x, source = (
+            data.x_test[: args.samples],
+            f"{min(args.samples, len(data.x_test))} test samples",
+        )
+    else:
+        x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
+        source = f"{args.samples} random inputs"
+    layers = receptive_field_stages(model, shape)
+    errors = layer_equivariance(model, x, args.shifts, mode=args.mode, layers=layers)
+    modules = dict(model.named_modules())
+    errors = {f"{n} {type(modules[n]).__name__}": rows for n, rows in errors.items()}
+    logits = model.eval()(x[:1])
+    consistency = None
+    if logits.dim() == 2:
+        consistency = shift_consistency(
+            model, x, args.shifts, mode="circular" if args.mode == "circular" else "zeros"
+        )
+    out = (
+        Path(args.out)
+        if args.out
+        else (
+            Path(args.target) / "equivariance.png"
+            if config
+            else Path(f"equivariance-{args.target}.png")
+        )
+    )
+    plot_equivariance(
+        errors, out, consistency=consistency, title=f"{title}, {source}", mode=args.mode
+    )
+    # a plain aligned table: it must fit 80 columns with nine shifts
+    width = max(len("same class"), *(len(n) for n in errors))
+    lines = [
+        f"relative equivariance error of {title} ({args.mode} mode, {source})",
+        f"{'layer':<{width}} stride" + "".join(f"{s:>6d}" for s in args.shifts),
+    ]
+    for name, rows in errors.items():
+        stride = "x".join(f"{v:g}" for v in rows[0]["stride"])
+        cells = [
+            "-" if r["error"] != r["error"] else f"{r['error']:.2f}" + ("" if r["aligned"] else "*")
+            for r in rows
+        ]
+        lines.append(f"{name:<{width}} {stride:>6}" + "".join(f"{c:>6}" for c in cells))
+    if consistency:
+        kept = [f"{100 * r['consistency']:.0f}%" for r in consistency["per_shift"]]
+        lines.append(f"{'same class':<{width}} {'':>6}" + "".join(f"{c:>6}" for c in kept))
+    console.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
+    console.print(
+        "*: the shift is not a multiple of the layer's total stride (compared with the nearest "
+        "output shift); -: no output position whose field stays inside the input. "
+        + (
+            f"Consistency {100 * consistency['consistency']:.1f}% over the nonzero shifts. "
+            if consistency
+            else ""
+        )
+        + f"Picture: {out}",
+        highlight=False,
+    )
+    return 0
+
+
+def _animate(args: argparse.Namespace, console: Console) -> int:
+    from anyconv.viz import animate_conv
+
+    out = Path(args.out or ("conv.png" if args.frames else "conv.gif"))
+    if args.frames and out.suffix.lower() != ".png":
+        out = out.with_suffix(".png")
+    anim = animate_conv(
+        args.input,
+        args.kernel if len(args.kernel) > 1 else args.kernel[0],
+        stride=args.stride if len(args.stride) > 1 else args.stride[0],
+        padding=args.padding,
+        dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
+        out=out,
+        strip=args.frames,
+    )
+    pads = ", ".join(f"({lo}, {hi})" for lo, hi in anim.padding)
+    console.print(
+        f"{len(anim.frames)} frames (one per output position), padding (lo, hi) = {pads}, "
+        f"output {anim.output_size}: {anim.path}",
+        highlight=False,
+    )
+    return 0
+
+
+def _matrix(args: argparse.Namespace, console: Console) -> int:
+    from anyconv._spec import PADDING_MODES
+    from anyconv.functional import conv_matrix
+    from anyconv.viz import plot_conv_matrix
+
+    padding, mode = args.padding, args.padding_mode
+    if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
+        padding, mode = "same", padding
+    c_in, c_out = args.channels
+    kernel = args.kernel * len(args.input) if len(args.kernel) == 1 else args.kernel
+    count = c_out * c_in * torch.Size(kernel).numel()
+    weight = torch.arange(1.0, count + 1).reshape(c_out, c_in, *kernel)  # 1, 2, ...: each
+    # weight has its own colour, so the constant diagonals of the Toeplitz blocks show
+    shape = (c_in, *args.input)
+    out = Path(args.out or "matrix.png")
+    kwargs = dict(
+        stride=args.stride[0] if len(args.stride) == 1 else args.stride,
+        padding=padding,
+        dilation=args.dilation[0] if len(args.dilation) == 1 else args.dilation,
+        padding_mode=mode,
+    )
+    plot_conv_matrix(weight, shape, out, **kwargs)
+    matrix = conv_matrix(weight, shape, **kwargs)
+    console.print(
+        f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
+        f"(kernel weights 1..{count}, padding {padding!r}, border {mode}): {out}",
+        highlight=False,
+    )
+    return 0
+
+
+def _target_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    from anyconv.cli import _int, _ints
+
+    parser.add_argument("target", metavar=what, help="a model name or a run folder")
+    parser.add_argument(
+        "--input-shape", type=_ints, help="C,H,W of one sample, for a model name (e.g. 1,28,28)"
+    )
+    parser.add_argument("--num-classes", type=_int, default=10, help="(default: %(default)s)")
+
+
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    _target_arguments(parser, "MODEL|RUN_DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--fields", metavar="PNG", help="also draw each layer's receptive field into this PNG"
+    )
+
+
+def _equivariance_arguments(parser: argparse.ArgumentParser) -> None:
+    from anyconv.cli import _int
+
+    # "--shifts -4..4" must read -4..4 as a value: argparse takes an argument that starts
+    # with "-" for a value only if it looks like a negative number, so ranges count too
+    parser._negative_number_matcher = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d+(,-?\d+)*$")
+    _target_arguments(parser, "RUN_DIR|MODEL")
+    parser.add_argument(
+        "--shifts",
+        type=_shifts,
+        default=list(range(-4, 5)),
+        help="shifts in samples along every spatial axis: -4..4 or 0,1,2 (default: -4..4)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["crop", "circular"],
+        default="crop",
+        help="crop: compare interiors only (no border effects); circular: roll "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--samples", type=_int, default=64, help="inputs to average over (default: %(default)s)"
+    )
+    parser.add_argument("--out", help="the PNG (default: RUN_DIR/equivariance.png)")
+
+
+def _geometry_arguments(parser: argparse.ArgumentParser, size: str, padding: str) -> None:
+    from anyconv.cli import _ints
+
+    parser.add_argument(
+        "--input", type=_ints, default=_ints(size), help=f"input size (default: {size})"
+    )
+    parser.add_argument(
+        "--kernel", type=_ints, default=(3,), help="kernel size: 3 or 3,2 (default: 3)"
+    )
+    parser.add_argument("--stride", type=_ints, default=(1,), help="(default: 1)")
+    parser.add_argument("--padding", type=_padding_spec, default="valid", help=padding)
+    parser.add_argument("--dilation", type=_ints, default=(1,), help="(default: 1)")
+
+
+def _animate_arguments(parser: argparse.ArgumentParser) -> None:
+    _geometry_arguments(
+        parser,
+        "5,5",
+        "valid, same, full, causal, an int, a lo:hi pair, or one per axis: causal,same "
+        "(default: valid)",
+    )
+    parser.add_argument("--out", help="conv.gif (default), or a .png with --frames")
+    parser.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
+
+
+def _matrix_arguments(parser: argparse.ArgumentParser) -> None:
+    from anyconv.cli import _ints
+
+    _geometry_arguments(
+        parser,
+        "4,4",
+        "a padding rule, or a border (circular, reflect, replicate) meaning 'same' with that "
+        "border (default: valid)",
+    )
+    parser.add_argument(
+        "--padding-mode",
+        default="zeros",
+        choices=["zeros", "reflect", "replicate", "circular"],
+        help="(default: %(default)s)",
+    )
+    parser.add_argument("--channels", type=_ints, default=(1, 1), help="C_in,C_out (default: 1,1)")
+    parser.add_argument("--out", help="the PNG (default: matrix.png)")
+
+
+ANALYSIS_COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None]]] = {
+    "summary": (
+        "layer table of a model or trained run: shapes, parameters, MACs, receptive fields",
+        _summary,
+        _summary_arguments,
+    ),
+    "equivariance": (
+        "shift equivariance error per layer and the consistency of the predictions (PNG)",
+        _equivariance,
+        _equivariance_arguments,
+    ),
+    "animate": (
+        "animate a convolution's sliding window (GIF, or a PNG strip)",
+        _animate,
+        _animate_arguments,
+    ),
+    "matrix": (
+        "draw a convolution as its sparse (Toeplitz / circulant) matrix",
+        _matrix,
+        _matrix_arguments,
+    ),
+}
+"""``name: (help, run(args, console) -> exit code, arguments(parser))``."""

@@ -1,0 +1,229 @@
+"""What an algorithm is, and how callers find one: the registry of plug-ins.
+
+An algorithm is a function ``(x, weight, bias, spec) -> y`` (see the package docstring)
+registered under a name with what callers need to know about it, so that no caller tests
+names:
+
+- ``check``: why it cannot run a :class:`Problem` (a limit of its own, e.g. the matrix's
+  number of nonzeros), or ``None``;
+- ``memory``: the bytes its forward pass allocates at its peak, checked against
+  :func:`anyconv.functional.algorithms.memory.memory_limit` before anything is allocated;
+- ``cost``: a model cost, which makes it a candidate of ``"auto"``;
+- ``select``: for an algorithm that only dispatches (``"auto"``), the one it would run;
+- ``tiled``: a fused implementation of the phases of a tiled convolution
+  (:func:`anyconv.tiled_conv`), if it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+from anyconv._spec import ConvSpec, choice
+from anyconv.functional.algorithms import memory
+from anyconv.functional.algorithms.empty import conv_empty, is_empty
+
+AlgorithmFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, ConvSpec], torch.Tensor]
+
+
+class Problem(NamedTuple):
+    """Everything a capability check, a memory estimate or a cost model may look at."""
+
+    x_shape: tuple[int, ...]
+    weight_shape: tuple[int, ...]
+    spec: ConvSpec
+    dtype: torch.dtype
+    device: torch.device
+    training: bool
+    """A backward pass will follow (a gradient is recorded for the input or the weight)."""
+
+    @classmethod
+    def of(cls, x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> Problem:
+        training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+        return cls(tuple(x.shape), tuple(weight.shape), spec, x.dtype, x.device, training)
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A registered algorithm. Calling it runs ``run``."""
+
+    name: str
+    run: AlgorithmFn
+    summary: str
+    """One line for the documentation and ``anyconv algorithms``."""
+    check: Callable[[Problem], str | None] | None = None
+    """The reason it refuses a problem (completing "algorithm=NAME ..."), or ``None``."""
+    memory: Callable[[Problem], int] | None = None
+    """Estimated peak bytes of the forward pass (inputs not counted)."""
+    cost: Callable[[Problem], float] | None = None
+    """Model cost in the units of :mod:`~anyconv.functional.algorithms.auto` (``inf``: never
+    worth it for this problem). Only algorithms with a cost are candidates of ``"auto"``."""
+    select: Callable[[Problem], Algorithm] | None = None
+    """For a dispatcher: the algorithm it runs for this problem."""
+    tiled: AlgorithmFn | None = None
+    """Fused phases of a tiled convolution, taking weights ``(O, C/g, *kernel, *tiles)``."""
+
+    def __call__(self, x, weight, bias, spec: ConvSpec) -> torch.Tensor:
+        return self.run(x, weight, bias, spec)
+
+    def resolve(self, problem: Problem) -> Algorithm:
+        """The algorithm that actually runs: ``select``'s answer for a dispatcher, else self."""
+        return self.select(problem) if self.select is not None else self
+
+
+EMPTY = Algorithm("empty", conv_empty, "the closed form of a zero-size problem")
+"""What :func:`prepare` answers for every zero-size problem (not a registered name)."""
+
+ALGORITHMS: dict[str, Algorithm] = {}
+"""Name -> :class:`Algorithm`, in registration order (``"auto"`` first)."""
+
+
+def register(algorithm: Algorithm) -> Algorithm:
+    """Add ``algorithm`` under its name; a name is registered once."""
+    if algorithm.name in ALGORITHMS:
+        raise ValueError(f"register(): algorithm {algorithm.name!r} is already registered")
+    ALGORITHMS[algorithm.name] = algorithm
+    return algorithm
+
+
+def get_algorithm(name: str, func: str = "conv") -> Algorithm:
+    """The algorithm registered under ``name``; a clear error for an unknown one."""
+    return ALGORITHMS[choice(name, tuple(ALGORITHMS), "algorithm", func)]
+
+
+def list_algorithms() -> list[str]:
+    """Names accepted by ``algorithm=`` (``"auto"`` first).
+
+    Example:
+        >>> list_algorithms()
+        ['auto', 'native', 'direct', 'im2col', 'fft', 'matrix']
+    """
+    return list(ALGORITHMS)
+
+
+def refusal(algorithm: Algorithm, problem: Problem) -> str | None:
+    """Why ``algorithm`` will not run ``problem`` (completing "algorithm=NAME ..."): its own
+    check, then its memory estimate against :func:`~.memory.memory_limit`; else ``None``."""
+    if algorithm.check is not None:
+        reason = algorithm.check(problem)
+        if reason is not None:
+            return reason
+    if algorithm.memory is not None:
+        limit = memory.memory_limit(problem.device)
+        if limit is not None:
+            need = algorithm.memory(problem)
+            if need > limit:
+                return (
+                    f"would need about {memory.human_bytes(need)} for its forward pass, "
+                    f"above {memory.describe_limit(problem.device)}"
+                )
+    return None
+
+
+MAX_EXTENT = 1 << 48
+"""Largest padded input extent along one axis (input plus padding), and largest stride and
+dilation, that :func:`prepare` accepts: far beyond any tensor that fits in memory, and far
+enough below 2**63 that the index arithmetic of every algorithm (PyTorch's kernels
+included) stays within int64."""
+
+
+def _check_extent(problem: Problem, func: str) -> None:
+    spec = problem.spec
+    for axis, (n, (lo, hi), s, d) in enumerate(
+        zip(problem.x_shape[2:], spec.padding, spec.stride, spec.dilation, strict=True)
+    ):
+        if max(n + lo + hi, s) > MAX_EXTENT:
+            raise ValueError(
+                f"{func}(): the input of size {n} padded by {(lo, hi)} with stride {s} on "
+                f"spatial axis {axis} spans {max(n + lo + hi, s):,} positions, beyond the "
+                f"{MAX_EXTENT:,} (2**48) that anyconv supports; check the padding, stride, "
+                "dilation and kernel size"
+            )
+        if d > MAX_EXTENT:  # even where the kernel has one tap and it changes nothing
+            raise ValueError(
+                f"{func}(): dilation {d:,} on spatial axis {axis} is beyond the "
+                f"{MAX_EXTENT:,} (2**48) that anyconv supports"
+            )
+
+
+def check_size(problem: Problem, func: str = "conv") -> bool:
+    """The checks every algorithm shares, before anything is allocated: each padded extent
+    and stride within :data:`MAX_EXTENT`, the output within the memory limit, and no
+    border to extend on an empty axis. Returns whether the problem has zero size (its answer
+    is then :data:`EMPTY`'s whatever the algorithm)."""
+    _check_extent(problem, func)
+    limit = memory.memory_limit(problem.device)
+    out = memory.output_bytes(problem)
+    if limit is not None and out > limit:
+        shape = (problem.x_shape[0], problem.weight_shape[0], *problem.spec.out_shape)
+        raise ValueError(
+            f"{func}(): the output of shape {shape} would take {memory.human_bytes(out)}, "
+            f"above {memory.describe_limit(problem.device)}; check the padding (resolved "
+            f"to {problem.spec.padding}), dilation and stride"
+        )
+    if not is_empty(problem.x_shape, problem.weight_shape):
+        return False
+    spatial = problem.x_shape[2:]
+    if problem.spec.padding_mode != "zeros" and 0 in spatial:
+        raise ValueError(
+            f"{func}(): argument 'padding_mode'={problem.spec.padding_mode!r} needs input "
+            f"elements to extend, but spatial axis {spatial.index(0)} of the input "
+            f"{problem.x_shape} is empty; use padding_mode='zeros'"
+        )
+    return True
+
+
+def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
+    """The algorithm that runs ``problem`` for ``algorithm=name`` (a dispatcher resolved),
+    after the shared checks (:func:`check_size`) and its own, before anything is allocated:
+    anyconv's ``ValueError`` when it refuses the problem, naming the algorithms that would
+    accept it. A zero-size problem gets :data:`EMPTY`, the one answer of every algorithm
+    (:mod:`~anyconv.functional.algorithms.empty`)."""
+    entry = get_algorithm(name, func)
+    if check_size(problem, func):
+        return EMPTY
+    algorithm = entry.resolve(problem)
+    reason = refusal(algorithm, problem)
+    if reason is not None:
+        runs = f" (which runs {algorithm.name!r} here)" if algorithm.name != name else ""
+        others = [
+            repr(a.name)
+            for a in ALGORITHMS.values()
+            if a.select is None and a is not algorithm and refusal(a, problem) is None
+        ]
+        hint = f"a smaller problem or another algorithm ({', '.join(others)})"
+        raise ValueError(
+            f"{func}(): argument 'algorithm'={name!r}{runs} {reason}; "
+            f"use {hint if others else 'a smaller problem'}"
+        )
+    return algorithm
+
+
+def candidates() -> list[Algorithm]:
+    """The algorithms ``"auto"`` chooses from: those with a cost model."""
+    return [a for a in ALGORITHMS.values() if a.cost is not None]
+
+
+def describe(indent: str = "") -> str:
+    """One bullet per algorithm, ``- "name": summary`` (for docstrings).
+
+    Example:
+        >>> print(describe().splitlines()[0][:23])
+        - ``"auto"``: picks the
+    """
+    return "\n".join(f'{indent}- ``"{a.name}"``: {a.summary}' for a in ALGORITHMS.values())
+
+
+def document_algorithms(func: Callable) -> Callable:
+    """Decorator: replace the docstring line that holds ``{algorithm_list}`` by one bullet per
+    registered algorithm (:func:`describe`) at that line's indentation."""
+    doc = func.__doc__ or ""
+    for line in doc.splitlines():
+        if "{algorithm_list}" in line:
+            indent = line[: len(line) - len(line.lstrip())]
+            func.__doc__ = doc.replace(line, describe(indent))
+            break
+    return func

@@ -1,0 +1,135 @@
+"""The analysis subcommands: summary, equivariance, animate, matrix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from anyconv.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "lenet5", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_summary_table_has_macs_and_fields(capsys, tmp_path):
+    picture = tmp_path / "rf.png"
+    assert main(["summary", "lenet5", "--fields", str(picture)]) == 0
+    out = capsys.readouterr().out
+    assert "MACs" in out and "416,520" in out and "16x16" in out and "FLOPs" in out
+    assert picture.stat().st_size > 0
+
+
+def test_summary_json(capsys):
+    assert main(["summary", "tcn", "--input-shape", "1,40", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    total = report["rows"][-1]
+    assert total["name"] == "total" and total["flops"] == 2 * total["macs"] > 0
+    assert report["rows"][0]["receptive_field"]["size"] == [5]
+
+
+def test_summary_and_equivariance_of_a_run_folder(run_dir, capsys):
+    assert main(["summary", str(run_dir)]) == 0
+    assert "lenet5 trained on digits" in capsys.readouterr().out
+    assert main(["equivariance", str(run_dir), "--shifts", "-2..2", "--samples", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "same class" in out and "Consistency" in out
+    with Image.open(run_dir / "equivariance.png") as png:
+        assert png.format == "PNG"
+    assert (run_dir / "samples.png").stat().st_size > 0  # the run folder's sample grid
+
+
+def test_equivariance_of_a_model_name(tmp_path, capsys):
+    out = tmp_path / "e.png"
+    assert (
+        main(
+            [
+                "equivariance",
+                "cnn1d",
+                "--shifts",
+                "0,1,2",
+                "--samples",
+                "4",
+                "--mode",
+                "circular",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "features.0" in capsys.readouterr().out and out.stat().st_size > 0
+
+
+def test_animate_gif_and_frames(tmp_path, capsys):
+    gif = tmp_path / "conv.gif"
+    assert (
+        main(
+            [
+                "animate",
+                "--input",
+                "5,5",
+                "--kernel",
+                "3",
+                "--stride",
+                "2",
+                "--padding",
+                "same",
+                "--dilation",
+                "1",
+                "--out",
+                str(gif),
+            ]
+        )
+        == 0
+    )
+    assert "9 frames" in capsys.readouterr().out
+    with Image.open(gif) as image:
+        assert image.n_frames == 9
+    strip = tmp_path / "conv.png"
+    assert (
+        main(
+            [
+                "animate",
+                "--input",
+                "6",
+                "--kernel",
+                "3",
+                "--padding",
+                "causal",
+                "--frames",
+                "--out",
+                str(strip),
+            ]
+        )
+        == 0
+    )
+    assert "(2, 0)" in capsys.readouterr().out and strip.stat().st_size > 0
+
+
+def test_matrix(tmp_path, capsys):
+    out = tmp_path / "m.png"
+    assert (
+        main(
+            [
+                "matrix",
+                "--input",
+                "4,4",
+                "--kernel",
+                "3",
+                "--padding",
+                "circular",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert "16 x 16 with 144 nonzeros" in capsys.readouterr().out
+    assert main(["matrix", "--input", "4,4", "--kernel", "5", "--out", str(out)]) == 2
+    assert "kernel is larger" in capsys.readouterr().err
