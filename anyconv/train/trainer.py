@@ -705,17 +705,17 @@ class Trainer:
         pictures = []
         if self.config.pictures:
             self.clock.start("pictures")
+            from anyconv import viz
+
             test = summarize(*self.last_eval)
             jobs = history_jobs(
                 self.history,
                 self.step_losses,
                 test["confusion"],
                 self.data.class_names,
-                title=f"{self.config.model} on {self.config.data}",
+                title=f"{self.config.model} on {viz.data_label(self.config.data)}",
                 test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
-            from anyconv import viz
-
             trained = f"{self.config.model} trained on {viz.data_label(self.config.data)}"
             jobs.update(viz.network_jobs(self.core, self.data, title=trained))
             pictures = self.folder.write_pictures(jobs)
