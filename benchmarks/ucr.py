@@ -43,7 +43,7 @@ from anyconv.train import TrainConfig, train
 torch.set_num_threads(int(sys.argv[5]))
 model, data, epochs, seed, _, out = sys.argv[1:7]
 config = TrainConfig(model=model, data=data, epochs=int(epochs), eval_every=int(epochs),
-                     seed=int(seed), quiet=True, pictures=False, out=out)
+                     seed=int(seed), quiet=True, pictures=False, out=out, overwrite=True)
 print(json.dumps({"test_accuracy": train(config)["test_accuracy"]}))
 """
 
