@@ -142,6 +142,11 @@ def _check_extent(problem: Problem, func: str) -> None:
                 f"positions, beyond the {MAX_EXTENT:,} (2**48) that anyconv supports; check "
                 "the padding, stride, dilation and kernel size"
             )
+        if d > MAX_EXTENT:  # even where the kernel has one tap and it changes nothing
+            raise ValueError(
+                f"{func}(): dilation {d:,} on spatial axis {axis} is beyond the "
+                f"{MAX_EXTENT:,} (2**48) that anyconv supports"
+            )
 
 
 def check_size(problem: Problem, func: str = "conv") -> bool:
