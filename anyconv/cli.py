@@ -30,12 +30,18 @@ DESCRIPTION = """\
 anyconv: every convolution from the textbook, on PyTorch.
 
 Train and evaluate classic CNNs on bundled or your own data, classify files with a
-trained run, and compare the convolution algorithms on one problem.
+trained run, measure and draw what the theory says (receptive fields, MACs, equivariance,
+the sliding window), test its claims in experiments, and compare the convolution
+algorithms on one problem.
 
   anyconv train                      LeNet-5 on the bundled 8x8 digits (about 99%)
   anyconv train cnn1d --data mnist1d a 1-D CNN on MNIST-1D sequences
+  anyconv train allcnn --data folder:DIR --image-size 32   your own image folder
   anyconv predict RUN_DIR img.png    classify files with a trained run
   anyconv models | datasets          what can be trained, on what
+  anyconv summary lenet5             shapes, parameters, MACs, receptive fields
+  anyconv animate --input 5,5 --kernel 3 --stride 2 --padding same --out conv.gif
+  anyconv experiment list            claims of the theory, tested on data
   anyconv demo --size 64,64          every convolution algorithm on one problem
 
 Run 'anyconv COMMAND --help' for the options of a command."""
