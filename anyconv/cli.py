@@ -30,12 +30,18 @@ DESCRIPTION = """\
 anyconv: every convolution from the textbook, on PyTorch.
 
 Train and evaluate classic CNNs on bundled or your own data, classify files with a
-trained run, and compare the convolution algorithms on one problem.
+trained run, measure and draw what the theory says (receptive fields, MACs, equivariance,
+the sliding window), test its claims in experiments, and compare the convolution
+algorithms on one problem.
 
   anyconv train                      LeNet-5 on the bundled 8x8 digits (about 99%)
   anyconv train cnn1d --data mnist1d a 1-D CNN on MNIST-1D sequences
+  anyconv train allcnn --data folder:DIR --image-size 32   your own image folder
   anyconv predict RUN_DIR img.png    classify files with a trained run
   anyconv models | datasets          what can be trained, on what
+  anyconv summary lenet5             shapes, parameters, MACs, receptive fields
+  anyconv animate --input 5,5 --kernel 3 --stride 2 --padding same --out conv.gif
+  anyconv experiment list            claims of the theory, tested on data
   anyconv demo --size 64,64          every convolution algorithm on one problem
 
 Run 'anyconv COMMAND --help' for the options of a command."""
@@ -176,13 +182,32 @@ def _warn(message: str) -> None:
 
 NOT_FLAGS = ("model", "model_kwargs")  # a positional argument and --option
 EXTRA_FLAG_NAMES = {"pictures": "--plots"}
+NEGATIVE_FLAG_NAMES = {"stream": "--in-memory"}  # also --no-stream
 
 
-def _field_type(hint: Any) -> type:
+class _Switch(argparse.BooleanOptionalAction):
+    """``--flag``/``--no-flag``, and ``off``: one more name for ``--no-flag``."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, off: str | None = None, **kw):
+        super().__init__(option_strings, dest, **kw)
+        self.off = off
+        if off:
+            self.option_strings.append(off)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if option_string is not None and option_string == self.off:
+            setattr(namespace, self.dest, False)
+        else:
+            super().__call__(parser, namespace, values, option_string)
+
+
+def _field_type(hint: Any) -> Any:
     args = typing.get_args(hint) or (hint,)
     for candidate in (bool, int, float, str):
         if candidate in args:
             return candidate
+    if any(typing.get_origin(a) is list for a in args):
+        return list
     return str
 
 
@@ -190,7 +215,7 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
     """One option per :class:`TrainConfig` field, named after it, with its docstring help;
     every default is None, so only the flags given reach the config."""
     from anyconv.train.config import CHOICES, TrainConfig
-    from anyconv.train.recipes import RECIPE_KEYS
+    from anyconv.train.recipes import FALLBACK
 
     hints = typing.get_type_hints(TrainConfig)
     helps = TrainConfig.field_help()
@@ -204,16 +229,21 @@ def _config_arguments(parser: argparse.ArgumentParser) -> None:
             names.append(EXTRA_FLAG_NAMES[f.name])
         kind = _field_type(hints[f.name])
         help = helps[f.name].replace("``", "'").replace("%", "%%")
-        if f.name in RECIPE_KEYS:
+        if f.name in FALLBACK:
             help += " (default: the recipe of the data set and model; see 'anyconv datasets')"
         elif f.default is not None and f.default is not dataclasses.MISSING:
             help += f" (default: {f.default})"
         if kind is bool:
             group.add_argument(
-                *names, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help
+                *names,
+                dest=f.name,
+                action=_Switch,
+                off=NEGATIVE_FLAG_NAMES.get(f.name),
+                default=None,
+                help=help,
             )
         else:
-            parse = {int: _int, float: _float}.get(kind, str)
+            parse = {int: _int, float: _float, list: _ints}.get(kind, str)
             group.add_argument(
                 *names,
                 dest=f.name,
@@ -272,6 +302,11 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", help="another data set of the same input shape and classes (default: the run's)"
     )
+    parser.add_argument(
+        "--workers",
+        type=_int,
+        help="processes decoding the images of a folder: run (default: CPUs - 1, at most 4)",
+    )
 
 
 @command(
@@ -288,7 +323,12 @@ def _evaluate(args: argparse.Namespace, console: Console) -> int:
 
     model, config = RunFolder(args.run_dir).load_model()
     spec = args.data or config["data"]
-    data = load_dataset(spec, seed=config.get("train", {}).get("data_seed", 0))
+    data = load_dataset(
+        spec,
+        seed=config.get("train", {}).get("data_seed", 0),
+        workers=args.workers,
+        **config.get("data_options", {}),  # the run's held-out test split and transform
+    )
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         _warn(warning)
     result = evaluate(model, data)
@@ -370,8 +410,9 @@ def _models(args: argparse.Namespace, console: Console) -> int:
     table.columns[0].no_wrap = True
     for name, text in list_models().items():
         options = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
-        if name in MODEL_RECIPES:
-            text += f" (recipe: {describe(MODEL_RECIPES[name])})"
+        for data, settings in MODEL_RECIPES.get(name, {}).items():
+            on = "" if data == "*" else f" on {dataset_spec_form(data)} data"
+            text += f" (recipe{on}: {describe(settings)})"
         table.add_row(plain(name), plain(options or "-"), plain(text))
     console.print(table)
     console.print(

@@ -42,3 +42,35 @@ def make_model(seed: int = 0, **_) -> torch.nn.Module:
         torch.nn.Flatten(),
         torch.nn.Linear(16 * 16, 10),
     )
+
+
+def torchrun_results(job: str, *args: str, processes: int = 2, timeout: int = 300) -> list[dict]:
+    """Run the script ``job`` under ``torchrun --standalone`` with ``processes`` processes of
+    one thread each, assert that it succeeded, and return the JSON objects its processes
+    printed on lines starting with ``RESULT ``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    launched = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={processes}",
+            job,
+            *args,
+        ],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    return [
+        json.loads(line.split(" ", 1)[1])
+        for line in launched.stdout.splitlines()
+        if line.startswith("RESULT ")
+    ]

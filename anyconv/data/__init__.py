@@ -12,15 +12,17 @@ Example:
 """
 
 from anyconv.data import digits, folder, idx, mnist_1d, moving_digits, npz, ucr
+from anyconv.data._common import check_trainable
 from anyconv.data.base import DATASETS, Splits, list_datasets, load_dataset, register_dataset
-from anyconv.data.folder import read_image
 from anyconv.data.idx import read_idx, write_idx
+from anyconv.data.images import read_image
 from anyconv.data.moving_digits import moving_digits as make_moving_digits
 from anyconv.data.ucr import read_ucr
 
 __all__ = [
     "DATASETS",
     "Splits",
+    "check_trainable",
     "digits",
     "folder",
     "idx",

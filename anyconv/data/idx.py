@@ -11,13 +11,22 @@ its first two bytes, so a raw file with a ``.gz`` name (as some browsers leave t
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 from math import prod
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from anyconv.data._common import check_labels, need_dir, path_argument, to_splits
+from anyconv.data._common import (
+    IsAFolderError,
+    check_labels,
+    check_memory,
+    need_dir,
+    path_argument,
+    to_splits,
+)
 from anyconv.data.base import Splits, register_dataset
 
 IDX_TYPES: dict[int, np.dtype] = {
@@ -36,18 +45,46 @@ FILES = {
 }
 
 
-def _read_bytes(path: Path) -> tuple[bytes, bool]:
-    """The file's bytes, decompressed when they start with gzip's magic bytes (whatever the
-    name), and whether they were."""
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":
-        return raw, False
+GZIP_MAGIC = b"\x1f\x8b"
+# Deflate cannot compress better than about 1032:1, so a gzip file of n bytes holds at
+# most this many times n bytes: a header declaring more is refused before decompressing.
+MAX_DEFLATE_RATIO = 1032
+# Above this many declared bytes, a gzip file's trailer (its uncompressed size mod 2**32)
+# must agree with the header before the data is decompressed. Smaller files are read and
+# their size checked as they go (a truncated file's last bytes are no trailer).
+TRUST_HEADER_BYTES = 64 * 2**20
+
+
+def _open(path: Path) -> tuple[BinaryIO, bool, int]:
+    """The file opened for reading (through gzip when it starts with gzip's magic bytes,
+    whatever its name), whether it was gzipped, and its size on disk."""
+    if path.is_dir():
+        raise IsAFolderError(f"{path}: is a folder, expected an IDX file")
+    f = path.open("rb")
+    size = os.fstat(f.fileno()).st_size
+    gzipped = f.read(2) == GZIP_MAGIC
+    f.seek(0)
+    return (gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f), gzipped, size
+
+
+def _read(stream: BinaryIO, n: int, path: Path, gzipped: bool) -> bytes:
+    """Up to ``n`` bytes, with gzip's errors turned into anyconv's."""
     try:
-        return gzip.decompress(raw), True
+        return stream.read(n)
     except EOFError as e:
         raise ValueError(f"{path}: truncated gzip file ({e})") from None
-    except (gzip.BadGzipFile, zlib.error) as e:
-        raise ValueError(f"{path}: corrupt gzip file ({e})") from None
+    except (gzip.BadGzipFile, zlib.error, OSError) as e:
+        kind = "corrupt gzip file" if gzipped else "unreadable file"
+        raise ValueError(f"{path}: {kind} ({e})") from None
+
+
+def _gzip_trailer_size(path: Path, size: int) -> int | None:
+    """The uncompressed size mod 2**32 that a gzip file's last 4 bytes record."""
+    if size < 18:  # 10-byte header + 8-byte trailer
+        return None
+    with path.open("rb") as f:
+        f.seek(size - 4)
+        return int.from_bytes(f.read(4), "little")
 
 
 def read_idx(path: str | Path, *, ndim: int | None = None, what: str = "items") -> np.ndarray:
@@ -59,6 +96,13 @@ def read_idx(path: str | Path, *, ndim: int | None = None, what: str = "items") 
     ``ValueError`` that starts with the path: bad magic number, short header, or a size
     that disagrees with the header.
 
+    The header is read first, then checked against the file before any data is read: a
+    raw file must have exactly the declared size; a gzipped one must be able to hold it
+    (deflate compresses at most about 1032:1) and, above 64 MiB, its trailer must record
+    it; the declared array must fit in the memory available. Then exactly the declared bytes are
+    decompressed, and one more byte is asked for, so that a file with more data than its
+    header declares fails without decompressing the rest.
+
     Example:
         >>> import tempfile, pathlib, numpy as np
         >>> with tempfile.TemporaryDirectory() as tmp:
@@ -69,40 +113,83 @@ def read_idx(path: str | Path, *, ndim: int | None = None, what: str = "items") 
         ((2, 3, 4), dtype('uint8'), 23)
     """
     path = Path(path)
-    raw, gzipped = _read_bytes(path)
+    stream, gzipped, file_size = _open(path)
+    with stream:
+        return _read_idx(stream, path, gzipped, file_size, ndim, what)
+
+
+def _read_idx(
+    stream: BinaryIO, path: Path, gzipped: bool, file_size: int, ndim: int | None, what: str
+) -> np.ndarray:
     expected = (
         f"0x000008{ndim:02X} (uint8, {ndim} dimensions)"
         if ndim
         else "0x0000TTNN (type code TT, NN dimensions)"
     )
-    if len(raw) < 4:
+    head = _read(stream, 4, path, gzipped)
+    if len(head) < 4:
         raise ValueError(
-            f"{path}: {len(raw)} bytes, too short for an IDX file (a 4-byte "
+            f"{path}: {len(head)} bytes, too short for an IDX file (a 4-byte "
             f"magic number {expected} comes first)"
         )
-    magic = int.from_bytes(raw[:4], "big")
-    if raw[:2] != b"\0\0" or raw[2] not in IDX_TYPES or (ndim and raw[3] != ndim):
+    magic = int.from_bytes(head, "big")
+    if head[:2] != b"\0\0" or head[2] not in IDX_TYPES or (ndim and head[3] != ndim):
         raise ValueError(
             f"{path}: bad magic number 0x{magic:08X}, expected {expected}; "
             "is this an IDX file of the right kind?"
         )
-    dtype, nd = IDX_TYPES[raw[2]], raw[3]
+    dtype, nd = IDX_TYPES[head[2]], head[3]
     header = 4 + 4 * nd
-    if len(raw) < header:
+    raw_dims = _read(stream, 4 * nd, path, gzipped)
+    if len(raw_dims) < 4 * nd:
         raise ValueError(
-            f"{path}: truncated header: {nd} dimensions need {header} bytes, got {len(raw)}"
+            f"{path}: truncated header: {nd} dimensions need {header} bytes, "
+            f"got {4 + len(raw_dims)}"
         )
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(nd))
-    size = header + prod(dims) * dtype.itemsize
-    if len(raw) != size:
-        each = f" of {'x'.join(map(str, dims[1:]))}" if nd > 1 else ""
+    dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(nd))
+    nbytes = prod(dims) * dtype.itemsize
+    size = header + nbytes
+    each = f" of {'x'.join(map(str, dims[1:]))}" if nd > 1 else ""
+    declared = f"{dims[0] if dims else 0:,} {what}{each} ({dtype.name})"
+
+    def wrong_size(got: str, state: str) -> ValueError:
         gz = " (after decompression)" if gzipped else ""
-        state = "truncated" if len(raw) < size else "trailing bytes"
-        raise ValueError(
-            f"{path}: expected {size:,} bytes{gz} for {dims[0] if dims else 0} "
-            f"{what}{each} ({dtype.name}), got {len(raw):,} ({state})"
+        return ValueError(
+            f"{path}: expected {size:,} bytes{gz} for {declared}, got {got} ({state})"
         )
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+    if not gzipped and file_size != size:
+        raise wrong_size(f"{file_size:,}", "truncated" if file_size < size else "trailing bytes")
+    if gzipped:
+        if size > MAX_DEFLATE_RATIO * file_size:
+            raise ValueError(
+                f"{path}: the header declares {declared}, {size:,} bytes, which a gzip file "
+                f"of {file_size:,} bytes cannot hold (truncated, or not an IDX file)"
+            )
+        trailer = _gzip_trailer_size(path, file_size)
+        if size > TRUST_HEADER_BYTES and trailer != size % 2**32:
+            raise ValueError(
+                f"{path}: the header declares {declared}, {size:,} bytes, but the gzip "
+                f"trailer records {trailer:,} bytes (mod 2**32): the file is truncated or "
+                "its header is wrong"
+            )
+    check_memory(nbytes, str(path), declared)
+    out = np.empty(dims, dtype)
+    view = memoryview(out.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
+    got = 0
+    while got < nbytes:
+        try:
+            n = stream.readinto(view[got:])
+        except EOFError as e:
+            raise ValueError(f"{path}: truncated gzip file ({e})") from None
+        except (gzip.BadGzipFile, zlib.error, OSError) as e:
+            raise ValueError(f"{path}: corrupt gzip file ({e})") from None
+        if not n:
+            raise wrong_size(f"{header + got:,}", "truncated")
+        got += n
+    if _read(stream, 1, path, gzipped):  # the rest is never decompressed
+        raise wrong_size(f"more than {size:,}", "trailing bytes")
+    return out.astype(dtype.newbyteorder("="), copy=False)
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:
@@ -134,9 +221,13 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
 def _find(folder: Path, stem: str) -> Path:
     # also accept the "train-images.idx3-ubyte" spelling that some mirrors unpack to
     alt = stem.replace("-idx", ".idx")
-    for name in (stem + ".gz", stem, alt + ".gz", alt):
+    names = (stem + ".gz", stem, alt + ".gz", alt)
+    for name in names:
         if (folder / name).is_file():
             return folder / name
+    for name in names:
+        if (folder / name).is_dir():
+            raise IsAFolderError(f"{folder / name}: is a folder, expected an IDX file (raw or .gz)")
     raise FileNotFoundError(
         f"{folder / stem}[.gz]: no such file; an IDX folder holds "
         f"{', '.join(FILES.values())} (each raw or .gz)"
@@ -175,6 +266,7 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
                 f"{paths[f'{part}_labels']}: {len(labels):,} labels, but "
                 f"{paths[f'{part}_images']} holds {len(images):,} images"
             )
+        check_memory(images.size * 4, str(paths[f"{part}_images"]), "the float32 images")
         x = images.astype(np.float32)[:, None]
         if images.dtype == np.uint8:
             np.divide(x, 255, out=x)
@@ -190,5 +282,7 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
         *arrays["test"],
         kind="image",
         name=f"idx:{argument}",
+        where={"train": str(paths["train_images"]), "test": str(paths["test_images"])},
+        labels_where={"train": str(paths["train_labels"]), "test": str(paths["test_labels"])},
         normalization=normalization,
     )

@@ -16,19 +16,24 @@ An optional string entry ``kind`` ("sequence", "image" or "video") overrides the
 with it, ``(N, C, L)`` is a multi-channel sequence and ``(N, T, H, W)`` a one-channel
 video; a channel axis is added when ``x`` has one dimension fewer than the kind needs.
 uint8 values are divided by 255, bool becomes 0/1, other numbers are cast to float32
-unscaled; NaN or infinity is an error. Labels are whole numbers ``>= 0``; the number of
-classes is the largest label + 1, or the length of an optional string array
-``class_names``. The file is read with ``allow_pickle=False``.
+unscaled; NaN or infinity is an error naming the first bad sample. Labels are whole
+numbers ``>= 0``; the number of classes is the largest label + 1, or the length of an
+optional string array ``class_names``. The file is read with ``allow_pickle=False``, and
+only after its zip directory and every array's header were checked: arrays of Python
+objects, a header declaring more data than the archive holds, or arrays larger than the
+memory available are refused before anything is loaded.
 """
 
 from __future__ import annotations
 
 import zipfile
+from math import prod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anyconv.data._common import check_labels, need_file, path_argument, to_splits
+from anyconv.data._common import check_labels, check_memory, need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -58,10 +63,65 @@ def _x(a: np.ndarray, where: str, kind: str | None) -> tuple[np.ndarray, str]:
     x = a.astype(np.float32)
     if a.dtype == np.uint8:
         np.divide(x, 255, out=x)
-    bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-    if bad:
-        raise ValueError(f"{where}: {bad:,} values are NaN or infinite")
     return x, kind
+
+
+def _check_archive(path: Path) -> None:
+    """Read the zip directory and every ``.npy`` header, and refuse what ``np.load`` must
+    not be asked to do: files that are no zip archive, arrays of Python objects, headers
+    that declare more data than the archive holds, and more than the memory available."""
+    with path.open("rb") as f:
+        start = f.read(6)
+    if start.startswith(b"\x93NUMPY"):
+        raise ValueError(
+            f"{path}: a single .npy array, expected an .npz archive with "
+            f"{', '.join(KEYS)} (np.savez)"
+        )
+    if not start.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        raise ValueError(
+            f"{path}: not an .npz archive (a zip file of .npy arrays, as np.savez writes); "
+            f"it starts with the bytes {start.hex(' ')}"
+        )
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                key = info.filename[: -len(".npy")]
+                with archive.open(info) as member:
+                    shape, dtype, offset = _npy_header(member, f"{path}: {key}")
+                if dtype.hasobject:
+                    raise ValueError(
+                        f"{path}: {key} holds Python objects (dtype {dtype}), which anyconv "
+                        "never loads; store numeric arrays"
+                    )
+                nbytes = prod(shape) * dtype.itemsize
+                if offset + nbytes != info.file_size:
+                    raise ValueError(
+                        f"{path}: {key} declares shape {shape} of {dtype} ({nbytes:,} bytes), "
+                        f"but the archive holds {max(info.file_size - offset, 0):,} bytes of "
+                        "data for it"
+                    )
+                total += nbytes
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    check_memory(total * 2, str(path), "its arrays and their float32 copies")
+
+
+def _npy_header(member: Any, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset from the header of a ``.npy`` stream."""
+    try:
+        version = np.lib.format.read_magic(member)
+        read = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read(member)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{where}: not a valid .npy array ({e})") from None
+    return tuple(int(n) for n in shape), dtype, member.tell()
 
 
 def _string(value: Any, where: str) -> str:
@@ -89,14 +149,9 @@ def load_npz(argument: str | None, *, seed: int = 0) -> Splits:
         ((4, 1, 28, 28), 3, 'image')
     """
     path = need_file(path_argument("npz", argument, "FILE"), "npz:FILE")
+    _check_archive(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            raise ValueError(
-                f"{path}: a single .npy array, expected an .npz archive with "
-                f"{', '.join(KEYS)} (np.savez)"
-            )
-        with loaded as f:
+        with np.load(path, allow_pickle=False) as f:
             missing = [k for k in KEYS if k not in f.files]
             if missing:
                 raise ValueError(
@@ -140,12 +195,12 @@ def load_npz(argument: str | None, *, seed: int = 0) -> Splits:
             f"x_test samples {parts['test'][0].shape[1:]} (after adding the "
             "channel axis); they must agree"
         )
-    if not len(parts["train"][1]):
-        raise ValueError(f"{path}: x_train is empty")
     return to_splits(
         *parts["train"][:2],
         *parts["test"][:2],
         kind=parts["train"][2],
         name=f"npz:{argument}",
         class_names=names,
+        where={"train": f"{path}: x_train", "test": f"{path}: x_test"},
+        labels_where={"train": f"{path}: y_train", "test": f"{path}: y_test"},
     )

@@ -1,18 +1,24 @@
-"""``ucr:PREFIX``: a dataset in the UCR time-series archive layout (Dau et al. 2018).
+"""``ucr:PREFIX``: a time-series classification dataset of the UCR/UEA archives.
 
-``PREFIX_TRAIN.tsv`` and ``PREFIX_TEST.tsv`` hold one series per line: the class label,
-then the values, separated by tabs (commas, as in the 2015 archive, also work). Blank lines
-are skipped. ``PREFIX`` may also be a folder ``.../NAME`` holding ``NAME_TRAIN.tsv`` and
-``NAME_TEST.tsv``, as in the archive. Labels are any numbers (``-1/1``, ``1..K``, ...):
-their sorted distinct values across both files become classes 0..K-1, and the original
-labels are kept as ``class_names``.
+``PREFIX_TRAIN.EXT`` and ``PREFIX_TEST.EXT`` in one of the archives' formats, found by
+extension in this order: ``.ts`` (sktime/aeon; univariate, multivariate, unequal
+lengths), ``.arff`` (Weka; univariate, or multivariate as one relational attribute),
+``.tsv`` (the 2018 archive: the label, then the values, tab-separated) and ``.txt`` (the
+2015 archive, comma- or space-separated). See :mod:`anyconv.data.series_files`.
+``PREFIX`` may also be a folder ``.../NAME`` holding ``NAME_TRAIN.EXT`` and
+``NAME_TEST.EXT``, as in the archives.
 
-Each series is z-normalised on its own (mean 0, standard deviation 1 over its non-missing
-values; a constant series becomes zeros), as is usual for the archive, whose few
-unnormalised datasets would otherwise dominate any comparison. Variable-length datasets
-pad series with NaN: after z-normalising, NaN becomes 0, the series' mean, which a
-convolution sees as a flat, uninformative stretch. If the two files have different
-lengths, the shorter is padded the same way.
+Labels are any strings or numbers (``-1/1``, ``1..K``, ``walking``...): their distinct
+values across both files (and any the header declares) become classes 0..K-1, sorted
+numerically when all are numbers, else alphabetically; the original labels are kept as
+``class_names``.
+
+Each series is z-normalised on its own, channel by channel (mean 0, standard deviation 1
+over its non-missing values; a constant series becomes zeros), as is usual for the
+archive, whose few unnormalised datasets would otherwise dominate any comparison. Missing
+values, and the end of a series shorter than the longest (unequal-length datasets are
+padded at the end), become 0 after z-normalising: the series' mean, which a convolution
+sees as a flat, uninformative stretch.
 """
 
 from __future__ import annotations
@@ -21,13 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from anyconv.data._common import class_name, need_file, path_argument, to_splits
+from anyconv.data._common import need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
+from anyconv.data.series_files import READERS, SeriesFile
 
 
 def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """One UCR file: values ``(N, L)`` float64 with NaN where missing, and labels ``(N,)``
-    float64 as written. A non-numeric value or a row of another length raises a
+    """One univariate ``.tsv``/``.txt`` UCR file: values ``(N, L)`` float64 with NaN where
+    missing, and labels ``(N,)`` float64 as written. A non-numeric or infinite value
+    (``inf``, or ``1e999``, which overflows to it) or a row of another length raises a
     ``ValueError`` naming the file, the line and the column.
 
     Example:
@@ -39,75 +47,66 @@ def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         >>> x.shape, y.tolist()
         ((2, 2), [1.0, -1.0])
     """
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not a text file ({e})") from None
-    rows, labels, width = [], [], None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        sep = "\t" if "\t" in line else "," if "," in line else None
-        fields = [f.strip() for f in line.strip().split(sep)]
-        try:
-            values = np.array(fields, dtype=np.float64)
-        except ValueError:
-            column, bad = next((i, f) for i, f in enumerate(fields, 1) if not _is_number(f))
-            raise ValueError(
-                f"{path}: line {number}, column {column}: {bad!r} is not a number"
-            ) from None
-        if len(values) < 2:
-            raise ValueError(
-                f"{path}: line {number}: a label and no values (expected "
-                "'label<TAB>value<TAB>value...')"
-            )
-        if width is None:
-            width = len(values)
-        elif len(values) != width:
-            raise ValueError(
-                f"{path}: line {number} has {len(values) - 1} values, but the "
-                f"first line has {width - 1}; pad shorter series with NaN"
-            )
-        if not np.isfinite(values[0]):
-            raise ValueError(
-                f"{path}: line {number}, column 1: label {fields[0]!r} is not a finite number"
-            )
-        labels.append(values[0])
-        rows.append(values[1:])
-    if not rows:
-        raise ValueError(f"{path}: no series (the file is empty)")
-    return np.stack(rows), np.array(labels)
+    s = READERS[".tsv"](Path(path))
+    return s.x[:, 0], np.array([float(v) for v in s.labels])
 
 
-def _is_number(field: str) -> bool:
-    try:
-        float(field)
-    except ValueError:
-        return False
-    return True
+def znormalise(x: np.ndarray) -> np.ndarray:
+    """Each series ``x[n, c]`` of ``(N, C, L)`` to mean 0 and standard deviation 1 over
+    its non-NaN values (constant: zeros), then NaN to 0.
 
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    count = np.sum(~np.isnan(x), axis=1, keepdims=True)
+    Example:
+        >>> znormalise(np.array([[[1.0, 3.0, np.nan]]])).tolist()
+        [[[-1.0, 1.0, 0.0]]]
+    """
+    count = np.sum(~np.isnan(x), axis=-1, keepdims=True)
     safe = np.maximum(count, 1)
-    mean = np.nansum(x, axis=1, keepdims=True) / safe
+    mean = np.nansum(x, axis=-1, keepdims=True) / safe
     centred = x - mean
-    std = np.sqrt(np.nansum(centred**2, axis=1, keepdims=True) / safe)
+    std = np.sqrt(np.nansum(centred**2, axis=-1, keepdims=True) / safe)
     z = np.where(std > 0, centred / np.where(std > 0, std, 1), 0.0)
     return np.nan_to_num(z, nan=0.0)
 
 
+def _find(prefix: Path) -> tuple[str, dict[str, Path]]:
+    """The first extension for which both PREFIX_TRAIN and PREFIX_TEST exist."""
+    for ext in READERS:
+        paths = {part: prefix.with_name(f"{prefix.name}_{part}{ext}") for part in ("TRAIN", "TEST")}
+        if all(p.exists() for p in paths.values()):
+            return ext, paths
+    for ext in READERS:  # one of the pair exists: name the missing one
+        paths = {part: prefix.with_name(f"{prefix.name}_{part}{ext}") for part in ("TRAIN", "TEST")}
+        for p in paths.values():
+            if p.exists():
+                other = next(q for q in paths.values() if q != p)
+                need_file(other, f"ucr:PREFIX reads {p.name} with {other.name}")
+    looked = ", ".join(f"{prefix.name}_TRAIN{ext}" for ext in READERS)
+    raise FileNotFoundError(
+        f"{prefix}_TRAIN.*: no such files; ucr:PREFIX reads PREFIX_TRAIN and PREFIX_TEST "
+        f"as .ts, .arff, .tsv or .txt (looked for {looked} in {prefix.parent})"
+    )
+
+
+def _classes(files: list[SeriesFile]) -> list[str]:
+    names = {label for f in files for label in f.labels}
+    for f in files:
+        names |= set(f.classes or ())
+    try:
+        return sorted(names, key=float)
+    except ValueError:
+        return sorted(names)
+
+
 @register_dataset(
     "ucr",
-    "UCR time-series archive layout: PREFIX_TRAIN.tsv and "
-    "PREFIX_TEST.tsv, label in the first column",
+    "UCR/UEA time-series archive: PREFIX_TRAIN and PREFIX_TEST as .ts, .arff or .tsv "
+    "(multivariate and unequal lengths in .ts/.arff)",
 )
 def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
-    """``PREFIX_TRAIN.tsv`` / ``PREFIX_TEST.tsv`` (``ucr:PREFIX``, e.g.
+    """``PREFIX_TRAIN.EXT`` / ``PREFIX_TEST.EXT`` (``ucr:PREFIX``, e.g.
     ``ucr:UCRArchive_2018/ECG200/ECG200``, or the folder ``ucr:UCRArchive_2018/ECG200``) as
-    ``(N, 1, L)`` float32 series, each z-normalised, missing values 0; labels 0..K-1 for the
-    sorted distinct original labels. ``seed`` is unused.
+    ``(N, C, L)`` float32 series, each channel z-normalised, missing values and padding 0;
+    labels 0..K-1 for the sorted distinct original labels. ``seed`` is unused.
 
     Example:
         >>> import tempfile, pathlib
@@ -122,23 +121,28 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
     prefix = path_argument("ucr", argument, "PREFIX")
     if prefix.is_dir():  # the archive's own layout: NAME/NAME_TRAIN.tsv
         prefix = prefix / prefix.name
-    parts = {}
-    for part in ("TRAIN", "TEST"):
-        f = need_file(
-            prefix.with_name(f"{prefix.name}_{part}.tsv"),
-            "ucr:PREFIX reads PREFIX_TRAIN.tsv and PREFIX_TEST.tsv",
+    ext, paths = _find(prefix)
+    files = {}
+    for part, path in paths.items():
+        files[part] = READERS[ext](need_file(path, "ucr:PREFIX"))
+    train, test = files["TRAIN"], files["TEST"]
+    if train.x.shape[1] != test.x.shape[1]:
+        raise ValueError(
+            f"{paths['TEST']}: {test.x.shape[1]} dimensions, but {paths['TRAIN']} has "
+            f"{train.x.shape[1]}"
         )
-        parts[part] = read_ucr(f)
-    length = max(x.shape[1] for x, _ in parts.values())
-    classes = np.unique(np.concatenate([y for _, y in parts.values()]))
+    length = max(train.x.shape[2], test.x.shape[2])
+    classes = _classes([train, test])
+    index = {name: i for i, name in enumerate(classes)}
     out = []
-    for x, y in parts.values():
-        x = np.pad(x, ((0, 0), (0, length - x.shape[1])), constant_values=np.nan)
-        out += [_normalise(x)[:, None, :], np.searchsorted(classes, y)]
+    for f in (train, test):
+        x = np.pad(f.x, ((0, 0), (0, 0), (0, length - f.x.shape[2])), constant_values=np.nan)
+        out += [znormalise(x), np.array([index[label] for label in f.labels], np.int64)]
     return to_splits(
         *out,
         kind="sequence",
         name=f"ucr:{argument}",
-        class_names=[class_name(c) for c in classes],
+        class_names=classes,
+        where={"train": str(paths["TRAIN"]), "test": str(paths["TEST"])},
         normalization={"per_sample": "znorm"},
     )

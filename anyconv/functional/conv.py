@@ -10,6 +10,7 @@ import torch
 from anyconv._spec import check_bool, check_conv_tensors, check_float_tensor, fail
 from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
+from anyconv.functional.precision import autocast_operands
 from anyconv.padding import ConvSpec, conv_spec, document_rules
 
 # ConvSpec and conv_spec live in anyconv.padding and stay importable from here.
@@ -72,6 +73,7 @@ def conv(
         >>> torch.allclose(a, conv(x, w, padding="full", algorithm="im2col"), atol=1e-4)
         True
     """
+    x, weight, bias = autocast_operands(x, weight, bias)
     check_conv_tensors(x, weight, bias, "conv")
     spec = conv_spec(
         tuple(x.shape),

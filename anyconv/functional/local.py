@@ -16,6 +16,7 @@ import torch
 
 from anyconv._spec import ConvSpec, check_conv_tensors, fail
 from anyconv.functional.conv import conv_spec
+from anyconv.functional.precision import autocast_operands
 from anyconv.padding import pad
 
 
@@ -145,6 +146,7 @@ def locally_connected(
         True
     """
     func = "locally_connected"
+    x, weight, bias = autocast_operands(x, weight, bias)
     ndim = check_conv_tensors(x, weight, bias, func, extra="out_spatial")
     spec = conv_spec(
         tuple(x.shape),

@@ -40,6 +40,7 @@ from anyconv.functional.algorithms.registry import (
     prepare,
 )
 from anyconv.functional.conv import conv_spec
+from anyconv.functional.precision import autocast_operands
 from anyconv.functional.tiled_phases import phase_sizes
 from anyconv.padding import effective_kernel, pad
 
@@ -150,6 +151,7 @@ def tiled_conv(
         True
     """
     func = "tiled_conv"
+    x, weight, bias = autocast_operands(x, weight, bias)
     ndim = check_conv_tensors(x, weight, bias, func, extra="tiles")
     tiles = int_tuple(tiles, ndim, "tiles", func, minimum=1)
     if tuple(weight.shape[2 + ndim :]) != tiles:

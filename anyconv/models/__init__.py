@@ -14,6 +14,7 @@ Example:
 
 from anyconv.models.allcnn import AllCNN
 from anyconv.models.cnn1d import CNN1d
+from anyconv.models.fcn import FCN
 from anyconv.models.inception_net import InceptionTiny
 from anyconv.models.lenet import LeNet5
 from anyconv.models.local_nets import LocallyConnectedNet, TiledNet
@@ -25,11 +26,13 @@ from anyconv.models.registry import (
     list_models,
     register_model,
 )
+from anyconv.models.resnet1d import ResidualBlock1d, ResNet1d
 from anyconv.models.tcn import TCN, TemporalBlock
 from anyconv.models.video import C3D, Frame2D
 
 __all__ = [
     "C3D",
+    "FCN",
     "MLP",
     "TCN",
     "AllCNN",
@@ -39,6 +42,8 @@ __all__ = [
     "LeNet5",
     "LocallyConnectedNet",
     "MobileNetTiny",
+    "ResNet1d",
+    "ResidualBlock1d",
     "TemporalBlock",
     "TiledNet",
     "create_model",

@@ -48,7 +48,14 @@ RESUME_KEYS = (
     "shift",
     "seed",
     "val_fraction",
+    "image_size",
+    "flip",
+    "crop_scale",
+    "test_fraction",
 )
+
+DATA_OPTIONS = ("image_size", "flip", "crop_scale", "test_fraction", "stream", "workers")
+"""The settings that go to the data loader (:meth:`TrainConfig.data_options`)."""
 
 
 @dataclass
@@ -90,8 +97,9 @@ class TrainConfig:
         eval_batch_size: samples per forward pass when evaluating.
         val_fraction: share of the training split held out for validation, stratified by
             class and drawn from ``data_seed``; default 0.1 for data sets without a
-            validation split of their own. 0: none (the test split is then evaluated
-            after every epoch and the last model kept).
+            validation split of their own (0 in the recipe of fcn and resnet1d on ucr:
+            data). 0: none (the test split is then evaluated after every epoch and the
+            last model kept).
         keep: the model the run keeps (``model.safetensors``) and tests once at the end:
             best (highest validation accuracy, ties to lower loss) or last; default best
             when there is a validation split.
@@ -100,9 +108,29 @@ class TrainConfig:
         threads: CPU threads of PyTorch (``torch.set_num_threads``, for the whole
             process); default what torch picks. On a busy machine fewer threads than
             cores can train several times faster.
+        eval_every: evaluate (the validation split, or the test split when there is
+            none), write the checkpoint and the run's files every this many epochs and
+            after the last; epochs in between have no evaluation figures in the history,
+            and ``patience`` counts only evaluated epochs. For many short epochs.
+        image_size: H or H,W: ``folder:`` images of any size are resized (shorter side)
+            and centre-cropped to it for testing, random-resized-cropped for training,
+            then normalised per channel by the training split's mean and standard
+            deviation (stored in the run for evaluate and predict); default: images as
+            they are, all of one size.
+        flip: mirror ``folder:`` training images left-right at random.
+        crop_scale: smallest area of a random training crop of ``image_size``, as a
+            fraction of the image.
+        test_fraction: share of each class of a ``folder:`` without a test folder held
+            out as its test split, stratified and drawn from ``data_seed``.
+        stream: decode ``folder:`` images from disk in every epoch (through ``workers``
+            processes) rather than holding them decoded in memory; default: stream when
+            they would fill more than a quarter of the free memory.
+        workers: processes decoding streamed or transformed images (0: the training
+            process itself); default CPUs - 1, at most 4. Does not change the results.
 
-    ``epochs``, ``batch_size``, ``lr`` and ``augment`` left at ``None`` take the default
-    recipe of the model and data (:func:`anyconv.train.recipes.recipe`).
+    ``epochs``, ``batch_size``, ``lr``, ``augment``, ``weight_decay`` and ``val_fraction``
+    left at ``None`` take the default recipe of the model and data, where it has one
+    (:func:`anyconv.train.recipes.recipe`).
 
     Example:
         >>> TrainConfig(model="lenet5", epochs=2).to_dict()["optimizer"]
@@ -120,7 +148,7 @@ class TrainConfig:
     lr: float | None = None
     optimizer: str = "adamw"
     momentum: float = 0.9
-    weight_decay: float = 1e-4
+    weight_decay: float | None = None
     schedule: str = "cosine"
     augment: bool | None = None
     shift: int = 1
@@ -138,6 +166,13 @@ class TrainConfig:
     keep: str | None = None
     patience: int = 0
     threads: int | None = None
+    eval_every: int = 1
+    image_size: list[int] | None = None
+    flip: bool = False
+    crop_scale: float = 0.08
+    test_fraction: float = 0.2
+    stream: bool | None = None
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str) and isinstance(self.data, str):
@@ -179,7 +214,7 @@ class TrainConfig:
         check_int(self.patience, "patience", func, minimum=0, note="0: never stop early")
         if self.val_fraction is not None:
             check_real(self.val_fraction, "val_fraction", func, minimum=0, below=1)
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every"):
             check_int(getattr(self, name), name, func, minimum=1)
         for name in ("seed", "data_seed"):
             check_int(
@@ -188,7 +223,7 @@ class TrainConfig:
         check_int(self.shift, "shift", func, minimum=0)
         for name in ("lr", "momentum", "weight_decay"):
             check_real(getattr(self, name), name, func, minimum=0, below=math.inf)
-        for name in ("augment", "amp", "resume", "overwrite", "force", "quiet", "pictures"):
+        for name in ("augment", "amp", "resume", "overwrite", "force", "quiet", "pictures", "flip"):
             check_bool(getattr(self, name), name, func)
         for name, allowed in CHOICES.items():
             if getattr(self, name) is None and name in OPTIONAL_CHOICES:
@@ -201,6 +236,7 @@ class TrainConfig:
             raise fail(func, "out", "a folder path or None", self.out, TypeError)
         if not isinstance(self.model_kwargs, dict):
             raise fail(func, "model_kwargs", "a dict", self.model_kwargs, TypeError)
+        self._validate_data_options()
         reserved = {"in_channels", "num_classes", "input_size"} & set(self.model_kwargs)
         if reserved:
             raise fail(
@@ -209,6 +245,42 @@ class TrainConfig:
                 "free of in_channels/num_classes/input_size (they come from the data)",
                 self.model_kwargs,
             )
+
+    def _validate_data_options(self) -> None:
+        from anyconv.data.transforms import image_size
+
+        func = "TrainConfig"
+        size = image_size(self.image_size, func)
+        self.image_size = list(size) if size else None  # JSON keeps lists: resume compares
+        if check_real(self.crop_scale, "crop_scale", func, above=0) > 1:
+            raise fail(func, "crop_scale", "a fraction 0 < f <= 1", self.crop_scale)
+        check_real(self.test_fraction, "test_fraction", func, above=0, below=1)
+        if self.stream is not None:
+            check_bool(self.stream, "stream", func)
+        if self.workers is not None:
+            check_int(self.workers, "workers", func, minimum=0)
+
+    def data_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`anyconv.data.load_dataset` for ``data``: each
+        :data:`DATA_OPTIONS` setting its loader takes, and any other one set to a value
+        other than its default (which the loader then refuses, naming it).
+
+        Example:
+            >>> TrainConfig(data="digits").data_options()
+            {}
+            >>> TrainConfig(data="folder:photos", image_size=32).data_options()["image_size"]
+            [32, 32]
+        """
+        from anyconv.data.base import loader_options
+
+        taken = loader_options(self.data)
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        options = {
+            name: getattr(self, name)
+            for name in DATA_OPTIONS
+            if name in taken or getattr(self, name) != defaults[name]
+        }
+        return {k: v for k, v in options.items() if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (only primitives and containers of them)."""

@@ -51,10 +51,10 @@ def normalize(x: torch.Tensor, normalization: dict[str, Any], raw: bool = True) 
     """
     x = x.float()
     if raw and normalization.get("per_sample") == "znorm":
-        from anyconv.data.ucr import _normalise
+        from anyconv.data.ucr import znormalise
 
-        flat = x.reshape(x.shape[0] * x.shape[1], -1).double().numpy()
-        x = torch.from_numpy(_normalise(flat).astype(np.float32)).view(x.shape)
+        flat = x.reshape(x.shape[0], x.shape[1], -1).double().numpy()
+        x = torch.from_numpy(znormalise(flat).astype(np.float32)).view(x.shape)
     if raw and normalization.get("divide"):
         x = x / float(normalization["divide"])
     if "mean" in normalization and "std" in normalization:
@@ -131,7 +131,7 @@ def read_inputs(
         )
     record = config.get("input", {})
     normalization = record.get("normalization", {})
-    x = load_inputs([path], config["input_shape"])
+    x = load_inputs([path], config["input_shape"], config.get("data_options"))
     raw = path.suffix.lower() == ".npy" and not scaled
     x = normalize(x, normalization, raw=raw)
     if not torch.isfinite(x).all():

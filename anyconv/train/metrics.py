@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,6 @@ def _xy(data: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
 
 
-@torch.no_grad()
 def evaluation_sums(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -63,14 +62,31 @@ def evaluation_sums(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed loss, correct count, sample count ``(3,)`` float64 and the confusion matrix
     ``(K, K)`` int64 on ``device``: sums, so processes holding shards can all-reduce them."""
+    batches = (
+        (x[start : start + batch_size], y[start : start + batch_size])
+        for start in range(0, len(x), batch_size)
+    )
+    return batch_sums(model, batches, num_classes, device, amp_dtype)
+
+
+@torch.no_grad()
+def batch_sums(
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`evaluation_sums` over ``(x, y)`` batches from any source (a streamed
+    dataset's ``batches``)."""
     sums = torch.zeros(3, dtype=torch.float64, device=device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.int64, device=device)
     was_training = model.training
     model.eval()
     try:
-        for start in range(0, len(x), batch_size):
-            xb = x[start : start + batch_size].to(device, non_blocking=True)
-            yb = y[start : start + batch_size].to(device, non_blocking=True)
+        for xb, yb in batches:
+            xb = xb.to(device, non_blocking=True)
+            yb = yb.to(device, non_blocking=True)
             with autocast(device, amp_dtype):
                 logits = model(xb)
             logits = logits.float()
@@ -95,8 +111,10 @@ def evaluate(
 
     Args:
         model: maps ``(N, C, *spatial)`` to logits ``(N, K)``.
-        data: a :class:`~anyconv.data.base.Splits` (``split`` picks ``"test"`` or
-            ``"train"``) or a pair ``(x, y)`` with ``x (N, C, *spatial)``, ``y (N,)`` int64.
+        data: a :class:`~anyconv.data.base.Splits` or
+            :class:`~anyconv.data.image_folder.ImageFolderSplits` (``split`` picks
+            ``"test"`` or ``"train"``) or a pair ``(x, y)`` with ``x (N, C, *spatial)``,
+            ``y (N,)`` int64.
         batch_size: samples per forward pass.
         device: where to compute; default: where the model's parameters are.
 
@@ -110,9 +128,16 @@ def evaluate(
         >>> out["confusion"].shape, out["samples"]
         (torch.Size([3, 3]), 10)
     """
-    x, y = _xy(data, split)
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
+    if hasattr(data, "batches") and not hasattr(data, f"x_{split}"):  # [h-data] streamed
+        if split not in ("test", "train"):
+            raise fail("evaluate", "split", "'test' or 'train'", split)
+        labels = getattr(data, f"y_{split}")
+        batches = data.batches(split, torch.arange(len(labels)), batch_size)
+        sums, confusion = batch_sums(model, batches, int(data.num_classes), device)
+        return summarize(sums, confusion)
+    x, y = _xy(data, split)
     num_classes = getattr(data, "num_classes", None)
     if num_classes is None:
         with torch.no_grad():

@@ -9,6 +9,7 @@
       metrics.json       final figures and the per-epoch history
       metrics.csv        the history, one row per epoch
       history.png, confusion.png, filters.png, feature_maps.png, samples.png
+      cam.png            class activation maps, for networks that support them (fcn, resnet1d)
 
 :class:`RunFolder` is the one place that knows these names and formats. It takes plain
 values (dicts, tensors, a model) and never reads a trainer; :func:`load_run` reopens a
@@ -49,7 +50,14 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 METRICS = "metrics.json"
 METRICS_CSV = "metrics.csv"
-PICTURES = ("history.png", "confusion.png", "filters.png", "feature_maps.png", "samples.png")
+PICTURES = (
+    "history.png",
+    "confusion.png",
+    "filters.png",
+    "feature_maps.png",
+    "samples.png",
+    "cam.png",  # networks that support class activation maps only (fcn, resnet1d)
+)
 LOCK = ".lock"
 RUNS_ROOT = Path("runs")
 
@@ -80,7 +88,9 @@ def run_config(
 
     ``data`` is the :class:`~anyconv.data.base.Splits` trained on (its name, kind, input
     shape, classes); ``train`` the :class:`~anyconv.train.TrainConfig` as a dict; ``extra``
-    adds keys (``input``: the input normalisation and value range).
+    adds keys (``input``: the input normalisation and value range; ``data_options``: the
+    loader options that ``evaluate`` and ``predict`` repeat, such as a folder's held-out
+    test split and image transform).
     """
     return {
         "model": model,
@@ -331,6 +341,12 @@ class RunFolder:
                 f"{path}: malformed run config, 'class_names' must be a list of "
                 f"'num_classes' ({config['num_classes']}) names; got {given}"
             )
+        for key in ("data_options", "input"):  # optional: older runs have none
+            if not isinstance(config.get(key, {}), dict):
+                raise ValueError(
+                    f"{path}: malformed run config, '{key}' must be a JSON object; "
+                    f"got {config[key]!r}"
+                )
         return config
 
     def load_model(
@@ -404,8 +420,6 @@ def history_jobs(
     steps: Sequence[float],
     confusion: torch.Tensor | None,
     class_names: Sequence[str],
-    model: torch.nn.Module,
-    sample: torch.Tensor,
     title: str | None = None,
     test: tuple[int, float, float] | None = None,
 ) -> dict[str, Callable[[Path], Any]]:

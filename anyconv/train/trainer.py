@@ -1,4 +1,6 @@
-"""The training loop: in-memory tensors, a seeded permutation per epoch, no DataLoader.
+"""The training loop: a seeded permutation per epoch over in-memory tensors, or over the
+samples of data read in batches (streamed or transformed image folders, decoded by
+``DataLoader`` worker processes in the order the trainer draws).
 
 Reproducibility and resumption rest on three rules:
 
@@ -7,7 +9,9 @@ Reproducibility and resumption rest on three rules:
   checkpoint stores -- so a resumed run redraws exactly the epoch it lost;
 - the global torch RNG (dropout) is reseeded at each epoch start from
   ``(seed, epoch, rank)``, so it needs no state from a killed process;
-- the learning rate is a pure function of the step counter (``schedule.lr_factor``).
+- the learning rate is a pure function of the step counter (``schedule.lr_factor``);
+- a sample's random transform (crop, flip) is seeded by ``(seed, epoch, sample)``, so it is
+  the same whichever process decodes it and whether it came from memory or disk.
 
 A run killed mid-epoch and resumed restarts that epoch from its beginning and ends with
 bitwise the same weights as an uninterrupted run on the same device and thread count.
@@ -32,7 +36,7 @@ from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
 from anyconv.train.inputs import data_fingerprint, describe_change, input_record
-from anyconv.train.metrics import autocast, evaluation_sums, summarize
+from anyconv.train.metrics import autocast, batch_sums, evaluation_sums, summarize
 from anyconv.train.progress import PhaseClock, TrainingProgress
 from anyconv.train.recipes import EXAMPLE_DATA
 from anyconv.train.run import RunFolder, history_jobs, run_config
@@ -40,6 +44,7 @@ from anyconv.train.schedule import lr_factor
 from anyconv.train.validation import Keeper, stratified_split
 
 CHECK_EVERY = 16  # steps between loss checks / progress updates: one device sync each
+INPUT_SAMPLES = 512  # training inputs of streamed data that config.json's input record sums
 STEP_POINTS = 200  # per-step losses kept per epoch (bin means), for the history picture
 
 
@@ -118,6 +123,9 @@ class Trainer:
                 _check_model_name(config)
             with self.clock("data"):
                 self.data = data if data is not None else self._load_data()
+            from anyconv.data import check_trainable
+
+            check_trainable(self.data)  # one class: it would reach 100% and learn nothing
             self.clock.start("build")
             if model is None:
                 from anyconv.models.options import check_model_fits
@@ -158,7 +166,8 @@ class Trainer:
     def _load_data(self) -> Any:
         from anyconv.data import load_dataset
 
-        return load_dataset(self.config.data, seed=self.config.data_seed)
+        config = self.config
+        return load_dataset(config.data, seed=config.data_seed, **config.data_options())
 
     def _build_model(
         self, model: torch.nn.Module | None
@@ -192,20 +201,24 @@ class Trainer:
         )
 
     def _place_data(self) -> None:
-        """The validation split, training tensors on the device and the step plan."""
+        """The validation split, the training data (tensors on the device, or the indices
+        of samples that ``data.batches`` reads) and the step plan."""
         config, data = self.config, self.data
-        x_train, y_train = data.x_train, data.y_train
+        self.in_memory = hasattr(data, "x_train")  # else read through data.batches
+        y_train = data.y_train
         own = getattr(data, "x_val", None)
         if own is not None and config.val_fraction is None:
-            x_val, y_val = own, data.y_val
+            keep, held = torch.arange(len(y_train)), torch.zeros(0, dtype=torch.long)
+            self.x_val, self.y_val = own, data.y_val
         else:
             fraction = 0.1 if config.val_fraction is None else config.val_fraction
             keep, held = stratified_split(y_train, fraction, config.data_seed)
-            x_val, y_val = x_train[held], y_train[held]
-            if len(held):
-                x_train, y_train = x_train[keep], y_train[keep]
-        self.x_val, self.y_val = x_val, y_val
-        self.has_val = len(y_val) > 0
+            self.x_val = data.x_train[held] if self.in_memory else None
+            self.y_val = y_train[held]
+        # Indices into the data's training split: what is trained on and what validates
+        # (read with the test-time transform: no random crops or flips).
+        self.train_index, self.val_index = keep, held
+        self.has_val = len(self.y_val) > 0
         self.keep = config.keep or ("best" if self.has_val else "last")
         if self.keep == "best" and not self.has_val:
             raise fail(
@@ -214,15 +227,35 @@ class Trainer:
                 "'last' without a validation split (keep 'best' needs val_fraction > 0)",
                 config.keep,
             )
-        self.x_train = x_train.to(self.device)
-        self.y_train = y_train.to(self.device)
-        self.augment = config.augment and config.shift > 0 and data.kind in ("image", "video")
+        subset = len(held) > 0  # else the whole split, uncopied
+        self.x_train = None
+        if self.in_memory:
+            self.x_train = (data.x_train[keep] if subset else data.x_train).to(self.device)
+        self.y_train = (y_train[keep] if subset else y_train).to(self.device)
+        self.augment = (
+            config.augment
+            and config.shift > 0
+            and data.kind in ("image", "video")
+            and not getattr(data, "augments", False)  # it crops at random itself
+        )
         self.batch = max(1, config.batch_size // self.dist.world_size)  # per process
-        shard_size = len(D.shard(torch.arange(len(self.x_train)), self.dist))
+        shard_size = len(D.shard(torch.arange(len(self.y_train)), self.dist))
         self.steps_per_epoch = math.ceil(shard_size / self.batch)
         self.samples_per_epoch = shard_size * self.dist.world_size
         self.total_steps = self.steps_per_epoch * config.epochs
-        self.input_record = input_record(x_train, getattr(data, "normalization", {}))
+
+    @functools.cached_property
+    def input_record(self) -> dict[str, Any]:
+        """``config.json``'s ``input``: the data's normalisation and the range of the
+        training inputs (of up to :data:`INPUT_SAMPLES` of them, evenly spread, when they
+        are read through ``data.batches``)."""
+        normalization = getattr(self.data, "normalization", {})
+        if self.x_train is not None:
+            return input_record(self.x_train, normalization)
+        index = self.train_index
+        index = index[:: max(1, len(index) // INPUT_SAMPLES)][:INPUT_SAMPLES]
+        batches = self.data.batches("train", index, self.config.eval_batch_size)
+        return input_record(torch.cat([x for x, _ in batches]), normalization)
 
     def _choose_folder(self) -> RunFolder:
         config = self.config
@@ -372,7 +405,7 @@ class Trainer:
     def _draw_epoch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The epoch's random choices, all drawn up front from the generator: the same on
         every rank (shared seed), then sharded."""
-        n = len(self.x_train)
+        n = len(self.y_train)
         order = torch.randperm(n, generator=self.generator)
         offsets = None
         if self.augment:
@@ -422,9 +455,23 @@ class Trainer:
             progress.start(epoch, steps)
         self.model.train()
         checked = 0
+        loaded = None
+        if self.x_train is None:  # read in the order drawn, decoded by worker processes
+            loaded = self.data.batches(
+                "train",
+                self.train_index[order.cpu()],
+                batch,
+                epoch=epoch,
+                seed=config.seed if config.augment else None,  # None: the test transform
+                pin_memory=self.device.type == "cuda",
+            )
         for s in range(steps):
             index = order[s * batch : (s + 1) * batch]
-            xb, yb = self.x_train[index], self.y_train[index]
+            yb = self.y_train[index]
+            if loaded is None:
+                xb = self.x_train[index]
+            else:
+                xb = next(loaded)[0].to(self.device, non_blocking=True)
             if offsets is not None:
                 xb = random_shift(xb, offsets[index], config.shift)
             self._set_lr()
@@ -482,16 +529,27 @@ class Trainer:
         """Sums ``(loss, correct, n)`` and confusion over the ``"test"`` or ``"val"``
         split, each rank taking every ``world_size``-th sample and all-reducing."""
         rank, world = self.dist.rank, self.dist.world_size
-        x, y = (self.data.x_test, self.data.y_test) if split == "test" else (self.x_val, self.y_val)
-        sums, confusion = evaluation_sums(
-            self.core,
-            x[rank::world],
-            y[rank::world],
-            self.data.num_classes,
-            self.config.eval_batch_size,
-            self.device,
-            self.amp_dtype,
-        )
+        config, data = self.config, self.data
+        if split == "test":
+            x, y, part, index = getattr(data, "x_test", None), data.y_test, "test", None
+        else:
+            x, y, part, index = self.x_val, self.y_val, "train", self.val_index
+        if x is not None:
+            sums, confusion = evaluation_sums(
+                self.core,
+                x[rank::world],
+                y[rank::world],
+                data.num_classes,
+                config.eval_batch_size,
+                self.device,
+                self.amp_dtype,
+            )
+        else:  # this rank's share, read with the test-time transform
+            index = torch.arange(len(y)) if index is None else index
+            batches = data.batches(part, index[rank::world], config.eval_batch_size)
+            sums, confusion = batch_sums(
+                self.core, batches, data.num_classes, self.device, self.amp_dtype
+            )
         D.all_reduce(sums, self.dist)
         D.all_reduce(confusion, self.dist)
         return sums, confusion
@@ -546,7 +604,17 @@ class Trainer:
             data=self.data,
             train=self.config.to_dict(),
             input=self.input_record,
+            data_options=self.data_options(),
         )
+
+    def data_options(self) -> dict[str, Any]:
+        """What ``evaluate`` and ``predict`` must repeat to see the data as this run did:
+        the loader options that decide its splits and transform (not how it was read:
+        ``stream``, ``workers``) and the data's own (the transform's mean and std)."""
+        options = self.config.data_options()
+        options = {k: v for k, v in options.items() if k not in ("stream", "workers")}
+        own = self.data.options() if callable(getattr(self.data, "options", None)) else {}
+        return {**options, **own}
 
     def _save(self, status: str, model: bool = True, **extra: Any) -> dict[str, Any]:
         """Rank 0's files after an epoch or at the end: metrics and, with ``model``,
@@ -577,15 +645,20 @@ class Trainer:
             D.teardown(self.dist)
 
     def _run_epoch(self, epoch: int, progress: TrainingProgress) -> None:
+        config = self.config
         with self.clock("train"):
             row = self.train_epoch(epoch, progress)
         start = time.perf_counter()
         split = "val" if self.has_val else "test"
-        with self.clock("evaluate"):
-            result = self.evaluate(split)
-        figures = summarize(*result)
-        if not self.has_val:
-            self.last_eval = result  # the last model is kept and was just tested
+        # Evaluated (and checkpointed) every eval_every epochs and after the last.
+        due = epoch % config.eval_every == 0 or epoch == config.epochs
+        figures: dict[str, Any] = {"loss": None, "accuracy": None}
+        if due:
+            with self.clock("evaluate"):
+                result = self.evaluate(split)
+            figures = summarize(*result)
+            if not self.has_val:
+                self.last_eval = result  # the last model is kept and was just tested
         self.epoch = epoch
         self.step_losses.append(row.pop("step_losses"))
         entry = {
@@ -599,11 +672,12 @@ class Trainer:
             "eval_seconds": time.perf_counter() - start,
         }
         self.history.append(entry)
-        improved = self.has_val and self.keeper.update(epoch, figures["accuracy"], figures["loss"])
+        validated = due and self.has_val
+        improved = validated and self.keeper.update(epoch, figures["accuracy"], figures["loss"])
         if improved and self.keep == "best":
             self.best_state = {k: v.detach().clone() for k, v in self.core.state_dict().items()}
-        self.stopped = self.has_val and self.keeper.should_stop(epoch)
-        if self.dist.main:
+        self.stopped = validated and self.keeper.should_stop(epoch)
+        if self.dist.main and due:
             with self.clock("checkpoint"):
                 self.folder.save_checkpoint(self.state_dict())
                 if self.replacing:  # the earlier run's checkpoint is gone: its pictures too
@@ -613,7 +687,7 @@ class Trainer:
         progress.epoch_line({**entry, "samples": row["samples"]})
         if self.stopped:
             self.console.print(
-                f"stopping early: no better validation accuracy for {self.config.patience} "
+                f"stopping early: no better validation accuracy for {config.patience} "
                 f"epochs (best: epoch {self.keeper.epoch}, {self.keeper.accuracy:.2%})",
                 highlight=False,
             )
@@ -631,19 +705,17 @@ class Trainer:
         pictures = []
         if self.config.pictures:
             self.clock.start("pictures")
+            from anyconv import viz
+
             test = summarize(*self.last_eval)
             jobs = history_jobs(
                 self.history,
                 self.step_losses,
                 test["confusion"],
                 self.data.class_names,
-                self.core,
-                self.data.x_test[0],
-                title=f"{self.config.model} on {self.config.data}",
+                title=f"{self.config.model} on {viz.data_label(self.config.data)}",
                 test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
-            from anyconv import viz
-
             trained = f"{self.config.model} trained on {viz.data_label(self.config.data)}"
             jobs.update(viz.network_jobs(self.core, self.data, title=trained))
             pictures = self.folder.write_pictures(jobs)

@@ -10,6 +10,7 @@ Example:
 """
 
 from anyconv.viz.animate import ConvAnimation, ConvFrame, animate_conv, conv_windows
+from anyconv.viz.cam import class_activation_maps, plot_cam
 from anyconv.viz.curves import plot_confusion, plot_history
 from anyconv.viz.equivariance import plot_equivariance
 from anyconv.viz.fields import plot_receptive_field
@@ -32,6 +33,7 @@ __all__ = [
     "FeatureMap",
     "activations",
     "animate_conv",
+    "class_activation_maps",
     "conv_layers",
     "conv_windows",
     "data_label",
@@ -39,6 +41,7 @@ __all__ = [
     "feature_maps",
     "first_conv_weight",
     "network_jobs",
+    "plot_cam",
     "plot_confusion",
     "plot_conv_matrix",
     "plot_equivariance",

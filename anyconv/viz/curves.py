@@ -124,9 +124,10 @@ def history_figure(
             if all(v is None for v in values):
                 continue
             per_epoch = name + (", epoch mean" if prefix == "" else "")
-            ax.plot(
-                epochs,
-                [float("nan") if v is None else v for v in values],
+            shown = [(e, v) for e, v in zip(epochs, values, strict=True) if v is not None]
+            ax.plot(  # epochs without an evaluation (--eval-every) are left out, not gaps
+                [e for e, _ in shown],
+                [v for _, v in shown],
                 marker="o",
                 markersize=4,
                 linestyle="--" if prefix == "" and ys and metric == "loss" else "-",

@@ -1,5 +1,6 @@
 """The pictures of a trained network that a run folder holds: the first layer's filters,
-the feature maps of every convolution layer for a test sample, and a grid of samples."""
+the feature maps of every convolution layer for a test sample, a grid of samples, and the
+class activation maps of networks that support them."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from typing import Any
 
 import torch
 
+from anyconv.data.base import first_samples
+from anyconv.viz.cam import cam_examples, plot_cam, supports_cam
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import conv_layers, plot_feature_maps
 from anyconv.viz.samples import plot_samples
 
-NETWORK_PICTURES = ("filters.png", "feature_maps.png", "samples.png")
+NETWORK_PICTURES = ("filters.png", "feature_maps.png", "samples.png", "cam.png")
+SHOWN_SAMPLES = 24  # samples.png
+CAM_CANDIDATES = 512  # test samples searched for one series per class, when streamed
 
 
 def data_label(spec: str) -> str:
@@ -31,12 +36,15 @@ def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[
     """The run folder's pictures of a network as ``name -> draw(path)``: ``filters.png``
     (the first convolution layer's kernels), ``feature_maps.png`` (every convolution
     layer's maps for the first test sample, with its true and predicted class) -- both only
-    for a network with a convolution layer -- and ``samples.png`` (the first training
-    samples with their classes).
+    for a network with a convolution layer --, ``samples.png`` (the first training samples
+    with their classes) and, for a network on sequences that supports class activation maps
+    (:func:`~anyconv.viz.cam.supports_cam`: fcn, resnet1d), ``cam.png`` (the first test
+    series of each class coloured by them).
 
     Args:
         model: the trained network.
-        data: an :class:`anyconv.data.Splits`.
+        data: an :class:`anyconv.data.Splits`, or data read through ``batches`` (a
+            streamed image folder: samples get its test-time transform).
         title: what was trained on what, e.g. ``"lenet5 trained on digits"``.
 
     Example:
@@ -46,22 +54,43 @@ def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[
         >>> list(network_jobs(net, Splits(x, y, x, y, 2, "image", "random")))
         ['filters.png', 'feature_maps.png', 'samples.png']
     """
-    sample, target = data.x_test[0], int(data.y_test[0])
-    jobs = {}
+
+    def test_sample() -> tuple[torch.Tensor, int]:
+        x, y = first_samples(data, "test", 1)
+        return x[0], int(y[0])
+
+    def filters(path: Path) -> Any:
+        weight = first_conv_weight(model, test_sample()[0])
+        return plot_filters(weight, path, title=f"{title}, first convolution layer")
+
+    def maps(path: Path) -> Any:
+        sample, target = test_sample()
+        return plot_feature_maps(
+            model, sample, path, title=title, class_names=data.class_names, target=target
+        )
+
+    def samples(path: Path) -> Any:
+        x, y = first_samples(data, "train", SHOWN_SAMPLES)
+        return plot_samples(
+            x,
+            y,
+            path,
+            class_names=data.class_names,
+            title=f"{data_label(data.name)}, training set",
+            total=len(data.y_train),
+        )
+
+    def cam(path: Path) -> Any:
+        x = getattr(data, "x_test", None)
+        x, y = (x, data.y_test) if x is not None else first_samples(data, "test", CAM_CANDIDATES)
+        return plot_cam(model, *cam_examples(x, y), path, data.class_names)
+
+    jobs: dict[str, Any] = {}
     if conv_layers(model):  # a network without convolutions (an MLP) has neither picture
-        jobs["filters.png"] = lambda p: plot_filters(
-            first_conv_weight(model, sample), p, title=f"{title}, first convolution layer"
-        )
-        jobs["feature_maps.png"] = lambda p: plot_feature_maps(
-            model, sample, p, title=title, class_names=data.class_names, target=target
-        )
-    jobs["samples.png"] = lambda p: plot_samples(
-        data.x_train,
-        data.y_train,
-        p,
-        class_names=data.class_names,
-        title=f"{data_label(data.name)}, training set",
-    )
+        jobs.update({"filters.png": filters, "feature_maps.png": maps})
+    jobs["samples.png"] = samples
+    if supports_cam(model) and data.kind == "sequence":
+        jobs["cam.png"] = cam
     return jobs
 
 

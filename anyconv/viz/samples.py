@@ -20,6 +20,7 @@ def plot_samples(
     class_names: Sequence[str] | None = None,
     title: str = "",
     max_samples: int = 24,
+    total: int | None = None,
 ) -> Path:
     """The first samples of a dataset, each titled with its class.
 
@@ -34,6 +35,8 @@ def plot_samples(
         class_names: names for the class indices.
         title: what the samples are, e.g. ``"digits, training set"``.
         max_samples: at most this many samples.
+        total: the size of the set the samples were taken from, for the title (default
+            ``len(x)``).
 
     Returns:
         ``path``.
@@ -53,9 +56,9 @@ def plot_samples(
             x,
             TypeError if not isinstance(x, torch.Tensor) else ValueError,
         )
-    total = len(x)
+    total = len(x) if total is None else max(int(total), len(x))
     video = x.dim() == 5
-    count = min(total, 6 if video else max_samples)
+    count = min(len(x), 6 if video else max_samples)
     x = x[:count].detach().float().cpu()
     names = list(class_names or [])
 

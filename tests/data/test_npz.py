@@ -146,7 +146,11 @@ def test_bad_shapes_and_kinds(tmp_path):
 
 
 def test_pickled_objects_are_refused(tmp_path):
-    _error(tmp_path, "not a readable .npz file", x_train=np.array([{}, {}, {}, {}], object))
+    _error(
+        tmp_path,
+        "x_train holds Python objects (dtype object), which anyconv never loads",
+        x_train=np.array([{}, {}, {}, {}], object),
+    )
 
 
 def test_not_an_npz_file(tmp_path):

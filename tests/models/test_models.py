@@ -41,6 +41,8 @@ MORE_INPUTS = {
     "locally_connected_net": IMAGES,
     "tiled_net": IMAGES,
     "mlp": [*IMAGES, SEQUENCE, VIDEO],
+    "fcn": [SEQUENCE, (3, 25)],  # any length, several channels
+    "resnet1d": [SEQUENCE, (3, 25)],
 }
 CASES = [
     (name, shape)

@@ -1,12 +1,10 @@
 """Two processes under torchrun (gloo on CPU) train to the accuracy of one process."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch.distributed as dist
+from toys import torchrun_results
 
 from anyconv.train import TrainConfig, train
 
@@ -31,29 +29,7 @@ print("RESULT", json.dumps({"rank": int(__import__("os").environ["RANK"]),
     reason="needs torch.distributed with gloo",
 )
 def test_two_process_torchrun_matches_one_process(tmp_path, script, digits, make_model):
-    job = script(BODY)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launched = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            job,
-            str(tmp_path / "ddp"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert launched.returncode == 0, launched.stderr[-3000:]
-    results = [
-        json.loads(line.split(" ", 1)[1])
-        for line in launched.stdout.splitlines()
-        if line.startswith("RESULT ")
-    ]
+    results = torchrun_results(script(BODY), str(tmp_path / "ddp"), timeout=180)
     assert sorted(r["rank"] for r in results) == [0, 1]
     assert all(r["world_size"] == 2 for r in results)
     assert results[0]["test_accuracy"] == results[1]["test_accuracy"]  # all-reduced

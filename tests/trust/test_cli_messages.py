@@ -91,6 +91,13 @@ FLAG_VALUES = {
     "keep": [("best", "best"), ("last", "last")],
     "patience": [("0", 0), ("2", 2)],
     "threads": [("1", 1)],
+    "eval_every": [("1", 1), ("3", 3)],
+    "image_size": [("32", [32, 32]), ("24,32", [24, 32])],
+    "flip": [(True, True), (False, False)],
+    "crop_scale": [("1", 1.0), ("0.5", 0.5)],
+    "test_fraction": [("0.5", 0.5)],
+    "stream": [(True, True), (False, False)],
+    "workers": [("0", 0), ("2", 2)],
 }
 
 

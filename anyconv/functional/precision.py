@@ -1,0 +1,46 @@
+"""Mixed precision: the operators with weights follow ``torch.autocast`` as PyTorch's own
+convolutions do.
+
+Under autocast, PyTorch runs a convolution in the autocast dtype (float16 or bfloat16),
+casting its float32 operands; the output of one layer is then in that dtype while the next
+layer's weight stays float32. anyconv's operators cast the same way at their entry, so that
+a network of anyconv layers trains with ``--amp`` like one of ``torch.nn`` layers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+_CASTABLE = (torch.float32, torch.float16, torch.bfloat16)
+"""Dtypes autocast lowers; float64 stays as it is (as in PyTorch's autocast)."""
+
+
+def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
+    """``tensors`` cast to the autocast dtype of the first one's device when autocast is on
+    there; unchanged otherwise (and anything that is not a floating tensor of
+    :data:`_CASTABLE` stays as it is, for the argument checks to report).
+
+    Example:
+        >>> x, w = torch.randn(1, 1, 4, 4).bfloat16(), torch.randn(1, 1, 3, 3)
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+        ...     cast = autocast_operands(x, w, None)
+        >>> [None if t is None else t.dtype for t in cast]
+        [torch.bfloat16, torch.bfloat16, None]
+        >>> autocast_operands(x, w)[1].dtype
+        torch.float32
+    """
+    first = tensors[0]
+    if not isinstance(first, torch.Tensor):
+        return tensors
+    device = first.device.type
+    if not torch.is_autocast_enabled(device):
+        return tensors
+    dtype = torch.get_autocast_dtype(device)
+    return tuple(
+        t.to(dtype)
+        if isinstance(t, torch.Tensor) and t.dtype in _CASTABLE and t.device == first.device
+        else t
+        for t in tensors
+    )
