@@ -711,6 +711,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
     from anyconv.experiments import get_experiment, list_experiments, run_experiment
     from anyconv.experiments.report import rich_table, verdict
     from anyconv.experiments.runner import progress_bar
+    from anyconv.train.config import MAX_THREADS
 
     if args.name == "list":
         table = Table(title="experiments (anyconv experiment NAME [--quick])")
@@ -722,7 +723,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
         return 0
     names = list(list_experiments()) if args.name == "all" else [get_experiment(args.name).name]
     if args.threads is not None:
-        check_int(args.threads, "--threads", "anyconv experiment", minimum=1)
+        check_int(args.threads, "--threads", "anyconv experiment", minimum=1, maximum=MAX_THREADS)
         torch.set_num_threads(args.threads)
     done = []
     with progress_bar(console) as progress:

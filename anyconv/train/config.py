@@ -29,6 +29,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 OPTIONAL_CHOICES = ("keep",)  # None: decided from the data (see the field's help)
 """The settings limited to a few names, and those names (the CLI's choices too)."""
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
+MAX_THREADS = 1024  # torch.set_num_threads per process; beyond any machine's cores
 
 
 # Changing any of these between a run and its resumption would silently train a different
@@ -210,7 +211,7 @@ class TrainConfig:
             if not isinstance(getattr(self, name), str):
                 raise fail(func, name, "a string", getattr(self, name), TypeError)
         if self.threads is not None:
-            check_int(self.threads, "threads", func, minimum=1, note="or None")
+            check_int(self.threads, "threads", func, minimum=1, maximum=MAX_THREADS, note="or None")
         check_int(self.patience, "patience", func, minimum=0, note="0: never stop early")
         if self.val_fraction is not None:
             check_real(self.val_fraction, "val_fraction", func, minimum=0, below=1)

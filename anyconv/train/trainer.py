@@ -238,6 +238,15 @@ class Trainer:
             and data.kind in ("image", "video")
             and not getattr(data, "augments", False)  # it crops at random itself
         )
+        size = tuple(data.input_shape[-2:])
+        if self.augment and config.shift >= min(size):  # would pad the batch by `shift`
+            raise fail(
+                "train",
+                "shift",
+                f"smaller than the images' height and width {size} (a shift of the whole "
+                "image leaves nothing to see)",
+                config.shift,
+            )
         self.batch = max(1, config.batch_size // self.dist.world_size)  # per process
         shard_size = len(D.shard(torch.arange(len(self.y_train)), self.dist))
         self.steps_per_epoch = math.ceil(shard_size / self.batch)

@@ -223,3 +223,23 @@ def test_a_picture_name_without_suffix_is_reported_as_written(tmp_path, capsys):
     assert main(["matrix", "--out", str(tmp_path / "m")]) == 0
     assert str(tmp_path / "m.png") in " ".join(capsys.readouterr().out.split())
     assert (tmp_path / "m.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--threads", BEYOND_INT64], "'threads' must be an int in 1..1024"),
+        (["--shift", BEYOND_INT64], "'shift' must be smaller than the images' height and width"),
+        (["--shift", "8"], "height and width (8, 8)"),  # would pad each batch by 8 per side
+    ],
+)
+def test_training_settings_beyond_reason_are_refused_before_the_folder(
+    argv, words, tmp_path, capsys
+):
+    """``--threads`` and ``--shift`` beyond int64 leaked "Overflow when unpacking long
+    long"; a shift of a million pixels padded each batch into terabytes."""
+    out = tmp_path / "run"
+    assert main(["train", *argv, "--out", str(out), "--epochs", "1", "--quiet"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error: ") and words in err and "Overflow" not in err
+    assert not out.exists()
