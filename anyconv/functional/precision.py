@@ -35,7 +35,8 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
     if not isinstance(first, torch.Tensor):
         return tensors
     device = first.device.type
-    if not torch.is_autocast_enabled(device):
+    # devices without autocast (meta, used to check arguments without computing) pass as they are
+    if not torch.amp.is_autocast_available(device) or not torch.is_autocast_enabled(device):
         return tensors
     dtype = torch.get_autocast_dtype(device)
     return tuple(
