@@ -35,8 +35,8 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
     if not isinstance(first, torch.Tensor):
         return tensors
     device = first.device.type
-    if not torch.is_autocast_enabled(device):
-        return tensors
+    if not torch.amp.is_autocast_available(device) or not torch.is_autocast_enabled(device):
+        return tensors  # e.g. the meta device has no autocast
     dtype = torch.get_autocast_dtype(device)
     return tuple(
         t.to(dtype)
