@@ -35,9 +35,8 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
     if not isinstance(first, torch.Tensor):
         return tensors
     device = first.device.type
-    # devices without autocast (meta, used to check arguments without computing) pass as they are
     if not torch.amp.is_autocast_available(device) or not torch.is_autocast_enabled(device):
-        return tensors
+        return tensors  # e.g. the meta device has no autocast
     dtype = torch.get_autocast_dtype(device)
     return tuple(
         t.to(dtype)
