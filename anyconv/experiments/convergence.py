@@ -22,7 +22,7 @@ from anyconv.experiments.runner import Context, Outcome
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(QUICK_TRAINING, seeds=3)
-FULL = dict(FULL_TRAINING, train_size=6000, seeds=10)
+FULL = dict(FULL_TRAINING, train_size=6000, seeds=5)
 CURVES = {
     "loss": "training loss",
     "test_loss": "test loss",
