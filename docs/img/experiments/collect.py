@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from make_pictures import shrink  # noqa: E402
+from make_pictures import shrink
 
-from anyconv.experiments import list_experiments  # noqa: E402
-from anyconv.experiments.report import cells  # noqa: E402
+from anyconv.experiments import list_experiments
+from anyconv.experiments.report import cells
 
 OUT = Path(__file__).parent
 
@@ -29,7 +29,8 @@ def command(results: dict) -> str:
     config = results["config"]
     parts = ["anyconv experiment", results["experiment"]]
     if "data" in config:
-        parts.append(f"--data {config['data'].replace('/work/shared/datasets/', '')}")
+        kind = config["data"].partition(":")[0]
+        parts.append(f"--data {kind}:DIR" if kind == "idx" else f"--data {config['data']}")
     parts.append(f"--threads {results['machine']['torch_threads']}")
     return " ".join(parts)
 
@@ -37,6 +38,7 @@ def command(results: dict) -> str:
 def section(results: dict, folder: Path) -> str:
     headers, rows = cells(results["table"], results.get("formats", {}))
     machine = results["machine"]
+    threads = machine["torch_threads"]
     lines = [
         f"## {results['experiment']}",
         "",
@@ -54,7 +56,7 @@ def section(results: dict, folder: Path) -> str:
         "",
         f"**Run.** {results['seconds']:.0f} s wall clock ({results['cpu_seconds']:.0f} s CPU) "
         f"on {machine['cpu_count']} shared CPU cores, torch {machine['torch']}, "
-        f"{machine['torch_threads']} thread(s), load average {machine['load_average_1min']:.1f} "
+        f"{threads} thread{'s' * (threads > 1)}, load average {machine['load_average_1min']:.1f} "
         f"at the start and {machine['load_average_1min_end']:.1f} at the end.",
         "",
     ]
