@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from make_pictures import shrink
 
 from anyconv.experiments import list_experiments
-from anyconv.experiments.report import cells
+from anyconv.experiments.report import markdown_table
 
 OUT = Path(__file__).parent
 
@@ -36,7 +36,6 @@ def command(results: dict) -> str:
 
 
 def section(results: dict, folder: Path) -> str:
-    headers, rows = cells(results["table"], results.get("formats", {}))
     machine = results["machine"]
     threads = machine["torch_threads"]
     lines = [
@@ -46,9 +45,7 @@ def section(results: dict, folder: Path) -> str:
         "",
         f"```bash\n{command(results)}\n```",
         "",
-        "| " + " | ".join(headers) + " |",
-        "|" + "|".join("---" for _ in headers) + "|",
-        *("| " + " | ".join(r) + " |" for r in rows),
+        *markdown_table(results),
         "",
         *(f"- {n}" for n in dict.fromkeys(results.get("notes", []))),
         "",
