@@ -5,7 +5,8 @@ time).
     anyconv experiment NAME --data idx:DIR --out runs/full/NAME --threads 1   # each NAME
     python docs/img/experiments/collect.py runs/full > /tmp/sections.md
 
-The figures are written as palette PNGs (see make_pictures.shrink); the printed sections are
+The figures are written as palette PNGs (make_pictures.shrink, by octree: median cut
+merges the colours of thin lines); the printed sections are
 pasted into docs/experiments.md, which adds the sentence on how strongly each claim held.
 """
 
@@ -62,7 +63,7 @@ def section(results: dict, folder: Path) -> str:
         stem = "" if single else "-" + Path(name).stem
         target = OUT / f"{results['experiment']}{stem}.png"
         shutil.copyfile(folder / name, target)
-        shrink(target)
+        shrink(target, colours=256, method="FASTOCTREE")
         lines.append(f"![{results['experiment']}](img/experiments/{target.name})")
     return "\n".join(lines) + "\n"
 
