@@ -31,7 +31,7 @@ from anyconv.experiments.runner import Context, Outcome
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(QUICK_TRAINING, seeds=2)
-FULL = dict(FULL_TRAINING, seeds=3)
+FULL = dict(FULL_TRAINING, seeds=5)
 
 
 def set_flip(model: torch.nn.Module, flip: bool, *, mirror_weights: bool = False) -> None:
