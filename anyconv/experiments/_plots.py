@@ -16,22 +16,30 @@ def band(
     color: Any,
     *,
     legend_all: bool = False,
+    log: bool = False,
 ) -> None:
     """Mean of ``runs`` (one sequence per seed) as a line labelled ``label``, ± one std as a
     shaded band, each seed as a thin line; ``legend_all`` labels the band and the seed
-    lines too."""
+    lines too. ``log`` draws on a log axis with the mean and std of the logarithms (a
+    geometric mean, a band that stays positive)."""
     from matplotlib.ticker import MaxNLocator
 
     values = np.asarray(runs, dtype=float)
-    mean = values.mean(0)
+    stats = np.log10(values) if log else values
+    mean = stats.mean(0)
     for i, run in enumerate(values):
         seed_label = "each seed" if legend_all and i == 0 else None
         ax.plot(x, run, color=color, lw=0.6, alpha=0.35, label=seed_label)
-    ax.plot(x, mean, color=color, lw=2, label=label)
+    back = (lambda v: 10**v) if log else (lambda v: v)
+    ax.plot(x, back(mean), color=color, lw=2, label=label)
     if len(values) > 1:
-        std = values.std(0, ddof=1)
+        std = stats.std(0, ddof=1)
         band_label = "± 1 std" if legend_all else None
-        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0, label=band_label)
+        ax.fill_between(
+            x, back(mean - std), back(mean + std), color=color, alpha=0.2, lw=0, label=band_label
+        )
+    if log:
+        ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 

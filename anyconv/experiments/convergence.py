@@ -72,12 +72,12 @@ def run(ctx: Context) -> Outcome:
     x = range(1, epochs + 1)
     for ax, (key, label) in zip(axes, CURVES.items(), strict=True):
         scale = 100 if key == "test_accuracy" else 1
-        band(ax, x, [[v * scale for v in c] for c in curves[key]], "mean", "C0", legend_all=True)
+        log = key == "loss"
+        runs = [[v * scale for v in c] for c in curves[key]]
+        band(ax, x, runs, "mean", "C0", legend_all=True, log=log)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label + (" (%)" if scale == 100 else ""))
-        if key == "loss":
-            ax.set_yscale("log")
-        ax.set_title(label)
+        ax.set_title(label + ("\n(log scale: mean and std of the log)" if log else ""))
     axes[0].legend()
     fig.suptitle(
         f"LeNet-5 on {data_label(data)}: {seeds_count(ctx.seeds)} (thin lines), mean and spread"

@@ -134,7 +134,8 @@ def run(ctx: Context) -> Outcome:
     torch.manual_seed(cfg["seed"])
     names = cfg["algorithms"]
     ctx.plan(sum(len(p["kernels"]) for p in cfg["problems"]) * len(cfg["passes"]))
-    table, skips = [], []
+    table: list[dict[str, Any]] = []
+    skips: dict[tuple[str, int], str] = {}  # first skipped size of each algorithm and dims
     for problem in cfg["problems"]:
         ndim = len(problem["size"])
         c = problem["channels"]
@@ -154,9 +155,9 @@ def run(ctx: Context) -> Outcome:
                 row["fastest"] = min(timed, key=timed.get)
                 row["auto_runs"] = auto_choice(x, w, backward)
                 table.append(row)
-                skips += [
-                    f"{n} skipped from {ndim}-D k={k} ({why})" for n, why in skipped.items() if why
-                ]
+                for n, why in skipped.items():
+                    if why:
+                        skips.setdefault((n, ndim), f"{n} skipped from {ndim}-D k={k} ({why})")
 
     verdicts, lines = [], []
     summary = {}
@@ -222,7 +223,7 @@ def run(ctx: Context) -> Outcome:
         f"timed on {torch.get_num_threads()} thread(s); medians of {cfg['repeat']} rounds; "
         "on a shared machine the absolute times carry its load (see machine.load_average)",
         *lines,
-        *skips,
+        *skips.values(),
     ]
     return Outcome(
         table=table,

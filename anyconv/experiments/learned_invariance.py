@@ -205,10 +205,13 @@ def run(ctx: Context) -> Outcome:
     order = sorted(range(len(xs)), key=xs.__getitem__)
     for (kind, is_trained), runs in changes.items():
         mean = [statistics.fmean(r[i] for r in runs) for i in range(len(angles))] + [0.0]
-        ax.plot(
+        spread = [mean_std([r[i] for r in runs])[1] or 0.0 for i in range(len(angles))]
+        ax.errorbar(
             [xs[i] for i in order],
             [100 * mean[i] for i in order],
-            "o-" if is_trained else "o--",
+            yerr=[100 * [*spread, 0.0][i] for i in order],
+            fmt="o-" if is_trained else "o--",
+            capsize=3,
             color="C0" if kind == "maxout" else "C1",
             alpha=1 if is_trained else 0.5,
             label=f"{kind}, {'trained' if is_trained else 'untrained'}",

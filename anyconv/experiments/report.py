@@ -67,17 +67,29 @@ def verdict(results: dict[str, Any]) -> str:
     return f"{'holds' if results['holds'] else 'does not hold'} ({kind})"
 
 
+def markdown_table(results: dict[str, Any]) -> list[str]:
+    """The lines of the results' table in Markdown, cells as :func:`cells` writes them.
+
+    Example:
+        >>> markdown_table({"table": [{"model": "a", "acc": 0.9}], "formats": {"acc": "{:.0%}"}})
+        ['| model | acc |', '|---|---|', '| a | 90% |']
+    """
+    headers, rows = cells(results["table"], results.get("formats", {}))
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     """``table.md``: the claim, the table, the rule and the verdict, the figures."""
-    headers, rows = cells(results["table"], results.get("formats", {}))
     lines = [
         f"# {results['experiment']}",
         "",
         f"**Claim:** {results['claim']}",
         "",
-        "| " + " | ".join(headers) + " |",
-        "|" + "|".join("---" for _ in headers) + "|",
-        *("| " + " | ".join(r) + " |" for r in rows),
+        *markdown_table(results),
         "",
         f"**Rule:** {results['rule']}",
         "",
