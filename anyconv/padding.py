@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
+from anyconv._tracing import host, host_type
 from anyconv._spec import (
     PADDING_MODES,
     check_bool,
@@ -98,6 +99,7 @@ def document_rules(obj: _Documented) -> _Documented:
     return obj
 
 
+@host_type
 @dataclass(frozen=True)
 class ConvSpec:
     """A fully resolved sliding window: everything an algorithm needs besides the tensors.
@@ -282,6 +284,7 @@ def _spatial(input_shape: Any, func: str) -> tuple[int, ...]:
     return int_tuple(tuple(input_shape), len(input_shape), "input_shape", func, minimum=0)
 
 
+@host
 def window_spec(
     input_shape: Sequence[int],
     kernel_size: Any,
@@ -334,6 +337,7 @@ def conv_arguments(
     )
 
 
+@host
 def conv_spec(
     input_shape: Sequence[int],
     weight_shape: Sequence[int],

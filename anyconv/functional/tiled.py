@@ -32,7 +32,9 @@ from typing import Any
 import torch
 
 from anyconv._spec import ConvSpec, check_conv_tensors, choice, fail, int_tuple
+from anyconv._tracing import concrete, host
 from anyconv.functional.algorithms.registry import (
+    ALGORITHMS,
     Algorithm,
     Problem,
     check_size,
@@ -181,20 +183,36 @@ def tiled_conv(
     method = choice(method, METHODS, "method", func)
     training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     get_algorithm(algorithm, func)
-    whole = Problem(tuple(x.shape), kernel_shape, spec, x.dtype, x.device, training)
-    if check_size(whole, func):  # the checks every algorithm shares, before any work
-        return _empty(x, weight, bias, tiles, spec)
+    whole = Problem(concrete(x.shape), kernel_shape, spec, x.dtype, x.device, training)
     phase_problem = _phase_problem(x, weight, tiles, spec)
-    fused = get_algorithm(algorithm, func).resolve(phase_problem).tiled
-    if method == "auto":
-        waste = _blocks_waste(kernel_shape[2:], tiles, spec)
-        method = "blocks" if fused is None and waste <= BLOCKS_MAX_WASTE else "phases"
-    if method == "blocks":
+    how, name = _decide(algorithm, method, whole, phase_problem, tiles, func)
+    if how == "empty":
+        return _empty(x, weight, bias, tiles, spec)
+    if how == "blocks":
         return _blocks(x, weight, bias, tiles, spec, algorithm, func)
-    run = prepare(algorithm, phase_problem, func)  # its own checks, also for fused phases
-    if fused is not None:
-        return fused(x, weight, bias, spec)
+    run = ALGORITHMS[name]
+    if how == "fused":
+        return run.tiled(x, weight, bias, spec)
     return _phases(x, weight, bias, tiles, spec, run)
+
+
+@host
+def _decide(
+    algorithm: str, method: str, whole: Problem, phase: Problem, tiles, func: str
+) -> tuple[str, str]:
+    """How to run: ``"empty"``, ``"blocks"``, ``"fused"`` (the algorithm's own tiled phases)
+    or ``"phases"``, and the algorithm that runs the phases. From shapes alone, so under
+    ``torch.compile`` it is decided once, while tracing."""
+    if check_size(whole, func):  # the checks every algorithm shares, before any work
+        return "empty", ""
+    fused = get_algorithm(algorithm, func).resolve(phase).tiled is not None
+    if method == "auto":
+        waste = _blocks_waste(whole.weight_shape[2:], tiles, whole.spec)
+        method = "blocks" if not fused and waste <= BLOCKS_MAX_WASTE else "phases"
+    if method == "blocks":
+        return "blocks", ""
+    run = prepare(algorithm, phase, func)  # its own checks, also for fused phases
+    return ("fused" if fused else "phases"), run.name
 
 
 def _empty(x, weight, bias, tiles, spec: ConvSpec) -> torch.Tensor:
@@ -259,7 +277,7 @@ def _blocks(x, weight, bias, tiles, spec: ConvSpec, algorithm: str, func: str):
     run = prepare(
         algorithm,
         Problem(
-            (n, c * math.prod(periods), *blocks),
+            (concrete((n,))[0], c * math.prod(periods), *blocks),
             (o * math.prod(tiles), per_group * math.prod(periods), *sizes),
             block_spec,
             x.dtype,

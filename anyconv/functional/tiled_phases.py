@@ -29,12 +29,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from anyconv._tracing import host, host_type
 from anyconv._spec import ConvSpec
 from anyconv.padding import pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
+@host_type
 @dataclass(frozen=True)
 class AxisPlan:
     """How the phases of one axis read a shared source.
@@ -52,6 +54,7 @@ class AxisPlan:
     counts: tuple[int, ...]
 
 
+@host
 @functools.lru_cache(maxsize=1024)
 def axis_plan(
     size: int, start: int, step: int, dilation: int, kernel: int, tiles: int, per_phase: int
@@ -165,6 +168,7 @@ def _run_phases(src, weight, bias, plans, offset, step, dilation, groups, out) -
     return y[(..., *(slice(0, m) for m in out))]
 
 
+@host
 @functools.lru_cache(maxsize=256)
 def _remix(kernel: tuple[int, ...], tiles: tuple[int, ...], dilation: tuple[int, ...]):
     """Flat ``(*k, *T)`` positions :func:`transposed_tiles` reads, in its output order."""

@@ -40,6 +40,7 @@ from collections.abc import Iterator
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv._tracing import host
 from anyconv.functional.algorithms import registry
 from anyconv.functional.algorithms.fft.plan import transform_sizes
 from anyconv.functional.algorithms.registry import Algorithm, Problem
@@ -134,10 +135,16 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
 
 def select(problem: Problem) -> Algorithm:
     """The candidate with the least model cost (or the fastest measured, within
-    :func:`measure`) among those that accept the problem; cached per problem."""
+    :func:`measure`) among those that accept the problem; cached per problem. Under
+    ``torch.compile`` the choice is made once, while the graph is traced."""
+    return registry.ALGORITHMS[_select(problem)]
+
+
+@host
+def _select(problem: Problem) -> str:
     key = (problem, _state["measure"])
     if key in _decisions:
-        return registry.ALGORITHMS[_decisions[key]]
+        return _decisions[key]
     accepted = [a for a in registry.candidates() if registry.refusal(a, problem) is None]
     if not accepted:  # the caller's check (registry.prepare) explains the cheapest's refusal
         accepted = registry.candidates()
@@ -146,7 +153,7 @@ def select(problem: Problem) -> Algorithm:
     else:
         best = min(accepted, key=lambda a: a.cost(problem))
     _decisions[key] = best.name
-    return best
+    return best.name
 
 
 def _measure_once(problem: Problem, algorithms: list[Algorithm]) -> Algorithm:

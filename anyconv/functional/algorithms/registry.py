@@ -23,12 +23,14 @@ from typing import NamedTuple
 import torch
 
 from anyconv._spec import ConvSpec, choice
+from anyconv._tracing import concrete, host, host_type
 from anyconv.functional.algorithms import memory
 from anyconv.functional.algorithms.empty import conv_empty, is_empty
 
 AlgorithmFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, ConvSpec], torch.Tensor]
 
 
+@host_type
 class Problem(NamedTuple):
     """Everything a capability check, a memory estimate or a cost model may look at."""
 
@@ -42,8 +44,10 @@ class Problem(NamedTuple):
 
     @classmethod
     def of(cls, x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> Problem:
+        """The problem of these tensors, its shapes as Python ints (:func:`~anyconv._tracing.
+        concrete`: a dynamic axis of ``torch.export`` counts with its example size)."""
         training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-        return cls(tuple(x.shape), tuple(weight.shape), spec, x.dtype, x.device, training)
+        return cls(concrete(x.shape), concrete(weight.shape), spec, x.dtype, x.device, training)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ def refusal(algorithm: Algorithm, problem: Problem) -> str | None:
     return None
 
 
+@host
 def check_size(problem: Problem, func: str = "conv") -> bool:
     """The checks every algorithm shares, before anything is allocated (the extents,
     strides and dilations were bounded when the spec was resolved, by
@@ -155,10 +160,22 @@ def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
     after the shared checks (:func:`check_size`) and its own, before anything is allocated:
     anyconv's ``ValueError`` when it refuses the problem, naming the algorithms that would
     accept it. A zero-size problem gets :data:`EMPTY`, the one answer of every algorithm
-    (:mod:`~anyconv.functional.algorithms.empty`)."""
+    (:mod:`~anyconv.functional.algorithms.empty`).
+
+    A decision from shapes alone: under ``torch.compile`` it is made once, while the graph
+    is traced (:func:`~anyconv._tracing.host`), so no memory query or cost model runs per
+    call."""
+    resolved = _prepare(name, problem, func)
+    return EMPTY if resolved == EMPTY.name else ALGORITHMS[resolved]
+
+
+@host
+def _prepare(name: str, problem: Problem, func: str) -> str:
+    """:func:`prepare`'s answer by name (a tracer keeps a name as a constant, not an
+    object holding functions)."""
     entry = get_algorithm(name, func)
     if check_size(problem, func):
-        return EMPTY
+        return EMPTY.name
     algorithm = entry.resolve(problem)
     reason = refusal(algorithm, problem)
     if reason is not None:
@@ -173,7 +190,7 @@ def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
             f"{func}(): argument 'algorithm'={name!r}{runs} {reason}; "
             f"use {hint if others else 'a smaller problem'}"
         )
-    return algorithm
+    return algorithm.name
 
 
 def candidates() -> list[Algorithm]:

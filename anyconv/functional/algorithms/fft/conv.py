@@ -7,10 +7,13 @@ import math
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv._tracing import branch, concrete
 from anyconv.functional.algorithms.fft.overlap_save import overlap_save
 from anyconv.functional.algorithms.fft.plan import block_plan, transform_sizes
+from anyconv.functional.algorithms.fft.scaling import exponent
 from anyconv.functional.algorithms.fft.spectral import correlate_zero_padded
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
+from anyconv.functional.algorithms.native import conv_native
 from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import effective_kernel, pad
 
@@ -96,11 +99,18 @@ def conv_fft(
     anyway, and the left padding is folded into where the kernel's taps are placed. Stride
     reads every ``stride``-th output, dilation spreads the taps. float64 stays float64
     (complex128); float16 and bfloat16 are transformed in float32. The backward pass is
-    spectral as well (:class:`SpectralConv`).
+    spectral as well (:class:`SpectralConv`). Each operand enters its transforms scaled by a
+    power of two (:mod:`~anyconv.functional.algorithms.fft.scaling`), so finite data never
+    overflows a spectrum where the direct sum is finite.
 
     When the input is much larger than the kernel, the output is computed in blocks
     (:func:`overlap_save`, planned by :func:`~anyconv.functional.algorithms.fft.plan.block_plan`);
     ``blocks=False`` forces one transform of the whole input.
+
+    The transforms would spread a NaN or an infinity of either operand over every output;
+    when an operand is not all finite, PyTorch's kernels compute the direct sum instead, whose
+    NaN/inf pattern (output and both gradients) is the operator's. The test is one reduction
+    per operand, decided with ``torch.cond`` under ``torch.compile`` and ``torch.export``.
 
     When no gradient is recorded for ``weight`` its transform (ready for the channel GEMM)
     is cached per weight tensor; see :func:`cache_kernel_spectra`.
@@ -111,13 +121,22 @@ def conv_fft(
         x, weight = x.float(), weight.float()
         bias = bias.float() if bias is not None else None
     training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    _, padding, per_block = _plan(x.shape, weight.shape, spec, training, blocks)
-    if spec.padding_mode != "zeros":
-        x = pad(x, spec.padding, spec.padding_mode)
-    if per_block is None:
-        y = correlate_zero_padded(x, weight, source, spec, padding)
-    else:
-        y = overlap_save(x, weight, source, spec, padding, per_block)
+    _, padding, per_block = _plan(concrete(x.shape), weight.shape, spec, training, blocks)
+    ex, x_finite = exponent(x)
+    ew, w_finite = exponent(weight)
+
+    def spectral(x, weight, ex, ew):
+        if spec.padding_mode != "zeros":
+            x = pad(x, spec.padding, spec.padding_mode)
+        if per_block is None:
+            return correlate_zero_padded(x, weight, source, spec, padding, ex, ew)
+        return overlap_save(x, weight, source, spec, padding, per_block, ex, ew)
+
+    def direct_sum(x, weight, ex, ew):
+        return conv_native(x, weight, None, spec)
+
+    shape = (x.shape[0], weight.shape[0], *spec.out_shape)
+    y = branch(x_finite & w_finite, spectral, direct_sum, (x, weight, ex, ew), shape)
     if bias is not None:
         y = y + bias.view(-1, *(1,) * (x.dim() - 2))
     return y.to(dtype)

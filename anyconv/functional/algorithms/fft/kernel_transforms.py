@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from anyconv._tracing import host
 from anyconv.functional.algorithms.fft.plan import Geometry
 
 
@@ -31,6 +32,7 @@ def _use_dft_matmul(taps: int, size: int) -> bool:
     return taps <= 4 * math.log2(size)
 
 
+@host
 @functools.lru_cache(maxsize=256)
 def _dft_matrix(size: int, taps: tuple[int, ...], half: bool, inverse: bool, dtype, device):
     """The DFT restricted to the tap positions ``taps`` of a ``size``-point axis.

@@ -80,8 +80,12 @@ def overlap_save(
     spec: ConvSpec,
     padding,
     per_block: tuple[int, ...],
+    ex: torch.Tensor | None = None,
+    ew: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The zero-padded correlation cut into blocks of ``per_block`` outputs per axis.
+    """The zero-padded correlation cut into blocks of ``per_block`` outputs per axis
+    (finite operands, scaled by ``2^-ex`` and ``2^-ew`` in the transforms, see
+    :func:`~.spectral.correlate_zero_padded`).
 
     Block ``b`` of an axis holds outputs ``[b·B, (b+1)·B)``, which read the padded input in
     the window ``[b·B·s, b·B·s + (B-1)·s + k_eff)``. The windows (overlapping by
@@ -109,7 +113,7 @@ def overlap_save(
     block_spec = ConvSpec(
         spec.stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros", tuple(per_block)
     )
-    y = correlate_zero_padded(blocks, weight, source, block_spec, block_spec.padding)
+    y = correlate_zero_padded(blocks, weight, source, block_spec, block_spec.padding, ex, ew)
     o = weight.shape[0]
     y = y.view(n, *counts, o, *per_block)
     y = y.permute(0, 1 + ndim, *(i for axis in range(ndim) for i in (1 + axis, 2 + ndim + axis)))

@@ -17,10 +17,12 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from anyconv._tracing import concrete, host
 from anyconv._spec import ConvSpec
 from anyconv.padding import effective_kernel
 
 
+@host
 @functools.lru_cache(maxsize=1024)
 def next_fast_len(n: int) -> int:
     """The smallest ``2^a · 3^b · 5^c >= n``: a size every FFT library transforms quickly.
@@ -100,7 +102,7 @@ class Geometry(NamedTuple):
 
 def geometry(x_shape, w_shape, spec: ConvSpec, padding) -> Geometry:
     """The :class:`Geometry` of ``x_shape`` against ``w_shape`` with zero ``padding``."""
-    spatial = tuple(x_shape[2:])
+    spatial = concrete(x_shape[2:])
     sizes = transform_sizes(spatial, w_shape[2:], spec.dilation, padding)
     taps = tuple(
         tuple((lo - p * d) % f for p in range(k))
@@ -161,6 +163,7 @@ def _candidates(k_eff: int, full: int, ndim: int) -> list[int]:
     return sizes
 
 
+@host
 @functools.lru_cache(maxsize=512)
 def block_plan(
     spatial: tuple[int, ...],

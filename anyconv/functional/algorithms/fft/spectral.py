@@ -19,14 +19,12 @@ free.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from anyconv._spec import ConvSpec
-from anyconv.functional.algorithms import nonfinite
 from anyconv.functional.algorithms.fft.kernel_transforms import kernel_irfftn, kernel_spectrum
 from anyconv.functional.algorithms.fft.plan import Geometry, geometry
+from anyconv.functional.algorithms.fft.scaling import exponent, scaled, times_pow2
 from anyconv.functional.algorithms.fft.spectrum_cache import cached_operand
 
 
@@ -139,76 +137,84 @@ def _grad_weight(xs: torch.Tensor, gs: torch.Tensor, geo: Geometry, weight_shape
 class SpectralConv(torch.autograd.Function):
     """Zero-padded correlation by FFT, with a spectral backward pass.
 
-    ``forward(x, weight, operand, geo)``: ``operand`` is :func:`kernel_spectrum` of
-    ``weight`` when the caller has it (the cache), else ``None``. The input spectrum and the
-    kernel operand are kept for backward. Under ``create_graph`` they are recomputed from
-    ``x`` and ``weight`` on the graph, so that double backward sees their dependence.
+    ``forward(x, weight, operand, geo, ex, ew)``: ``ex`` and ``ew`` are the exponents of
+    :func:`~.scaling.exponent`; every transform reads its operand scaled by a power of two
+    (``x · 2^-ex``, ``weight · 2^-ew``, the output gradient by its own) and the results are
+    scaled back, so that no spectrum overflows where the direct sum does not.
+    ``operand`` is :func:`kernel_spectrum` of ``weight · 2^-ew`` when the caller has it (the
+    cache), else ``None``. The input spectrum and the kernel operand are kept for backward.
+    Under ``create_graph`` they are recomputed from ``x`` and ``weight`` on the graph, so that
+    double backward sees their dependence.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, operand, geo):
+    def forward(ctx, x, weight, operand, geo, ex, ew):
         if operand is None:
-            operand = kernel_spectrum(weight, geo)
-        xs = _spectrum(x, geo)
+            operand = kernel_spectrum(scaled(weight, ew), geo)
+        xs = _spectrum(scaled(x, ex), geo)
         ctx.geo = geo
         ctx.spectra = (xs, operand)
-        ctx.save_for_backward(x, weight)
-        ctx.save_for_forward(x, weight)
-        return _correlate(xs, operand, geo, weight.shape[0])
+        ctx.save_for_backward(x, weight, ex, ew)
+        ctx.save_for_forward(x, weight, ex, ew)
+        return times_pow2(_correlate(xs, operand, geo, weight.shape[0]), ex + ew)
 
     @staticmethod
     def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+        x, weight, ex, ew = ctx.saved_tensors
         geo = ctx.geo
         xs, operand = ctx.spectra
         if torch.is_grad_enabled():
-            xs = _spectrum(x, geo)
-            operand = kernel_spectrum(weight, geo)
-        gs = _output_spectrum(grad, geo)
-        gx = _grad_input(gs, operand, geo, x.shape[1]) if ctx.needs_input_grad[0] else None
-        gw = _grad_weight(xs, gs, geo, weight.shape) if ctx.needs_input_grad[1] else None
-        return gx, gw, None, None
+            xs = _spectrum(scaled(x, ex), geo)
+            operand = kernel_spectrum(scaled(weight, ew), geo)
+        eg, _ = exponent(grad)
+        gs = _output_spectrum(scaled(grad, eg), geo)
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = times_pow2(_grad_input(gs, operand, geo, x.shape[1]), eg + ew)
+        if ctx.needs_input_grad[1]:
+            gw = times_pow2(_grad_weight(xs, gs, geo, weight.shape), ex + eg)
+        return gx, gw, None, None, None, None
 
     @staticmethod
-    def jvp(ctx, x_tangent, weight_tangent, _operand_tangent, _geo_tangent):
+    def jvp(ctx, x_tangent, weight_tangent, _operand, _geo, _ex, _ew):
         geo = ctx.geo
         xs, operand = ctx.spectra
-        out_channels = ctx.saved_tensors[1].shape[0]
+        _, weight, ex, ew = ctx.saved_tensors
+        out_channels = weight.shape[0]
         result = None
         if x_tangent is not None:
-            result = _correlate(_spectrum(x_tangent, geo), operand, geo, out_channels)
+            et, _ = exponent(x_tangent)
+            term = _correlate(_spectrum(scaled(x_tangent, et), geo), operand, geo, out_channels)
+            result = times_pow2(term, et + ew)
         if weight_tangent is not None:
-            term = _correlate(xs, kernel_spectrum(weight_tangent, geo), geo, out_channels)
+            et, _ = exponent(weight_tangent)
+            tangent_operand = kernel_spectrum(scaled(weight_tangent, et), geo)
+            term = times_pow2(_correlate(xs, tangent_operand, geo, out_channels), ex + et)
             result = term if result is None else result + term
         return result
 
 
 def correlate_zero_padded(
-    x: torch.Tensor, weight: torch.Tensor, source: torch.Tensor, spec: ConvSpec, padding
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    source: torch.Tensor,
+    spec: ConvSpec,
+    padding,
+    ex: torch.Tensor | None = None,
+    ew: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """:class:`SpectralConv` of one problem, with the kernel operand from the cache when no
-    gradient is recorded for the weight (``source`` is the caller's weight tensor).
-
-    The transforms spread a NaN or an infinity of either operand over every output; when
-    the output is not all finite and an operand is not either, the result comes from
-    :func:`~anyconv.functional.algorithms.nonfinite.exact` instead, which gives the direct
-    sum's NaN/inf pattern in the output and both gradients."""
+    """:class:`SpectralConv` of one problem with finite operands, scaled by ``2^-ex`` and
+    ``2^-ew`` in the transforms (:func:`~.scaling.exponent` of each when ``None``), with the
+    kernel operand from the cache when no gradient is recorded for the weight (``source`` is
+    the caller's weight tensor, the cache's key)."""
+    ex = exponent(x)[0] if ex is None else ex
+    ew = exponent(weight)[0] if ew is None else ew
     geo = geometry(x.shape, weight.shape, spec, padding)
     operand = None
     if not (torch.is_grad_enabled() and weight.requires_grad):
-        compute_dtype = weight.dtype
         operand = cached_operand(
             source,
-            (geo.sizes, geo.taps, geo.groups, compute_dtype),
-            lambda: kernel_spectrum(source.to(compute_dtype), geo),
+            (geo.sizes, geo.taps, geo.groups, weight.dtype),
+            lambda: kernel_spectrum(scaled(weight, ew), geo),
         )
-    y = SpectralConv.apply(x, weight, operand, geo)
-    if nonfinite.spreads(y, x, weight):
-        spec = dataclasses.replace(spec, padding=tuple(padding), padding_mode="zeros")
-        return nonfinite.exact(_correlate_plain, x, weight, spec)
-    return y
-
-
-def _correlate_plain(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
-    """:class:`SpectralConv` with ``spec``'s zero padding, no cache, no non-finite check."""
-    return SpectralConv.apply(x, weight, None, geometry(x.shape, weight.shape, spec, spec.padding))
+    return SpectralConv.apply(x, weight, operand, geo, ex, ew)
