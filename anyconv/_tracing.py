@@ -93,7 +93,7 @@ def _pack(value):
             if fields is None:
                 return (_PACKED, name, tuple(_pack(v) for v in value))
             return (_PACKED, name, tuple(_pack(getattr(value, f)) for f in fields))
-    if isinstance(value, (tuple, list)):  # noqa: UP038 (the tracer follows this form)
+    if isinstance(value, (tuple, list)):
         return tuple(_pack(v) for v in value)
     return value
 
@@ -104,7 +104,7 @@ def _unpack(value):
     if len(value) == 3 and value[0] == _PACKED:
         kind, fields = _TYPES[value[1]]
         parts = tuple(_unpack(v) for v in value[2])
-        return kind(*parts) if fields is None else kind(**dict(zip(fields, parts)))
+        return kind(*parts) if fields is None else kind(**dict(zip(fields, parts, strict=True)))
     return tuple(_unpack(v) for v in value)
 
 

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
-from anyconv._tracing import host, host_type
 from anyconv._spec import (
     PADDING_MODES,
     check_bool,
@@ -34,6 +33,7 @@ from anyconv._spec import (
     int_tuple,
     is_int,
 )
+from anyconv._tracing import host, host_type
 
 Padding = tuple[tuple[int, int], ...]
 PaddingEntry = str | int | tuple[int, int]

@@ -29,8 +29,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from anyconv._tracing import host, host_type
 from anyconv._spec import ConvSpec
+from anyconv._tracing import host, host_type
 from anyconv.padding import pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
