@@ -27,6 +27,7 @@ of its trace until it is compiled again.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -76,26 +77,44 @@ def host_type(kind: type) -> type:
     """Class decorator: values of this named tuple or dataclass may be passed to and
     returned from :func:`host` functions (the tracer passes neither intact, so they cross as
     plain tuples naming their class)."""
+    global _KINDS
     fields = None if issubclass(kind, tuple) else tuple(kind.__dataclass_fields__)
     _TYPES[f"{kind.__module__}.{kind.__qualname__}"] = (kind, fields)
+    _KINDS = (*_KINDS, kind)
     return kind
+
+
+_KINDS: tuple[type, ...] = ()
+"""The :func:`host_type` classes, for one ``isinstance``."""
 
 
 def _pack(value):
     """``value`` as the tracer passes it into and out of a constant function: the values of
     :func:`host_type` classes as ``(marker, class name, fields)``, symbolic sizes
-    specialised. Only ``isinstance`` looks at a value: the tracer cannot look into the type
-    of a constant's parts."""
-    if isinstance(value, torch.SymInt):
-        return int(value)
-    for name, (kind, fields) in _TYPES.items():
-        if isinstance(value, kind):
-            if fields is None:
-                return (_PACKED, name, tuple(_pack(v) for v in value))
-            return (_PACKED, name, tuple(_pack(getattr(value, f)) for f in fields))
+    specialised. Only ``isinstance`` looks at a value (the tracer cannot look into the type
+    of a constant's parts), and the ints of a tuple are done in place: each call the tracer
+    follows costs compile time."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return operator.index(value)  # specialises a symbolic size (int() would not)
+    if isinstance(value, _KINDS):
+        for name, (kind, fields) in _TYPES.items():
+            if isinstance(value, kind):
+                parts = value if fields is None else [getattr(value, f) for f in fields]
+                return (_PACKED, name, _pack_items(parts))
     if isinstance(value, (tuple, list)):
-        return tuple(_pack(v) for v in value)
+        return _pack_items(value)
     return value
+
+
+def _pack_items(values) -> tuple:
+    return tuple(
+        [
+            operator.index(v)
+            if isinstance(v, int) and not isinstance(v, bool)
+            else (_pack(v) if isinstance(v, (tuple, list, *_KINDS)) else v)
+            for v in values
+        ]
+    )
 
 
 def _unpack(value):
@@ -103,9 +122,13 @@ def _unpack(value):
         return value
     if len(value) == 3 and value[0] == _PACKED:
         kind, fields = _TYPES[value[1]]
-        parts = tuple(_unpack(v) for v in value[2])
+        parts = _unpack_items(value[2])
         return kind(*parts) if fields is None else kind(**dict(zip(fields, parts, strict=True)))
-    return tuple(_unpack(v) for v in value)
+    return _unpack_items(value)
+
+
+def _unpack_items(values: tuple) -> tuple:
+    return tuple([_unpack(v) if isinstance(v, tuple) else v for v in values])
 
 
 def _hinted(value):
@@ -136,7 +159,7 @@ def concrete(sizes: Iterable) -> tuple[int, ...]:
         (2, 3)
     """
     if torch.compiler.is_dynamo_compiling():
-        return tuple(int(s) for s in sizes)
+        return tuple(operator.index(s) for s in sizes)  # specialises (int() would not)
     return tuple(_hint(s) for s in sizes)
 
 
@@ -167,3 +190,46 @@ def branch(pred: torch.Tensor, if_true: Callable, if_false: Callable, operands, 
         return lambda *args: fn(*args).reshape(-1)
 
     return torch.cond(pred, flat(if_true), flat(if_false), tuple(operands)).view(shape)
+
+
+def without_jvp(function: type[torch.autograd.Function]) -> type[torch.autograd.Function]:
+    """A twin of an ``autograd.Function`` without its custom ``jvp``, for code that a tracer
+    follows: Dynamo traces no Function that has one (forward-mode AD of compiled code is
+    then not available; eager code keeps it).
+
+    Example:
+        >>> class Double(torch.autograd.Function):
+        ...     forward = staticmethod(lambda ctx, x: 2 * x)
+        ...     backward = staticmethod(lambda ctx, g: 2 * g)
+        ...     jvp = staticmethod(lambda ctx, t: 2 * t)
+        >>> without_jvp(Double).apply(torch.ones(2))
+        tensor([2., 2.])
+    """
+    jvp = {"jvp": torch.autograd.Function.jvp, "__module__": function.__module__}
+    return type(f"{function.__name__}Traced", (function,), jvp)
+
+
+def tensor_cache(maxsize: int) -> Callable[[F], F]:
+    """Decorator: ``functools.lru_cache`` for a tensor built from Python values (an index
+    map, a DFT matrix), in eager mode; a tracer builds it in its graph instead, where it
+    costs a few small operations per call and is no hidden input of the graph.
+
+    Example:
+        >>> @tensor_cache(8)
+        ... def ramp(n: int) -> torch.Tensor:
+        ...     return torch.arange(n)
+        >>> ramp(3) is ramp(3)
+        True
+    """
+
+    def wrap(fn: F) -> F:
+        cached = functools.lru_cache(maxsize=maxsize)(fn)
+
+        @functools.wraps(fn)
+        def call(*args):
+            return fn(*args) if tracing() else cached(*args)
+
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call  # type: ignore[return-value]
+
+    return wrap

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from anyconv._spec import check_bool, check_input, check_real, fail, int_tuple, is_int
+from anyconv._tracing import tracing
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
 
@@ -278,9 +279,11 @@ def _unshifted_is_exact(x: torch.Tensor, spec: ConvSpec) -> bool:
     Then every ``e^x`` is a normal number (no underflow, full precision) and every window
     sum of ``x e^x`` stays far below overflow, so the shift by each window's maximum, which
     costs a pass over the input, changes nothing but rounding. Deciding costs one read of
-    the input and a host sync, so other devices always shift (a sync stalls their queue).
+    the input and a host sync, so other devices always shift (a sync stalls their queue), and
+    so does code that ``torch.compile`` or ``torch.export`` traces (it would not branch on a
+    tensor's value).
     """
-    if x.device.type != "cpu" or x.numel() == 0:
+    if x.device.type != "cpu" or x.numel() == 0 or tracing():
         return False
     bound = 0.5 * math.log(torch.finfo(x.dtype).max / math.prod(spec.kernel_size))
     lo, hi = torch.aminmax(x.detach())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv._tracing import tensor_cache
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
 from anyconv.functional.windows import sliding_windows
@@ -46,7 +46,7 @@ def im2col(
     return windows.permute(order).reshape(n, groups, c // groups * math.prod(kernel), -1)
 
 
-@functools.lru_cache(maxsize=64)
+@tensor_cache(64)
 def _col2im_index(
     padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints, device: torch.device
 ) -> torch.Tensor:

@@ -9,12 +9,11 @@ taps only, which is all the weight gradient needs.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
 
-from anyconv._tracing import host
+from anyconv._tracing import tensor_cache
 from anyconv.functional.algorithms.fft.plan import Geometry
 
 
@@ -32,8 +31,7 @@ def _use_dft_matmul(taps: int, size: int) -> bool:
     return taps <= 4 * math.log2(size)
 
 
-@host
-@functools.lru_cache(maxsize=256)
+@tensor_cache(256)
 def _dft_matrix(size: int, taps: tuple[int, ...], half: bool, inverse: bool, dtype, device):
     """The DFT restricted to the tap positions ``taps`` of a ``size``-point axis.
 

@@ -13,6 +13,7 @@ import math
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv._tracing import tracing, without_jvp
 from anyconv.functional.algorithms.fft.spectral import correlate_zero_padded
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import effective_kernel, pad
@@ -73,6 +74,10 @@ class _Windows(torch.autograd.Function):
         return g.reshape(ctx.shape), None, None, None
 
 
+_TRACED = without_jvp(_Windows)
+"""What traced code runs (Dynamo traces no Function with a custom ``jvp``)."""
+
+
 def overlap_save(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -109,7 +114,7 @@ def overlap_save(
     # zero padding, or cropping where fewer samples are read than the padding provides
     x = pad(x, widths)
     steps = tuple(b * s for b, s in zip(per_block, spec.stride, strict=True))
-    blocks = _Windows.apply(x, tuple(counts), tuple(windows), steps)
+    blocks = (_TRACED if tracing() else _Windows).apply(x, tuple(counts), tuple(windows), steps)
     block_spec = ConvSpec(
         spec.stride, spec.dilation, ((0, 0),) * ndim, spec.groups, "zeros", tuple(per_block)
     )

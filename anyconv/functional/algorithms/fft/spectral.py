@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from anyconv._spec import ConvSpec
+from anyconv._tracing import tracing, without_jvp
 from anyconv.functional.algorithms.fft.kernel_transforms import kernel_irfftn, kernel_spectrum
 from anyconv.functional.algorithms.fft.plan import Geometry, geometry
 from anyconv.functional.algorithms.fft.scaling import exponent, scaled, times_pow2
@@ -129,9 +130,10 @@ def _grad_weight(xs: torch.Tensor, gs: torch.Tensor, geo: Geometry, weight_shape
         g = gs.view(n, geo.groups, -1, *freq)
         gw = torch.stack([(x[:, :, c] * g).sum(0) for c in range(per_group)], 2)
         gw = kernel_irfftn(gw.reshape(-1, *freq).movedim(0, -1), geo)
-        return gw.movedim(-1, 0).reshape(weight_shape)
+        return gw.movedim(-1, 0).reshape(weight_shape).contiguous()
     gw = kernel_irfftn(_bmm(xs.mH, gs), geo)  # (*kernel, g, C/g, O/g)
-    return gw.permute(ndim, ndim + 2, ndim + 1, *range(ndim)).reshape(weight_shape)
+    # contiguous, as the weight's other gradients (torch.cond needs its branches' alike)
+    return gw.permute(ndim, ndim + 2, ndim + 1, *range(ndim)).reshape(weight_shape).contiguous()
 
 
 class SpectralConv(torch.autograd.Function):
@@ -194,6 +196,10 @@ class SpectralConv(torch.autograd.Function):
         return result
 
 
+_TRACED = without_jvp(SpectralConv)
+"""What traced code runs (Dynamo traces no Function with a custom ``jvp``)."""
+
+
 def correlate_zero_padded(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -217,4 +223,4 @@ def correlate_zero_padded(
             (geo.sizes, geo.taps, geo.groups, weight.dtype),
             lambda: kernel_spectrum(scaled(weight, ew), geo),
         )
-    return SpectralConv.apply(x, weight, operand, geo, ex, ew)
+    return (_TRACED if tracing() else SpectralConv).apply(x, weight, operand, geo, ex, ew)

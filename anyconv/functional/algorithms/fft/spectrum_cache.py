@@ -135,13 +135,13 @@ def _evict() -> None:
 
 
 def _cacheable(weight: torch.Tensor) -> bool:
-    if not _cache_state["enabled"]:
+    if not _cache_state["enabled"] or torch.compiler.is_compiling():
         return False
     if torch.is_grad_enabled() and weight.requires_grad:
         return False
     if type(weight) not in (torch.Tensor, torch.nn.Parameter) or weight.is_inference():
         return False
-    if weight.device.type == "meta" or torch.compiler.is_compiling():
+    if weight.device.type == "meta":
         return False
     if fwAD._current_level >= 0 and fwAD.unpack_dual(weight).tangent is not None:
         return False
