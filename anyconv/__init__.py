@@ -61,7 +61,7 @@ _sys.modules[f"{__name__}.filters"] = filters
 __version__ = "0.1.0"
 
 # Names that live in a subpackage and load with it, on first use.
-_LAZY = {"match_template": "anyconv.analysis.template"}
+_LAZY = {"match_template": "anyconv.analysis.template", "compile": "anyconv.interop"}
 
 __all__ = [
     "ALGORITHMS",
@@ -71,6 +71,7 @@ __all__ = [
     "avg_pool",
     "blur_pool",
     "channel_max_pool",
+    "compile",
     "conv",
     "conv_matrix",
     "data",

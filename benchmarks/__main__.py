@@ -16,7 +16,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import conv, layers
+from benchmarks import compiled, conv, layers
 
 SUITES = {
     "conv2d": lambda a: conv.conv_sweep("2d", quick=a.quick, repeat=a.repeat, device=a.device),
@@ -29,6 +29,7 @@ SUITES = {
     "local": lambda a: layers.local(repeat=a.repeat, device=a.device),
     "tiled": lambda a: layers.tiled(repeat=a.repeat, device=a.device),
     "softpool": lambda a: layers.softpool(repeat=a.repeat, device=a.device),
+    "compiled": lambda a: compiled.compiled_steps(a.quick, repeat=4 * a.repeat, device=a.device),
 }
 
 
