@@ -61,7 +61,11 @@ _sys.modules[f"{__name__}.filters"] = filters
 __version__ = "0.1.0"
 
 # Names that live in a subpackage and load with it, on first use.
-_LAZY = {"match_template": "anyconv.analysis.template", "compile": "anyconv.interop"}
+_LAZY = {
+    "match_template": "anyconv.analysis.template",
+    "compile": "anyconv.interop",
+    "export": "anyconv.interop",
+}
 
 __all__ = [
     "ALGORITHMS",
@@ -76,6 +80,7 @@ __all__ = [
     "conv_matrix",
     "data",
     "effective_kernel",
+    "export",
     "factorize",
     "filters",
     "functional",

@@ -16,7 +16,8 @@ names:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -165,8 +166,33 @@ def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
     A decision from shapes alone: under ``torch.compile`` it is made once, while the graph
     is traced (:func:`~anyconv._tracing.host`), so no memory query or cost model runs per
     call."""
-    resolved = _prepare(name, problem, func)
+    resolved = _prepare(_ONLY["name"] or name, problem, func)
     return EMPTY if resolved == EMPTY.name else ALGORITHMS[resolved]
+
+
+_ONLY: dict[str, str | None] = {"name": None}
+
+
+@contextlib.contextmanager
+def only(name: str) -> Iterator[None]:
+    """Within this context every convolution runs ``algorithm=name``, whatever was asked:
+    all algorithms compute the same function, and an exporter wants the one its format has
+    an operator for (ONNX's ``Conv``: ``"native"``).
+
+    Example:
+        >>> from anyconv.padding import conv_spec
+        >>> spec = conv_spec((1, 1, 4), (1, 1, 2), stride=1, padding=0, dilation=1,
+        ...                  groups=1, padding_mode="zeros")
+        >>> with only("native"):
+        ...     prepare("fft", Problem.of(torch.ones(1, 1, 4), torch.ones(1, 1, 2), spec)).name
+        'native'
+    """
+    get_algorithm(name, "only")
+    previous, _ONLY["name"] = _ONLY["name"], name
+    try:
+        yield
+    finally:
+        _ONLY["name"] = previous
 
 
 @host
