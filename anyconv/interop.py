@@ -166,6 +166,8 @@ def export(
         "normalization": dict(normalization or {}),
     }
     batch = {0: torch.export.Dim("batch", min=1)} if dynamic_batch else {}
+    if dynamic_batch and example_input.shape[0] < 2:  # a size of 1 would be specialised
+        example_input = example_input.expand(2, *example_input.shape[1:]).clone()
     # the algorithms for ONNX's Conv, the batch axis left dynamic: decisions taken from
     # shapes see the example's batch size (anyconv._tracing.concrete)
     context = only("native") if format == "onnx" else contextlib.nullcontext()
