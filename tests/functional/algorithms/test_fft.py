@@ -227,3 +227,27 @@ def test_few_inputs_many_outputs_matches_native():
         grads.append(torch.autograd.grad(y.sin().sum(), (xs, ws)))
     for got, want in zip(*grads):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1e36, -3e37, 1e-38, 1e-30])
+def test_extreme_finite_inputs_give_the_direct_sum(scale):
+    """The hostile-inputs report's W8: float32 inputs near 1e36 overflowed the spectrum
+    (4096 of 4096 outputs NaN). Operands are scaled by powers of two before the transforms,
+    so the FFT path gives the direct sum within float32 tolerance, forward and backward."""
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(1, 1, 64, 64, generator=g) + 0.5) * scale
+    w = torch.full((1, 1, 31, 31), 1 / 961.0, requires_grad=True)
+    x.requires_grad_()
+    y = anyconv.conv(x, w, algorithm="fft")
+    want = anyconv.conv(x.double(), w.double(), algorithm="direct")
+    assert torch.isfinite(y).all()
+    assert ((y.double() - want).abs().max() / want.abs().max()).item() < 1e-5
+    gx, gw = torch.autograd.grad(y, (x, w), torch.ones_like(y))
+    wx, ww = torch.autograd.grad(want, (x, w), torch.ones_like(want))
+    big = torch.finfo(torch.float32).max
+    for got, ref in ((gx, wx), (gw, ww)):  # the weight gradient sums 4096 products: it
+        fits = ref.abs() < big  # overflows float32 near 1e36, as the direct sum's does
+        assert torch.equal(torch.isfinite(got), fits)
+        if fits.any():
+            error = (got.double() - ref)[fits].abs().max() / ref[fits].abs().max()
+            assert error.item() < 1e-5
