@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import time
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from anyconv._spec import fail
 from anyconv.train.checkpoint import (
     load_checkpoint,
     load_weights,
@@ -39,6 +41,7 @@ from anyconv.train.checkpoint import (
     write_json,
 )
 from anyconv.train.metrics import write_csv
+from anyconv.train.model_source import rebuild, short_name
 
 try:
     import fcntl
@@ -73,6 +76,17 @@ def data_slug(spec: str) -> str:
     if argument:
         name = f"{name}-{Path(argument.rstrip('/')).name}"
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
+
+
+def model_slug(model: str) -> str:
+    """A file-name-safe short form of a model name: a registered name as it is, your own
+    model's class name (``"mynets.small:SmallNet"`` -> ``"SmallNet"``).
+
+    Example:
+        >>> model_slug("lenet5"), model_slug("mynets.small:SmallNet")
+        ('lenet5', 'SmallNet')
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", short_name(model)).strip("-") or "model"
 
 
 def run_config(
@@ -190,12 +204,12 @@ class RunFolder:
             True
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path(root) / f"{model}-{data_slug(data)}-{stamp}"
+        return Path(root) / f"{model_slug(model)}-{data_slug(data)}-{stamp}"
 
     @classmethod
     def latest(cls, model: str, data: str, root: str | Path = RUNS_ROOT) -> RunFolder | None:
         """The newest default-named run of this model and data that has a checkpoint."""
-        pattern = f"{model}-{data_slug(data)}-*/{CHECKPOINT}"
+        pattern = f"{model_slug(model)}-{data_slug(data)}-*/{CHECKPOINT}"
         found = sorted(Path(root).glob(pattern))
         return cls(found[-1].parent) if found else None
 
@@ -350,69 +364,114 @@ class RunFolder:
         return config
 
     def load_model(
-        self, device: str | torch.device = "cpu"
+        self, device: str | torch.device = "cpu", model: torch.nn.Module | None = None
     ) -> tuple[torch.nn.Module, dict[str, Any]]:
-        """Rebuild the trained model (see :func:`load_run`)."""
+        """Rebuild the trained model, or load its weights into ``model`` (see
+        :func:`load_run`)."""
         config = self.read_config()
         weights = self.file(WEIGHTS)
         if not weights.is_file():
             raise FileNotFoundError(
                 f"{weights} is missing; is {self.path} a run folder written by anyconv train?"
             )
-        kwargs = dict(config["model_kwargs"])
-        if "input_size" in kwargs:
-            kwargs["input_size"] = tuple(kwargs["input_size"])  # JSON made it a list
-        from anyconv.models import create_model
-
-        _check_size(config["model"], kwargs, weights)
-        model = create_model(config["model"], **kwargs)
+        if model is None:
+            _check_size(config, weights)
+            model = rebuild(config, self.file(CONFIG))
+        elif not isinstance(model, torch.nn.Module):
+            raise fail("load_run", "model", "a torch.nn.Module or None", model, TypeError)
         load_weights(weights, model)
         return model.to(device).eval(), config
 
 
-def _check_size(name: str, kwargs: dict[str, Any], weights: Path) -> None:
-    """Refuse a config whose model is far larger than its weights file, before allocating:
-    the model is first built on the meta device, which allocates nothing."""
-    from anyconv.models import create_model
-
+def _check_size(config: dict[str, Any], weights: Path) -> None:
+    """Refuse a config that does not describe its weights, before allocating: the model is
+    first built on the meta device (which allocates nothing) and compared with the weights
+    file's size; its recorded sizes must agree with each other; and one input with the
+    model's widest activation must fit in the memory available."""
+    path = weights.parent / CONFIG
     try:
-        with torch.device("meta"):
-            meta = create_model(name, **kwargs)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"{weights.parent / CONFIG}: its model cannot be built ({error})"
-        ) from None
+        meta = rebuild(config, path, device="meta")
+    except ValueError:
+        raise
     except Exception:  # a model that cannot be built on the meta device: no estimate
         return
     need = sum(t.numel() * t.element_size() for t in meta.state_dict().values())
     have = weights.stat().st_size
     if need > 2 * have + (1 << 20):
         raise ValueError(
-            f"{weights.parent / CONFIG}: describes a {name} of {need / 2**20:,.1f} MiB of "
+            f"{path}: describes a {short_name(config['model'])} of {need / 2**20:,.1f} MiB of "
             f"weights, but {weights} holds {have / 2**20:,.1f} MiB: a damaged or altered "
             "run folder"
         )
+    _check_sizes_agree(config, path)
+    check_input_memory(meta, config["input_shape"], path)
+
+
+def _check_sizes_agree(config: dict[str, Any], path: Path) -> None:
+    """The input shape ``config.json`` records in three places (``input_shape``, the
+    model's ``in_channels``/``input_size``, a folder's ``image_size``) must agree."""
+    shape = list(config["input_shape"])
+    kwargs, options = config["model_kwargs"], config.get("data_options", {})
+    recorded = {
+        "model_kwargs.in_channels": (kwargs.get("in_channels"), shape[0]),
+        "model_kwargs.input_size": (kwargs.get("input_size"), shape[1:]),
+        "model_kwargs.num_classes": (kwargs.get("num_classes"), config["num_classes"]),
+        "data_options.image_size": (options.get("image_size"), shape[-2:]),
+    }
+    for key, (value, want) in recorded.items():
+        if value is not None and value != want:
+            raise ValueError(
+                f"{path}: malformed run config, '{key}' is {value!r} but 'input_shape' "
+                f"{shape} and 'num_classes' {config['num_classes']} say {want!r}: a damaged "
+                "or altered run folder"
+            )
+
+
+def check_input_memory(model: torch.nn.Module, input_shape: Sequence[int], where: Any) -> None:
+    """Refuse a model and input shape ``(C, *spatial)`` whose one sample would not fit in
+    the memory available now: the input, and the model's widest activation (its largest
+    ``out_channels``) over the whole input twice, in float32, plus the parameters. A
+    cheap floor, counted from attributes (works on the meta device).
+
+    Example:
+        >>> check_input_memory(torch.nn.Conv2d(3, 8, 3), (3, 32, 32), "run")  # fits
+    """
+    from anyconv.data._common import check_memory
+
+    spatial = math.prod(input_shape[1:])
+    widest = max(
+        [int(getattr(m, "out_channels", 0) or 0) for m in model.modules()] + [input_shape[0]]
+    )
+    params = sum(p.numel() for p in model.parameters())
+    need = 4 * (input_shape[0] * spatial + 2 * widest * spatial + params)
+    shape = "x".join(map(str, input_shape))
+    check_memory(need, str(where), f"one input of {shape} through its model")
 
 
 def load_run(
-    run_dir: str | Path, device: str | torch.device = "cpu"
+    run_dir: str | Path, device: str | torch.device = "cpu", model: torch.nn.Module | None = None
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild a trained model from its run folder: ``config.json`` + ``model.safetensors``.
 
-    The model comes from :func:`anyconv.models.create_model` with the recorded name and
-    arguments, in eval mode; nothing is unpickled.
+    The model is rebuilt as ``config.json`` records it (``model_source``, see
+    :mod:`anyconv.train.model_source`): a registered model by name, your own by its import
+    path, in eval mode; nothing is unpickled. A model that was given to ``train()`` as an
+    object cannot be rebuilt (its constructor arguments are unknown): pass ``model``, a
+    model of the same architecture, and the weights are loaded into it.
 
     Returns:
         ``(model, config)`` where ``config`` is ``config.json``'s dict (``model``,
-        ``model_kwargs``, ``data``, ``kind``, ``input_shape``, ``num_classes``,
-        ``class_names``, ``train``: the :class:`TrainConfig` fields).
+        ``model_kwargs``, ``model_source``, ``model_class``, ``data``, ``kind``,
+        ``input_shape``, ``num_classes``, ``class_names``, ``train``: the
+        :class:`TrainConfig` fields).
 
     Example (not run here)::
 
         model, config = load_run("runs/lenet5-digits-20250101-120000")
         probs = predict(model, x)  # x: (N, *config["input_shape"])
+        mine, config = load_run("runs/MyNet-digits-20250101-120000", model=MyNet(width=8))
     """
-    return RunFolder(run_dir).load_model(device)
+    return RunFolder(run_dir).load_model(device, model)
 
 
 def history_jobs(

@@ -20,6 +20,7 @@ bitwise the same weights as an uninterrupted run on the same device and thread c
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import math
 import time
@@ -31,14 +32,17 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from anyconv._spec import fail
+from anyconv.train import advice
 from anyconv.train import distributed as D
+from anyconv.train.advice import MIN_STEPS
 from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
 from anyconv.train.inputs import data_fingerprint, describe_change, input_record
 from anyconv.train.metrics import autocast, batch_sums, evaluation_sums, summarize
+from anyconv.train.model_source import build_model, record_given, short_name
 from anyconv.train.progress import PhaseClock, TrainingProgress
-from anyconv.train.recipes import EXAMPLE_DATA
+from anyconv.train.recipes import EXAMPLE_DATA, epochs_for_steps
 from anyconv.train.run import RunFolder, history_jobs, run_config
 from anyconv.train.schedule import lr_factor
 from anyconv.train.validation import Keeper, stratified_split
@@ -72,15 +76,21 @@ class TrainingDiverged(RuntimeError):
 
 
 def _check_model_name(config: TrainConfig) -> None:
-    """A registered model and options it takes, checked before any data is loaded."""
+    """A registered model and options it takes, or an importable model of your own,
+    checked before any data is loaded."""
+    from anyconv.models.imported import import_builder, is_import_path
     from anyconv.models.options import check_model_options
     from anyconv.models.registry import MODELS
 
+    if config.model not in MODELS and is_import_path(config.model):
+        import_builder(config.model, "train")
+        return
     if config.model not in MODELS:
         raise fail(
             "train",
             "model",
-            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models)",
+            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models), or your own "
+            "as 'package.module:Name'",
             config.model,
         )
     check_model_options(config.model, config.model_kwargs)
@@ -127,17 +137,14 @@ class Trainer:
 
             check_trainable(self.data)  # one class: it would reach 100% and learn nothing
             self.clock.start("build")
-            if model is None:
+            from anyconv.models.registry import MODELS
+
+            if model is None and config.model in MODELS:
                 from anyconv.models.options import check_model_fits
 
                 check_model_fits(config.model, self.data.input_shape, config.data, EXAMPLE_DATA)
-            self.model_kwargs = {
-                **config.model_kwargs,
-                "in_channels": self.data.input_shape[0],
-                "num_classes": self.data.num_classes,
-                "input_size": tuple(self.data.input_shape[1:]),
-            }
             self.core, self.model = self._build_model(model)
+            self.config = config = self._recorded_config(config)
             self.parameters = sum(p.numel() for p in self.core.parameters())
             self.optimizer = self._build_optimizer()
             self.amp_dtype, self.scaler = _mixed_precision(config, self.device)
@@ -156,6 +163,7 @@ class Trainer:
         self.keeper = Keeper(patience=config.patience)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.stopped = False  # stopped early
+        self.said_slow = False  # the hint about a collapse of throughput, once per run
         self.folder = self._choose_folder()
         # Notes and the result go to ``console``; the bar and epoch lines also respect quiet.
         self.console = console or Console(stderr=True, quiet=not self.dist.main)
@@ -173,12 +181,18 @@ class Trainer:
         self, model: torch.nn.Module | None
     ) -> tuple[torch.nn.Module, torch.nn.Module]:
         """The model on the device, and the module the loop calls (DDP-wrapped when
-        data-parallel)."""
-        torch.manual_seed(self.config.seed)  # weight initialisation
+        data-parallel); ``self.record`` says how it was made (what ``config.json`` keeps)."""
+        config, shape = self.config, self.data.input_shape
+        data_kwargs = {
+            "in_channels": shape[0],
+            "num_classes": self.data.num_classes,
+            "input_size": tuple(shape[1:]),
+        }
+        if model is not None:
+            self.record = record_given(model, config.model, config.model_kwargs, data_kwargs)
+        torch.manual_seed(config.seed)  # weight initialisation
         if model is None:
-            from anyconv.models import create_model
-
-            model = create_model(self.config.model, **self.model_kwargs)
+            model, self.record = build_model(config.model, config.model_kwargs, data_kwargs)
         core = model.to(self.device)
         if not self.dist.enabled:
             return core, core
@@ -186,6 +200,14 @@ class Trainer:
 
         ids = [self.device.index] if self.device.type == "cuda" else None
         return core, DistributedDataParallel(core, device_ids=ids)
+
+    def _recorded_config(self, config: TrainConfig) -> TrainConfig:
+        """``config`` naming the model that is trained: a model given as an object that
+        ``config.model`` does not build is recorded by its class, never under the name of
+        another (the default ``lenet5``)."""
+        if self.record.name == config.model:
+            return config
+        return _changed(config, model=self.record.name, model_kwargs={})
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         config = self.config
@@ -251,6 +273,16 @@ class Trainer:
         shard_size = len(D.shard(torch.arange(len(self.y_train)), self.dist))
         self.steps_per_epoch = math.ceil(shard_size / self.batch)
         self.samples_per_epoch = shard_size * self.dist.world_size
+        self.notes: list[str] = []  # printed once the run folder is open
+        if "epochs" in config.from_fallback:  # small data: at least MIN_STEPS steps
+            epochs = epochs_for_steps(config.epochs, self.steps_per_epoch)
+            if epochs > config.epochs:
+                self.notes.append(
+                    f"{self.samples_per_epoch} training samples make {self.steps_per_epoch} "
+                    f"steps per epoch: the fallback recipe's {config.epochs} epochs become "
+                    f"{epochs}, for at least {MIN_STEPS} optimiser steps (--epochs sets them)"
+                )
+                self.config = config = _changed(config, epochs=epochs)
         self.total_steps = self.steps_per_epoch * config.epochs
 
     @functools.cached_property
@@ -607,8 +639,7 @@ class Trainer:
     def run_config(self) -> dict[str, Any]:
         """The ``config.json`` dict (see :func:`anyconv.train.run.run_config`)."""
         return run_config(
-            model=self.config.model,
-            model_kwargs=self.model_kwargs,
+            **self.record.fields(),
             data_spec=self.config.data,
             data=self.data,
             train=self.config.to_dict(),
@@ -643,6 +674,10 @@ class Trainer:
             held = self.folder.lock() if self.dist.main else contextlib.nullcontext()
             with held:
                 self.open_folder()
+                if self.dist.main:
+                    busy = advice.busy_machine_hint(torch.get_num_threads())
+                    for line in self.notes + ([f"hint: {busy}"] if busy else []):
+                        self._say(line if line.startswith("hint: ") else f"note: {line}")
                 enabled = not self.config.quiet and self.dist.main
                 with TrainingProgress(
                     self.epoch_console, enabled, self.config.epochs, self.dist.world_size
@@ -694,6 +729,12 @@ class Trainer:
                     self.replacing = False
                 self._save("running", model=improved or self.keep == "last" or epoch == 1)
         progress.epoch_line({**entry, "samples": row["samples"]})
+        if self.dist.main and not self.said_slow:
+            speeds = [self.samples_per_epoch / max(r["seconds"], 1e-9) for r in self.history]
+            hint = advice.throughput_hint(speeds, torch.get_num_threads())
+            if hint:
+                self._say(f"hint: {hint}")
+                self.said_slow = True
         if self.stopped:
             self.console.print(
                 f"stopping early: no better validation accuracy for {config.patience} "
@@ -722,15 +763,17 @@ class Trainer:
                 self.step_losses,
                 test["confusion"],
                 self.data.class_names,
-                title=f"{self.config.model} on {viz.data_label(self.config.data)}",
+                title=f"{short_name(self.config.model)} on {viz.data_label(self.config.data)}",
                 test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
-            trained = f"{self.config.model} trained on {viz.data_label(self.config.data)}"
+            name = short_name(self.config.model)
+            trained = f"{name} trained on {viz.data_label(self.config.data)}"
             jobs.update(viz.network_jobs(self.core, self.data, title=trained))
             pictures = self.folder.write_pictures(jobs)
             self.clock.stop("pictures")
+        warnings = self._end_warnings()
         with self.clock("checkpoint"):
-            metrics = self._save("finished", pictures=pictures)
+            metrics = self._save("finished", pictures=pictures, warnings=warnings)
         kept = (
             f"model of epoch {metrics['kept_epoch']}, best validation accuracy "
             f"{self.keeper.accuracy:.2%}; "
@@ -738,16 +781,52 @@ class Trainer:
             else ""
         )
         self.console.print(
-            f"test accuracy {metrics['test_accuracy']:.2%} ({self.config.model} on "
+            f"test accuracy {metrics['test_accuracy']:.2%} ({short_name(self.config.model)} on "
             f"{self.config.data}, {kept}{metrics['epochs']} epochs, "
             f"{metrics['train_seconds']:.1f} s of training); run folder {self.run_dir}",
             highlight=False,
             markup=False,
         )
+        for warning in warnings:
+            self._say(f"warning: {warning}")
         return metrics
+
+    def _say(self, line: str) -> None:
+        """One line for the user (rank 0; also in a quiet run), printed verbatim."""
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    def _end_warnings(self) -> list[str]:
+        """What the user should know about the finished run (:mod:`anyconv.train.advice`):
+        a test accuracy at chance, too few optimiser steps, a model the folder cannot
+        rebuild."""
+        confusion = summarize(*self.last_eval)["confusion"]
+        said = [
+            advice.chance_warning(confusion, self.data.class_names),
+            advice.steps_note(self.step, self.steps_per_epoch, self.epoch),
+        ]
+        if not self.record.rebuildable:
+            name, short = self.record.name, short_name(self.record.name)
+            said.append(
+                f"the model given to train() is recorded as its class {name}; the run folder "
+                "keeps its weights, but anyconv cannot rebuild it from the folder alone (its "
+                f"constructor arguments are unknown): load_run(RUN, model={short}(...)) loads "
+                f"them into a model you build, and TrainConfig(model='{name}', "
+                "model_kwargs={...}) records how to build it"
+            )
+        return [line for line in said if line]
 
     def _kept_epoch(self) -> int:
         return self.keeper.epoch if self.keep == "best" and self.keeper.epoch else self.epoch
+
+
+def _changed(config: TrainConfig, **settings: Any) -> TrainConfig:
+    """A copy of ``config`` with ``settings`` changed and checked (its other attributes,
+    such as ``from_fallback``, kept)."""
+    config = copy.copy(config)
+    for key, value in settings.items():
+        setattr(config, key, value)
+    config.validate()
+    return config
 
 
 def _step_means(losses: torch.Tensor, batch: int, samples: int) -> list[float]:
@@ -779,8 +858,16 @@ def train(
         data: a :class:`~anyconv.data.base.Splits` with ``x (N, C, *spatial)`` float and
             ``y (N,)`` int64; default ``load_dataset(config.data, seed=config.data_seed)``.
         model: a module mapping ``(N, C, *spatial)`` to logits ``(N, num_classes)``; default
-            ``create_model(config.model, in_channels=C, num_classes=K, input_size=spatial,
-            **config.model_kwargs)``. ``load_run`` can rebuild only registered models.
+            ``config.model`` built with ``config.model_kwargs`` and the data's
+            ``in_channels=C, num_classes=K, input_size=spatial``: a registered model, or
+            your own as ``"package.module:Name"`` (a class, or a function annotated
+            ``-> torch.nn.Module``; it gets those of the data's arguments it takes), which
+            the run folder records so that ``load_run``, ``evaluate``, ``predict`` and
+            ``summary`` rebuild it. A model given here is recorded under ``config.model``
+            only if that builds the same class and weight shapes; otherwise by its class
+            (``model_source`` ``"object"``: its weights are kept, but its constructor
+            arguments are unknown, so ``load_run(RUN, model=...)`` needs a model built by
+            you).
         console: where progress and per-epoch lines go (default: stderr).
 
     Returns:
@@ -804,7 +891,7 @@ def train(
         >>> with tempfile.TemporaryDirectory() as out:
         ...     cfg = TrainConfig(model="toy", epochs=1, out=out, quiet=True, pictures=False)
         ...     metrics = train(cfg, data, net)
-        >>> metrics["epochs"], metrics["parameters"]
-        (1, 34)
+        >>> metrics["epochs"], metrics["parameters"], metrics["model"]
+        (1, 34, 'torch.nn.modules.container:Sequential')
     """
     return Trainer(config, data, model, console).fit()

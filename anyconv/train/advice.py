@@ -1,0 +1,134 @@
+"""What a run tells its user beyond the figures: a test accuracy no better than chance, too
+few optimiser steps, a busy machine slowing the threads down, a model the folder cannot
+rebuild. Each is one line, computed from plain values (so the rules are tested alone).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import torch
+
+MIN_STEPS = 300
+"""Optimiser steps below which a run is called short: the fallback recipe trains at least
+this many (:func:`anyconv.train.recipes.epochs_for_steps`), and a shorter run says so.
+On 93 training images of three MNIST digits (``allcnn``, batch 64), 40 steps left the
+network at chance (33%), 200 gave 78-96%, 300 gave 96-100% (three seeds)."""
+
+COLLAPSE = 4.0
+"""An epoch this many times slower (in samples/s) than the fastest before it is a collapse
+of throughput, as when other processes take the cores from PyTorch's threads."""
+
+
+def chance_warning(confusion: torch.Tensor, class_names: Sequence[str]) -> str | None:
+    """A sentence when a test confusion matrix ``(K, K)`` (rows: true class, columns:
+    predicted) shows an accuracy no better than chance: within two standard errors of
+    always answering the most frequent test class, or one class predicted for every sample.
+
+    Example:
+        >>> chance_warning(torch.tensor([[9, 0, 0], [9, 0, 0], [9, 0, 0]]), "abc")[:60]
+        'test accuracy 33.33% is at chance: always answering the most'
+        >>> chance_warning(torch.tensor([[9, 0], [1, 8]]), "ab") is None
+        True
+    """
+    confusion = torch.as_tensor(confusion)
+    n = int(confusion.sum())
+    if n == 0:
+        return None
+    accuracy = float(confusion.diagonal().sum()) / n
+    per_class = confusion.sum(1)
+    majority = int(per_class.argmax())
+    share = float(per_class[majority]) / n
+    margin = 2 * math.sqrt(share * (1 - share) / n)
+    predicted = int((confusion.sum(0) > 0).sum())
+    one_class = predicted == 1 and len(confusion) > 1
+    if accuracy > share + margin and not one_class:
+        return None
+    name = class_names[majority] if majority < len(class_names) else str(majority)
+    said = (
+        f"test accuracy {accuracy:.2%} is at chance: always answering the most frequent "
+        f"class ({name!r}) scores {share:.2%} on these {n} test samples"
+    )
+    if one_class:
+        said += ", and the model predicts one class for every sample"
+    return said
+
+
+def steps_note(steps: int, steps_per_epoch: int, epochs: int) -> str | None:
+    """A sentence when a run took fewer than :data:`MIN_STEPS` optimiser steps.
+
+    Example:
+        >>> steps_note(40, 2, 20)[:67]
+        'only 40 optimiser steps (2 per epoch, 20 epochs): too few for most '
+        >>> steps_note(40, 2, 20)[-68:]
+        '--epochs 150 would give 300 (or a smaller --batch-size more per epoch)'
+        >>> steps_note(1000, 50, 20) is None
+        True
+    """
+    if steps >= MIN_STEPS:
+        return None
+    wanted = math.ceil(MIN_STEPS / max(steps_per_epoch, 1))
+    return (
+        f"only {steps} optimiser steps ({steps_per_epoch} per epoch, {epochs} epochs): too few "
+        f"for most networks to learn; --epochs {wanted} would give {wanted * steps_per_epoch} "
+        "(or a smaller --batch-size more per epoch)"
+    )
+
+
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def busy_machine_hint(
+    threads: int, load: float | None = None, cpus: int | None = None
+) -> str | None:
+    """A sentence when the machine is busier than its cores (the 1-minute load average
+    above the core count) and PyTorch runs more than one thread.
+
+    Example:
+        >>> busy_machine_hint(threads=2, load=7.5, cpus=2)[:48]
+        'the machine is busy (load average 7.5 on 2 cores'
+        >>> busy_machine_hint(threads=1, load=7.5, cpus=2) is None
+        True
+    """
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # not POSIX
+            return None
+    cpus = cpus or cores()
+    if threads <= 1 or load <= cpus:
+        return None
+    return (
+        f"the machine is busy (load average {load:.1f} on {cpus} cores): PyTorch's {threads} "
+        "threads wait for each other and training can run many times slower; --threads 1 "
+        "is often faster on a shared machine"
+    )
+
+
+def throughput_hint(speeds: Sequence[float], threads: int) -> str | None:
+    """A sentence when the last epoch's samples/s fell below 1/:data:`COLLAPSE` of the
+    fastest epoch before it and PyTorch runs more than one thread.
+
+    Example:
+        >>> throughput_hint([310.0, 300.0, 21.0], threads=2)[:40]
+        'training slowed from 310 to 21 samples/s'
+        >>> throughput_hint([310.0, 300.0, 21.0], threads=1) is None
+        True
+    """
+    if threads <= 1 or len(speeds) < 2:
+        return None
+    best, last = max(speeds[:-1]), speeds[-1]
+    if last * COLLAPSE >= best:
+        return None
+    return (
+        f"training slowed from {best:,.0f} to {last:,.0f} samples/s: other processes may be "
+        f"taking the cores from PyTorch's {threads} threads; --threads 1 is often faster on "
+        "a shared machine (--resume continues this run)"
+    )
