@@ -62,7 +62,7 @@ def steps_note(steps: int, steps_per_epoch: int, epochs: int) -> str | None:
     Example:
         >>> steps_note(40, 2, 20)[:67]
         'only 40 optimiser steps (2 per epoch, 20 epochs): too few for most '
-        >>> steps_note(40, 2, 20)[-68:]
+        >>> steps_note(40, 2, 20)[-70:]
         '--epochs 150 would give 300 (or a smaller --batch-size more per epoch)'
         >>> steps_note(1000, 50, 20) is None
         True
