@@ -132,3 +132,25 @@ def throughput_hint(speeds: Sequence[float], threads: int) -> str | None:
         f"taking the cores from PyTorch's {threads} threads; --threads 1 is often faster on "
         "a shared machine (--resume continues this run)"
     )
+
+
+def object_note(name: str) -> str:
+    """A sentence for a model given to ``train()`` as an object that the run folder
+    records by its class ``name`` (``"module:QualName"``) and cannot rebuild.
+
+    Example:
+        >>> object_note("mynets:SmallNet").endswith(
+        ...     "TrainConfig(model='mynets:SmallNet', model_kwargs={...})")
+        True
+    """
+    module, _, qualname = name.partition(":")
+    own = module not in ("__main__", "builtins") and not module.startswith("torch.")
+    named = name if own and "<" not in qualname else "package.module:Name"
+    short = qualname.rpartition(".")[2]
+    return (
+        f"the model given to train() is recorded by its class {name}: the run folder keeps "
+        "its weights, but anyconv cannot rebuild it without its constructor arguments; "
+        f"load_run(RUN, model={short}(...)) loads them into a model you build, and "
+        f"evaluate, predict and summary rebuild a model trained as "
+        f"TrainConfig(model='{named}', model_kwargs={{...}})"
+    )

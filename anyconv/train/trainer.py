@@ -771,9 +771,9 @@ class Trainer:
             jobs.update(viz.network_jobs(self.core, self.data, title=trained))
             pictures = self.folder.write_pictures(jobs)
             self.clock.stop("pictures")
-        warnings = self._end_warnings()
+        notes = self._end_notes()
         with self.clock("checkpoint"):
-            metrics = self._save("finished", pictures=pictures, warnings=warnings)
+            metrics = self._save("finished", pictures=pictures, notes=notes)
         kept = (
             f"model of epoch {metrics['kept_epoch']}, best validation accuracy "
             f"{self.keeper.accuracy:.2%}; "
@@ -787,33 +787,27 @@ class Trainer:
             highlight=False,
             markup=False,
         )
-        for warning in warnings:
-            self._say(f"warning: {warning}")
+        for line in notes:
+            self._say(line)
         return metrics
 
     def _say(self, line: str) -> None:
         """One line for the user (rank 0; also in a quiet run), printed verbatim."""
         self.console.print(line, highlight=False, markup=False, soft_wrap=True)
 
-    def _end_warnings(self) -> list[str]:
-        """What the user should know about the finished run (:mod:`anyconv.train.advice`):
-        a test accuracy at chance, too few optimiser steps, a model the folder cannot
-        rebuild."""
+    def _end_notes(self) -> list[str]:
+        """What the user should know about the finished run, one line each as printed
+        (:mod:`anyconv.train.advice`): a test accuracy at chance, too few optimiser steps,
+        a model the folder cannot rebuild."""
         confusion = summarize(*self.last_eval)["confusion"]
-        said = [
+        warnings = [
             advice.chance_warning(confusion, self.data.class_names),
             advice.steps_note(self.step, self.steps_per_epoch, self.epoch),
         ]
+        lines = [f"warning: {w}" for w in warnings if w]
         if not self.record.rebuildable:
-            name, short = self.record.name, short_name(self.record.name)
-            said.append(
-                f"the model given to train() is recorded as its class {name}; the run folder "
-                "keeps its weights, but anyconv cannot rebuild it from the folder alone (its "
-                f"constructor arguments are unknown): load_run(RUN, model={short}(...)) loads "
-                f"them into a model you build, and TrainConfig(model='{name}', "
-                "model_kwargs={...}) records how to build it"
-            )
-        return [line for line in said if line]
+            lines.append(f"note: {advice.object_note(self.record.name)}")
+        return lines
 
     def _kept_epoch(self) -> int:
         return self.keeper.epoch if self.keep == "best" and self.keeper.epoch else self.epoch
