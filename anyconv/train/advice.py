@@ -71,7 +71,8 @@ def steps_note(steps: int, steps_per_epoch: int, epochs: int) -> str | None:
         return None
     wanted = math.ceil(MIN_STEPS / max(steps_per_epoch, 1))
     return (
-        f"only {steps} optimiser steps ({steps_per_epoch} per epoch, {epochs} epochs): too few "
+        f"only {steps} optimiser steps ({steps_per_epoch} per epoch, {epochs} "
+        f"epoch{'s' if epochs != 1 else ''}): too few "
         f"for most networks to learn; --epochs {wanted} would give {wanted * steps_per_epoch} "
         "(or a smaller --batch-size more per epoch)"
     )

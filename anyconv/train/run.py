@@ -62,6 +62,9 @@ PICTURES = (
     "cam.png",  # networks that support class activation maps only (fcn, resnet1d)
 )
 LOCK = ".lock"
+RUN_FILES = (CHECKPOINT, WEIGHTS, CONFIG, METRICS, METRICS_CSV, *PICTURES)
+"""The files anyconv writes into a run folder (atomically: their temporary files are
+``.anyconv-NAME.PID.tmp``)."""
 RUNS_ROOT = Path("runs")
 
 
@@ -246,35 +249,54 @@ class RunFolder:
     def lock(self) -> Iterator[None]:
         """Hold the folder for one writer: a second ``anyconv train`` into the same folder
         is refused while this one runs. An advisory ``flock`` on ``.lock`` (released by the
-        system when the process dies, so a killed run never blocks its own ``--resume``);
-        the temporary files a killed writer left are removed once the folder is held; a
-        folder created here and left holding nothing else is removed again."""
+        system when the process dies, so a killed run never blocks its own ``--resume``),
+        which holds the writer's pid while it runs and is removed when it ends; the
+        temporary files a killed writer left are removed once the folder is held (only
+        anyconv's own, only in a folder that holds a run); a folder created here and left
+        holding nothing else is removed again."""
         created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         path = self.file(LOCK)
-        handle = open(path, "a+")  # noqa: SIM115 (held open for the whole run)
+        handle = self._acquire(path)
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise FileExistsError(
-                        f"{self.path}: another anyconv train ({holder}) is writing into this "
-                        "run folder; wait for it to finish or choose another --out"
-                    ) from None
             handle.seek(0)
             handle.truncate()
             handle.write(f"pid {os.getpid()}")
             handle.flush()
-            remove_strays(self.path)  # left by a writer killed mid-write; none is alive now
+            if self.holds_run():  # left by a writer killed mid-write; none is alive now
+                remove_strays(self.path, RUN_FILES)
             yield
         finally:
+            # Unlinked while still held: a writer that opened it meanwhile finds it gone
+            # once it holds it, and opens the new one (_acquire).
+            path.unlink(missing_ok=True)
             handle.close()
-            if created and {p.name for p in self.path.iterdir()} <= {LOCK}:
-                path.unlink(missing_ok=True)
+            if created and not any(self.path.iterdir()):
                 self.path.rmdir()
+
+    def _acquire(self, path: Path) -> Any:
+        """``path`` opened and locked: the file that is at ``path`` once it is held (another
+        writer may have removed the one opened while releasing it)."""
+        while True:
+            handle = open(path, "a+")  # noqa: SIM115 (held open for the whole run)
+            if fcntl is None:
+                return handle
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise FileExistsError(
+                    f"{self.path}: another anyconv train ({holder}) is writing into this "
+                    "run folder; wait for it to finish or choose another --out"
+                ) from None
+            try:
+                if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                    return handle
+            except FileNotFoundError:
+                pass
+            handle.close()
 
     def remove_pictures(self) -> None:
         """Delete the pictures of an earlier run in this folder (they are drawn anew at

@@ -403,7 +403,37 @@ class Trainer:
         self.best_state = {k: v.to(self.device) for k, v in best.items()} if best else None
         self.stopped = bool(state.get("stopped", False))
         self.console.print(f"resuming {path} after epoch {self.epoch}", markup=False)
+        note = self._schedule_change(state)
+        if note:
+            self._say(f"note: {note}")
         return True
+
+    def _schedule_change(self, state: dict[str, Any]) -> str | None:
+        """A sentence when more ``--epochs`` than the checkpoint's stretch its learning-rate
+        schedule: the rate at the resumed step then differs from the saved schedule's (past
+        the end of a finished cosine schedule it restarts from zero at part of the peak).
+        Resuming does it on purpose (the schedule spans the epochs asked for); the note
+        says so, with the two rates."""
+        config = self.config
+        saved = state.get("scheduler", {}).get("total_steps")
+        if config.schedule == "none" or not isinstance(saved, int) or saved == self.total_steps:
+            return None
+        before = config.lr * lr_factor(config.schedule, self.step, saved)
+        now = config.lr * lr_factor(config.schedule, self.step, self.total_steps)
+        old_epochs = saved // max(self.steps_per_epoch, 1)
+        ended = self.step >= saved
+        return (
+            f"--epochs {config.epochs} stretches the {config.schedule} schedule of the "
+            f"checkpoint ({old_epochs} epoch{'s' if old_epochs != 1 else ''}"
+            + (", finished" if ended else "")
+            + f"): the learning rate {'restarts' if ended else 'jumps'} from {before:.3g} to "
+            f"{now:.3g} ({now / config.lr:.0%} of --lr)"
+            + (
+                ", a warm restart as in SGDR"
+                if ended
+                else f"; --epochs {old_epochs} keeps the schedule"
+            )
+        )
 
     def _check_resumable(self, state: dict[str, Any], path: Path) -> None:
         config = self.config
