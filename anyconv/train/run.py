@@ -19,10 +19,13 @@ folder as a model.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import re
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +36,7 @@ import torch
 
 from anyconv._spec import fail
 from anyconv.train.checkpoint import (
+    TMP_PREFIX,
     load_checkpoint,
     load_weights,
     remove_strays,
@@ -142,6 +146,95 @@ def _sound(key: str, value: Any) -> bool:
     return True
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _per_channel(positive: bool) -> Callable[[Any, int], bool]:
+    def check(value: Any, channels: int) -> bool:
+        return (
+            isinstance(value, list)
+            and len(value) == channels
+            and all(_finite(v) and (v > 0 if positive else True) for v in value)
+        )
+
+    return check
+
+
+INPUT_SETTINGS: dict[str, tuple[Callable[[Any, int], bool], str]] = {
+    "input.normalization.mean": (_per_channel(False), "a list of {C} finite numbers"),
+    "input.normalization.std": (_per_channel(True), "a list of {C} positive numbers"),
+    "input.normalization.divide": (lambda v, c: _finite(v) and v > 0, "a positive number"),
+    "input.normalization.per_sample": (lambda v, c: v == "znorm", "'znorm'"),
+    "input.min": (lambda v, c: _finite(v), "a finite number"),
+    "input.max": (lambda v, c: _finite(v), "a finite number"),
+    "input.mean": (_per_channel(False), "a list of {C} finite numbers"),
+    "input.std": (
+        lambda v, c: _per_channel(False)(v, c) and min(v) >= 0,
+        "a list of {C} numbers >= 0",
+    ),
+    "data_options.mean": (_per_channel(False), "a list of {C} finite numbers or null"),
+    "data_options.std": (_per_channel(True), "a list of {C} positive numbers or null"),
+    "data_options.image_size": (
+        lambda v, c: (
+            isinstance(v, list)
+            and len(v) == 2
+            and all(_finite(n) and n >= 1 and int(n) == n for n in v)
+        ),
+        "a list [H, W] of positive ints or null",
+    ),
+    "data_options.flip": (lambda v, c: isinstance(v, bool), "true or false"),
+    "data_options.crop_scale": (lambda v, c: _finite(v) and 0 < v <= 1, "a fraction 0 < f <= 1"),
+    "data_options.test_fraction": (lambda v, c: _finite(v) and 0 < v < 1, "a fraction 0 < f < 1"),
+}
+"""What each normalisation and data setting of ``config.json`` must be (``{C}``: the
+channels of ``input_shape``); ``null`` stands for "not set" where a loader records it so."""
+
+
+def _check_input_settings(config: dict[str, Any], path: Path) -> None:
+    """Refuse normalisation and data settings that would crash or silently skew
+    ``predict``/``evaluate`` (a mean of the wrong length, a zero std, a divisor "x"), and
+    data options that no run records (they would reach the loader: ``workers``)."""
+    from anyconv.train.config import DATA_OPTIONS
+
+    channels = config["input_shape"][0]
+    recorded = {*DATA_OPTIONS, "mean", "std"} - {"stream", "workers"}
+    unknown = sorted(set(config.get("data_options", {})) - recorded)
+    if unknown:
+        raise ValueError(
+            f"{path}: malformed run config, 'data_options' holds '{unknown[0]}', which no run "
+            f"records (a run records {', '.join(sorted(recorded))})"
+        )
+    normalization = config.get("input", {}).get("normalization", {})
+    if not isinstance(normalization, dict):
+        raise ValueError(
+            f"{path}: malformed run config, 'input.normalization' must be a JSON object; "
+            f"got {normalization!r}"
+        )
+    sections = {
+        "input.normalization": normalization,
+        "input": config.get("input", {}),
+        "data_options": config.get("data_options", {}),
+    }
+    for key, (sound, what) in INPUT_SETTINGS.items():
+        section, _, name = key.rpartition(".")
+        value = sections[section].get(name)
+        if value is None and (section != "input.normalization" or name not in sections[section]):
+            continue  # not recorded (or null, where a loader records "not set" so)
+        if not sound(value, channels):
+            raise ValueError(
+                f"{path}: malformed run config, '{key}' must be "
+                f"{what.format(C=channels)}; got {value!r}"
+            )
+    for section in ("input.normalization", "data_options"):
+        values = sections[section]
+        if (values.get("mean") is None) != (values.get("std") is None):
+            raise ValueError(
+                f"{path}: malformed run config, '{section}' must hold 'mean' and 'std' "
+                f"together; got mean {values.get('mean')!r}, std {values.get('std')!r}"
+            )
+
+
 def check_data_fits_run(config: dict[str, Any], data: Any, spec: str, run_dir: Any) -> list[str]:
     """Refuse data of another input shape, kind or class count than the run was trained
     on, before the model sees it; returns warnings (other class names).
@@ -234,8 +327,27 @@ class RunFolder:
         return any(self.file(n).exists() for n in (CHECKPOINT, WEIGHTS, CONFIG, METRICS))
 
     def check_writable(self) -> None:
-        """Refuse a path that is a file, lies under a file, or cannot be written."""
+        """Refuse a path that is a file, lies under a file, is (or lies under) a symbolic
+        link that leads nowhere or loops, or cannot be written."""
         for parent in (self.path, *self.path.parents):
+            if parent.is_symlink() and not parent.exists():
+                target = os.readlink(parent)
+                try:
+                    parent.resolve(strict=True)
+                except RuntimeError:  # Python < 3.13 reports a loop so
+                    looping = True
+                except OSError as error:
+                    looping = error.errno == errno.ELOOP
+                else:
+                    looping = False
+                what = (
+                    "loops back on itself; choose another --out"
+                    if looping
+                    else f"leads to '{target}', which does not exist; create it, or choose "
+                    "another --out"
+                )
+                where = "is" if parent == self.path else f"lies under {parent},"
+                raise NotADirectoryError(f"{self.path}: {where} a symbolic link that {what}")
             if not parent.exists():
                 continue
             if not parent.is_dir():
@@ -383,6 +495,7 @@ class RunFolder:
                     f"{path}: malformed run config, '{key}' must be a JSON object; "
                     f"got {config[key]!r}"
                 )
+        _check_input_settings(config, path)
         return config
 
     def load_model(
@@ -468,6 +581,66 @@ def check_input_memory(model: torch.nn.Module, input_shape: Sequence[int], where
     need = 4 * (input_shape[0] * spatial + 2 * widest * spatial + params)
     shape = "x".join(map(str, input_shape))
     check_memory(need, str(where), f"one input of {shape} through its model")
+
+
+SCRATCH_PREFIX = "anyconv-scratch-"
+"""Throw-away run folders (:func:`scratch_folder`) are ``TMP/anyconv-scratch-PID-XXXXXXXX``."""
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A throw-away run folder in the system's temporary folder, removed on exit (for
+    runs whose metrics are all that is wanted, such as the experiments'). Those that
+    processes killed meanwhile left behind, named after a pid no longer alive and holding
+    only a run's files, are removed on entry.
+
+    Example:
+        >>> with scratch_folder() as out:
+        ...     out.name.startswith(SCRATCH_PREFIX), out.is_dir()
+        (True, True)
+        >>> out.exists()
+        False
+    """
+    root = Path(tempfile.gettempdir())
+    remove_dead_scratch(root)
+    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # another user's process (or no such pid to ask about): left alone
+    return True
+
+
+def remove_dead_scratch(root: str | Path) -> list[Path]:
+    """Remove the :func:`scratch_folder` folders under ``root`` whose process is dead
+    (SIGKILL skips the removal on exit): this user's, holding nothing but a run's files.
+    Returns the removed."""
+    pattern = re.compile(rf"{re.escape(SCRATCH_PREFIX)}(\d+)-\w+", flags=re.ASCII)
+    ours = {*RUN_FILES, LOCK}
+    removed = []
+    for path in Path(root).glob(f"{SCRATCH_PREFIX}*"):
+        match = pattern.fullmatch(path.name)
+        if not match or path.is_symlink() or not path.is_dir() or _alive(int(match[1])):
+            continue
+        try:
+            if path.stat().st_uid != os.getuid():
+                continue
+            names = [p.name for p in path.iterdir()]
+        except OSError:
+            continue
+        if all(n in ours or n.startswith(TMP_PREFIX) for n in names):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def load_run(
