@@ -609,10 +609,10 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     import torch
     from rich.live import Live
 
-    from anyconv._spec import check_int
+    from anyconv._checks import check_int
     from anyconv.analysis import compare_algorithms
     from anyconv.functional.algorithms.auto import choose
-    from anyconv.functional.conv import conv_spec
+    from anyconv.padding import conv_spec
     from anyconv.train.config import MAX_SEED
 
     _positive(args, "size", "kernel", "batch", "channels", "groups", "stride", "dilation")
@@ -707,7 +707,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
 
     import torch
 
-    from anyconv._spec import check_int
+    from anyconv._checks import check_int
     from anyconv.experiments import get_experiment, list_experiments, run_experiment
     from anyconv.experiments.report import rich_table, verdict
     from anyconv.experiments.runner import progress_bar

@@ -232,8 +232,8 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _matrix(args: argparse.Namespace, console: Console) -> int:
-    from anyconv._spec import PADDING_MODES
     from anyconv.functional import conv_matrix
+    from anyconv.padding import PADDING_MODES
     from anyconv.viz import plot_conv_matrix
     from anyconv.viz._figure import output_path
 
