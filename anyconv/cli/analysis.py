@@ -17,7 +17,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from anyconv.cli.arguments import integer, ints, padding, padding_or_border, shifts
+from anyconv.cli.arguments import (
+    integer,
+    ints,
+    padding,
+    padding_for,
+    padding_or_border,
+    shifts,
+)
 from anyconv.cli.limits import check_memory, memory_limit
 from anyconv.cli.registry import command
 
@@ -298,7 +305,7 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
         args.input,
         args.kernel if len(args.kernel) > 1 else args.kernel[0],
         stride=args.stride if len(args.stride) > 1 else args.stride[0],
-        padding=args.padding,
+        padding=padding_for(args.padding, len(args.input)),
         dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
         out=out,
         strip=args.frames,
@@ -343,7 +350,7 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import plot_conv_matrix
     from anyconv.viz._figure import output_path
 
-    padding, mode = args.padding, args.padding_mode
+    padding, mode = padding_for(args.padding, len(args.input)), args.padding_mode
     if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
         padding, mode = "same", padding
     c_in, c_out = args.channels

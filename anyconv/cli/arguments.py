@@ -53,13 +53,17 @@ def ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
 
 
-def padding(text: str) -> str | int | tuple[int, int] | tuple[Any, ...]:
+def padding(text: str) -> str | int | tuple[Any, ...]:
     """A padding as :func:`anyconv.conv` takes it: a rule (``same``), an int (``3``), a
     ``lo:hi`` pair (``2:0``), or one of these per axis, comma-separated (``causal,same``).
 
+    A rule or an int alone applies to every axis, as in :func:`anyconv.conv`; so does a
+    pair alone, which the library would read as two ints, one per axis: it comes back as a
+    one-entry tuple that :func:`padding_for` repeats once the number of axes is known.
+
     Example:
         >>> padding("same"), padding("2"), padding("2:0"), padding("causal,1")
-        ('same', 2, (2, 0), ('causal', 1))
+        ('same', 2, ((2, 0),), ('causal', 1))
     """
     from anyconv.padding import PADDING_RULES
 
@@ -79,10 +83,24 @@ def padding(text: str) -> str | int | tuple[int, int] | tuple[Any, ...]:
                 f"expected {', '.join(PADDING_RULES)}, an int, a lo:hi pair, or one of these "
                 f"per axis (e.g. causal,same); got {text!r}"
             ) from None
-    return entries[0] if len(entries) == 1 else tuple(entries)
+    if len(entries) == 1 and not isinstance(entries[0], tuple):
+        return entries[0]
+    return tuple(entries)
 
 
-def padding_or_border(text: str) -> str | int | tuple[int, int] | tuple[Any, ...]:
+def padding_for(value: Any, ndim: int) -> Any:
+    """A parsed :func:`padding` for ``ndim`` spatial axes: a lone ``lo:hi`` pair on each.
+
+    Example:
+        >>> padding_for(padding("2:0"), 2), padding_for(padding("same"), 2)
+        (((2, 0), (2, 0)), 'same')
+    """
+    if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], tuple):
+        return value * ndim
+    return value
+
+
+def padding_or_border(text: str) -> str | int | tuple[Any, ...]:
     """A :func:`padding`, or a border mode alone (``circular``: the caller reads it as
     ``same`` padding with that border).
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from anyconv.cli.arguments import integer, ints, padding
+from anyconv.cli.arguments import integer, ints, padding, padding_for
 from anyconv.cli.limits import check_memory
 from anyconv.cli.output import plain, titled_table
 from anyconv.cli.registry import command
@@ -109,9 +109,9 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     x_shape = (args.batch, args.channels, *args.size)
     w_shape = (args.channels, args.channels // args.groups, *kernel)
     geometry = {
-        name: getattr(args, name)
-        for name in ("stride", "padding", "dilation", "groups", "padding_mode")
+        name: getattr(args, name) for name in ("stride", "dilation", "groups", "padding_mode")
     }
+    geometry["padding"] = padding_for(args.padding, ndim)
     spec = conv_spec(x_shape, w_shape, **geometry, func="demo")
     check_memory(_demo_estimate(args, kernel, spec.out_shape), "this demo")
     torch.manual_seed(args.seed)

@@ -10,7 +10,7 @@ import pytest
 
 import anyconv.cli
 from anyconv.cli import COMMANDS, build_parser, main
-from anyconv.cli.arguments import padding, padding_or_border, shifts
+from anyconv.cli.arguments import padding, padding_for, padding_or_border, shifts
 from anyconv.padding import PADDING_MODES, PADDING_RULES, padding_entries
 
 
@@ -37,7 +37,22 @@ def test_padding_refuses_other_text_naming_the_forms(text):
 
 def test_a_border_is_a_padding_only_where_asked():
     assert [padding_or_border(mode) for mode in PADDING_MODES] == list(PADDING_MODES)
-    assert padding_or_border("1:0") == (1, 0)
+    assert padding_or_border("1:0") == ((1, 0),)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_a_lone_pair_pads_every_axis(ndim):
+    """``--padding 2:0`` came to the library as (2, 0), two ints: in 2-D padding 2 on the
+    first axis and none on the second, and refused in 1-D."""
+    want = ((2, 0),) * ndim
+    assert padding_entries(padding_for(padding("2:0"), ndim), ndim, "f") == want
+
+
+def test_animate_with_a_lone_pair(tmp_path, capsys):
+    out = tmp_path / "a.png"
+    argv = ["animate", "--input", "5,5", "--padding", "2:0", "--frames", "--out", str(out)]
+    assert main(argv) == 0
+    assert "padding (lo, hi) = (2, 0), (2, 0)" in capsys.readouterr().out
 
 
 def test_shifts():
