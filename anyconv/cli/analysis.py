@@ -218,10 +218,8 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
         from anyconv.data import load_dataset
 
         data = load_dataset(config["data"], seed=config.get("train", {}).get("data_seed", 0))
-        x, source = (
-            data.x_test[: args.samples],
-            f"{min(args.samples, len(data.x_test))} test samples",
-        )
+        x = data.first_samples("test", args.samples)[0]
+        source = f"{len(x)} test samples"
     else:
         x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
         source = f"{args.samples} random inputs"

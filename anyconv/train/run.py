@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from typing import Any
 
 import torch
 
+from anyconv.data.spec import DataSpec
 from anyconv.train.checkpoint import (
     load_checkpoint,
     load_weights,
@@ -60,19 +60,6 @@ PICTURES = (
 )
 LOCK = ".lock"
 RUNS_ROOT = Path("runs")
-
-
-def data_slug(spec: str) -> str:
-    """A file-name-safe short form of a data spec: ``"idx:../data/mnist"`` -> ``"idx-mnist"``.
-
-    Example:
-        >>> data_slug("idx:../data/mnist/"), data_slug("digits")
-        ('idx-mnist', 'digits')
-    """
-    name, _, argument = spec.partition(":")
-    if argument:
-        name = f"{name}-{Path(argument.rstrip('/')).name}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
 
 
 def run_config(
@@ -181,8 +168,9 @@ class RunFolder:
     # -- naming ------------------------------------------------------------------------
 
     @staticmethod
-    def default_path(model: str, data: str, root: str | Path = RUNS_ROOT) -> Path:
-        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run.
+    def default_path(model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT) -> Path:
+        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run
+        (:attr:`DataSpec.slug <anyconv.data.spec.DataSpec.slug>`).
 
         Example:
             >>> RunFolder.default_path("lenet5", "idx:/data/mnist").name.startswith(
@@ -190,12 +178,14 @@ class RunFolder:
             True
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path(root) / f"{model}-{data_slug(data)}-{stamp}"
+        return Path(root) / f"{model}-{DataSpec.parse(data).slug}-{stamp}"
 
     @classmethod
-    def latest(cls, model: str, data: str, root: str | Path = RUNS_ROOT) -> RunFolder | None:
+    def latest(
+        cls, model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT
+    ) -> RunFolder | None:
         """The newest default-named run of this model and data that has a checkpoint."""
-        pattern = f"{model}-{data_slug(data)}-*/{CHECKPOINT}"
+        pattern = f"{model}-{DataSpec.parse(data).slug}-*/{CHECKPOINT}"
         found = sorted(Path(root).glob(pattern))
         return cls(found[-1].parent) if found else None
 
