@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from anyconv.data.base import Dataset
 from anyconv.data.spec import DataSpec
 from anyconv.train.checkpoint import (
     load_checkpoint,
@@ -142,6 +143,27 @@ def check_data_fits_run(config: dict[str, Any], data: Any, spec: str, run_dir: A
             f"{list(names)[:5]}...: they are compared by index"
         ]
     return []
+
+
+def load_run_data(
+    config: dict[str, Any], spec: str | None = None, *, workers: int | None = None
+) -> Dataset:
+    """The data set a run was trained on, or another one (``spec``), seen as the run saw
+    it: with its data seed and ``config.json``'s ``data_options`` (a folder's held-out test
+    split and image transform). ``workers``: processes decoding a folder's images.
+
+    Example:
+        >>> load_run_data({"data": "digits", "train": {"data_seed": 0}}).input_shape
+        (1, 8, 8)
+    """
+    from anyconv.data import load_dataset
+
+    return load_dataset(
+        spec or config["data"],
+        seed=config.get("train", {}).get("data_seed", 0),
+        workers=workers,
+        **config.get("data_options", {}),
+    )
 
 
 class RunFolder:

@@ -19,9 +19,9 @@ import torch
 
 import anyconv.nn as ann
 from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
-from anyconv.data import load_dataset
 from anyconv.models import create_model
 from anyconv.train import load_run
+from anyconv.train.run import load_run_data
 from anyconv.viz import (
     animate_conv,
     plot_conv_matrix,
@@ -55,7 +55,7 @@ def main(run_dir: str) -> None:
     )
 
     model, config = load_run(run_dir)
-    data = load_dataset(config["data"])
+    data = load_run_data(config)
     trained = f"{config['model']} trained on {data.spec.label}"
     x = data.first_samples("test", 128)[0]
     shifts = range(-4, 5)
