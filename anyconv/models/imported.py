@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 __all__ = ["build_imported", "class_path", "import_builder", "is_import_path", "short_name"]
 

@@ -34,7 +34,9 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
+from anyconv.data.base import Dataset
+from anyconv.data.spec import DataSpec
 from anyconv.train.checkpoint import (
     TMP_PREFIX,
     load_checkpoint,
@@ -70,19 +72,6 @@ RUN_FILES = (CHECKPOINT, WEIGHTS, CONFIG, METRICS, METRICS_CSV, *PICTURES)
 """The files anyconv writes into a run folder (atomically: their temporary files are
 ``.anyconv-NAME.PID.tmp``)."""
 RUNS_ROOT = Path("runs")
-
-
-def data_slug(spec: str) -> str:
-    """A file-name-safe short form of a data spec: ``"idx:../data/mnist"`` -> ``"idx-mnist"``.
-
-    Example:
-        >>> data_slug("idx:../data/mnist/"), data_slug("digits")
-        ('idx-mnist', 'digits')
-    """
-    name, _, argument = spec.partition(":")
-    if argument:
-        name = f"{name}-{Path(argument.rstrip('/')).name}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
 
 
 def model_slug(model: str) -> str:
@@ -161,6 +150,11 @@ def _per_channel(positive: bool) -> Callable[[Any, int], bool]:
     return check
 
 
+RECORDED_DATA_OPTIONS = ("image_size", "flip", "crop_scale", "test_fraction", "mean", "std")
+"""The keys a run's ``data_options`` may hold: the loader settings that decide its splits
+and transform (``TrainConfig.DATA_OPTIONS`` but how the data is read, ``stream`` and
+``workers``) and a folder transform's own ``mean`` and ``std``."""
+
 INPUT_SETTINGS: dict[str, tuple[Callable[[Any, int], bool], str]] = {
     "input.normalization.mean": (_per_channel(False), "a list of {C} finite numbers"),
     "input.normalization.std": (_per_channel(True), "a list of {C} positive numbers"),
@@ -195,10 +189,8 @@ def _check_input_settings(config: dict[str, Any], path: Path) -> None:
     """Refuse normalisation and data settings that would crash or silently skew
     ``predict``/``evaluate`` (a mean of the wrong length, a zero std, a divisor "x"), and
     data options that no run records (they would reach the loader: ``workers``)."""
-    from anyconv.train.config import DATA_OPTIONS
-
     channels = config["input_shape"][0]
-    recorded = {*DATA_OPTIONS, "mean", "std"} - {"stream", "workers"}
+    recorded = set(RECORDED_DATA_OPTIONS)
     unknown = sorted(set(config.get("data_options", {})) - recorded)
     if unknown:
         raise ValueError(
@@ -267,6 +259,27 @@ def check_data_fits_run(config: dict[str, Any], data: Any, spec: str, run_dir: A
     return []
 
 
+def load_run_data(
+    config: dict[str, Any], spec: str | None = None, *, workers: int | None = None
+) -> Dataset:
+    """The data set a run was trained on, or another one (``spec``), seen as the run saw
+    it: with its data seed and ``config.json``'s ``data_options`` (a folder's held-out test
+    split and image transform). ``workers``: processes decoding a folder's images.
+
+    Example:
+        >>> load_run_data({"data": "digits", "train": {"data_seed": 0}}).input_shape
+        (1, 8, 8)
+    """
+    from anyconv.data import load_dataset
+
+    return load_dataset(
+        spec or config["data"],
+        seed=config.get("train", {}).get("data_seed", 0),
+        workers=workers,
+        **config.get("data_options", {}),
+    )
+
+
 class RunFolder:
     """A run folder on disk: where each file goes and in which format.
 
@@ -291,8 +304,9 @@ class RunFolder:
     # -- naming ------------------------------------------------------------------------
 
     @staticmethod
-    def default_path(model: str, data: str, root: str | Path = RUNS_ROOT) -> Path:
-        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run.
+    def default_path(model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT) -> Path:
+        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run
+        (:attr:`DataSpec.slug <anyconv.data.spec.DataSpec.slug>`).
 
         Example:
             >>> RunFolder.default_path("lenet5", "idx:/data/mnist").name.startswith(
@@ -300,12 +314,14 @@ class RunFolder:
             True
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path(root) / f"{model_slug(model)}-{data_slug(data)}-{stamp}"
+        return Path(root) / f"{model_slug(model)}-{DataSpec.parse(data).slug}-{stamp}"
 
     @classmethod
-    def latest(cls, model: str, data: str, root: str | Path = RUNS_ROOT) -> RunFolder | None:
+    def latest(
+        cls, model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT
+    ) -> RunFolder | None:
         """The newest default-named run of this model and data that has a checkpoint."""
-        pattern = f"{model_slug(model)}-{data_slug(data)}-*/{CHECKPOINT}"
+        pattern = f"{model_slug(model)}-{DataSpec.parse(data).slug}-*/{CHECKPOINT}"
         found = sorted(Path(root).glob(pattern))
         return cls(found[-1].parent) if found else None
 

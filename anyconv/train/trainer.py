@@ -31,14 +31,15 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
-from anyconv._spec import fail
+from anyconv._checks import fail
+from anyconv.data.base import Dataset
 from anyconv.train import advice
 from anyconv.train import distributed as D
 from anyconv.train.advice import MIN_STEPS
 from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import RESUME_KEYS, TrainConfig
-from anyconv.train.inputs import data_fingerprint, describe_change, input_record
+from anyconv.train.inputs import describe_change, input_record
 from anyconv.train.metrics import autocast, batch_sums, evaluation_sums, summarize
 from anyconv.train.model_source import build_model, record_given, short_name
 from anyconv.train.progress import PhaseClock, TrainingProgress
@@ -118,7 +119,7 @@ class Trainer:
     def __init__(
         self,
         config: TrainConfig,
-        data: Any = None,
+        data: Dataset | None = None,
         model: torch.nn.Module | None = None,
         console: Console | None = None,
     ) -> None:
@@ -171,7 +172,7 @@ class Trainer:
 
     # -- building ----------------------------------------------------------------------
 
-    def _load_data(self) -> Any:
+    def _load_data(self) -> Dataset:
         from anyconv.data import load_dataset
 
         config = self.config
@@ -226,17 +227,13 @@ class Trainer:
         """The validation split, the training data (tensors on the device, or the indices
         of samples that ``data.batches`` reads) and the step plan."""
         config, data = self.config, self.data
-        self.in_memory = hasattr(data, "x_train")  # else read through data.batches
-        y_train = data.y_train
-        own = getattr(data, "x_val", None)
-        if own is not None and config.val_fraction is None:
-            keep, held = torch.arange(len(y_train)), torch.zeros(0, dtype=torch.long)
-            self.x_val, self.y_val = own, data.y_val
-        else:
-            fraction = 0.1 if config.val_fraction is None else config.val_fraction
-            keep, held = stratified_split(y_train, fraction, config.data_seed)
-            self.x_val = data.x_train[held] if self.in_memory else None
-            self.y_val = y_train[held]
+        tensors = data.tensors("train")  # None: read through data.batches
+        self.in_memory = tensors is not None
+        y_train = data.labels("train")
+        fraction = 0.1 if config.val_fraction is None else config.val_fraction
+        keep, held = stratified_split(y_train, fraction, config.data_seed)
+        self.x_val = tensors[0][held] if self.in_memory else None
+        self.y_val = y_train[held]
         # Indices into the data's training split: what is trained on and what validates
         # (read with the test-time transform: no random crops or flips).
         self.train_index, self.val_index = keep, held
@@ -252,13 +249,13 @@ class Trainer:
         subset = len(held) > 0  # else the whole split, uncopied
         self.x_train = None
         if self.in_memory:
-            self.x_train = (data.x_train[keep] if subset else data.x_train).to(self.device)
+            self.x_train = (tensors[0][keep] if subset else tensors[0]).to(self.device)
         self.y_train = (y_train[keep] if subset else y_train).to(self.device)
         self.augment = (
             config.augment
             and config.shift > 0
             and data.kind in ("image", "video")
-            and not getattr(data, "augments", False)  # it crops at random itself
+            and not data.augments  # it crops at random itself
         )
         size = tuple(data.input_shape[-2:])
         if self.augment and config.shift >= min(size):  # would pad the batch by `shift`
@@ -290,7 +287,7 @@ class Trainer:
         """``config.json``'s ``input``: the data's normalisation and the range of the
         training inputs (of up to :data:`INPUT_SAMPLES` of them, evenly spread, when they
         are read through ``data.batches``)."""
-        normalization = getattr(self.data, "normalization", {})
+        normalization = self.data.normalization
         if self.x_train is not None:
             return input_record(self.x_train, normalization)
         index = self.train_index
@@ -312,7 +309,7 @@ class Trainer:
     def fingerprint(self) -> dict[str, Any]:
         """The data's fingerprint, stored in each checkpoint (computed once, when first
         needed)."""
-        return data_fingerprint(self.data)
+        return self.data.fingerprint()
 
     @property
     def run_dir(self) -> Path:
@@ -602,7 +599,8 @@ class Trainer:
         rank, world = self.dist.rank, self.dist.world_size
         config, data = self.config, self.data
         if split == "test":
-            x, y, part, index = getattr(data, "x_test", None), data.y_test, "test", None
+            x, y = data.tensors("test") or (None, data.labels("test"))
+            part, index = "test", None
         else:
             x, y, part, index = self.x_val, self.y_val, "train", self.val_index
         if x is not None:
@@ -683,8 +681,7 @@ class Trainer:
         ``stream``, ``workers``) and the data's own (the transform's mean and std)."""
         options = self.config.data_options()
         options = {k: v for k, v in options.items() if k not in ("stream", "workers")}
-        own = self.data.options() if callable(getattr(self.data, "options", None)) else {}
-        return {**options, **own}
+        return {**options, **self.data.options()}
 
     def _save(self, status: str, model: bool = True, **extra: Any) -> dict[str, Any]:
         """Rank 0's files after an epoch or at the end: metrics and, with ``model``,
@@ -793,11 +790,11 @@ class Trainer:
                 self.step_losses,
                 test["confusion"],
                 self.data.class_names,
-                title=f"{short_name(self.config.model)} on {viz.data_label(self.config.data)}",
+                title=f"{short_name(self.config.model)} on {self.config.data_spec.label}",
                 test=(self._kept_epoch(), test["loss"], test["accuracy"]),
             )
             name = short_name(self.config.model)
-            trained = f"{name} trained on {viz.data_label(self.config.data)}"
+            trained = f"{name} trained on {self.config.data_spec.label}"
             jobs.update(viz.network_jobs(self.core, self.data, title=trained))
             pictures = self.folder.write_pictures(jobs)
             self.clock.stop("pictures")
@@ -870,7 +867,7 @@ def _step_means(losses: torch.Tensor, batch: int, samples: int) -> list[float]:
 
 def train(
     config: TrainConfig,
-    data: Any = None,
+    data: Dataset | None = None,
     model: torch.nn.Module | None = None,
     *,
     console: Console | None = None,
@@ -879,8 +876,9 @@ def train(
 
     Args:
         config: the settings (:class:`TrainConfig`).
-        data: a :class:`~anyconv.data.base.Splits` with ``x (N, C, *spatial)`` float and
-            ``y (N,)`` int64; default ``load_dataset(config.data, seed=config.data_seed)``.
+        data: a :class:`~anyconv.data.Dataset`, e.g. a :class:`~anyconv.data.Splits` with
+            ``x (N, C, *spatial)`` float and ``y (N,)`` int64; default
+            ``load_dataset(config.data, seed=config.data_seed)``.
         model: a module mapping ``(N, C, *spatial)`` to logits ``(N, num_classes)``; default
             ``config.model`` built with ``config.model_kwargs`` and the data's
             ``in_channels=C, num_classes=K, input_size=spatial``: a registered model, or

@@ -149,3 +149,10 @@ def test_the_sound_folder_run_works(folder_run, tmp_path, capsys):
     for argv in (["evaluate"], ["summary"], ["predict", "--top", "1"]):
         extra = [str(tmp_path / "x.png")] if argv[0] == "predict" else []
         assert main([*argv, str(folder_run), *extra]) == 0, capsys.readouterr().err
+
+
+def test_the_data_options_a_run_may_hold_are_those_it_records():
+    from anyconv.train.config import DATA_OPTIONS
+    from anyconv.train.run import RECORDED_DATA_OPTIONS
+
+    assert set(RECORDED_DATA_OPTIONS) == set(DATA_OPTIONS) - {"stream", "workers"} | {"mean", "std"}
