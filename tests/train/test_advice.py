@@ -106,7 +106,7 @@ def test_a_run_at_chance_says_so_at_the_end(tmp_path, capsys):
 
 def test_a_run_that_learned_says_nothing(tmp_path, tiny, capsys):
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 2))
-    config = _config(tmp_path, epochs=300, batch_size=64, lr=3e-2, val_fraction=0, eval_every=300)
+    config = _config(tmp_path, epochs=40, batch_size=8, lr=1e-2, val_fraction=0, eval_every=40)
     metrics = train(config, tiny, net)
     assert metrics["test_accuracy"] > 0.9
     assert [line.split(":")[0] for line in metrics["notes"]] == ["note"]  # the object only
