@@ -158,3 +158,38 @@ def object_note(name: str) -> str:
         f"evaluate, predict and summary rebuild a model trained as "
         f"TrainConfig(model='{named}', model_kwargs={{...}})"
     )
+
+
+def resampling_note(model: torch.nn.Module, input_size: Sequence[int]) -> str | None:
+    """A sentence when ``model`` resamples its input (a ``torch.nn.Upsample`` layer), as
+    ``lenet5`` does with images under 24 pixels: its feature maps are then larger than the
+    input, and receptive fields counted in input pixels are fractions.
+
+    Example:
+        >>> from anyconv.models import LeNet5
+        >>> resampling_note(LeNet5(input_size=(8, 8)), (8, 8))[:66]
+        'the model resamples its 8x8 inputs to 24x24 (features.0: Upsample,'
+        >>> resampling_note(LeNet5(input_size=(28, 28)), (28, 28)) is None
+        True
+    """
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Upsample):
+            continue
+        if module.size is not None:
+            size = (
+                module.size if isinstance(module.size, tuple) else (module.size,) * len(input_size)
+            )
+        else:
+            factors = module.scale_factor
+            if not isinstance(factors, tuple):
+                factors = (factors,) * len(input_size)
+            size = tuple(int(n * f) for n, f in zip(input_size, factors, strict=True))
+        given = "x".join(map(str, input_size))
+        made = "x".join(map(str, size))
+        return (
+            f"the model resamples its {given} inputs to {made} ({name}: Upsample, "
+            f"{module.mode}) before its first convolution: its feature maps are {made}, and "
+            "its receptive fields, counted in input pixels, come in fractions of a pixel "
+            "('anyconv summary' shows them rounded)"
+        )
+    return None

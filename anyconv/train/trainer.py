@@ -702,6 +702,9 @@ class Trainer:
             with held:
                 self.open_folder()
                 if self.dist.main:
+                    resampled = advice.resampling_note(self.core, self.data.input_shape[1:])
+                    if resampled:
+                        self._say(f"note: {resampled}")
                     busy = advice.busy_machine_hint(torch.get_num_threads())
                     for line in self.notes + ([f"hint: {busy}"] if busy else []):
                         self._say(line if line.startswith("hint: ") else f"note: {line}")

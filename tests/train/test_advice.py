@@ -137,3 +137,17 @@ def test_a_collapse_of_throughput_gets_one_hint(tmp_path, monkeypatch, capsys):
     train(_config(tmp_path, epochs=4, threads=2, batch_size=8), _data(), _constant_net())
     err = " ".join(capsys.readouterr().err.split())
     assert err.count("hint: training slowed from") == 1 and "--threads 1" in err
+
+
+def test_a_model_that_resamples_its_input_says_so_at_the_start(tmp_path, capsys):
+    """Issue 26.10: lenet5 upsampled the 8x8 digits 3x without a word."""
+    from anyconv.models import LeNet5
+
+    train(_config(tmp_path / "a", epochs=1, batch_size=8, model="lenet5"), _data())
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: the model resamples its 6x6 inputs to 24x24 (features.0: Upsample" in err
+    assert LeNet5(input_size=(6, 6)).upsample == 4
+    train(
+        _config(tmp_path / "b", epochs=1, batch_size=8, model_kwargs={"padding": "same"}), _data()
+    )
+    assert "note: the model resamples" not in capsys.readouterr().err
