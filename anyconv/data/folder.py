@@ -33,7 +33,6 @@ from anyconv.data._common import (
     check_finite,
     check_memory,
     check_not_empty,
-    fits_in_memory,
     need_dir,
     path_argument,
     to_splits,
@@ -51,6 +50,7 @@ from anyconv.data.images import (
     read_image,
 )
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
 
 __all__ = ["hold_out", "list_images", "load_folder", "read_image"]
 
@@ -293,7 +293,7 @@ def load_folder(
     deep = {f for f, (mode, _) in every if mode in DEEP_MODES}
     decoded_bytes = sum(w * h * channels * (4 if f in deep else 1) for f, (_, (w, h)) in every)
     if stream is None:
-        stream = not fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
+        stream = not memory.fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
     name = f"folder:{argument}"
     if not stream and transform.size is None and not transform.flip:
         return _tensors(files, every, channels, name, classes, where)
