@@ -18,7 +18,6 @@ import torch
 
 from anyconv._checks import fail
 from anyconv.data.base import Dataset, Splits
-from anyconv.functional.algorithms import memory
 
 # ``max label + 1`` may exceed the number of distinct labels (a subset of a larger label
 # set), but not by this much: one stray label of 10**8 would otherwise make 10**8 classes.
@@ -68,13 +67,6 @@ def need_file(path: Path, what: str) -> Path:
     if path.is_dir():
         raise IsAFolderError(f"{path}: is a folder, expected a file ({what})")
     return path
-
-
-def check_memory(nbytes: int, where: str, what: str) -> None:
-    """Refuse to allocate ``nbytes`` for ``what`` read from ``where`` (a file or folder)
-    beyond anyconv's one memory rule
-    (:func:`anyconv.functional.algorithms.memory.check_allocation`)."""
-    memory.check_allocation(nbytes, f"{where}: {what}")
 
 
 def first_non_finite(x: np.ndarray | torch.Tensor) -> tuple[int, tuple[int, ...], float] | None:

@@ -31,7 +31,6 @@ import torch
 from anyconv._checks import check_bool, fail
 from anyconv.data._common import (
     check_finite,
-    check_memory,
     check_not_empty,
     need_dir,
     path_argument,
@@ -298,7 +297,7 @@ def load_folder(
     if not stream and transform.size is None and not transform.flip:
         return _tensors(files, every, channels, name, classes, where)
     if not stream:
-        check_memory(decoded_bytes, str(root), "the decoded images")
+        memory.check_allocation(decoded_bytes, f"{root}: the decoded images")
     splits = {
         part: FolderImages(
             [f for f, _ in files[part]],
@@ -368,7 +367,8 @@ def _tensors(
 ) -> Splits:
     """The whole folder as float32 tensors in [0, 1] (images of one size)."""
     w, h = every[0][1][1]
-    check_memory(len(every) * channels * w * h * 4, where["train"], "the images as float32")
+    nbytes = len(every) * channels * w * h * 4
+    memory.check_allocation(nbytes, f"{where['train']}: the images as float32")
     arrays = {}
     for part, items in files.items():
         x = np.empty((len(items), channels, h, w), np.float32)
