@@ -152,7 +152,7 @@ def _per_channel(positive: bool) -> Callable[[Any, int], bool]:
 
 RECORDED_DATA_OPTIONS = ("image_size", "flip", "crop_scale", "test_fraction", "mean", "std")
 """The keys a run's ``data_options`` may hold: the loader settings that decide its splits
-and transform (``TrainConfig.DATA_OPTIONS`` but how the data is read, ``stream`` and
+and transform (``config.DATA_VIEW_OPTIONS``, not how the data is read: ``stream``,
 ``workers``) and a folder transform's own ``mean`` and ``std``."""
 
 INPUT_SETTINGS: dict[str, tuple[Callable[[Any, int], bool], str]] = {
@@ -587,7 +587,7 @@ def check_input_memory(model: torch.nn.Module, input_shape: Sequence[int], where
     Example:
         >>> check_input_memory(torch.nn.Conv2d(3, 8, 3), (3, 32, 32), "run")  # fits
     """
-    from anyconv.data._common import check_memory
+    from anyconv.functional.algorithms.memory import check_allocation
 
     spatial = math.prod(input_shape[1:])
     widest = max(
@@ -596,7 +596,7 @@ def check_input_memory(model: torch.nn.Module, input_shape: Sequence[int], where
     params = sum(p.numel() for p in model.parameters())
     need = 4 * (input_shape[0] * spatial + 2 * widest * spatial + params)
     shape = "x".join(map(str, input_shape))
-    check_memory(need, str(where), f"one input of {shape} through its model")
+    check_allocation(need, f"{where}: one input of {shape} through its model")
 
 
 SCRATCH_PREFIX = "anyconv-scratch-"

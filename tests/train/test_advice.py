@@ -80,7 +80,7 @@ def test_the_fallback_recipe_trains_small_data_for_enough_steps(tmp_path):
     config = _config(tmp_path, val_fraction=0.0)
     assert config.epochs == 20 and config.batch_size == 64 and "epochs" in config.from_fallback
     trainer = Trainer(config, _data(n_train=130), _constant_net())
-    assert trainer.steps_per_epoch == 3 and trainer.config.epochs == 100
+    assert trainer.feed.steps_per_epoch == 3 and trainer.config.epochs == 100
     assert trainer.total_steps >= advice.MIN_STEPS
     assert "the fallback recipe's 20 epochs become 100" in trainer.notes[0]
     assert config.epochs == 20  # the caller's config is left as it was
