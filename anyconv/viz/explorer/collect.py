@@ -88,13 +88,18 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
+def _exact(value: float) -> float | int:
+    """A field's number as it is (JSON keeps a float's every digit), whole ones as ints."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def _field(field: Any) -> dict[str, list[float]] | None:
     if field is None:
         return None
     return {
-        "size": [_num(v) for v in field.size],
-        "jump": [_num(v) for v in field.jump],
-        "start": [_num(v) for v in field.start],
+        "size": [_exact(v) for v in field.size],
+        "jump": [_exact(v) for v in field.jump],
+        "start": [_exact(v) for v in field.start],
     }
 
 
@@ -208,7 +213,7 @@ def channel_cap(sizes: Sequence[tuple[int, int]], fixed: int, budget: int) -> in
 
     Example:
         >>> channel_cap([(4, 10), (8, 10)], 0, 100)
-        5
+        6
     """
 
     def total(cap: int) -> int:
