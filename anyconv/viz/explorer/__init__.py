@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_float_tensor, fail, is_int
+from anyconv._checks import check_float_tensor, fail, is_int
 from anyconv.viz._figure import output_path
 from anyconv.viz.explorer.collect import MAX_SAMPLES, page_data, run_record
 
@@ -42,7 +42,7 @@ SCRIPTS = ("core.js", "views.js", "page.js", "charts.js", "playground.js", "main
 """The page's scripts, in the order they are inlined (one function scope)."""
 COLORMAPS = ("viridis", "RdBu_r", "gray", "jet", "Blues")
 
-__all__ = ["MAX_SAMPLES", "explore", "page_html"]
+__all__ = ["MAX_SAMPLES", "explore", "explore_model", "explore_run", "page_html"]
 
 
 def _asset(name: str) -> str:
@@ -193,3 +193,6 @@ def explore(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
+
+
+from anyconv.viz.explorer.sources import explore_model, explore_run  # noqa: E402 (uses explore)

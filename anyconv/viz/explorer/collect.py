@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.analysis import summary
 from anyconv.analysis.trace import trace
 from anyconv.viz.maps import _as_sample, conv_layers
