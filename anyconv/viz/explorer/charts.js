@@ -26,7 +26,7 @@ function kernelPanel(entry, n) {
   const cellH = nd === 1 ? 14 : kh * s;
   const sliceW = kw * s;
   const cellW = kt * sliceW + (kt - 1) * 2;
-  const gap = nd === 3 ? 8 : 5;
+  const gap = nd === 3 ? 10 : 8;
   // one column per filter, one row per input channel; the filters wrap into bands
   const left = 34;
   const top = 16;
@@ -57,6 +57,9 @@ function kernelPanel(entry, n) {
       for (let t = 0; t < kt; t++) {
         const image = tileImage(values, offset + t * kh * kw, kw, kh, "RdBu_r");
         ctx.drawImage(image, cx + t * (sliceW + 2), cy, sliceW, cellH);
+        ctx.strokeStyle = "#c5ccd6";
+        ctx.lineWidth = 1;
+        ctx.strokeRect(cx + t * (sliceW + 2) - 0.5, cy - 0.5, sliceW + 1, cellH + 1);
       }
     }
   }
@@ -144,7 +147,13 @@ function lineChart(title, series, options) {
   axis.append(svg("text", { x: 12, y: (m.t + H - m.b) / 2, "text-anchor": "middle",
     transform: `rotate(-90 12 ${(m.t + H - m.b) / 2})`, text: options.yLabel }));
   node.append(grid, axis);
-  let ly = m.t + 6;
+  // the legend in the top right corner, or the bottom right one when the curves pass there
+  const n = series.filter((s) => s.points.length).length;
+  const top = m.t + 6;
+  const bottom = H - m.b - 10 - 15 * (n - 1);
+  const crowded = (y0) => points.some((p) => X(p[0]) > W - m.r - 140 && Y(p[1]) > y0 - 10 &&
+    Y(p[1]) < y0 + 15 * n);
+  let ly = crowded(top) && !crowded(bottom) ? bottom : top;
   for (const s of series) {
     if (!s.points.length) continue;
     const d = s.points.map((p, i) => `${i ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
@@ -155,8 +164,8 @@ function lineChart(title, series, options) {
       node.append(svg("circle", { cx: X(p[0]), cy: Y(p[1]), r: s.marker || 3, fill: s.colour },
         svg("title", { text: `${s.name}, epoch ${p[0]}: ${options.yFormat(p[1])}` })));
     }
-    node.append(svg("line", { x1: W - m.r - 118, x2: W - m.r - 100, y1: ly, y2: ly, stroke: s.colour, "stroke-width": 2 }));
-    node.append(svg("text", { x: W - m.r - 96, y: ly + 4, text: s.name }));
+    node.append(svg("line", { x1: W - m.r - 128, x2: W - m.r - 110, y1: ly, y2: ly, stroke: s.colour, "stroke-width": 2 }));
+    node.append(svg("text", { x: W - m.r - 106, y: ly + 4, text: s.name }));
     ly += 15;
   }
   return el("div", { class: "chart" }, node);
@@ -181,12 +190,17 @@ function renderTraining() {
   const splits = [["", "train"], ["val_", "validation"], ["test_", "test"]];
   const charts = el("div", { class: "charts" });
   if (h.length) {
-    charts.append(lineChart("Loss per epoch", splits.map(([p, name]) => ({
-      name, colour: colours[name], points: pick(`${p}loss`) })), {
+    // the kept model, tested once at the end, as a larger point at its epoch
+    const kept = run.kept_epoch ?? (h.length ? h[h.length - 1].epoch : undefined);
+    const final = (key) => (run[key] !== undefined && kept !== undefined && !pick(key).length
+      ? [{ name: "test (kept model)", colour: colours.test, points: [[kept, run[key]]], marker: 5 }]
+      : []);
+    charts.append(lineChart("Loss per epoch", [...splits.map(([p, name]) => ({
+      name, colour: colours[name], points: pick(`${p}loss`) })), ...final("test_loss")], {
       yFormat: (v) => fmtNum(v), yLabel: "cross-entropy loss", yMin: 0, xMin: 1 }));
-    charts.append(lineChart("Accuracy per epoch", splits.map(([p, name]) => ({
-      name, colour: colours[name], points: pick(`${p}accuracy`) })), {
-      yFormat: (v) => `${+(100 * v).toFixed(1)}%`, yLabel: "accuracy", yMax: 1, xMin: 1 }));
+    charts.append(lineChart("Accuracy per epoch", [...splits.map(([p, name]) => ({
+      name, colour: colours[name], points: pick(`${p}accuracy`) })), ...final("test_accuracy")], {
+      yFormat: (v) => `${+(100 * v).toFixed(1)}%`, yLabel: "accuracy", yMin: 0, yMax: 1, xMin: 1 }));
   } else {
     charts.append(el("p", { class: "muted", text: "metrics.json holds no per-epoch history." }));
   }
@@ -198,7 +212,7 @@ function confusionChart(matrix) {
   const K = matrix.length;
   const cell = Math.max(8, Math.min(36, Math.floor(360 / K)));
   const labels = K <= 40;
-  const left = labels ? 70 : 10;
+  const left = labels ? 80 : 24;
   const top = 46;
   const width = left + K * cell + 10;
   const height = top + K * cell + 30;
@@ -238,10 +252,10 @@ function confusionChart(matrix) {
     }
   }
   ctx.save();
-  ctx.translate(10, top + (K * cell) / 2);
+  ctx.translate(12, top + (K * cell) / 2);
   ctx.rotate(-Math.PI / 2);
   ctx.textAlign = "center";
-  ctx.fillText(labels ? "" : "true class →", 0, 0);
+  ctx.fillText("true class →", 0, 0);
   ctx.restore();
   ctx.textAlign = "left";
   ctx.fillText("rows: true class; colour: share of the row", left, top + K * cell + 18);

@@ -423,7 +423,7 @@ def run_record(run_dir: str | Path) -> dict[str, Any]:
                 "(num_classes of config.json)"
             )
         record["confusion"] = confusion
-    for key in ("test_accuracy", "test_loss", "epochs", "kept_epoch", "train_seconds"):
+    for key in ("test_accuracy", "test_loss", "epochs", "kept_epoch"):
         v = metrics.get(key)
         if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
             record[key] = _num(v)

@@ -164,7 +164,8 @@ class MapView {
   caption(tile) {
     if (this.ndim === 3) {
       const first = tile.frame === 0;
-      const lead = first && tile.channel !== null ? `${this.o.label} ${tile.channel}` : "";
+      const lead =
+        first && tile.channel !== null && this.shape[0] > 1 ? `${this.o.label} ${tile.channel}` : "";
       if (lead) {
         const ctx = this.base.getContext("2d");
         ctx.save();
