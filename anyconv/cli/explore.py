@@ -121,7 +121,9 @@ def _explore_model(args: argparse.Namespace) -> Path:
     model, shape, title, _ = load_target(name, shape, classes or 10)
     out = args.out or f"explore-{name}.html"
     if data is not None:
-        title += f" on {args.data}"
+        from anyconv.viz.network import data_label
+
+        title += f" on {data_label(args.data)}"
     return explore_model(
         model, out, input_shape=shape, data=data, samples=args.samples, title=title
     )

@@ -179,7 +179,11 @@ def explore(
 
         names = RunFolder(run_dir).read_config().get("class_names") or None
     if title is None:
-        title = f"{run['model']} trained on {run['data']}" if run else type(model).__name__
+        from anyconv.viz.network import data_label
+
+        title = (
+            f"{run['model']} trained on {data_label(run['data'])}" if run else type(model).__name__
+        )
     data = page_data(
         model,
         inputs.detach().float().cpu(),

@@ -191,6 +191,7 @@ function makeInputView(width, target) {
     width,
     curveHeight: 120,
     label: "channel",
+    title: "the input sample; point at a position to see what it influences",
   });
 }
 
@@ -233,7 +234,11 @@ function makeLayerView(i) {
   if (ndim === 1) scale = pixelScale(spatial[0], 260, 6);
   else if (ndim === 2) scale = pixelScale(Math.max(...spatial), 84, 14);
   else scale = pixelScale(Math.max(spatial[1], spatial[2]), 48, 8);
-  return new MapView(shape, shownChannels(i), { scale, width: PANEL_WIDTH });
+  return new MapView(shape, shownChannels(i), {
+    scale,
+    width: PANEL_WIDTH,
+    title: `feature maps of ${LAYERS[i].name} (${LAYERS[i].type}); point at one to see its field`,
+  });
 }
 
 function layerCodes(i, sample) {

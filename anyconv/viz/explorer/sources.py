@@ -202,9 +202,11 @@ def explore_run(
     for warning in check_data_fits_run(config, loaded, spec, run_dir):
         warnings.warn(warning, stacklevel=2)
     x, y = pick_samples(model, *_test_split(loaded, samples), samples)
-    title = f"{config['model']} trained on {config['data']}"
+    from anyconv.viz.network import data_label
+
+    title = f"{config['model']} trained on {data_label(config['data'])}"
     if data:
-        title += f", samples of {data}"
+        title += f", samples of {data_label(data)}"
     return explore(
         model,
         x,

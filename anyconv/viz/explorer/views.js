@@ -120,6 +120,10 @@ class MapView {
     };
     this.base.dataset.geometry = JSON.stringify(geometry);
     this.overlay.dataset.geometry = this.base.dataset.geometry;
+    if (this.o.title) {
+      this.base.setAttribute("role", "img");
+      this.base.setAttribute("aria-label", this.o.title);
+    }
     this.node = el("div", { class: "stack" }, this.base, this.overlay);
     return this.node;
   }
