@@ -10,6 +10,7 @@ and thousands of arithmetic specs."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -23,7 +24,11 @@ from anyconv.models import create_model
 from anyconv.padding import PADDING_RULES, output_shape
 from anyconv.viz import explore
 
-MNIST = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "mnist"
+# beside the project, as tests/data/test_idx.py finds it; ANYCONV_MNIST points elsewhere
+MNIST = Path(
+    os.environ.get("ANYCONV_MNIST")
+    or Path(__file__).parents[2] / ".." / "shared" / "datasets" / "mnist"
+).resolve()
 
 
 def _digits():

@@ -110,7 +110,9 @@ function renderDiagram() {
       el("div", { class: "shape", text: layer.outputShape ? fmtShape(layer.outputShape) : "–" }),
       el("div", { text: `${fmtCompact(layer.params)} params · ${fmtCompact(layer.macs)} MACs` }),
       el("div", {
-        text: layer.rf ? `RF ${axesText(layer.rf.size)} · jump ${axesText(layer.rf.jump)}` : "no field",
+        text: layer.rf
+          ? `RF ${layer.rf.size.map(fmtNum).join("×")} · jump ${layer.rf.jump.map(fmtNum).join("×")}`
+          : "no field",
       }),
     ];
     const box = el("a", {

@@ -271,7 +271,7 @@ class MapView {
       field: ["rgba(229,62,62,0.16)", "#e53e3e", 2],
       feeds: ["rgba(221,107,32,0.22)", "#dd6b20", 1.5],
       point: ["rgba(43,108,176,0.10)", "#2b6cb0", 2],
-      seen: ["rgba(229,62,62,0.30)", "#e53e3e", 1.5],
+      seen: ["rgba(229,62,62,0.18)", "#e53e3e", 1.5],
     };
     const [fill, stroke, width] = styles[style];
     for (const r of this.rects(ranges)) {
