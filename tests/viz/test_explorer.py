@@ -17,7 +17,7 @@ from browser import page_data
 from anyconv.analysis import receptive_field, summary
 from anyconv.models import create_model
 from anyconv.viz import class_activation_maps, explore
-from anyconv.viz.explorer import SCRIPTS, collect
+from anyconv.viz.explorer import SCRIPTS, collect, sources
 
 
 def _net():
@@ -340,3 +340,46 @@ def test_a_folder_that_is_no_run_gets_evaluates_errors(tmp_path):
         explore(_net(), torch.rand(1, 1, 8, 8), tmp_path / "p.html", run_dir=tmp_path)
     with pytest.raises(NotADirectoryError, match="no such run folder"):
         explore(_net(), torch.rand(1, 1, 8, 8), tmp_path / "p.html", run_dir=tmp_path / "x")
+
+
+def test_a_model_without_class_scores_is_shown_without_a_prediction(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU())  # maps out, no logits
+    data = page_data(explore(net, torch.rand(2, 1, 6, 6), tmp_path / "p.html"))
+    assert [s["predicted"] for s in data["samples"]] == [None, None]
+    assert data["classNames"] is None and data["cam"] is None
+
+
+def test_samples_are_picked_by_class_with_some_mistakes():
+    torch.manual_seed(0)
+    y = torch.randint(0, 4, (200,))
+    guess = y.clone()
+    mistakes = torch.tensor([5, 17, 40, 41, 90, 150])
+    guess[mistakes] = (y[mistakes] + 1) % 4
+    x = torch.nn.functional.one_hot(guess, 4).float().unsqueeze(1)  # (N, 1, 4)
+    net = torch.nn.Flatten()  # its scores are the inputs: wrong exactly on `mistakes`
+    xs, ys = sources.pick_samples(net, x, y, 12)
+    assert ys.tolist() == sorted(ys.tolist()) and set(ys.tolist()) == {0, 1, 2, 3}
+    assert int((net(xs).argmax(1) != ys).sum()) == 3  # a quarter: the first three mistakes
+    assert [int((y == k).sum() > 0) for k in range(4)] == [1, 1, 1, 1]
+    counts = torch.bincount(ys, minlength=4)
+    assert counts.max() - counts.min() <= 2  # the classes in turn
+
+
+@pytest.mark.parametrize("shape", [(2, 30), (1, 12, 16), (3, 4, 10, 10)])
+def test_synthetic_inputs_have_structure_and_repeat_with_the_seed(shape):
+    x = sources.synthetic_inputs(shape, 3, seed=1)
+    assert x.shape == (3, *shape) and x.min() >= 0 and x.max() <= 1
+    assert torch.equal(x, sources.synthetic_inputs(shape, 3, seed=1))
+    assert not torch.equal(x[0], x[1]) and x.std() > 0.1
+
+
+def test_explore_model_on_a_data_set(tmp_path):
+    from anyconv.data import load_dataset
+
+    data = load_dataset("digits")
+    net = create_model("lenet5", in_channels=1, num_classes=10, input_size=(8, 8))
+    page = sources.explore_model(net, tmp_path / "p.html", data=data, samples=5, title="t")
+    got = page_data(page)
+    assert len(got["samples"]) == 5 and all(s["label"] is not None for s in got["samples"])
+    with pytest.raises(ValueError, match=r"explore_model\(\): argument 'input_shape'"):
+        sources.explore_model(net, tmp_path / "q.html")

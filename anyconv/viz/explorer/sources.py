@@ -126,13 +126,19 @@ def pick_samples(
     device = param.device if param is not None else torch.device("cpu")
     training = model.training
     model.eval()
+    outputs = []
     try:
-        predicted = torch.cat(
-            [model(x[i : i + 256].to(device)).argmax(1).cpu() for i in range(0, len(x), 256)]
-        )
+        for i in range(0, len(x), 256):
+            out = model(x[i : i + 256].to(device))
+            outputs.append(out.argmax(1).cpu() if out.dim() == 2 else None)
     finally:
         model.train(training)
-    wrong = torch.nonzero(predicted != y).flatten().tolist()[: count // 4]
+    # a model without class scores (N, K) has no mistakes to show
+    wrong = (
+        torch.nonzero(torch.cat(outputs) != y).flatten().tolist()[: count // 4]
+        if all(o is not None for o in outputs)
+        else []
+    )
     chosen = list(wrong)
     taken = set(chosen)
     by_class = [torch.nonzero(y == k).flatten().tolist() for k in torch.unique(y).tolist()]
