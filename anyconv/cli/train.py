@@ -135,18 +135,12 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     "another data set of the same input shape and classes.",
 )
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data import load_dataset
     from anyconv.train import evaluate
-    from anyconv.train.run import RunFolder, check_data_fits_run
+    from anyconv.train.run import RunFolder, check_data_fits_run, load_run_data
 
     model, config = RunFolder(args.run_dir).load_model()
     spec = args.data or config["data"]
-    data = load_dataset(
-        spec,
-        seed=config.get("train", {}).get("data_seed", 0),
-        workers=args.workers,
-        **config.get("data_options", {}),  # the run's held-out test split and transform
-    )
+    data = load_run_data(config, spec, workers=args.workers)
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         warn(warning)
     result = evaluate(model, data)
