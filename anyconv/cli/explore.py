@@ -121,9 +121,9 @@ def _explore_model(args: argparse.Namespace) -> Path:
     model, shape, title, _ = load_target(name, shape, classes or 10)
     out = args.out or f"explore-{name}.html"
     if data is not None:
-        from anyconv.viz.network import data_label
+        from anyconv.data.spec import DataSpec
 
-        title += f" on {data_label(args.data)}"
+        title += f" on {DataSpec.parse(args.data).label}"
     return explore_model(
         model, out, input_shape=shape, data=data, samples=args.samples, title=title
     )

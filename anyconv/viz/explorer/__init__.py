@@ -179,10 +179,12 @@ def explore(
 
         names = RunFolder(run_dir).read_config().get("class_names") or None
     if title is None:
-        from anyconv.viz.network import data_label
+        from anyconv.data.spec import DataSpec
 
         title = (
-            f"{run['model']} trained on {data_label(run['data'])}" if run else type(model).__name__
+            f"{run['model']} trained on {DataSpec.parse(run['data']).label}"
+            if run
+            else type(model).__name__
         )
     data = page_data(
         model,

@@ -159,9 +159,7 @@ def pick_samples(
 
 
 def _test_split(data: Any, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from anyconv.data.base import first_samples
-
-    return first_samples(data, "test", max(count, CANDIDATES))
+    return data.first_samples("test", max(count, CANDIDATES))
 
 
 def explore_run(
@@ -189,8 +187,8 @@ def explore_run(
     Returns:
         the path written.
     """
-    from anyconv.data import load_dataset
-    from anyconv.train.run import RunFolder, check_data_fits_run
+    from anyconv.data.spec import DataSpec
+    from anyconv.train.run import RunFolder, check_data_fits_run, load_run_data
     from anyconv.viz.explorer import explore
 
     func = "explore_run"
@@ -199,20 +197,13 @@ def explore_run(
     check_samples(samples, config["input_shape"], func)
     model, config = folder.load_model()
     spec = data or config["data"]
-    loaded = load_dataset(
-        spec,
-        seed=config.get("train", {}).get("data_seed", 0),
-        workers=workers,
-        **config.get("data_options", {}),  # the run's held-out test split and transform
-    )
+    loaded = load_run_data(config, spec, workers=workers)
     for warning in check_data_fits_run(config, loaded, spec, run_dir):
         warnings.warn(warning, stacklevel=2)
     x, y = pick_samples(model, *_test_split(loaded, samples), samples)
-    from anyconv.viz.network import data_label
-
-    title = f"{config['model']} trained on {data_label(config['data'])}"
+    title = f"{config['model']} trained on {DataSpec.parse(config['data']).label}"
     if data:
-        title += f", samples of {data_label(data)}"
+        title += f", samples of {DataSpec.parse(data).label}"
     return explore(
         model,
         x,
@@ -235,8 +226,8 @@ def explore_model(
     seed: int = 0,
 ) -> Path:
     """The Explorer page of a model without a run (untrained, or trained elsewhere): on
-    ``samples`` test samples of ``data`` (an :class:`anyconv.data.Splits` or any data set
-    of :func:`anyconv.data.load_dataset`), or on :func:`synthetic_inputs` of
+    ``samples`` test samples of ``data`` (an :class:`anyconv.data.Dataset`, as
+    :func:`anyconv.data.load_dataset` gives), or on :func:`synthetic_inputs` of
     ``input_shape`` when no data is given.
 
     Returns:
