@@ -65,11 +65,11 @@ def test_a_model_name_on_synthetic_inputs_or_a_data_set(tmp_path, capsys):
     data = page_data(out)
     assert data["input"]["shape"] == [1, 10, 16, 16] and data["title"] == "c3d (untrained)"
     assert [s["label"] for s in data["samples"]] == [None] * 3
-    out = tmp_path / "cnn1d.html"
-    args = ["explore", "cnn1d", "--data", "mnist1d", "--samples", "5", "--out", str(out)]
+    out = tmp_path / "lenet5.html"
+    args = ["explore", "lenet5", "--data", "digits", "--samples", "5", "--out", str(out)]
     assert main(args) == 0
     data = page_data(out)
-    assert data["input"]["shape"] == [1, 40] and data["title"] == "cnn1d (untrained) on mnist1d"
+    assert data["input"]["shape"] == [1, 8, 8] and data["title"] == "lenet5 (untrained) on digits"
     assert all(s["label"] is not None for s in data["samples"]) and data["run"] is None
 
 
