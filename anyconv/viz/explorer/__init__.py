@@ -37,6 +37,7 @@ import torch
 from anyconv._checks import check_float_tensor, fail, is_int
 from anyconv.viz._figure import output_path
 from anyconv.viz.explorer.collect import MAX_SAMPLES, page_data, run_record
+from anyconv.viz.explorer.sources import explore_model, explore_run
 
 SCRIPTS = ("core.js", "views.js", "page.js", "charts.js", "playground.js", "main.js")
 """The page's scripts, in the order they are inlined (one function scope)."""
@@ -171,6 +172,7 @@ def explore(
         raise fail(func, "title", "a string", title, TypeError)
     if not isinstance(path, str | Path):
         raise fail(func, "path", "a file path (str or pathlib.Path)", path, TypeError)
+    target = output_path(path, ".html")  # a folder, or a path under a file: refused now
     names = _class_names(class_names, func)
     ys = _labels(labels, len(inputs), func)
     run = run_record(run_dir) if run_dir is not None else None
@@ -195,10 +197,6 @@ def explore(
         title=title,
     )
     text = page_html(data)
-    target = output_path(path, ".html")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     return target
-
-
-from anyconv.viz.explorer.sources import explore_model, explore_run  # noqa: E402 (uses explore)

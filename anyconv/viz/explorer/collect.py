@@ -254,6 +254,8 @@ def cam_maps(
     if not spatial or any(o is None or o.dim() != 2 or o.shape[0] != 1 for o in outputs):
         return None
     last = spatial[-1]
+    if any(a is None for a in views[last]):
+        return None
     logits = [o[0] for o in outputs]
     classes = logits[0].numel()
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
@@ -267,8 +269,6 @@ def cam_maps(
         return None
     maps = []
     for a, z in zip(views[last], logits, strict=True):
-        if a is None:
-            return None
         cam = torch.einsum("kc,c...->k...", weight, a) if weight is not None else a
         b = bias if bias is not None else torch.zeros(classes)
         mean = cam.flatten(1).mean(1) + b
