@@ -71,8 +71,13 @@ def need_file(path: Path, what: str) -> Path:
 
 
 def available_memory() -> int:
-    """Bytes of memory available to new allocations (``MemAvailable`` on Linux, else the
-    free physical pages, else 2**63 when the system does not say)."""
+    """Bytes of memory available to new allocations: ``MemAvailable`` on Linux, else the
+    free physical pages, else 2**63 when the system does not say; and no more than this
+    process may still map under its address-space limit (``ulimit -v``), if it has one."""
+    return min(_system_memory(), _address_space_left())
+
+
+def _system_memory() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -86,14 +91,29 @@ def available_memory() -> int:
         return 2**63
 
 
+def _address_space_left() -> int:
+    """``RLIMIT_AS`` less the address space mapped now (``VmSize``); 2**63 without a limit."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return 2**63
+        with open("/proc/self/status") as f:
+            used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (ImportError, OSError, ValueError, StopIteration):
+        return 2**63
+    return max(limit - used, 0)
+
+
 def check_memory(nbytes: int, where: str, what: str) -> None:
     """Refuse to allocate ``nbytes`` for ``what`` when that is more than the memory
     available now, naming ``where`` (a file) and the estimate."""
     free = available_memory()
     if nbytes > free:
         raise ValueError(
-            f"{where}: {what} would take {_size(nbytes)} in memory, but only "
-            f"{_size(free)} is available"
+            f"{where}: {what} would take {memory_size(nbytes)} in memory, but only "
+            f"{memory_size(free)} is available"
         )
 
 
@@ -102,7 +122,13 @@ def fits_in_memory(nbytes: int, fraction: float) -> bool:
     return nbytes <= fraction * available_memory()
 
 
-def _size(nbytes: int) -> str:
+def memory_size(nbytes: int) -> str:
+    """Bytes in words: ``'1.5 GiB'``, ``'512 bytes'``.
+
+    Example:
+        >>> memory_size(3 * 2**29), memory_size(512)
+        ('1.5 GiB', '512 bytes')
+    """
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if nbytes < 1024 or unit == "PiB":
             return f"{nbytes:,} bytes" if unit == "bytes" else f"{nbytes:,.1f} {unit}"

@@ -259,7 +259,9 @@ class TrainConfig:
         if self.stream is not None:
             check_bool(self.stream, "stream", func)
         if self.workers is not None:
-            check_int(self.workers, "workers", func, minimum=0)
+            from anyconv.data.batches import check_workers
+
+            check_workers(self.workers, func)
 
     def data_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`anyconv.data.load_dataset` for ``data``: each
