@@ -317,20 +317,17 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     "another data set of the same input shape and classes.",
 )
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data import load_dataset
     from anyconv.train import evaluate
+    from anyconv.train.inputs import evaluation_data
     from anyconv.train.run import RunFolder, check_data_fits_run
 
     model, config = RunFolder(args.run_dir).load_model()
-    spec = args.data or config["data"]
-    data = load_dataset(
-        spec,
-        seed=config.get("train", {}).get("data_seed", 0),
-        workers=args.workers,
-        **config.get("data_options", {}),  # the run's held-out test split and transform
-    )
+    data, notes = evaluation_data(config, args.data, workers=args.workers)
+    spec = config["data"] if args.data is None else args.data
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         _warn(warning)
+    for note in notes:
+        console.print(plain(note))
     result = evaluate(model, data)
     console.print(
         plain(
@@ -383,8 +380,15 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
         ("input", "class", "probability", "next"),
         right=("probability",),
     )
+    failed = []
     for path in args.files:
-        x, warning = read_inputs(path, config, scaled=args.scaled)
+        try:  # one bad file is reported, and the others still predicted
+            x, warning = read_inputs(path, config, scaled=args.scaled)
+        except (ValueError, TypeError, OSError, MemoryError) as error:
+            if args.debug:
+                raise
+            failed.append(_message(error))
+            continue
         if warning:
             _warn(warning)
         probs = predict(model, x)
@@ -393,7 +397,14 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
             (best, p), rest = ranked[0], ranked[1:]
             others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
             table.add_row(plain(label), plain(best), f"{p:.3f}", plain(others))
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    errors = Console(stderr=True)
+    for message in failed:
+        _error(errors, message)
+    if failed:
+        _error(errors, f"{len(failed)} of {len(args.files)} files could not be predicted")
+        return EXIT_BAD_INPUT
     return 0
 
 

@@ -97,7 +97,7 @@ def _check_archive(path: Path) -> None:
                     continue
                 key = info.filename[: -len(".npy")]
                 with archive.open(info) as member:
-                    shape, dtype, offset = _npy_header(member, f"{path}: {key}")
+                    shape, dtype, offset = npy_header(member, f"{path}: {key}")
                 if dtype.hasobject:
                     raise ValueError(
                         f"{path}: {key} holds Python objects (dtype {dtype}), which anyconv "
@@ -116,7 +116,7 @@ def _check_archive(path: Path) -> None:
     check_memory(total * 2, str(path), "its arrays and their float32 copies")
 
 
-def _npy_header(member: Any, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+def npy_header(member: Any, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
     """Shape, dtype and data offset from the header of a ``.npy`` stream."""
     try:
         version = np.lib.format.read_magic(member)

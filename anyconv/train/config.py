@@ -81,7 +81,8 @@ class TrainConfig:
             from lr/25, then cosine down to lr/1e4) or none (constant).
         augment: random shifts of images (and of all frames of a video) by up to
             ``shift`` pixels.
-        shift: the largest shift of ``augment``, in pixels.
+        shift: the largest shift of ``augment``, in pixels (images one pixel high or
+            wide are not shifted).
         seed: seeds weight initialisation, shuffling, augmentation and dropout.
         device: auto (CUDA when available), cpu or cuda.
         amp: mixed precision on CUDA (bfloat16, or float16 with loss scaling); ignored on
@@ -188,8 +189,8 @@ class TrainConfig:
         place it is written; the command line's help comes from here).
 
         Example:
-            >>> TrainConfig.field_help()["shift"]
-            'the largest shift of ``augment``, in pixels.'
+            >>> TrainConfig.field_help()["momentum"]
+            "SGD's momentum (not Nesterov)."
         """
         doc = inspect.getdoc(cls) or ""
         section = doc.split("Attributes:\n", 1)[1].split("\n\n", 1)[0]

@@ -239,6 +239,8 @@ class Trainer:
             and not getattr(data, "augments", False)  # it crops at random itself
         )
         size = tuple(data.input_shape[-2:])
+        if min(size) == 1:  # no shift of an image one pixel high or wide leaves it visible
+            self.augment = False
         if self.augment and config.shift >= min(size):  # would pad the batch by `shift`
             raise fail(
                 "train",
