@@ -33,7 +33,6 @@ import numpy as np
 
 from anyconv.data._common import (
     available_memory,
-    fits_in_memory,
     memory_size,
     need_file,
     path_argument,
@@ -133,7 +132,8 @@ def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
     :data:`MEMORY_FRACTION` of the memory available."""
     shape = (len(f.cases), f.channels, length)
     nbytes = 4 * shape[0] * shape[1] * shape[2]
-    if not fits_in_memory(nbytes, MEMORY_FRACTION):
+    free = available_memory()
+    if nbytes > MEMORY_FRACTION * free:
         shortest = min(c.shape[1] for c in f.cases)
         ragged = (
             f"its series have unequal lengths ({shortest:,} to {f.length:,} values) and are "
@@ -144,7 +144,7 @@ def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
             f"{path}: {ragged}padded at the end to the longest, {length:,} values: "
             f"{shape[0]:,} x {shape[1]:,} x {length:,} float32 values would take "
             f"{memory_size(nbytes)}, more than {MEMORY_FRACTION:.0%} of the "
-            f"{memory_size(available_memory())} of memory available (training copies them)"
+            f"{memory_size(free)} of memory available (training copies them)"
         )
     x = np.zeros(shape, np.float32)
     for i, case in enumerate(f.cases):
