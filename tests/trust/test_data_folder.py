@@ -405,7 +405,7 @@ def test_errors_of_any_kind_in_a_sample_come_back_as_that_error():
             return torch.zeros(2), key[0]
 
     for workers in (0, 1):
-        with pytest.raises(ValueError, match="^Python int too large"):
+        with pytest.raises(ValueError, match=r"^Python int too large"):
             list(load_batches(Fails(), key_batches(range(6), 2, 0, None), workers=workers))
 
 
