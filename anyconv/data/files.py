@@ -100,7 +100,8 @@ def read_npy(path: str | Path) -> np.ndarray:
             f"{path}: its header declares shape {shape} of {dtype} ({nbytes:,} bytes), but "
             f"the file holds {max(size - offset, 0):,} bytes of data"
         )
-    check_memory(nbytes + 4 * nbytes // dtype.itemsize, str(path), f"an array of shape {shape}")
+    copy = 0 if dtype == np.float32 else 4 * (nbytes // dtype.itemsize)  # as float32
+    check_memory(nbytes + copy, str(path), f"an array of shape {shape} ({dtype})")
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:

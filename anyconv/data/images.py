@@ -186,6 +186,8 @@ def decode_image(path: str | Path, channels: int | None = None) -> np.ndarray:
             if mode in GREY_MODES and mode not in ("1", "L", "LA", "La"):
                 a = _deep_grey(np.asarray(img), mode, path)
             else:
+                if mode == "P" and "transparency" in img.info:  # as Pillow asks, no warning
+                    img = img.convert("RGBA")
                 a = np.asarray(img.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels]))
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             if isinstance(e, ValueError) and str(e).startswith(str(path)):
