@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_int
+from anyconv._checks import check_int
 
 Key = tuple[int, int, int | None]  # (index, epoch, seed); seed None = no random transform
 

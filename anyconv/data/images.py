@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 # The file types torchvision's ImageFolder accepts, and GIF; compared in lower case.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".tif", ".tiff", ".webp")

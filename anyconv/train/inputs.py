@@ -162,7 +162,7 @@ def evaluation_data(
         Traceback (most recent call last):
         ValueError: evaluate(): argument 'data' must be a data set spec ...; got ''
     """
-    from anyconv._spec import fail
+    from anyconv._checks import fail
     from anyconv.data.base import load_dataset, loader_options
 
     own = config["data"]
