@@ -11,7 +11,9 @@ batches come out whether there are 0 or 8 worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -86,17 +88,19 @@ class SampleError:
     def __init__(self, error: BaseException) -> None:
         self.kind = type(error)
         self.message = str(error) or type(error).__name__
+        self.where = traceback.format_exc()  # for --debug, which shows an error's notes
 
     def error(self) -> BaseException:
         """The exception to raise: of its own type when that carries a message well
         (``ValueError``, ``TypeError``, ``MemoryError``, ``OSError`` ...), else a
-        ``ValueError``."""
+        ``ValueError``; the original traceback is attached as a note."""
+        error: BaseException = ValueError(self.message)
         if issubclass(self.kind, ValueError | TypeError | MemoryError | OSError):
-            try:
-                return self.kind(self.message)
-            except TypeError:  # an exception class that takes other arguments
-                pass
-        return ValueError(self.message)
+            with contextlib.suppress(TypeError):  # a class that takes other arguments
+                error = self.kind(self.message)
+        if hasattr(error, "add_note"):  # Python 3.11+
+            error.add_note(f"raised while reading the sample:\n{self.where}")
+        return error
 
 
 class _Guarded(torch.utils.data.Dataset):

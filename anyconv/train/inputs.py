@@ -163,7 +163,7 @@ def evaluation_data(
         ValueError: evaluate(): argument 'data' must be a data set spec ...; got ''
     """
     from anyconv._checks import fail
-    from anyconv.data.base import load_dataset, loader_options
+    from anyconv.data.base import Splits, load_dataset, loader_options
 
     own = config["data"]
     if spec is None:
@@ -188,7 +188,7 @@ def evaluation_data(
     notes = []
     run_norm = config.get("input", {}).get("normalization", {})
     data_norm = getattr(data, "normalization", {}) or {}
-    if "mean" in run_norm and "mean" not in data_norm and hasattr(data, "x_test"):
+    if "mean" in run_norm and "mean" not in data_norm and isinstance(data, Splits):
         per_channel = {"mean": run_norm["mean"], "std": run_norm["std"]}
         if len(per_channel["mean"]) == data.x_test.shape[1]:
             data.x_train = normalize(data.x_train, per_channel, raw=False)
