@@ -32,7 +32,7 @@ def _save(path: Path, w: int, h: int, mode: str, seed: int) -> None:
 images = st.tuples(st.integers(1, 40), st.integers(1, 40), st.sampled_from(MODES))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     files=st.lists(images, min_size=4, max_size=8),
     size=st.tuples(st.integers(1, 24), st.integers(1, 24)),

@@ -3,6 +3,7 @@ modes, symbolic link loops, decompression bombs, 16-bit and float pixels, one cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
@@ -282,22 +283,27 @@ def test_a_folder_nested_1100_deep_is_walked(tmp_path):
     from anyconv.data.folder import list_images
 
     _tree(tmp_path)
-    top = deep = tmp_path / "train" / "a"
-    chain = []
+    top = tmp_path / "train" / "a"
+    depth, here = 1100, os.getcwd()
+    os.chdir(top)  # one level at a time: os.makedirs and Path.mkdir(parents=True) recurse
     try:
-        for _ in range(1100):  # os.makedirs and Path.mkdir(parents=True) recurse themselves
-            deep = deep / "x"
-            os.mkdir(deep)
-            chain.append(deep)
-        Image.new("L", (4, 4), 200).save(deep / "deep.png")
+        for _ in range(depth):
+            os.mkdir("x")
+            os.chdir("x")
+        Image.new("L", (4, 4), 200).save("deep.png")
+        deep = top.joinpath(*["x"] * depth)
         found = list_images(top)
         assert found[-1] == deep / "deep.png" and len(found) == 3
         d = load_dataset(f"folder:{tmp_path}")
         assert d.y_train.tolist() == [0, 0, 0, 1, 1]
     finally:  # removed here: pytest's own clean-up (shutil.rmtree) recurses too deep for it
-        (deep / "deep.png").unlink(missing_ok=True)
-        for folder in reversed(chain):
-            os.rmdir(folder)
+        os.chdir(top.joinpath(*["x"] * depth))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("deep.png")
+        for _ in range(depth):
+            os.chdir("..")
+            os.rmdir("x")
+        os.chdir(here)
 
 
 def test_the_walk_keeps_sorted_depth_first_order(tmp_path):
