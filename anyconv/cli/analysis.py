@@ -214,14 +214,12 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import plot_equivariance
 
     model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
-    if config is not None:
-        from anyconv.data import load_dataset
+    if config is not None:  # the run's test split, seen as the run saw it
+        from anyconv.train.run import load_run_data
 
-        data = load_dataset(config["data"], seed=config.get("train", {}).get("data_seed", 0))
-        x, source = (
-            data.x_test[: args.samples],
-            f"{min(args.samples, len(data.x_test))} test samples",
-        )
+        data = load_run_data(config)
+        x = data.first_samples("test", args.samples)[0]
+        source = f"{len(x)} test samples"
     else:
         x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
         source = f"{args.samples} random inputs"

@@ -136,16 +136,13 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 )
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.train import evaluate
-    from anyconv.train.inputs import evaluation_data
-    from anyconv.train.run import RunFolder, check_data_fits_run
+    from anyconv.train.run import RunFolder, check_data_fits_run, load_run_data
 
     model, config = RunFolder(args.run_dir).load_model()
-    data, notes = evaluation_data(config, args.data, workers=args.workers)
+    data = load_run_data(config, args.data, workers=args.workers)
     spec = config["data"] if args.data is None else args.data
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         warn(warning)
-    for note in notes:
-        console.print(plain(note))
     result = evaluate(model, data)
     console.print(
         plain(

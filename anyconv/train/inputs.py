@@ -11,7 +11,6 @@ image loaders, and get only its per-channel mean and spread.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -138,97 +137,6 @@ def read_inputs(
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{path}: {bad:,} values are NaN or infinite")
     return x, range_warning(x, record, str(path))
-
-
-def evaluation_data(
-    config: dict[str, Any], spec: str | None = None, *, workers: int | None = None
-) -> tuple[Any, list[str]]:
-    """The data set ``evaluate`` tests a run on, seen as the run saw its own, and notes on
-    what was done to it.
-
-    ``spec`` None is the run's own data, loaded with every option the run recorded
-    (``config.json``'s ``data_options``: the held-out split, the transform). Another
-    spec gets only the recorded options its loader takes (a folder run's ``image_size``
-    and per-channel ``mean``/``std`` reach another ``folder:``, never ``digits`` or
-    ``npz:``), images are converted to the run's channels (a grey folder for an RGB run),
-    and data whose loader does not normalise per channel gets the run's ``mean`` and
-    ``std``, as ``predict`` gives them to images. An empty spec is an error, not the run's
-    own data.
-
-    Example:
-        >>> config = {"data": "folder:photos", "input_shape": [3, 8, 8],
-        ...           "data_options": {"image_size": [8, 8], "mean": [0.5] * 3, "std": [0.2] * 3}}
-        >>> evaluation_data(config, "")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ValueError: evaluate(): argument 'data' must be a data set spec ...; got ''
-    """
-    from anyconv._checks import fail
-    from anyconv.data.base import Splits, load_dataset, loader_options
-
-    own = config["data"]
-    if spec is None:
-        spec = own
-    if not isinstance(spec, str) or not spec.strip():
-        raise fail(
-            "evaluate",
-            "data",
-            "a data set spec such as 'digits' or 'folder:DIR' (leave it out for the run's own "
-            "data)",
-            spec,
-        )
-    recorded = dict(config.get("data_options") or {})
-    taken = loader_options(spec)
-    options = recorded if spec == own else {k: v for k, v in recorded.items() if k in taken}
-    shape = list(config.get("input_shape") or [])
-    if "channels" in taken and len(shape) == 3 and shape[0] in (1, 3):
-        options.setdefault("channels", shape[0])
-    options["workers"] = workers
-    seed = config.get("train", {}).get("data_seed", 0)
-    data = load_dataset(spec, seed=seed, **options)
-    notes = []
-    run_norm = config.get("input", {}).get("normalization", {})
-    data_norm = getattr(data, "normalization", {}) or {}
-    if "mean" in run_norm and "mean" not in data_norm and isinstance(data, Splits):
-        per_channel = {"mean": run_norm["mean"], "std": run_norm["std"]}
-        if len(per_channel["mean"]) == data.x_test.shape[1]:
-            data.x_train = normalize(data.x_train, per_channel, raw=False)
-            data.x_test = normalize(data.x_test, per_channel, raw=False)
-            data.normalization = {**data_norm, **per_channel}
-            notes.append(
-                f"{spec}: inputs normalised by the run's per-channel mean and std, as its "
-                "training inputs were"
-            )
-    return data, notes
-
-
-def data_fingerprint(data: Any) -> dict[str, Any]:
-    """What identifies a data set's contents: sizes, shape, classes and a BLAKE2b digest of
-    its arrays (or ``data.fingerprint()`` where the data set computes its own, e.g. from
-    file digests).
-
-    Example:
-        >>> from anyconv.data.base import Splits
-        >>> x, y = torch.zeros(4, 1, 2, 2), torch.tensor([0, 1, 0, 1])
-        >>> a = data_fingerprint(Splits(x, y, x, y, num_classes=2, kind="image", name="a"))
-        >>> b = data_fingerprint(Splits(x + 1, y, x, y, num_classes=2, kind="image", name="a"))
-        >>> a["train"], a["digest"] == b["digest"]
-        (4, False)
-    """
-    if callable(getattr(data, "fingerprint", None)):
-        return dict(data.fingerprint())
-    digest = hashlib.blake2b(digest_size=16)
-    for t in (data.x_train, data.y_train, data.x_test, data.y_test):
-        array = t.detach().cpu().contiguous().numpy()
-        digest.update(str((array.dtype, array.shape)).encode())
-        digest.update(memoryview(array).cast("B"))
-    return {
-        "train": len(data.y_train),
-        "test": len(data.y_test),
-        "input_shape": list(data.input_shape),
-        "num_classes": data.num_classes,
-        "class_names": list(data.class_names),
-        "digest": digest.hexdigest(),
-    }
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:

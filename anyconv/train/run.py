@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,8 @@ from typing import Any
 
 import torch
 
+from anyconv.data.base import Dataset
+from anyconv.data.spec import DataSpec
 from anyconv.train.checkpoint import (
     load_checkpoint,
     load_weights,
@@ -60,19 +61,6 @@ PICTURES = (
 )
 LOCK = ".lock"
 RUNS_ROOT = Path("runs")
-
-
-def data_slug(spec: str) -> str:
-    """A file-name-safe short form of a data spec: ``"idx:../data/mnist"`` -> ``"idx-mnist"``.
-
-    Example:
-        >>> data_slug("idx:../data/mnist/"), data_slug("digits")
-        ('idx-mnist', 'digits')
-    """
-    name, _, argument = spec.partition(":")
-    if argument:
-        name = f"{name}-{Path(argument.rstrip('/')).name}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
 
 
 def run_config(
@@ -157,6 +145,66 @@ def check_data_fits_run(config: dict[str, Any], data: Any, spec: str, run_dir: A
     return []
 
 
+def load_run_data(
+    config: dict[str, Any], spec: str | None = None, *, workers: int | None = None
+) -> Dataset:
+    """The data set a run was trained on, or another one (``spec``), seen as the run saw
+    its own. ``workers``: processes decoding a folder's images.
+
+    The run's own data (``spec`` None) is loaded with its data seed and every option
+    ``config.json``'s ``data_options`` records (a folder's held-out test split and image
+    transform). Another spec gets only the recorded options its loader takes (a folder
+    run's ``image_size`` and per-channel ``mean``/``std`` reach another ``folder:``, never
+    ``digits`` or ``npz:``), a folder is converted to the run's channels (a grey folder for
+    an RGB run), and data held in memory whose loader does not normalise per channel gets
+    the run's ``mean`` and ``std``, as its training images did and as ``predict`` gives
+    them to images. An empty spec is an error, not the run's own data.
+
+    Example:
+        >>> load_run_data({"data": "digits", "train": {"data_seed": 0}}).input_shape
+        (1, 8, 8)
+        >>> load_run_data({"data": "digits"}, "")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: load_run_data(): argument 'spec' must be a data set spec ...; got ''
+    """
+    from anyconv._checks import fail
+    from anyconv.data import load_dataset
+    from anyconv.data.base import Splits, loader_options
+    from anyconv.train.inputs import normalize
+
+    own = config["data"]
+    if spec is None:
+        spec = own
+    if not isinstance(spec, str) or not spec.strip():
+        raise fail(
+            "load_run_data",
+            "spec",
+            "a data set spec such as 'digits' or 'folder:DIR' (None for the run's own data)",
+            spec,
+        )
+    recorded = dict(config.get("data_options") or {})
+    taken = loader_options(spec)
+    options = recorded if spec == own else {k: v for k, v in recorded.items() if k in taken}
+    shape = list(config.get("input_shape") or [])
+    if "channels" in taken and len(shape) == 3 and shape[0] in (1, 3):
+        options.setdefault("channels", shape[0])
+    options["workers"] = workers
+    data = load_dataset(spec, seed=config.get("train", {}).get("data_seed", 0), **options)
+    run_norm = config.get("input", {}).get("normalization", {})
+    if (
+        "mean" in run_norm
+        and "std" in run_norm
+        and "mean" not in data.normalization
+        and isinstance(data, Splits)
+        and len(run_norm["mean"]) == data.input_shape[0]
+    ):
+        per_channel = {"mean": run_norm["mean"], "std": run_norm["std"]}
+        data.x_train = normalize(data.x_train, per_channel, raw=False)
+        data.x_test = normalize(data.x_test, per_channel, raw=False)
+        data.normalization = {**data.normalization, **per_channel}
+    return data
+
+
 class RunFolder:
     """A run folder on disk: where each file goes and in which format.
 
@@ -181,8 +229,9 @@ class RunFolder:
     # -- naming ------------------------------------------------------------------------
 
     @staticmethod
-    def default_path(model: str, data: str, root: str | Path = RUNS_ROOT) -> Path:
-        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run.
+    def default_path(model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT) -> Path:
+        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run
+        (:attr:`DataSpec.slug <anyconv.data.spec.DataSpec.slug>`).
 
         Example:
             >>> RunFolder.default_path("lenet5", "idx:/data/mnist").name.startswith(
@@ -190,12 +239,14 @@ class RunFolder:
             True
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path(root) / f"{model}-{data_slug(data)}-{stamp}"
+        return Path(root) / f"{model}-{DataSpec.parse(data).slug}-{stamp}"
 
     @classmethod
-    def latest(cls, model: str, data: str, root: str | Path = RUNS_ROOT) -> RunFolder | None:
+    def latest(
+        cls, model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT
+    ) -> RunFolder | None:
         """The newest default-named run of this model and data that has a checkpoint."""
-        pattern = f"{model}-{data_slug(data)}-*/{CHECKPOINT}"
+        pattern = f"{model}-{DataSpec.parse(data).slug}-*/{CHECKPOINT}"
         found = sorted(Path(root).glob(pattern))
         return cls(found[-1].parent) if found else None
 

@@ -15,7 +15,7 @@ import torch
 
 from anyconv.cli import main
 from anyconv.data.files import load_inputs
-from anyconv.train.inputs import evaluation_data
+from anyconv.train.run import load_run_data
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -266,12 +266,12 @@ def test_evaluate_a_folder_run_on_npz_of_the_same_shape(runs, tmp_path, capsys):
     assert "image_size" not in printed and "test accuracy" in printed
     # the run's per-channel normalisation is applied, as to its own training images
     config = _config(runs["folder"])
-    data, notes = evaluation_data(config, f"npz:{path}")
+    data = load_run_data(config, f"npz:{path}")
     mean = torch.tensor(config["data_options"]["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(config["data_options"]["std"]).view(1, 3, 1, 1)
     raw = torch.from_numpy(x.transpose(0, 3, 1, 2).astype(np.float32) / 255)
     torch.testing.assert_close(data.x_test, (raw - mean) / std)
-    assert notes and "mean and std" in notes[0]
+    assert data.normalization["mean"] == config["data_options"]["mean"]
 
 
 def test_evaluate_an_rgb_run_on_a_grey_folder(runs, tmp_path, capsys):
@@ -280,7 +280,7 @@ def test_evaluate_an_rgb_run_on_a_grey_folder(runs, tmp_path, capsys):
     assert main(["evaluate", str(runs["folder"]), "--data", f"folder:{grey}"]) == 0
     assert "test accuracy" in _printed(capsys)
     config = _config(runs["folder"])
-    data, _ = evaluation_data(config, f"folder:{grey}", workers=0)
+    data = load_run_data(config, f"folder:{grey}", workers=0)
     assert data.input_shape == (3, 8, 8)
     assert list(data.transform.mean) == config["data_options"]["mean"]
     x, _ = next(iter(data.batches("test", torch.arange(1), 1)))
@@ -295,7 +295,7 @@ def test_evaluate_with_an_empty_data_spec_is_an_error(runs, capsys):
     # was: the run's own data, evaluated as if nothing had been given
     assert main(["evaluate", str(runs["grey"]), "--data", ""]) == 2
     printed = _printed(capsys)
-    assert "argument 'data' must be a data set spec" in printed and "got ''" in printed
+    assert "argument 'spec' must be a data set spec" in printed and "got ''" in printed
     assert "test accuracy" not in printed
 
 
