@@ -179,7 +179,8 @@ def load_run_data(
         raise fail(
             "load_run_data",
             "spec",
-            "a data set spec such as 'digits' or 'folder:DIR' (None for the run's own data)",
+            "a data set spec such as 'digits' or 'folder:DIR' (leave --data out, spec=None, for "
+            "the run's own data)",
             spec,
         )
     recorded = dict(config.get("data_options") or {})
