@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyconv.data._common import check_memory
 from anyconv.data.images import CHANNELS, IMAGE_SUFFIXES, decode_image, read_image
 from anyconv.data.npz import npy_header
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -101,7 +101,7 @@ def read_npy(path: str | Path) -> np.ndarray:
             f"the file holds {max(size - offset, 0):,} bytes of data"
         )
     copy = 0 if dtype == np.float32 else 4 * (nbytes // dtype.itemsize)  # as float32
-    check_memory(nbytes + copy, str(path), f"an array of shape {shape} ({dtype})")
+    memory.check_allocation(nbytes + copy, f"{path}: an array of shape {shape} ({dtype})")
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:

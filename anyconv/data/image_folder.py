@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyconv.data._common import check_memory, fits_in_memory
 from anyconv.data.base import Dataset, check_split
 from anyconv.data.batches import Key, key_batches, load_batches
 from anyconv.data.images import decode_image
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
 
 IN_FLIGHT_FRACTION = 0.25  # of the memory available, for the batches decoded ahead
 
@@ -220,14 +220,13 @@ class ImageFolderSplits(Dataset):
         batch = batch_size * 4 * int(np.prod(self.input_shape))
         workers = max(self.workers, 1)
         for ahead in (4, 3, 2, 1):
-            if fits_in_memory(batch * (workers * ahead + 1), IN_FLIGHT_FRACTION):
+            if memory.fits_in_memory(batch * (workers * ahead + 1), IN_FLIGHT_FRACTION):
                 return ahead
         shape = "x".join(map(str, self.input_shape))
-        check_memory(
+        memory.check_allocation(
             batch * (workers + 1),
-            self.name,
-            f"{workers + 1} batches of {batch_size} images of {shape} (float32; one per "
-            f"decoding worker, {self.workers}, and the one in use)",
+            f"{self.name}: {workers + 1} batches of {batch_size} images of {shape} (float32; "
+            f"one per decoding worker, {self.workers}, and the one in use)",
         )
         return 1
 

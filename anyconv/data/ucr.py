@@ -31,15 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from anyconv.data._common import (
-    available_memory,
-    memory_size,
-    need_file,
-    path_argument,
-    to_splits,
-)
+from anyconv.data._common import need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
 from anyconv.data.series_files import READERS, SeriesFile
+from anyconv.functional.algorithms import memory
 
 MEMORY_FRACTION = 0.25
 """The most of the memory available that a split's padded series may take."""
@@ -132,7 +127,7 @@ def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
     :data:`MEMORY_FRACTION` of the memory available."""
     shape = (len(f.cases), f.channels, length)
     nbytes = 4 * shape[0] * shape[1] * shape[2]
-    free = available_memory()
+    free = memory.available_memory()
     if nbytes > MEMORY_FRACTION * free:
         shortest = min(c.shape[1] for c in f.cases)
         ragged = (
@@ -143,9 +138,10 @@ def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
         raise ValueError(
             f"{path}: {ragged}padded at the end to the longest, {length:,} values: "
             f"{shape[0]:,} x {shape[1]:,} x {length:,} float32 values would take "
-            f"{memory_size(nbytes)}, more than {MEMORY_FRACTION:.0%} of the "
-            f"{memory_size(free)} of memory available (training copies them)"
+            f"{memory.human_bytes(nbytes)}, more than {MEMORY_FRACTION:.0%} of the "
+            f"{memory.human_bytes(free)} of memory available (training copies them)"
         )
+    memory.check_allocation(nbytes, f"{path}: its series padded to {length:,} values")
     x = np.zeros(shape, np.float32)
     for i, case in enumerate(f.cases):
         x[i, :, : case.shape[1]] = znormalise(case)

@@ -445,20 +445,17 @@ def test_absurd_image_sizes_are_refused_before_any_work(tmp_path, size, capsys):
 
 
 def test_batches_in_flight_are_bounded_by_the_memory_available(tmp_path, monkeypatch):
-    import anyconv.data.image_folder as image_folder
+    from anyconv.functional.algorithms import memory
 
     _tree(tmp_path, size=(8, 8))
     d = load_dataset(f"folder:{tmp_path}", image_size=8, workers=2, mean=[0.5], std=[1])
     batch = 4 * 1 * 8 * 8 * 64  # 64 float32 images of 1x8x8
-    fits = {"avail": 4 * batch * (2 * 4 + 1)}  # a quarter of it holds 4 ahead per worker
-
-    monkeypatch.setattr(image_folder, "fits_in_memory", lambda n, f: n <= f * fits["avail"])
+    free = {"bytes": 4 * batch * (2 * 4 + 1)}  # a quarter of it holds 4 ahead per worker
+    monkeypatch.setattr(memory, "available_memory", lambda: free["bytes"])
     assert d.prefetch(64) == 4
-    fits["avail"] = 4 * batch * (2 * 2 + 1)
+    free["bytes"] = 4 * batch * (2 * 2 + 1)
     assert d.prefetch(64) == 2
-    import anyconv.data._common as common
-
-    monkeypatch.setattr(common, "available_memory", lambda: batch)
-    fits["avail"] = batch
-    with pytest.raises(ValueError, match=r"3 batches of 64 images of 1x8x8 .* but only"):
+    free["bytes"] = batch
+    message = f"{d.name}: 3 batches of 64 images of 1x8x8 (float32; one per decoding worker"
+    with pytest.raises(ValueError, match=re.escape(message)):
         d.prefetch(64)

@@ -224,25 +224,41 @@ def test_padding_unequal_lengths_takes_the_padded_array_and_no_more(tmp_path):
 
 
 def test_padding_beyond_the_memory_available_is_refused_naming_the_file(tmp_path, monkeypatch):
-    import anyconv.data.ucr as ucr
+    from anyconv.functional.algorithms import memory
 
     spec = _ragged(tmp_path)
-    monkeypatch.setattr(ucr, "available_memory", lambda: 40 * 2**20)
+    monkeypatch.setattr(memory, "available_memory", lambda: 40_000_000)
     message = (
         f"{tmp_path / 'S_TRAIN.ts'}: its series have unequal lengths (2 to 20,000 values) "
         "and are padded at the end to the longest, 20,000 values: 301 x 1 x 20,000 float32 "
-        "values would take 23.0 MiB, more than 25% of the 40.0 MiB of memory available"
+        "values would take 24.1 MB, more than 25% of the 40.0 MB of memory available"
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         load_dataset(spec)
 
 
 def test_the_padding_estimate_is_one_line_from_the_command(tmp_path, monkeypatch, capsys):
-    import anyconv.data.ucr as ucr
     from anyconv.cli import main
+    from anyconv.functional.algorithms import memory
 
     spec = _ragged(tmp_path)
-    monkeypatch.setattr(ucr, "available_memory", lambda: 40 * 2**20)
+    monkeypatch.setattr(memory, "available_memory", lambda: 40_000_000)
     assert main(["train", "fcn", "--data", spec, "--out", str(tmp_path / "run")]) == 2
     out = capsys.readouterr().err
     assert "S_TRAIN.ts: its series have unequal lengths" in out and "Traceback" not in out
+
+
+def test_available_memory_honours_an_address_space_limit(monkeypatch):
+    # under `ulimit -v 3000000` the CLI said "Unable to allocate 1.49 GiB", naming no file:
+    # /proc/meminfo does not know the process's own limit
+    import resource
+
+    from anyconv.functional.algorithms import memory
+
+    with open("/proc/self/status") as f:
+        used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    limit = used + 100 * 2**20
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (limit, resource.RLIM_INFINITY))
+    assert 0 < memory.available_memory() <= 100 * 2**20
+    monkeypatch.setattr(resource, "getrlimit", lambda kind: (resource.RLIM_INFINITY,) * 2)
+    assert memory.available_memory() > 100 * 2**20
