@@ -67,6 +67,13 @@ def test_the_commands_work_from_the_folder(imported_run, tmp_path, capsys, comma
     ] in out
 
 
+def test_explore_works_from_the_folder(imported_run, tmp_path, capsys):
+    page = tmp_path / "page.html"
+    argv = ["explore", str(imported_run), "--out", str(page), "--samples", "2"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert page.stat().st_size > 1000
+
+
 def test_a_function_annotated_to_build_a_module_is_recorded(tmp_path, digits_data):
     train(_config(tmp_path, model="own_nets:small_net", model_kwargs={"width": 3}), digits_data)
     config = _recorded(tmp_path)
@@ -85,7 +92,7 @@ def test_an_object_is_recorded_by_its_class_and_never_as_lenet5(tmp_path, digits
     err = " ".join(capsys.readouterr().err.split())  # said at the end of the run
     assert "note: the model given to train() is recorded by its class own_nets:SmallNet" in err
     assert "TrainConfig(model='own_nets:SmallNet', model_kwargs={...})" in err
-    for command in ("evaluate", "summary"):
+    for command in ("evaluate", "summary", "explore"):
         assert main([command, str(tmp_path)]) == 2
         err = " ".join(capsys.readouterr().err.split())
         assert err.startswith("error: ") and "given to train() as an object" in err
