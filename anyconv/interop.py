@@ -151,7 +151,7 @@ def export(
         model, config = anyconv.train.load_run("runs/lenet5-digits-...")
         anyconv.export(model, torch.zeros(1, *config["input_shape"]), "lenet5.onnx")
     """
-    from anyconv._spec import choice
+    from anyconv._checks import choice
     from anyconv.functional.algorithms.registry import only
 
     choice(format, FORMATS, "format", "export")

@@ -2,9 +2,8 @@
 held decoded in memory, and transformed on the fly (resizing, random crops, flips).
 
 :class:`ImageFolderSplits` is what ``folder:DIR`` returns when the images are resized
-(``image_size``), flipped, or streamed; it has the attributes of
-:class:`~anyconv.data.base.Splits` except the input tensors, and gives its batches through
-:meth:`ImageFolderSplits.batches` instead.
+(``image_size``), flipped, or streamed: a :class:`~anyconv.data.base.Dataset` whose
+samples are read through :meth:`ImageFolderSplits.batches` only (:meth:`tensors` is None).
 """
 
 from __future__ import annotations
@@ -19,9 +18,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from anyconv.data.base import Dataset, check_split
 from anyconv.data.batches import Key, key_batches, load_batches
 from anyconv.data.images import decode_image
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
+
+IN_FLIGHT_FRACTION = 0.25  # of the memory available, for the batches decoded ahead
 
 # Images drawn (seeded) from the training split to estimate the per-channel mean and
 # standard deviation; all of them when there are fewer.
@@ -70,17 +73,26 @@ class FolderImages(torch.utils.data.Dataset):
     def __getitem__(self, key: Key) -> tuple[torch.Tensor, int]:
         index, epoch, seed = key
         rng = None if seed is None else np.random.default_rng([seed, epoch, index])
-        x = self.transform(self.decoded(index), rng)
+        try:
+            x = self.transform(self.decoded(index), rng)
+        except MemoryError as e:
+            raise MemoryError(
+                f"{self.files[index]}: not enough memory to decode it ({e})"
+            ) from None
+        except (ValueError, TypeError, OSError, ArithmeticError) as e:
+            if str(e).startswith(str(self.files[index])):
+                raise
+            raise ValueError(f"{self.files[index]}: {e}") from None
         return torch.from_numpy(x), int(self.labels[index])
 
 
 @dataclass
-class ImageFolderSplits:
+class ImageFolderSplits(Dataset):
     """A classification dataset of image files, read through worker processes.
 
     Attributes:
         train, test: the two splits.
-        num_classes, kind, name, class_names: as in :class:`~anyconv.data.base.Splits`.
+        num_classes, kind, name, class_names: as :class:`~anyconv.data.base.Dataset` says.
         streamed: True when images are decoded from disk on every access, False when they
             are held decoded in memory.
         workers: decoding processes for :meth:`batches` (0: the calling process).
@@ -101,6 +113,18 @@ class ImageFolderSplits:
     def __post_init__(self) -> None:
         self.y_train = torch.from_numpy(self.train.labels)
         self.y_test = torch.from_numpy(self.test.labels)
+
+    def labels(self, split: str) -> torch.Tensor:
+        return (
+            self.y_train
+            if check_split(split, "ImageFolderSplits.labels") == "train"
+            else self.y_test
+        )
+
+    def tensors(self, split: str) -> None:
+        """None: the samples are read through :meth:`batches` only."""
+        check_split(split, "ImageFolderSplits.tensors")
+        return None
 
     @property
     def transform(self) -> ImageTransform:
@@ -178,9 +202,33 @@ class ImageFolderSplits:
         ``seed`` None gives the test transform; an int the random training transform of
         ``epoch`` (each sample's choices seeded by ``(seed, epoch, index)``).
         """
-        dataset = self.train if split == "train" else self.test
+        dataset = (
+            self.train if check_split(split, "ImageFolderSplits.batches") == "train" else self.test
+        )
         keys = key_batches(indices, batch_size, epoch, seed)
-        return load_batches(dataset, keys, workers=self.workers, pin_memory=pin_memory)
+        prefetch = self.prefetch(min(batch_size, len(keys[0]) if keys else 0))
+        return load_batches(
+            dataset, keys, workers=self.workers, pin_memory=pin_memory, prefetch=prefetch
+        )
+
+    def prefetch(self, batch_size: int) -> int:
+        """How many batches each worker prepares ahead: 4, fewer when the batches in
+        flight (``workers x prefetch`` and the one in use) would take more than a quarter
+        of the memory available. Refused, with the estimate, when even one batch per
+        worker does not fit in the memory available (``--image-size`` or
+        ``--batch-size`` too large for the machine)."""
+        batch = batch_size * 4 * int(np.prod(self.input_shape))
+        workers = max(self.workers, 1)
+        for ahead in (4, 3, 2, 1):
+            if memory.fits_in_memory(batch * (workers * ahead + 1), IN_FLIGHT_FRACTION):
+                return ahead
+        shape = "x".join(map(str, self.input_shape))
+        memory.check_allocation(
+            batch * (workers + 1),
+            f"{self.name}: {workers + 1} batches of {batch_size} images of {shape} (float32; "
+            f"one per decoding worker, {self.workers}, and the one in use)",
+        )
+        return 1
 
 
 def channel_statistics(

@@ -10,7 +10,10 @@ any data, the model's recipe for this data set.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from anyconv.data.spec import DataSpec
 
 RECIPE_KEYS = ("epochs", "batch_size", "lr", "augment")
 """The settings every data set's recipe decides. A model's recipe may also decide
@@ -18,14 +21,17 @@ RECIPE_KEYS = ("epochs", "batch_size", "lr", "augment")
 default otherwise); every other setting has one fixed default."""
 
 FALLBACK: dict[str, Any] = {
-    "epochs": 20,
+    "epochs": 20,  # at least MIN_STEPS optimiser steps on small data: epochs_for_steps
     "batch_size": 64,
     "lr": 3e-3,
     "augment": True,
     "weight_decay": 1e-4,
 }
 """For data sets without a recipe of their own (your ``npz:``, ``folder:`` or ``ucr:``
-data), and the weight decay of every recipe that sets none."""
+data), and the weight decay of every recipe that sets none. Its epochs grow on small data
+so that a run takes at least :data:`~anyconv.train.advice.MIN_STEPS` optimiser steps
+(:func:`epochs_for_steps`): 20 epochs of 93 images in batches of 64 are 40 steps, which
+left ``allcnn`` at chance."""
 
 DATA_RECIPES: dict[str, dict[str, Any]] = {
     # 1437 training images: many short epochs; cosine to zero over 50 epochs.
@@ -67,7 +73,7 @@ network rather than the data: the time-series baselines on UCR/UEA data. The oth
 built-in models train with their data set's recipe."""
 
 
-def recipe(model: str, data: str) -> dict[str, Any]:
+def recipe(model: str, data: str | DataSpec) -> dict[str, Any]:
     """The default settings (:data:`RECIPE_KEYS` and any other a model's recipe decides)
     of ``model`` trained on data spec ``data``.
 
@@ -77,9 +83,39 @@ def recipe(model: str, data: str) -> dict[str, Any]:
         >>> recipe("lenet5", "idx:/data/mnist")["epochs"], recipe("fcn", "ucr:ECG200")["epochs"]
         (3, 100)
     """
-    name = data.partition(":")[0] if isinstance(data, str) else ""
+    name = DataSpec.parse(data).name if isinstance(data, str | DataSpec) else ""
     own = MODEL_RECIPES.get(model, {})
     return {**FALLBACK, **DATA_RECIPES.get(name, {}), **own.get("*", {}), **own.get(name, {})}
+
+
+def fallback_keys(model: str, data: str) -> set[str]:
+    """The settings that :func:`recipe` takes from :data:`FALLBACK` for ``model`` on
+    ``data`` (none of the data set's or model's recipes sets them).
+
+    Example:
+        >>> sorted(fallback_keys("allcnn", "folder:photos"))
+        ['augment', 'batch_size', 'epochs', 'lr', 'weight_decay']
+        >>> fallback_keys("lenet5", "digits"), sorted(fallback_keys("fcn", "ucr:ECG200"))
+        ({'weight_decay'}, [])
+    """
+    name = data.partition(":")[0] if isinstance(data, str) else ""
+    own = MODEL_RECIPES.get(model, {})
+    decided = {*DATA_RECIPES.get(name, {}), *own.get("*", {}), *own.get(name, {})}
+    return set(FALLBACK) - decided
+
+
+def epochs_for_steps(epochs: int, steps_per_epoch: int) -> int:
+    """``epochs``, or more where they give fewer than
+    :data:`~anyconv.train.advice.MIN_STEPS` optimiser steps of ``steps_per_epoch``: the
+    fallback recipe's epochs scaled to small data.
+
+    Example:
+        >>> epochs_for_steps(20, 2), epochs_for_steps(20, 100)
+        (150, 20)
+    """
+    from anyconv.train.advice import MIN_STEPS
+
+    return max(epochs, math.ceil(MIN_STEPS / max(steps_per_epoch, 1)))
 
 
 def describe(settings: dict[str, Any]) -> str:

@@ -17,9 +17,8 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from anyconv._spec import ConvSpec
 from anyconv._tracing import concrete, host
-from anyconv.padding import effective_kernel
+from anyconv.padding import ConvSpec, effective_kernel
 
 
 @host

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv._tracing import tracing, without_jvp
 from anyconv.functional.algorithms.fft.kernel_transforms import kernel_irfftn, kernel_spectrum
 from anyconv.functional.algorithms.fft.plan import Geometry, geometry
 from anyconv.functional.algorithms.fft.scaling import exponent, scaled, times_pow2
 from anyconv.functional.algorithms.fft.spectrum_cache import cached_operand
+from anyconv.padding import ConvSpec
 
 
 def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Tensor:
