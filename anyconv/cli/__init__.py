@@ -32,6 +32,7 @@ algorithms on one problem.
   anyconv train allcnn --data folder:DIR --image-size 32   your own image folder
   anyconv predict RUN_DIR img.png    classify files with a trained run
   anyconv explore RUN_DIR            one web page: the trained network at work, layer by layer
+  anyconv export RUN_DIR --format onnx   the trained model for onnxruntime (or pt2)
   anyconv models | datasets          what can be trained, on what
   anyconv summary lenet5             shapes, parameters, MACs, receptive fields
   anyconv animate --input 5,5 --kernel 3 --stride 2 --padding same --out conv.gif
@@ -43,7 +44,7 @@ Run 'anyconv COMMAND --help' for the options of a command."""
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 
-COMMAND_MODULES = ("train", "listings", "analysis", "demo", "experiment", "explore")
+COMMAND_MODULES = ("train", "listings", "analysis", "demo", "experiment", "explore", "export")
 """The command modules of :mod:`anyconv.cli`, in the order ``anyconv --help`` lists their
 commands. A new group of commands is one module here that registers with ``@command``."""
 
