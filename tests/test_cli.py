@@ -194,3 +194,26 @@ def test_python_dash_m_anyconv():
         [sys.executable, "-m", "anyconv", "algorithms"], capture_output=True, text=True, check=True
     )
     assert "fft" in done.stdout
+
+
+@pytest.mark.skipif(
+    not all(__import__("importlib").util.find_spec(m) for m in ("onnx", "onnxruntime")),
+    reason="the extra 'export' is not installed",
+)
+def test_export_writes_an_onnx_file_that_takes_what_predict_takes(run_dir, tmp_path, capsys):
+    """The file normalises raw .npy-style inputs itself: its logits are the run's."""
+    import onnxruntime
+
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(run_dir), "--out", str(out)]) == 0
+    assert "match PyTorch's" in capsys.readouterr().out
+    model, config = load_run(run_dir)
+    raw = torch.rand(3, *config["input_shape"]) * 16  # the digits' raw range, 0..16
+    from anyconv.train.inputs import normalize
+
+    with torch.no_grad():
+        want = model(normalize(raw, config["input"]["normalization"]))
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: raw.numpy()})[0]
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-4, rtol=1e-4)
+    assert main(["export", str(run_dir), "--format", "pt2", "--out", str(tmp_path / "m.pt2")]) == 0
