@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch.overrides import handle_torch_function, has_torch_function_variadic
 
 from anyconv._spec import check_bool, check_conv_tensors, check_float_tensor, fail
 from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
-from anyconv.functional.precision import autocast_operands
+from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.padding import ConvSpec, conv_spec, document_rules
 
 # ConvSpec and conv_spec live in anyconv.padding and stay importable from here.
@@ -43,7 +45,9 @@ def conv(
     p*dilation]`` where ``g`` is the group of output channel ``o``.
 
     Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes, or an unbatched
+            ``(C_in, *spatial)``: the weight's rank says which, as in
+            ``torch.nn.functional.conv2d``.
         weight: ``(C_out, C_in/groups, *kernel)``, PyTorch's layout.
         bias: ``(C_out,)`` or ``None``.
         stride, dilation: an int or one int per spatial axis, all >= 1.
@@ -62,7 +66,13 @@ def conv(
             {algorithm_list}
 
     Returns:
-        ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`.
+        ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`
+        (``(C_out, *out_spatial)`` for an unbatched input), in ``channels_last`` memory
+        format when the input or the weight is (as PyTorch's convolutions), whatever the
+        algorithm. Every algorithm has the same gradients, backward and forward-mode
+        (``torch.func.jvp``). Under ``torch.autocast`` float32 operands are cast to the
+        autocast dtype first, as PyTorch casts its convolutions'; float16 and bfloat16
+        problems are summed in float32.
 
     Example:
         >>> x = torch.randn(2, 3, 16, 16)
@@ -72,9 +82,31 @@ def conv(
         >>> a = conv(x, w, padding="full", algorithm="fft")
         >>> torch.allclose(a, conv(x, w, padding="full", algorithm="im2col"), atol=1e-4)
         True
+        >>> conv(x[0], w).shape  # unbatched
+        torch.Size([8, 12, 12])
     """
+    if has_torch_function_variadic(x, weight, bias):
+        # Tensor subclasses and modes (anyconv.analysis's tracer) see one call, whatever
+        # the algorithm computes it with.
+        return handle_torch_function(
+            conv,
+            (x, weight, bias),
+            x,
+            weight,
+            bias,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            groups=groups,
+            padding_mode=padding_mode,
+            flip=flip,
+            algorithm=algorithm,
+        )
     x, weight, bias = autocast_operands(x, weight, bias)
-    check_conv_tensors(x, weight, bias, "conv")
+    ndim = check_conv_tensors(x, weight, bias, "conv")
+    unbatched = x.dim() == ndim + 1
+    if unbatched:
+        x = x.unsqueeze(0)
     spec = conv_spec(
         tuple(x.shape),
         tuple(weight.shape),
@@ -84,8 +116,12 @@ def conv(
         groups=groups,
         padding_mode=padding_mode,
     )
+    fmt = memory_format(x, weight)
     weight = _flip(weight, flip, "conv")
-    return prepare(algorithm, Problem.of(x, weight, spec))(x, weight, bias, spec)
+    run = prepare(algorithm, Problem.of(x, weight, spec))
+    with autocast_off(x.device):
+        y = keep_format(run(x, weight, bias, spec), fmt)
+    return y.squeeze(0) if unbatched else y
 
 
 def conv_matrix(

@@ -9,6 +9,7 @@ a network of anyconv layers trains with ``--amp`` like one of ``torch.nn`` layer
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -44,3 +45,21 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
         else t
         for t in tensors
     )
+
+
+def autocast_off(device: torch.device):
+    """A context in which autocast is off on ``device``: once an operator has cast its
+    operands (:func:`autocast_operands`), its algorithm runs in exactly that dtype, as
+    PyTorch's own kernels do. Without it autocast would cast again inside: the float32 sums
+    that float16/bfloat16 problems are accumulated in would drop back to half precision,
+    and a custom backward pass would see a dtype its forward pass never used.
+
+    Example:
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16), autocast_off(torch.device("cpu")):
+        ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+        torch.float32
+    """
+    kind = device.type
+    if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
+        return torch.autocast(kind, enabled=False)
+    return contextlib.nullcontext()
