@@ -307,18 +307,18 @@ class _SoftPoolTiled(torch.autograd.Function):
     enough not to need it (:func:`_unshifted_is_exact`), and reuses PyTorch's pooling
     kernels for the sums. Backward is the closed form ``dy/dx_i = p_i (1 + x_i - y)`` with
     ``p = softmax(window)``, a few elementwise passes instead of autograd's chain through
-    exp, mul and two pools; ``p = e / sum(e)`` holds with or without the shift.
+    exp, mul and two pools; ``p = e / sum(e)`` holds with or without the shift. The
+    forward-mode tangent is the same closed form, ``dy = sum_i p_i (1 + x_i - y) dx_i``.
+
+    ``forward`` also returns the weights ``e`` and their window sums, marked
+    non-differentiable, for the other passes (``setup_context`` apart from ``forward``,
+    as ``torch.func`` transforms need); :meth:`run` returns the pooled output alone.
     """
 
     @staticmethod
-    def forward(
-        ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...], padded: bool, shift: bool
-    ) -> torch.Tensor:
+    def forward(xt: torch.Tensor, kernel: tuple[int, ...], padded: bool, shift: bool):
         nd = len(kernel)
-        n, c, *size = xt.shape
-        out = [m // k for m, k in zip(size, kernel, strict=True)]
-        tiled = (n, c, *(v for o, k in zip(out, kernel, strict=True) for v in (o, k)))
-        bcast = (n, c, *(v for o in out for v in (o, 1)))
+        tiled, bcast = _SoftPoolTiled.shapes(xt.shape, kernel)
         x6 = xt.view(tiled)
         e = torch.sub(x6, _window_max(x6, kernel).view(bcast)).exp_() if shift else x6.exp()
         if padded:
@@ -326,21 +326,54 @@ class _SoftPoolTiled(torch.autograd.Function):
             x6 = torch.where(e > 0, x6, 0)
         num = _AVG[nd]((e * x6).view(xt.shape), kernel)
         den = _AVG[nd](e.view(xt.shape), kernel)
-        y = num / den
+        return num / den, e, den
+
+    @staticmethod
+    def shapes(shape, kernel) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The tiled view ``(N, C, o_1, k_1, ...)`` and its broadcast ``(N, C, o_1, 1, ...)``."""
+        n, c, *size = shape
+        out = [m // k for m, k in zip(size, kernel, strict=True)]
+        tiled = (n, c, *(v for o, k in zip(out, kernel, strict=True) for v in (o, k)))
+        return tiled, (n, c, *(v for o in out for v in (o, 1)))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        xt, kernel, padded, _ = inputs
+        y, e, den = output
+        ctx.mark_non_differentiable(e, den)
+        tiled, bcast = _SoftPoolTiled.shapes(xt.shape, kernel)
+        x6 = xt.view(tiled)
+        if padded:
+            x6 = torch.where(e > 0, x6, 0)
         ctx.save_for_backward(x6, e, y, den)
-        ctx.shapes = (tuple(xt.shape), bcast, math.prod(kernel))
-        return y
+        ctx.save_for_forward(x6, e, y, den)
+        ctx.shapes = (tuple(xt.shape), bcast, math.prod(kernel), kernel)
+
+    @classmethod
+    def run(cls, *args: Any) -> torch.Tensor:
+        """The pooled output alone."""
+        return cls.apply(*args)[0]
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
         x6, e, y, den = ctx.saved_tensors
-        shape, bcast, size = ctx.shapes
+        shape, bcast, size, _ = ctx.shapes
         # grad_i = g * e_i / sum(e) * (x_i - (y - 1)) = e_i * (a * x_i - b)
         a = grad / (den * size)
         b = a * (y - 1)
         gx = torch.addcmul(-b.view(bcast), a.view(bcast), x6).mul_(e)
         return gx.view(shape), None, None, None
+
+    @staticmethod
+    def jvp(ctx: Any, dxt: Any, *_: Any) -> tuple[torch.Tensor | None, None, None]:
+        if dxt is None:
+            return None, None, None
+        x6, e, y, den = ctx.saved_tensors
+        shape, bcast, _, kernel = ctx.shapes
+        # the -inf padding is a constant: its tangent is 0, and so is its weight e
+        terms = e * (1 + x6 - y.view(bcast)) * dxt.reshape(x6.shape)
+        return _AVG[len(kernel)](terms.view(shape), kernel) / den, None, None
 
 
 def _soft_pool_sums(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
@@ -398,7 +431,7 @@ def soft_pool(
         exact = _exact_padding(spec, crop=True)
         padded = any(lo > 0 or hi > 0 for lo, hi in exact)
         xt = pad(x, exact, value=-math.inf).contiguous()
-        return _SoftPoolTiled.apply(xt, spec.kernel_size, padded, not unshifted)
+        return _SoftPoolTiled.run(xt, spec.kernel_size, padded, not unshifted)
     if unshifted:
         return _soft_pool_sums(x, spec)
     return _soft_pool_unfold(x, spec)
