@@ -7,7 +7,12 @@ result: max pooling pads with ``-inf``, average pooling divides by
 the real elements (or by the window clipped to the padded input with
 ``count_include_pad=True``), SoftPool gives padded positions zero weight. Ceil-mode
 overhang beyond the padding is never counted. Every window must contain at least one
-input element.
+input element. The output keeps a ``channels_last`` (``channels_last_3d``) input's memory
+format.
+
+The functions read the number of spatial axes from the input's rank, so they take batched
+``(N, C, *spatial)`` input; the layers (:mod:`anyconv.nn`), whose number of axes is fixed,
+also take an unbatched ``(C, *spatial)``, as ``torch.nn`` does.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from anyconv._spec import check_bool, check_input, check_real, fail, int_tuple, is_int
+from anyconv.functional.formats import keep_format, memory_format
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
 
@@ -138,7 +144,7 @@ def _sum_pool(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
             xp.reshape(n * c, 1, *xp.shape[2:]), ones, None, spec.stride, 0, spec.dilation
         )
         y = y.view(n, c, *y.shape[2:])
-    return _narrow(y, spec.out_shape)
+    return keep_format(_narrow(y, spec.out_shape), memory_format(x))
 
 
 @document_rules
@@ -222,7 +228,8 @@ def avg_pool(
     # avg_pool3d also insists on an unpadded input at least as large as the kernel.
     fits = all(n >= k for n, k in zip(spec.in_shape, kernel, strict=True))
     if direct is not None and fits and all(d == 1 for d in spec.dilation):
-        return _AVG[ndim](x, kernel, spec.stride, direct, ceil_mode, count_include_pad)
+        y = _AVG[ndim](x, kernel, spec.stride, direct, ceil_mode, count_include_pad)
+        return keep_format(y, memory_format(x))  # avg_pool3d drops channels_last_3d
     y = _sum_pool(x, spec)
     divisor = torch.ones((), dtype=torch.long)
     for axis, c in enumerate(_counts(spec, count_include_pad)):
@@ -431,10 +438,12 @@ def soft_pool(
         exact = _exact_padding(spec, crop=True)
         padded = any(lo > 0 or hi > 0 for lo, hi in exact)
         xt = pad(x, exact, value=-math.inf).contiguous()
-        return _SoftPoolTiled.run(xt, spec.kernel_size, padded, not unshifted)
-    if unshifted:
-        return _soft_pool_sums(x, spec)
-    return _soft_pool_unfold(x, spec)
+        y = _SoftPoolTiled.run(xt, spec.kernel_size, padded, not unshifted)
+    elif unshifted:
+        y = _soft_pool_sums(x, spec)
+    else:
+        y = _soft_pool_unfold(x, spec)
+    return keep_format(y, memory_format(x))
 
 
 def global_avg_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:
