@@ -23,6 +23,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from anyconv.analysis import layout as L
+from anyconv.analysis import ops
+from anyconv.analysis.ops import separable_macs
 from anyconv.analysis.rules import CONSTANT, RULES, default, tensors
 from anyconv.padding import window_spec
 
@@ -111,33 +113,6 @@ def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.T
     return 0
 
 
-def separable_macs(
-    in_channels: int,
-    out_channels: int,
-    rank: int,
-    kernel: Sequence[int],
-    padded: Sequence[int],
-    out: Sequence[int],
-    batch: int = 1,
-) -> int:
-    """MACs of :func:`anyconv.functional.separable_conv`'s 1-D passes: axis ``a`` is filtered
-    while the axes before it are at their output size and those after at their padded
-    size; every pass but the last keeps the ``C·O·r`` partial maps apart, the last sums
-    ``C·r`` of them into each of the ``O`` outputs.
-
-    Example:
-        >>> separable_macs(1, 1, 1, (3, 3), (5, 5), (3, 3))  # 3x5 then 3x3 outputs, 3 taps
-        72
-    """
-    maps = in_channels * out_channels * rank
-    total = 0
-    for a, k in enumerate(kernel):
-        positions = math.prod(out[: a + 1]) * math.prod(padded[a + 1 :])
-        last = a == len(kernel) - 1
-        total += (out_channels * positions * in_channels * rank if last else maps * positions) * k
-    return batch * total
-
-
 def _op_macs(name: str, args: tuple, out: Any) -> int:
     """MACs of the PyTorch functions that multiply-accumulate (conv, linear, matmul)."""
     if not isinstance(out, torch.Tensor):
@@ -199,8 +174,9 @@ class _Tracer(TorchFunctionMode):
         if self.skip:
             return out
         name = _name(func)
+        own = ops.read(func, args, kwargs)  # anyconv's operators, whatever the algorithm
         if self.stack:
-            self.stack[-1].macs += _op_macs(name, args, out)
+            self.stack[-1].macs += ops.macs(func, own, out) if own else _op_macs(name, args, out)
         inputs = [t for t in tensors((*args, *kwargs.values())) if self.get(t) is not None]
         if not inputs:
             return out
@@ -209,8 +185,10 @@ class _Tracer(TorchFunctionMode):
             return out
         self.current = name
         try:
-            rule = RULES.get(name, default)
-            result = rule(self, args, kwargs, out)
+            if own:
+                result = ops.layout(self, own, out)
+            else:
+                result = RULES.get(name, default)(self, args, kwargs, out)
         except L.CannotFollow as error:
             self.cannot_follow(f"torch function '{name}': {error}")
             result = None

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.overrides import handle_torch_function, has_torch_function_variadic
 
 from anyconv._spec import check_bool, check_conv_tensors, check_float_tensor, fail
 from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
 from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
 from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.padding import ConvSpec, conv_spec, document_rules
 
@@ -24,6 +24,7 @@ def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
     return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
 
 
+@overridable
 @document_algorithms
 @document_rules
 def conv(
@@ -85,23 +86,6 @@ def conv(
         >>> conv(x[0], w).shape  # unbatched
         torch.Size([8, 12, 12])
     """
-    if has_torch_function_variadic(x, weight, bias):
-        # Tensor subclasses and modes (anyconv.analysis's tracer) see one call, whatever
-        # the algorithm computes it with.
-        return handle_torch_function(
-            conv,
-            (x, weight, bias),
-            x,
-            weight,
-            bias,
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-            groups=groups,
-            padding_mode=padding_mode,
-            flip=flip,
-            algorithm=algorithm,
-        )
     x, weight, bias = autocast_operands(x, weight, bias)
     ndim = check_conv_tensors(x, weight, bias, "conv")
     unbatched = x.dim() == ndim + 1

@@ -17,6 +17,7 @@ import torch
 from anyconv._spec import ConvSpec, check_conv_tensors, fail
 from anyconv.functional.conv import conv_spec
 from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
 from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.padding import pad
 
@@ -136,6 +137,7 @@ def _local_sum(xp: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.
     return y.reshape(n, out_channels, *out)
 
 
+@overridable
 def locally_connected(
     x: torch.Tensor,
     weight: torch.Tensor,

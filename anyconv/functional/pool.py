@@ -366,6 +366,7 @@ class _SoftPoolTiled(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
         x6, e, y, den = ctx.saved_tensors
         shape, bcast, size, _ = ctx.shapes
+        grad = grad.contiguous()  # e.g. channels_last, from an output kept in that format
         # grad_i = g * e_i / sum(e) * (x_i - (y - 1)) = e_i * (a * x_i - b)
         a = grad / (den * size)
         b = a * (y - 1)

@@ -16,6 +16,7 @@ import torch
 from anyconv._spec import check_bool, check_float_tensor, check_input, check_int, fail
 from anyconv.functional.conv import conv
 from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
 from anyconv.padding import conv_spec, pad
 
 
@@ -230,6 +231,7 @@ def reconstruct(factors: Sequence[torch.Tensor]) -> torch.Tensor:
     return _outer_sum(_check_factors(factors, "reconstruct"))
 
 
+@overridable
 def separable_conv(
     x: torch.Tensor,
     factors: Sequence[torch.Tensor],

@@ -41,6 +41,7 @@ from anyconv.functional.algorithms.registry import (
 )
 from anyconv.functional.conv import conv_spec
 from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
 from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.functional.tiled_phases import phase_sizes
 from anyconv.padding import effective_kernel, pad
@@ -111,6 +112,7 @@ def _phase_index(phase: Sequence[int]) -> tuple[slice | int, ...]:
     return (slice(None), slice(None), *itertools.chain(*((slice(None), t) for t in phase)))
 
 
+@overridable
 def tiled_conv(
     x: torch.Tensor,
     weight: torch.Tensor,

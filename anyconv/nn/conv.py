@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail, positive_int
+from anyconv._spec import check_input, fail, positive_int
 from anyconv.nn.base import ConvLayer, Module, spatial_ndim
 from anyconv.padding import document_rules
 
@@ -267,6 +267,8 @@ class DepthwiseSeparableConv(Module):
         self.act2 = activation() if activation else torch.nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ndim, channels = len(self.depthwise.kernel_size), self.depthwise.in_channels
+        check_input(x, type(self).__name__, spatial=ndim, unbatched=True, channels=channels)
         x = self.act1(self.norm1(self.depthwise(x)))
         return self.act2(self.norm2(self.pointwise(x)))
 

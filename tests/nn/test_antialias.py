@@ -131,7 +131,7 @@ def test_blurpool_takes_channels_first_as_antialiased_cnns(filt_size, n):
     with pytest.raises(ValueError, match=r"BlurPool2d\(\): the layer was built for 4 channels"):
         layer(torch.randn(1, 3, n, n, dtype=torch.float64))
     with pytest.raises(TypeError):
-        ann.BlurPool2d(4, filt_size)  # noqa: the filter size is keyword-only
+        ann.BlurPool2d(4, filt_size)  # the filter size is keyword-only
 
 
 def _overhanging_max(x, k, s, p, out):
