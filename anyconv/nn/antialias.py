@@ -9,17 +9,17 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, check_input, choice, int_tuple, positive_int
+from anyconv._checks import check_bool, check_input, choice, int_tuple, positive_int
 from anyconv.functional.antialias import binomial_kernel, blur_pool
 from anyconv.functional.formats import with_batch
-from anyconv.nn.base import Module, spatial_ndim
+from anyconv.nn.base import Module, WindowLayer, spatial_ndim
 from anyconv.nn.pool import MaxPool1d, MaxPool2d, MaxPool3d
-from anyconv.padding import PADDING_MODES, pad, padding_entries, window_spec
+from anyconv.padding import PADDING_MODES, ConvSpec, pad, padding_entries, window_spec
 
 IntOrTuple = int | Sequence[int]
 
 
-class _BlurPoolNd(Module):
+class _BlurPoolNd(WindowLayer):
     """Binomial blur, then subsampling: see :func:`anyconv.functional.blur_pool`.
 
     ``kernel_size`` (the filter's taps), ``stride``, ``padding`` and ``dilation`` are
@@ -47,6 +47,18 @@ class _BlurPoolNd(Module):
         self.padding = padding
         self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", name)
         self.dilation = (1,) * self.ndim
+
+    def spec(self, input_size: Sequence[int]) -> ConvSpec:
+        """The blur's resolved geometry (:func:`anyconv.padding.window_spec`) for an
+        input of spatial size ``input_size``.
+
+        Example:
+            >>> BlurPool1d().spec((7,)).padding, BlurPool1d().spec((7,)).out_shape
+            (((1, 1),), (4,))
+        """
+        return window_spec(
+            input_size, self.kernel_size, self.stride, self.padding, func=type(self).__name__
+        )
 
     @property
     def filter(self) -> torch.Tensor:

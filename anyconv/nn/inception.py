@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import check_input, positive_int
+from anyconv._checks import check_input, positive_int
 from anyconv.functional.formats import with_batch
 from anyconv.functional.pool import max_pool
 from anyconv.nn.base import Module

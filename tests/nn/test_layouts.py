@@ -58,7 +58,7 @@ LAYERS = {
 }
 # N-d layers that read the number of spatial axes from the input's rank: batched only.
 RANK_FREE = {"GlobalAvgPool", "GlobalMaxPool", "ChannelMaxPool"}
-NOT_LAYERS = {"ConvLayer", "Module", "convert", "from_torch"}
+NOT_LAYERS = {"ConvLayer", "Module", "WindowLayer", "convert", "from_torch"}
 
 
 def _input(ndim, batch=2, dtype=torch.float64):
