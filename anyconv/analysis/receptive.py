@@ -160,17 +160,15 @@ def _check_gradient_memory(
     from anyconv.functional.algorithms import memory
 
     param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    limit = memory.memory_limit(device)
     kept = sum(math.prod(c.output_shape) for c in traced if c.leaf and c.output_shape)
     values = sum(p.numel() for p in model.parameters()) + 2 * (math.prod(shape) + kept)
-    if limit is not None and 8 * values > limit:
-        raise ValueError(
-            f"{func}(): method='gradient' keeps every activation of a float64 copy of the "
-            f"model for one sample of shape {shape}, about {memory.human_bytes(8 * values)}, "
-            f"above {memory.describe_limit(device)}; use method='analytic' or a smaller "
-            "input_shape"
-        )
+    memory.check_allocation(
+        8 * values,
+        f"{func}(): method='gradient' (every activation of a float64 copy of the model, "
+        f"kept for the backward pass of one sample of shape {shape}; method='analytic' "
+        "needs none of them)",
+        param.device if param is not None else "cpu",
+    )
 
 
 def receptive_field_stages(model: torch.nn.Module, input_shape: Sequence[int]) -> list[str]:

@@ -317,21 +317,19 @@ def trace_memory(model: torch.nn.Module, input_shape: Sequence[int]) -> tuple[in
 def check_trace_memory(model: torch.nn.Module, input_shape: Sequence[int], func: str) -> None:
     """Refuse, before anything is allocated, a sample too large to trace: anyconv's
     ``ValueError`` in one line with the estimate and the limit
-    (:func:`anyconv.functional.algorithms.memory.memory_limit`, half the device's memory)."""
+    (:func:`anyconv.functional.algorithms.memory.check_allocation`: half the device's
+    memory, and on the CPU what is available now)."""
     from anyconv.functional.algorithms import memory
 
     ref = _reference(model)
-    device = ref.device if ref is not None else torch.device("cpu")
-    limit = memory.memory_limit(device)
     need, widest = trace_memory(model, input_shape)
-    if limit is not None and need > limit:
-        raise ValueError(
-            f"{func}(): one sample of shape {tuple(input_shape)} would need about "
-            f"{memory.human_bytes(need)} to run through the model (its widest layer, "
-            f"{widest} channel{'s' if widest != 1 else ''}, at "
-            f"{math.prod(input_shape[1:]):,} positions), above "
-            f"{memory.describe_limit(device)}; use a smaller input_shape"
-        )
+    memory.check_allocation(
+        need,
+        f"{func}(): one sample of shape {tuple(input_shape)} through the model (its widest "
+        f"layer: {widest} channel{'s' if widest != 1 else ''} at "
+        f"{math.prod(input_shape[1:]):,} positions; use a smaller input_shape)",
+        ref.device if ref is not None else "cpu",
+    )
 
 
 def trace(
