@@ -47,12 +47,16 @@ def is_int(value: Any) -> bool:
     """An integer that is not a ``bool`` (``True`` is an int to Python, never to anyconv):
     a Python ``int`` or a NumPy integer scalar (``np.int64(3)``, what ``array.shape`` math
     and ``np.arange`` give). The checks below return it as a Python ``int``."""
+    if type(value) is int:  # the common case, without the abstract-class check
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def is_real(value: Any) -> bool:
     """A real number given as an integer (as :func:`is_int`) or a float (Python's or a NumPy
     floating scalar), not a ``bool``."""
+    if type(value) in (int, float):
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 

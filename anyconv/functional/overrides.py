@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.overrides import handle_torch_function, has_torch_function
+from torch.overrides import handle_torch_function, has_torch_function, has_torch_function_variadic
 
 OVERRIDABLE: list[Callable] = []
 """The operators wrapped by :func:`overridable`, for the tracer's rules and the tests."""
@@ -54,8 +54,14 @@ def overridable(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def public(*args: Any, **kwargs: Any) -> Any:
-        relevant = _tensors((*args, *kwargs.values()))
-        if has_torch_function(relevant):
+        # one C-level check of the direct arguments (a mode makes it true whatever they
+        # are); only a call with a sequence of tensors (separable_conv's factors) is
+        # searched further, for a tensor subclass among them
+        if has_torch_function_variadic(*args, *kwargs.values()) or (
+            any(isinstance(a, list | tuple) for a in args)
+            and has_torch_function(_tensors((*args, *kwargs.values())))
+        ):
+            relevant = _tensors((*args, *kwargs.values()))
             return handle_torch_function(public, relevant, *args, **kwargs)
         return func(*args, **kwargs)
 

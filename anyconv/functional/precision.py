@@ -10,6 +10,7 @@ a network of anyconv layers trains with ``--amp`` like one of ``torch.nn`` layer
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any
 
 import torch
@@ -36,7 +37,7 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
     if not isinstance(first, torch.Tensor):
         return tensors
     device = first.device.type
-    if not torch.amp.is_autocast_available(device) or not torch.is_autocast_enabled(device):
+    if not _autocast_on(device):
         return tensors  # e.g. the meta device has no autocast
     dtype = torch.get_autocast_dtype(device)
     return tuple(
@@ -60,6 +61,14 @@ def autocast_off(device: torch.device):
         torch.float32
     """
     kind = device.type
-    if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
-        return torch.autocast(kind, enabled=False)
-    return contextlib.nullcontext()
+    return torch.autocast(kind, enabled=False) if _autocast_on(kind) else contextlib.nullcontext()
+
+
+@functools.cache
+def _autocast_available(kind: str) -> bool:
+    return torch.amp.is_autocast_available(kind)
+
+
+def _autocast_on(kind: str) -> bool:
+    """Whether autocast is on for devices of ``kind`` (never on one without autocast)."""
+    return _autocast_available(kind) and torch.is_autocast_enabled(kind)

@@ -207,8 +207,10 @@ an int >= 0 or a (lo, hi) pair of ints >= 0; got 'sane'
         unbatched as ``torch.nn`` takes it, ``(in_channels, *spatial)``; returns whether it
         is unbatched (the functional layers take both)."""
         ndim = len(self.kernel_size)
-        check_input(x, type(self).__name__, spatial=ndim, unbatched=True, channels=self.in_channels)
-        return x.dim() == ndim + 1
+        if not (isinstance(x, torch.Tensor) and x.dim() in (ndim + 1, ndim + 2)):
+            name = type(self).__name__
+            check_input(x, name, spatial=ndim, unbatched=True, channels=self.in_channels)
+        return x.dim() == ndim + 1  # the dtype is the functional layer's to check
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """:func:`anyconv.conv` of ``x`` with ``weight``, this layer's bias and geometry."""
