@@ -32,8 +32,11 @@ from anyconv.functional.algorithms import memory
 def load_target(
     target: str, input_shape: tuple[int, ...] | None, num_classes: int = 10
 ) -> tuple[torch.nn.Module, tuple[int, ...], str, dict[str, Any] | None]:
-    """A registered model (built fresh) or a run folder (its trained model): the model, the
-    input shape, a title and the run's config (``None`` for a fresh model)."""
+    """A registered model (built fresh), a run folder (its trained model) or your own model
+    (``module:function`` or ``path/to/file.py:function``, see :func:`import_model`): the
+    model, the input shape, a title and the run's config (``None`` for a fresh model)."""
+    if not Path(target).is_dir() and ":" in target:
+        return (*import_model(target, input_shape, num_classes), None)
     if Path(target).is_dir():
         from anyconv.train import load_run
 
@@ -57,6 +60,56 @@ def load_target(
     torch.manual_seed(0)  # the same untrained weights every time
     model = create_model(target, **kwargs)
     return model, shape, f"{target} (untrained)", None
+
+
+def import_model(
+    target: str, input_shape: tuple[int, ...] | None, num_classes: int
+) -> tuple[torch.nn.Module, tuple[int, ...], str]:
+    """Build your own model for ``summary``/``equivariance``: ``target`` is
+    ``module:Name`` (imported as Python imports it, the current folder included) or
+    ``path/to/file.py:Name``, where ``Name`` is a ``torch.nn.Module`` class or a function
+    returning one. It is called with those of ``in_channels``, ``num_classes`` and
+    ``input_size`` it takes (from ``--input-shape``, which is required, and
+    ``--num-classes``), as a registered model is."""
+    import importlib
+    import importlib.util
+    import inspect
+    import sys
+
+    where, _, name = target.rpartition(":")
+    if input_shape is None:
+        raise ValueError(f"your own model {target} needs --input-shape C,H,W (one sample's shape)")
+    if not where or not name.isidentifier():
+        raise ValueError(f"model {target!r}: write module:Name or path/to/file.py:Name")
+    if where.endswith(".py") or "/" in where:
+        path = Path(where)
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if not path.is_file() or spec is None or spec.loader is None:
+            raise ValueError(f"model {target!r}: {where} is not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        here = str(Path.cwd())
+        added = here not in sys.path
+        if added:
+            sys.path.append(here)
+        try:
+            module = importlib.import_module(where)
+        except ImportError as error:
+            raise ValueError(f"model {target!r} cannot be imported ({error})") from None
+        finally:
+            if added:
+                sys.path.remove(here)
+    build = getattr(module, name, None)
+    if not callable(build):
+        raise ValueError(f"model {target!r}: {where} has no class or function {name!r}")
+    offered = dict(in_channels=input_shape[0], num_classes=num_classes, input_size=input_shape[1:])
+    parameters = inspect.signature(build).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    model = build(**{k: v for k, v in offered.items() if k in parameters or takes_any})
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model {target!r} gave a {type(model).__name__}, not a torch.nn.Module")
+    return model, tuple(input_shape), f"{name} ({where})"
 
 
 def model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> float:
@@ -84,7 +137,12 @@ def model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> f
 
 
 def _target_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("target", metavar=what, help="a model name or a run folder")
+    parser.add_argument(
+        "target",
+        metavar=what,
+        help="a model name, a run folder, or your own model: module:Name or file.py:Name "
+        "(a torch.nn.Module class or a function returning one; give --input-shape)",
+    )
     parser.add_argument(
         "--input-shape", type=ints, help="C,H,W of one sample, for a model name (e.g. 1,28,28)"
     )
