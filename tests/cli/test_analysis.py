@@ -177,7 +177,8 @@ class Small(torch.nn.Module):
 
 
 def build(num_classes: int = 10) -> torch.nn.Module:
-    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5), torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))
+    head = torch.nn.LazyLinear(num_classes)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5), torch.nn.Flatten(), head)
 """
 
 
