@@ -25,7 +25,11 @@ LAYERS = {
     "ConvNd": (lambda: ann.ConvNd(3, 4, (3, 2), padding="causal"), 2, None),
     "DepthwiseConv": (lambda: ann.DepthwiseConv(3, 3, multiplier=2), 2, None),
     "PointwiseConv": (lambda: ann.PointwiseConv(3, 5, ndim=3), 3, None),
-    "DepthwiseSeparableConv": (lambda: ann.DepthwiseSeparableConv(3, 4, 3), 2, None),
+    "DepthwiseSeparableConv": (
+        lambda: ann.DepthwiseSeparableConv(3, 4, 3, norm=True, activation=torch.nn.ReLU).eval(),
+        2,
+        None,
+    ),
     "GaborConv2d": (lambda: ann.GaborConv2d(3, 4, 5, padding="same"), 2, None),
     "Inception": (lambda: ann.Inception(3, 2, 2, 2, 2, 2, 2), 2, None),
     "LocallyConnected1d": (lambda: ann.LocallyConnected1d(3, 4, 3, input_size=6), 1, None),
