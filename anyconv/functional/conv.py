@@ -70,9 +70,10 @@ def conv(
         (``(C_out, *out_spatial)`` for an unbatched input), in ``channels_last`` memory
         format when the input or the weight is (as PyTorch's convolutions), whatever the
         algorithm. Every algorithm has the same gradients, backward and forward-mode
-        (``torch.func.jvp``; on ``fft`` and ``matrix`` for finite operands). Under ``torch.autocast`` float32 operands are cast to the
-        autocast dtype first, as PyTorch casts its convolutions'; float16 and bfloat16
-        problems are summed in float32.
+        (``torch.func.jvp``; on ``fft`` and ``matrix`` for finite operands). Under
+        ``torch.autocast`` float32 operands are cast to the autocast dtype first, as
+        PyTorch casts its convolutions'; float16 and bfloat16 problems are summed in
+        float32.
 
     Example:
         >>> x = torch.randn(2, 3, 16, 16)
