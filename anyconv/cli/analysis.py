@@ -66,49 +66,31 @@ def import_model(
     target: str, input_shape: tuple[int, ...] | None, num_classes: int
 ) -> tuple[torch.nn.Module, tuple[int, ...], str]:
     """Build your own model for ``summary``/``equivariance``: ``target`` is
-    ``module:Name`` (imported as Python imports it, the current folder included) or
-    ``path/to/file.py:Name``, where ``Name`` is a ``torch.nn.Module`` class or a function
-    returning one. It is called with those of ``in_channels``, ``num_classes`` and
-    ``input_size`` it takes (from ``--input-shape``, which is required, and
-    ``--num-classes``), as a registered model is."""
-    import importlib
-    import importlib.util
-    import inspect
+    ``module:Name`` or ``path/to/file.py:Name``, built as ``anyconv train`` builds one
+    (:func:`anyconv.models.imported.build_imported`: a ``torch.nn.Module`` class or a
+    function annotated to return one, called with those of ``in_channels``,
+    ``num_classes`` and ``input_size`` it takes, from ``--input-shape``, which is
+    required, and ``--num-classes``). A file is imported from its folder."""
     import sys
+
+    from anyconv.models.imported import build_imported
 
     where, _, name = target.rpartition(":")
     if input_shape is None:
         raise ValueError(f"your own model {target} needs --input-shape C,H,W (one sample's shape)")
-    if not where or not name.isidentifier():
-        raise ValueError(f"model {target!r}: write module:Name or path/to/file.py:Name")
-    if where.endswith(".py") or "/" in where:
-        path = Path(where)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if not path.is_file() or spec is None or spec.loader is None:
-            raise ValueError(f"model {target!r}: {where} is not a Python file")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    else:
-        here = str(Path.cwd())
-        added = here not in sys.path
-        if added:
-            sys.path.append(here)
-        try:
-            module = importlib.import_module(where)
-        except ImportError as error:
-            raise ValueError(f"model {target!r} cannot be imported ({error})") from None
-        finally:
-            if added:
-                sys.path.remove(here)
-    build = getattr(module, name, None)
-    if not callable(build):
-        raise ValueError(f"model {target!r}: {where} has no class or function {name!r}")
-    offered = dict(in_channels=input_shape[0], num_classes=num_classes, input_size=input_shape[1:])
-    parameters = inspect.signature(build).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    model = build(**{k: v for k, v in offered.items() if k in parameters or takes_any})
-    if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model {target!r} gave a {type(model).__name__}, not a torch.nn.Module")
+    data = dict(in_channels=input_shape[0], num_classes=num_classes, input_size=input_shape[1:])
+    if not where.endswith(".py"):
+        model, _ = build_imported(target, {}, data, "summary")
+        return model, tuple(input_shape), f"{name} ({where})"
+    path = Path(where)
+    if not path.is_file():
+        raise ValueError(f"model {target!r}: {where} is not a Python file")
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    try:
+        model, _ = build_imported(f"{path.stem}:{name}", {}, data, "summary")
+    finally:
+        sys.path.remove(folder)
     return model, tuple(input_shape), f"{name} ({where})"
 
 
@@ -141,7 +123,8 @@ def _target_arguments(parser: argparse.ArgumentParser, what: str) -> None:
         "target",
         metavar=what,
         help="a model name, a run folder, or your own model: module:Name or file.py:Name "
-        "(a torch.nn.Module class or a function returning one; give --input-shape)",
+        "(a torch.nn.Module class or a function annotated '-> torch.nn.Module'; give "
+        "--input-shape)",
     )
     parser.add_argument(
         "--input-shape", type=ints, help="C,H,W of one sample, for a model name (e.g. 1,28,28)"

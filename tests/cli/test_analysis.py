@@ -182,26 +182,35 @@ def build(num_classes: int = 10) -> torch.nn.Module:
 """
 
 
-def test_summary_of_your_own_model_by_module_or_file(tmp_path, capsys, monkeypatch):
+def test_summary_of_your_own_model_by_module_or_file(tmp_path, capsys, monkeypatch, request):
     """Item 15: ``anyconv summary module:Name`` (or ``file.py:Name``) builds your model,
     with the arguments it takes, and prints the library's counts."""
+    import sys
+
     from anyconv.analysis import summary
     from anyconv.cli.analysis import import_model
 
-    (tmp_path / "mynets.py").write_text(OWN_MODEL)
+    (tmp_path / "summarised_nets.py").write_text(OWN_MODEL)
     monkeypatch.chdir(tmp_path)
-    assert main(["summary", "mynets:Small", "--input-shape", "3,9,9", "--num-classes", "5"]) == 0
+    request.addfinalizer(lambda: sys.modules.pop("summarised_nets", None))
+    assert (
+        main(["summary", "summarised_nets:Small", "--input-shape", "3,9,9", "--num-classes", "5"])
+        == 0
+    )
     out = capsys.readouterr().out
-    model, shape, _ = import_model("mynets:Small", (3, 9, 9), 5)
+    model, shape, _ = import_model("summarised_nets:Small", (3, 9, 9), 5)
     total = summary(model, shape)[-1]
     assert model.head.out_features == 5 and model.conv.in_channels == 3
     assert f"{total['macs']:,}" in out and f"{total['parameters']:,}" in out
-    assert "Small (mynets) on input (3, 9, 9)" in out
-    assert main(["summary", str(tmp_path / "mynets.py") + ":build", "--input-shape", "1,8,8"]) == 0
+    assert "Small (summarised_nets) on input (3, 9, 9)" in out
+    assert (
+        main(["summary", str(tmp_path / "summarised_nets.py") + ":build", "--input-shape", "1,8,8"])
+        == 0
+    )
     assert "Conv2d" in capsys.readouterr().out
     for argv, message in (
-        (["summary", "mynets:Small"], "needs --input-shape"),
-        (["summary", "mynets:Nothing", "--input-shape", "1,8,8"], "has no class or function"),
+        (["summary", "summarised_nets:Small"], "needs --input-shape"),
+        (["summary", "summarised_nets:Nothing", "--input-shape", "1,8,8"], "has no 'Nothing'"),
         (["summary", "nosuch:Net", "--input-shape", "1,8,8"], "cannot be imported"),
     ):
         assert main(argv) == 2
