@@ -1,6 +1,8 @@
 """anyconv.export (ONNX through onnxruntime, torch.export programs) and anyconv.compile
-(anyconv/interop.py, issue 23). Every registered model exports; the default profile
-exports a few (each export takes seconds), the slow profile all of them."""
+(anyconv/interop.py, issue 23). Every registered model exports; each export takes seconds,
+so the default profile keeps one ONNX round trip (LeNet-5 with a run's normalisation and
+class names) and one pt2 program, and the slow profile exports every model, a size where
+``auto`` picks the FFT path and a network of anyconv's own layers."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from anyconv.models import create_model, default_input_shape, list_models
 
 HAS_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
 needs_onnx = pytest.mark.skipif(not HAS_ONNX, reason="the extra 'export' is not installed")
-QUICK_MODELS = ["lenet5", "cnn1d"]
+SLOW = pytest.mark.slow
 
 
 def model_and_input(name, shape=None, batch=2):
@@ -42,16 +44,15 @@ def check_onnx_round_trip(model, x, path, **kw):
     torch.testing.assert_close(onnx_logits(path, other), want, atol=1e-4, rtol=1e-4)
 
 
+@SLOW
 @needs_onnx
-@pytest.mark.parametrize(
-    "name",
-    [n if n in QUICK_MODELS else pytest.param(n, marks=pytest.mark.slow) for n in list_models()],
-)
+@pytest.mark.parametrize("name", list(list_models()))
 def test_every_registered_model_exports_to_onnx(name, tmp_path):
     model, x = model_and_input(name)
     check_onnx_round_trip(model, x, tmp_path / f"{name}.onnx")
 
 
+@SLOW
 @needs_onnx
 def test_sizes_where_auto_picks_the_fft_path_export_to_onnx(tmp_path):
     """c3d on 8x32x32 clips runs some layers on the FFT path; ONNX gets its Conv."""
@@ -61,7 +62,7 @@ def test_sizes_where_auto_picks_the_fft_path_export_to_onnx(tmp_path):
 
 LAYERS = torch.nn.Sequential(
     ann.GaborConv2d(1, 4, 5, padding="same"),
-    ann.BlurPool2d(3, stride=2),
+    ann.BlurPool2d(4, filter_size=3, stride=2),
     ann.LocallyConnected2d(4, 4, 3, (8, 8), padding="same"),
     ann.TiledConv2d(4, 4, 3, 2, padding="same"),
     ann.SoftPool2d(2),
@@ -70,6 +71,7 @@ LAYERS = torch.nn.Sequential(
 )
 
 
+@SLOW
 @needs_onnx
 def test_anyconv_only_layers_export_to_onnx(tmp_path):
     """Locally connected, tiled, SoftPool, BlurPool and Gabor layers in one network."""
@@ -106,7 +108,7 @@ def test_per_sample_znorm_matches_the_loader():
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["lenet5", pytest.param("c3d", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("name", ["lenet5", pytest.param("c3d", marks=SLOW)])
 def test_pt2_programs_keep_the_algorithms_and_load_back(name, tmp_path):
     shape = (1, 8, 32, 32) if name == "c3d" else None
     model, x = model_and_input(name, shape)
@@ -136,15 +138,28 @@ def test_an_unknown_format_is_refused(tmp_path):
         anyconv.export(model, x, tmp_path / "m.tflite", "tflite")
 
 
-def test_anyconv_compile_is_torch_compile_with_the_default_partitioner():
+def test_anyconv_compile_is_torch_compile_with_the_default_partitioner(monkeypatch):
+    from anyconv.interop import _KeepBackwardInputs
+
     model, x = model_and_input("lenet5", (1, 8, 8))
-    compiled = anyconv.compile(model, backend="aot_eager", fullgraph=True)
+    compiled = anyconv.compile(model, backend="eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), model(x))
     decorated = anyconv.compile(fullgraph=True, backend="eager")(model)
     torch.testing.assert_close(decorated(x), model(x))
 
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda m, **kw: calls.append(kw) or m)
+    anyconv.compile(model)  # inductor: the partitioner goes in
+    anyconv.compile(model, options={"max_autotune": True})  # merged with the caller's
+    anyconv.compile(model, mode="max-autotune")  # a mode of the caller's own: left alone
+    anyconv.compile(model, backend="aot_eager")
+    assert isinstance(calls[0]["options"]["custom_partitioner_fn"], _KeepBackwardInputs)
+    assert calls[1]["options"]["max_autotune"] is True
+    assert isinstance(calls[1]["options"]["custom_partitioner_fn"], _KeepBackwardInputs)
+    assert "options" not in calls[2] and "options" not in calls[3]
 
-@pytest.mark.slow
+
+@SLOW
 def test_anyconv_compile_trains_like_eager_with_inductor():
     model, x = model_and_input("lenet5")
     model.train()

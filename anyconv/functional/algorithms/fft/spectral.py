@@ -144,27 +144,37 @@ class SpectralConv(torch.autograd.Function):
     (``x · 2^-ex``, ``weight · 2^-ew``, the output gradient by its own) and the results are
     scaled back, so that no spectrum overflows where the direct sum does not.
     ``operand`` is :func:`kernel_spectrum` of ``weight · 2^-ew`` when the caller has it (the
-    cache), else ``None``. The input spectrum and the kernel operand are kept for backward.
-    Under ``create_graph`` they are recomputed from ``x`` and ``weight`` on the graph, so that
-    double backward sees their dependence.
+    cache), else ``None``. It returns the output and, marked non-differentiable, the input
+    spectrum and the kernel operand, which backward and ``jvp`` reuse (``setup_context``
+    apart from ``forward``, as ``torch.func``'s transforms need, keeps them that way);
+    :meth:`run` returns the output alone. Under ``create_graph`` they are recomputed from
+    ``x`` and ``weight`` on the graph, so that double backward sees their dependence.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, operand, geo, ex, ew):
+    def forward(x, weight, operand, geo, ex, ew):
+        # A cached operand comes back as a view: autograd refuses an input returned as is.
         if operand is None:
             operand = kernel_spectrum(scaled(weight, ew), geo)
+        else:
+            operand = operand.view_as(operand)
         xs = _spectrum(scaled(x, ex), geo)
-        ctx.geo = geo
-        ctx.spectra = (xs, operand)
-        ctx.save_for_backward(x, weight, ex, ew)
-        ctx.save_for_forward(x, weight, ex, ew)
-        return times_pow2(_correlate(xs, operand, geo, weight.shape[0]), ex + ew)
+        y = times_pow2(_correlate(xs, operand, geo, weight.shape[0]), ex + ew)
+        return y, xs, operand
 
     @staticmethod
-    def backward(ctx, grad):
-        x, weight, ex, ew = ctx.saved_tensors
+    def setup_context(ctx, inputs, output):
+        x, weight, _, geo, ex, ew = inputs
+        _, xs, operand = output
+        ctx.mark_non_differentiable(xs, operand)
+        ctx.geo = geo
+        ctx.save_for_backward(x, weight, xs, operand, ex, ew)
+        ctx.save_for_forward(x, weight, xs, operand, ex, ew)
+
+    @staticmethod
+    def backward(ctx, grad, _xs_grad, _operand_grad):
+        x, weight, xs, operand, ex, ew = ctx.saved_tensors
         geo = ctx.geo
-        xs, operand = ctx.spectra
         if torch.is_grad_enabled():
             xs = _spectrum(scaled(x, ex), geo)
             operand = kernel_spectrum(scaled(weight, ew), geo)
@@ -180,8 +190,7 @@ class SpectralConv(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, x_tangent, weight_tangent, _operand, _geo, _ex, _ew):
         geo = ctx.geo
-        xs, operand = ctx.spectra
-        _, weight, ex, ew = ctx.saved_tensors
+        _, weight, xs, operand, ex, ew = ctx.saved_tensors
         out_channels = weight.shape[0]
         result = None
         if x_tangent is not None:
@@ -193,7 +202,12 @@ class SpectralConv(torch.autograd.Function):
             tangent_operand = kernel_spectrum(scaled(weight_tangent, et), geo)
             term = times_pow2(_correlate(xs, tangent_operand, geo, out_channels), ex + et)
             result = term if result is None else result + term
-        return result
+        return result, None, None
+
+    @classmethod
+    def run(cls, x, weight, operand, geo, ex, ew) -> torch.Tensor:
+        """The correlation alone (``apply`` returns the kept spectra too)."""
+        return cls.apply(x, weight, operand, geo, ex, ew)[0]
 
 
 _TRACED = without_jvp(SpectralConv)
@@ -223,4 +237,4 @@ def correlate_zero_padded(
             (geo.sizes, geo.taps, geo.groups, weight.dtype),
             lambda: kernel_spectrum(scaled(weight, ew), geo),
         )
-    return (_TRACED if tracing() else SpectralConv).apply(x, weight, operand, geo, ex, ew)
+    return (_TRACED if tracing() else SpectralConv).run(x, weight, operand, geo, ex, ew)
