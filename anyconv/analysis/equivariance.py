@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from anyconv._checks import check_input, choice, fail, is_int
+from anyconv._display import Rows, Table, cell_text, html_table
 from anyconv.analysis.receptive import ReceptiveField, field_of, receptive_field
 from anyconv.analysis.trace import trace
 from anyconv.padding import MAX_EXTENT
@@ -306,12 +307,22 @@ def shift_equivariance(
             )
         if y.dim() > 2 and not jumps:
             jumps = [n / m for n, m in zip(spatial, y.shape[2:], strict=True)]
-        return [
-            _compare(
-                y, _one_tensor(f(translate(x, s, axes)), func), s, axes, jumps, mode, field, spatial
-            )
-            for s in rows
-        ]
+        return Rows(
+            (
+                _compare(
+                    y,
+                    _one_tensor(f(translate(x, s, axes)), func),
+                    s,
+                    axes,
+                    jumps,
+                    mode,
+                    field,
+                    spatial,
+                )
+                for s in rows
+            ),
+            caption=f"shift equivariance ({mode})",
+        )
 
 
 def layer_equivariance(
@@ -389,7 +400,32 @@ def layer_equivariance(
         model.train(training)
         for h in handles:
             h.remove()
-    return result
+    return Table({n: Rows(rows, caption=n) for n, rows in result.items()}, _layers_html)
+
+
+def _layers_html(result: dict[str, list[dict[str, Any]]]) -> str:
+    """:func:`layer_equivariance` as a notebook shows it: one row per layer and shift."""
+    every = ("shift", "output_shift", "aligned", "error", "compared")
+    keys = [k for k in every if any(k in r for rows in result.values() for r in rows)]
+    rows = [[name, *(r.get(k) for k in keys)] for name, rows in result.items() for r in rows]
+    return html_table(
+        ["layer", *(k.replace("_", " ") for k in keys)], rows, caption="layer equivariance"
+    )
+
+
+def _consistency_html(result: dict[str, Any]) -> str:
+    """:func:`shift_consistency` as a notebook shows it: the means, then each shift."""
+    rows = [
+        [cell_text(r["shift"]), r["consistency"], r["softmax_change"]] for r in result["per_shift"]
+    ]
+    return html_table(
+        ["shift", "consistency", "softmax change"],
+        rows,
+        caption=(
+            f"shift consistency {cell_text(result['consistency'])}, softmax change "
+            f"{cell_text(result['softmax_change'])} (means over the nonzero shifts)"
+        ),
+    )
 
 
 def shift_consistency(
@@ -461,8 +497,11 @@ def shift_consistency(
     finally:
         model.train(training)
     moved = [r for r in per_shift if any(r["shift"])] or per_shift
-    return {
-        "consistency": sum(r["consistency"] for r in moved) / len(moved),
-        "softmax_change": sum(r["softmax_change"] for r in moved) / len(moved),
-        "per_shift": per_shift,
-    }
+    return Table(
+        {
+            "consistency": sum(r["consistency"] for r in moved) / len(moved),
+            "softmax_change": sum(r["softmax_change"] for r in moved) / len(moved),
+            "per_shift": Rows(per_shift, caption="shift consistency per shift"),
+        },
+        _consistency_html,
+    )

@@ -13,6 +13,7 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from anyconv._checks import choice, fail, int_sequence
+from anyconv._display import Table, html_table
 from anyconv.analysis import layout as L
 from anyconv.analysis.trace import Call, trace
 
@@ -123,6 +124,7 @@ def receptive_field(
         ``{name: ReceptiveField}`` keyed by the names of ``model.named_modules()``
         (containers included), in the order the outputs are produced; a module called
         several times reports its first call. Each field has one entry per spatial axis.
+        A ``dict``, which a Jupyter notebook shows as a table.
 
     Example:
         >>> net = torch.nn.Sequential(
@@ -147,9 +149,22 @@ def receptive_field(
     calls = _first_calls(traced, len(shape) - 1)
     fields = {name: f for name, (f, _) in calls.items()}
     if method == "analytic":
-        return fields
+        return Table(fields, _fields_html)
     _check_gradient_memory(model, shape, traced, func)
-    return _gradient_fields(model, shape, calls)
+    return Table(_gradient_fields(model, shape, calls), _fields_html)
+
+
+def _fields_html(fields: dict[str, ReceptiveField]) -> str:
+    """:func:`receptive_field`'s dict as a notebook shows it: one row per module."""
+    rows = [
+        [name or "(model)", axes_text(f.size), axes_text(f.jump), axes_text(f.start), f.note]
+        for name, f in fields.items()
+    ]
+    return html_table(
+        ["module", "receptive field", "jump", "start", "note"],
+        rows,
+        caption="receptive fields, in input samples per axis",
+    )
 
 
 def _check_gradient_memory(

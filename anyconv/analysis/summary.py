@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from anyconv._checks import fail
+from anyconv._display import html_table
 from anyconv.analysis.receptive import axes_text, check_input_shape, field_of
 from anyconv.analysis.trace import trace
 
@@ -49,6 +50,20 @@ class Summary(list):
             )
         return text
 
+    def notes(self) -> list[str]:
+        """The lines under the table: the totals, what the columns mean, the fields' notes."""
+        total = self[-1]
+        notes = sorted({f.note for r in self if (f := r["receptive_field"]) is not None and f.note})
+        return [
+            f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
+            f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
+            "normalisation count 0).",
+            "output: channels x spatial size. RF: the receptive field of one output "
+            "position, in input samples per axis; jump: input samples between "
+            "neighbouring positions.",
+            *(f"note: {n}" for n in notes),
+        ]
+
     def table(self) -> str:
         """A plain-text table in the manner of torchinfo: a title, one line per layer,
         the total, and what the columns mean. Columns are as wide as their longest cell,
@@ -66,17 +81,7 @@ class Summary(list):
 
         rule = "-" * len(line(["x" * w for w in widths]))
         body = [line(c) for c in cells[:-1]]
-        total = self[-1]
-        notes = sorted({f.note for r in self if (f := r["receptive_field"]) is not None and f.note})
-        footer = [
-            f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
-            f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
-            "normalisation count 0).",
-            "output: channels x spatial size. RF: the receptive field of one output "
-            "position, in input samples per axis; jump: input samples between "
-            "neighbouring positions.",
-            *(f"note: {n}" for n in notes),
-        ]
+        footer = self.notes()
         width = max(len(rule), 72)
         return "\n".join(
             [
@@ -97,6 +102,17 @@ class Summary(list):
 
     def __repr__(self) -> str:
         return self.table()
+
+    def _repr_html_(self) -> str:
+        """The table in a Jupyter notebook: the same cells, the total in bold."""
+        return html_table(
+            COLUMNS,
+            self.cells(),
+            caption=f"{self.model} on input {tuple(self.input_shape)}",
+            notes=self.notes(),
+            left=2,
+            bold_last=True,
+        )
 
 
 def summary(model: torch.nn.Module, input_shape: Sequence[int]) -> Summary:

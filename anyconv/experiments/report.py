@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+
+from anyconv._display import html_table, image_html
 
 STD = "_std"
 
@@ -109,3 +112,28 @@ def rich_table(results: dict[str, Any]) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def results_html(results: dict[str, Any], folder: str | Path | None = None) -> str:
+    """The results as a Jupyter notebook shows them: the claim and its table, the rule and
+    the verdict, the notes, and the figures from ``folder`` inline.
+
+    Example:
+        >>> r = {"experiment": "e", "claim": "c", "holds": True, "rule": "r", "seconds": 1.0,
+        ...      "table": [{"k": 3}], "config": {"quick": True}, "figures": []}
+        >>> "the claim holds (quick run)" in results_html(r)
+        True
+    """
+    import html
+
+    headers, rows = cells(results["table"], results.get("formats", {}))
+    parts = [
+        html_table(headers, rows, caption=f"{results['experiment']}: {results['claim']}"),
+        f"<p><b>Rule:</b> {html.escape(str(results['rule']))}</p>",
+        f"<p><b>Verdict:</b> the claim {html.escape(verdict(results))}, in "
+        f"{results['seconds']:.1f} s.</p>",
+        *(f"<p>{html.escape(str(n))}</p>" for n in results.get("notes", [])),
+    ]
+    if folder is not None:
+        parts += [image_html(Path(folder) / f) or "" for f in results["figures"]]
+    return "".join(parts)

@@ -4,6 +4,7 @@ written to ``results.json`` and ``table.md``."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -19,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from anyconv._checks import check_int, fail, positive_int
+from anyconv._display import Table
 from anyconv.experiments.registry import Experiment, get_experiment
 from anyconv.train.config import MAX_SEED
 
@@ -196,7 +198,8 @@ def run_experiment(
         the dict written to ``results.json``: ``experiment``, ``claim``, ``holds``,
         ``rule``, ``table``, ``figures``, ``notes``, ``seconds`` (wall clock),
         ``cpu_seconds`` (CPU time of all the process's threads; on a busy machine the
-        better measure of the work), ``config``, ``machine``.
+        better measure of the work), ``config``, ``machine``. A ``dict``, which a Jupyter
+        notebook shows as the table with the verdict and the figures.
 
     Example:
         >>> import tempfile
@@ -244,10 +247,10 @@ def run_experiment(
         }
     )
     (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    from anyconv.experiments.report import markdown
+    from anyconv.experiments.report import markdown, results_html
 
     (folder / "table.md").write_text(markdown(results))
-    return results
+    return Table(results, functools.partial(results_html, folder=folder))
 
 
 def default_out(name: str, quick: bool) -> Path:

@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from anyconv._display import Picture
+
 
 def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
     """A stand-alone figure (no pyplot, no backend switch), at most 40 inches a side;
@@ -38,11 +40,12 @@ def output_path(path: str | Path, suffix: str = ".png") -> Path:
 
 def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     """Write ``fig`` (format from the suffix, PNG when it has none) and return the path
-    written (:func:`output_path`); creates the folder."""
+    written (:func:`output_path`) as a :class:`~anyconv._display.Picture`, a ``Path`` that
+    a Jupyter notebook shows inline; creates the folder."""
     path = output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
-    return path
+    return Picture(path)
 
 
 def grid(n: int, columns: int | None = None) -> tuple[int, int]:

@@ -4,6 +4,7 @@ per output position."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from anyconv._checks import check_int, check_real, fail, int_tuple
+from anyconv._display import cell_text, html_table, image_html
 from anyconv.padding import window_spec
 from anyconv.viz._figure import new_figure
 
@@ -40,6 +42,21 @@ class ConvAnimation:
     output_size: tuple[int, ...]
     frames: list[ConvFrame] = field(default_factory=list)
     path: Path | None = None
+
+    def _repr_html_(self) -> str:
+        """In a Jupyter notebook: the animation (or strip) that was written, under a line
+        with the geometry; without a file, the geometry and each output's input window."""
+        head = html.escape(
+            f"input {cell_text(self.input_size)}, kernel {cell_text(self.kernel_size)}, "
+            f"stride {cell_text(self.stride)}, dilation {cell_text(self.dilation)}, padding "
+            f"{' '.join(f'{lo}+{hi}' for lo, hi in self.padding)} -> output "
+            f"{cell_text(self.output_size)}"
+        )
+        image = image_html(self.path) if self.path is not None else None
+        if image is not None:
+            return f"<p>{head}</p>{image}"
+        rows = [[cell_text(f.output), " ".join(map(cell_text, f.taps))] for f in self.frames]
+        return f"<p>{head}</p>" + html_table(["output", "input taps read"], rows)
 
 
 def conv_windows(
