@@ -12,6 +12,10 @@ Each is registered as an :class:`~anyconv.functional.algorithms.registry.Algorit
 its optional hooks (capability check, memory estimate, cost model for ``"auto"``); callers
 ask the registry (:func:`~anyconv.functional.algorithms.registry.prepare`) and never test
 names. Adding an algorithm means adding one module and one :func:`register` call below.
+
+An algorithm may also have a transposed form (``transpose``): the adjoint ``(y, weight,
+bias, spec) -> x`` of its convolution, which :func:`anyconv.conv_transpose` runs; ``spec``
+is then the convolution's, whose input ``x`` is.
 """
 
 from __future__ import annotations
@@ -19,16 +23,21 @@ from __future__ import annotations
 import sys
 
 from anyconv.functional.algorithms import auto, fft
-from anyconv.functional.algorithms.direct import conv_direct, direct_memory
+from anyconv.functional.algorithms.direct import conv_direct, conv_transpose_direct, direct_memory
 from anyconv.functional.algorithms.fft import conv_fft
-from anyconv.functional.algorithms.fft.conv import fft_memory
-from anyconv.functional.algorithms.im2col import conv_im2col, im2col_memory
+from anyconv.functional.algorithms.fft.conv import conv_transpose_fft, fft_memory
+from anyconv.functional.algorithms.im2col import conv_im2col, conv_transpose_im2col, im2col_memory
 from anyconv.functional.algorithms.matrix import (
     conv_matrix_algorithm,
+    conv_transpose_matrix,
     matrix_memory,
     matrix_refusal,
 )
-from anyconv.functional.algorithms.native import conv_native, native_memory
+from anyconv.functional.algorithms.native import (
+    conv_native,
+    conv_transpose_native,
+    native_memory,
+)
 from anyconv.functional.algorithms.registry import (
     ALGORITHMS,
     Algorithm,
@@ -48,6 +57,7 @@ register(
         "picks the cheapest candidate by a cost model (native kernels or the FFT path), or "
         "the fastest measured one within ``anyconv.measure()``",
         select=auto.select,
+        transpose=auto.conv_transpose_auto,
     )
 )
 register(
@@ -58,6 +68,7 @@ register(
         memory=native_memory,
         cost=auto.native_cost,
         tiled=phase_conv,
+        transpose=conv_transpose_native,
     )
 )
 register(
@@ -66,6 +77,7 @@ register(
         conv_direct,
         "the definition: a sum over kernel offsets of strided input slices times weights",
         memory=direct_memory,
+        transpose=conv_transpose_direct,
     )
 )
 register(
@@ -74,6 +86,7 @@ register(
         conv_im2col,
         "unfold into a column matrix, one GEMM per group, a written-out backward (col2im)",
         memory=im2col_memory,
+        transpose=conv_transpose_im2col,
     )
 )
 register(
@@ -84,6 +97,7 @@ register(
         "contraction, overlap-save blocks for large inputs",
         memory=fft_memory,
         cost=auto.fft_cost,
+        transpose=conv_transpose_fft,
     )
 )
 register(
@@ -93,6 +107,7 @@ register(
         "the explicit sparse matrix (doubly block Toeplitz, block circulant when circular)",
         check=matrix_refusal,
         memory=matrix_memory,
+        transpose=conv_transpose_matrix,
     )
 )
 

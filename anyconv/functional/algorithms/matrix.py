@@ -64,9 +64,15 @@ def matrix_memory(problem: Problem) -> int:
 
 
 def build_matrix(
-    weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec, func: str = "conv"
+    weight: torch.Tensor,
+    spatial: tuple[int, ...],
+    spec: ConvSpec,
+    func: str = "conv",
+    *,
+    transpose: bool = False,
 ) -> torch.Tensor:
-    """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec.
+    """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec,
+    or its transpose (the transposed convolution's matrix) with ``transpose=True``.
 
     The values are gathered from ``weight`` with autograd intact, so gradients flow to the
     weight through the matrix.
@@ -106,12 +112,12 @@ def build_matrix(
     shape4 = (out_channels, per_group, positions, taps)
     keep = valid.view(1, 1, positions, taps).expand(shape4)
     values = weight.reshape(out_channels, per_group, 1, taps).expand(shape4)[keep]
-    indices = torch.stack([rows.expand(shape4)[keep], cols.expand(shape4)[keep]])
+    rows, cols = rows.expand(shape4)[keep], cols.expand(shape4)[keep]
+    shape = (out_channels * positions, groups * per_group * size)
+    if transpose:
+        rows, cols, shape = cols, rows, shape[::-1]
     matrix = torch.sparse_coo_tensor(
-        indices,
-        values,
-        (out_channels * positions, groups * per_group * size),
-        check_invariants=False,
+        torch.stack([rows, cols]), values, shape, check_invariants=False
     )
     return matrix.coalesce()
 
@@ -143,3 +149,70 @@ def conv_matrix_algorithm(
     if bias is not None:
         y = y + bias.view(-1, *(1,) * len(spec.out_shape))
     return y
+
+
+def _transposed_product(y: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+    """``Mᵀ y`` for every sample: ``(N, O, *out)`` -> ``(N, C, *spec.in_shape)``."""
+    matrix = build_matrix(weight, spec.in_shape, spec, "conv_transpose", transpose=True)
+    x = torch.sparse.mm(matrix, y.reshape(y.shape[0], -1).T).T
+    return x.reshape(y.shape[0], -1, *spec.in_shape)
+
+
+class _TransposedMatrixProduct(torch.autograd.Function):
+    """``x = M(w)ᵀ y``, bilinear in ``y`` and ``w``: its backward pass is the matrix
+    convolution ``M(w) grad`` for ``y`` and that convolution's weight gradient (through the
+    gathered values) for ``w``; its forward-mode derivative ``M(w)ᵀ dy + M(dw)ᵀ y``, which
+    torch's sparse product does not provide."""
+
+    @staticmethod
+    def forward(y, weight, spec):
+        return _transposed_product(y, weight, spec)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # the torch.func-ready form (jvp, vmap)
+        y, weight, spec = inputs
+        ctx.spec = spec
+        ctx.save_for_backward(y, weight)
+        ctx.save_for_forward(y, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, weight = ctx.saved_tensors
+        with torch.enable_grad():
+            w = weight.detach().requires_grad_(ctx.needs_input_grad[1])
+            conv = _product(grad, w, ctx.spec)  # M(w) grad: the transposed's transpose
+        grad_y = conv.detach() if ctx.needs_input_grad[0] else None
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            (grad_w,) = torch.autograd.grad(conv, w, y)
+        return grad_y, grad_w, None
+
+    @staticmethod
+    def jvp(ctx, y_tangent, weight_tangent, _):
+        y, weight = ctx.saved_tensors
+        result = None
+        if y_tangent is not None:
+            result = _transposed_product(y_tangent, weight, ctx.spec)
+        if weight_tangent is not None:
+            term = _transposed_product(y, weight_tangent, ctx.spec)
+            result = term if result is None else result + term
+        return result
+
+
+def conv_transpose_matrix(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The adjoint of :func:`conv_matrix_algorithm`: one sparse product ``x = Mᵀ y`` per
+    batch, with the transposed matrix built directly (its index pairs exchanged). float16
+    and bfloat16 run in float32.
+
+    A zero border folds nothing into the matrix, so each entry is one term of the direct
+    scatter and NaN/inf combine as there.
+    """
+    dtype = y.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        y, weight = y.float(), weight.float()
+    x = _TransposedMatrixProduct.apply(y, weight, spec)
+    if bias is not None:
+        x = x + bias.view(-1, *(1,) * len(spec.in_shape)).to(x.dtype)
+    return x.to(dtype)

@@ -1,4 +1,5 @@
-"""PyTorch's own convolution kernels (oneDNN / cuDNN) on the padded input."""
+"""PyTorch's own convolution kernels (oneDNN / cuDNN) on the padded input, and its
+transposed convolution kernels for the adjoint."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 def _explicit_padding(spec: ConvSpec) -> tuple[tuple[int, int], ...]:
@@ -28,6 +30,11 @@ def native_memory(problem: Problem) -> int:
     columns, ``N · C/g · prod(kernel) · prod(out)`` (a 3x3x3 float64 conv needs 27 times
     its input)."""
     spec, dtype = problem.spec, problem.dtype
+    if problem.transposed:
+        # the output, and the columns of one sample that the CPU fallback kernels scatter
+        _, per_group, *kernel = problem.weight_shape
+        columns = nbytes((per_group * spec.groups, *kernel, *spec.out_shape), dtype)
+        return nbytes(problem.result_shape, dtype) + columns
     explicit = _explicit_padding(spec)
     copy = any(lo or hi for lo, hi in explicit)
     padded = nbytes(padded_shape(problem.x_shape, explicit), dtype) if copy else 0
@@ -53,3 +60,59 @@ def conv_native(
     inner = tuple(p - e for (p, _), (e, _) in zip(spec.padding, explicit, strict=True))
     x = pad(x, explicit, spec.padding_mode)
     return _CONV[x.dim() - 2](x, weight, bias, spec.stride, inner, spec.dilation, spec.groups)
+
+
+def _transposed_plan(spec: ConvSpec):
+    """How PyTorch's ``conv_transpose`` computes the adjoint of ``spec``: its symmetric
+    ``padding`` and ``output_padding`` per axis, and the crop (negative) or zero extension
+    (positive) ``(lo, hi)`` of its output that remains.
+
+    PyTorch's padding ``q`` removes ``q`` positions from both ends of the full scatter, of
+    extent ``(m - 1)·s + k_eff``, and ``output_padding`` adds positions at its end; the
+    adjoint of ``spec`` is the scatter's positions ``[lo, lo + n)``."""
+    inner, extra, outer = [], [], []
+    for n, m, k, s, d, (lo, _) in zip(
+        spec.in_shape,
+        spec.out_shape,
+        spec.kernel_size,
+        spec.stride,
+        spec.dilation,
+        spec.padding,
+        strict=True,
+    ):
+        full = (m - 1) * s + d * (k - 1) + 1
+        beyond = full - lo - n  # scatter positions past the output's end (< 0: too few)
+        q = max(0, min(lo, beyond))
+        op = min(max(0, -beyond), max(s, d) - 1)
+        size = full - 2 * q + op
+        inner.append(q)
+        extra.append(op)
+        outer.append((q - lo, n + (lo - q) - size))
+    return tuple(inner), tuple(extra), tuple(outer)
+
+
+def conv_transpose_native(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The adjoint of :func:`conv_native` by ``torch.nn.functional.conv_transpose{1,2,3}d``.
+
+    PyTorch's kernels take the symmetric part of the padding and an ``output_padding``;
+    what remains of an asymmetric ``(lo, hi)`` (``"causal"``, ``"same"`` with an even
+    kernel) is a crop of their output, or zeros added where no window reaches.
+    """
+    inner, extra, outer = _transposed_plan(spec)
+    extends = any(hi > 0 for _, hi in outer)
+    z = _CONV_TRANSPOSE[y.dim() - 2](
+        y,
+        weight,
+        None if extends else bias,
+        spec.stride,
+        inner,
+        extra,
+        spec.groups,
+        spec.dilation,
+    )
+    z = pad(z, outer)
+    if extends and bias is not None:
+        z = z + bias.view(-1, *(1,) * (z.dim() - 2))
+    return z
