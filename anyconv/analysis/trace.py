@@ -44,9 +44,9 @@ class Call:
 
 
 def _window_classes() -> dict[str, tuple[type, ...]]:
-    """anyconv's sliding-window layers by kind: ``separable``, ``conv`` (every other
-    :class:`~anyconv.nn.ConvLayer`: mixes channels), ``blur`` (a fixed depthwise filter)
-    and ``pool``."""
+    """anyconv's sliding-window layers by kind: ``separable``, ``transposed`` (transposed
+    convolutions), ``conv`` (every other :class:`~anyconv.nn.ConvLayer`: mixes channels),
+    ``blur`` (a fixed depthwise filter) and ``pool``."""
     from anyconv import nn as ann
 
     def get(*names: str) -> tuple[type, ...]:
@@ -55,6 +55,7 @@ def _window_classes() -> dict[str, tuple[type, ...]]:
     dims = (1, 2, 3)
     return {
         "separable": get("SeparableConv2d", "SeparableConv3d"),
+        "transposed": get("ConvTransposeNd"),
         "conv": get("ConvLayer"),
         "blur": get(*(f"BlurPool{d}d" for d in dims)),
         "pool": get(
@@ -69,10 +70,16 @@ def is_window_layer(module: torch.nn.Module) -> bool:
 
 
 def window_geometry(
-    module: torch.nn.Module, spatial: tuple[int, ...]
+    module: torch.nn.Module, spatial: tuple[int, ...], out_spatial: Sequence[int] | None = None
 ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple]:
     """Kernel, stride, dilation, ``(lo, hi)`` padding and output size of an anyconv window
-    layer on an input of spatial size ``spatial``, by :func:`anyconv.padding.window_spec`."""
+    layer on an input of spatial size ``spatial``, by :func:`anyconv.padding.window_spec`
+    (for a transposed convolution: those of the convolution whose adjoint it is, by
+    :func:`anyconv.padding.transposed_spec`, with the layer's output size, or
+    ``out_spatial`` where its call chose one)."""
+    if isinstance(module, _window_classes()["transposed"]):
+        spec = module.spec(spatial, out_spatial)
+        return spec.kernel_size, spec.stride, spec.dilation, spec.padding, spec.in_shape
     nd = len(spatial)
     kernel = tuple(module.kernel_size)
     stride = tuple(getattr(module, "stride", None) or kernel)
@@ -104,6 +111,9 @@ def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.T
             out_spatial,
             batch=out.shape[0],
         )
+    if isinstance(module, kinds["transposed"]):  # every input scatters C_out/g · k taps
+        inputs = out.shape[0] * module.in_channels * math.prod(spatial)
+        return inputs * module.out_channels // module.groups * math.prod(kernel)
     if isinstance(module, kinds["conv"]):
         return out.numel() * module.in_channels // module.groups * math.prod(kernel)
     if isinstance(module, kinds["blur"]):
@@ -276,12 +286,13 @@ class _Tracer(TorchFunctionMode):
         source = self.get(x)
         if source is None:
             return
-        kernel, stride, dilation, pads, _ = window_geometry(module, spatial)
+        kernel, stride, dilation, pads, _ = window_geometry(module, spatial, tuple(out.shape[2:]))
         kinds = _window_classes()
         mixes = isinstance(module, kinds["conv"] + kinds["separable"])
         channels = out.shape[1] if mixes else None
+        transposed = isinstance(module, kinds["transposed"])
         try:
-            result = L.window(
+            result = (L.transposed_window if transposed else L.window)(
                 source,
                 kernel,
                 stride,
