@@ -34,8 +34,7 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import (
-    PADDING_MODES,
+from anyconv._checks import (
     check_bool,
     check_channels,
     check_transposed_channels,
@@ -44,6 +43,10 @@ from anyconv._spec import (
     int_tuple,
     is_int,
 )
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+"""The borders: what the padded positions hold (``zeros``; ``reflect``, mirrored without
+repeating the edge; ``replicate``, the edge repeated; ``circular``, wrapped around)."""
 
 Padding = tuple[tuple[int, int], ...]
 PaddingEntry = str | int | tuple[int, int]
@@ -418,9 +421,17 @@ def _axis_outputs(entry: PaddingEntry, n: int, k_eff: int, s: int) -> int:
 
 
 def _sizes_back(entry: PaddingEntry, m: int, k_eff: int, s: int) -> range:
-    """The sizes ``n`` whose convolution has ``m`` outputs along an axis. A rule's output
-    count never decreases with ``n``, so they form a range, found by bisection for any row of
-    :data:`RULES` (no formula per rule)."""
+    """The sizes ``n`` whose convolution has ``m`` outputs along an axis.
+
+    Explicit padding (an int or a ``(lo, hi)`` pair) does not depend on ``n``: PyTorch's
+    ``range(first, first + s)`` with ``first = (m - 1)*s + k_eff - lo - hi``, which may
+    start below 0 (PyTorch's ``output_padding`` may still reach a size >= 0). A rule's
+    output count never decreases with ``n``, so its sizes form a range too, found by
+    bisection over ``n >= 0`` for any row of :data:`RULES` (no formula per rule)."""
+    if not isinstance(entry, str):
+        lo, hi = _entry_padding(entry, 0, k_eff, s)
+        start = (m - 1) * s + k_eff - lo - hi
+        return range(start, start + s)
 
     def first(target: int) -> int:  # the smallest n with at least ``target`` outputs
         low, high = 0, target * s + k_eff  # the conv of ``high`` has more than ``target``
@@ -478,6 +489,16 @@ def transposed_arguments(
     return kernel, stride, dilation, entries, extra
 
 
+def _no_size_back(
+    func: str, axis: int, entry: PaddingEntry, m: int, k: int, d: int, s: int, why: str
+) -> ValueError:
+    return ValueError(
+        f"{func}(): no output size maps back to the input size {m} on spatial axis {axis} "
+        f"with kernel_size {k}, dilation {d}, stride {s} and padding {entry!r}: {why}; use "
+        "less padding or a larger input"
+    )
+
+
 def _output_size(output_size: Any, ndim: int, func: str) -> tuple[int, ...] | None:
     """``output_size`` as spatial sizes: ``None``, or ``ndim`` ints (or ``ndim + 2``, whose
     first two are the batch and channels, as PyTorch accepts)."""
@@ -494,6 +515,32 @@ def _output_size(output_size: Any, ndim: int, func: str) -> tuple[int, ...] | No
     raise fail(func, "output_size", allowed, output_size, error)
 
 
+def _size_ranges(
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    entries: tuple[PaddingEntry, ...],
+    func: str,
+) -> list[range]:
+    """:func:`_sizes_back` per axis, after the checks of the input sizes."""
+    sizes = []
+    for axis, (entry, m, k, s, d) in enumerate(
+        zip(entries, spatial, kernel, stride, dilation, strict=True)
+    ):
+        if max(m, s, d) > MAX_EXTENT:
+            raise ValueError(
+                f"{func}(): the input of size {m} with stride {s} and dilation {d} on spatial "
+                f"axis {axis} is beyond the {MAX_EXTENT:,} (2**48) positions that anyconv "
+                "supports; check the input size, stride and dilation"
+            )
+        if m == 0:
+            why = "an axis of size 0 is the output of no convolution"
+            raise _no_size_back(func, axis, entry, m, k, d, s, why)
+        sizes.append(_sizes_back(entry, m, d * (k - 1) + 1, s))
+    return sizes
+
+
 def _transposed(
     spatial: tuple[int, ...],
     kernel: tuple[int, ...],
@@ -507,31 +554,8 @@ def _transposed(
 ) -> ConvSpec:
     """The convolution whose adjoint the transposed convolution is (see
     :func:`transposed_spec`)."""
-    sizes = []
-    for axis, (entry, m, k, s, d) in enumerate(
-        zip(entries, spatial, kernel, stride, dilation, strict=True)
-    ):
-        k_eff = d * (k - 1) + 1
-        if max(m, s, d) > MAX_EXTENT:
-            raise ValueError(
-                f"{func}(): the input of size {m} with stride {s} and dilation {d} on spatial "
-                f"axis {axis} is beyond the {MAX_EXTENT:,} (2**48) positions that anyconv "
-                "supports; check the input size, stride and dilation"
-            )
-        back = _sizes_back(entry, m, k_eff, s)
-        if m == 0 or not back:
-            least = _axis_outputs(entry, 0, k_eff, s)
-            why = (
-                "an axis of size 0 is the output of no convolution"
-                if m == 0
-                else f"the convolution of any size has at least {least} outputs there"
-            )
-            raise ValueError(
-                f"{func}(): no output size maps back to the input size {m} on spatial axis "
-                f"{axis} with kernel_size {k}, dilation {d}, stride {s} and padding "
-                f"{entry!r}: {why}; use less padding or a larger input"
-            )
-        sizes.append(back)
+    sizes = _size_ranges(spatial, kernel, stride, dilation, entries, func)
+    allowed = [range(max(r.start, 0), r.stop) for r in sizes]
     requested = _output_size(output_size, len(spatial), func)
     if requested is not None:
         if any(output_padding):
@@ -539,8 +563,8 @@ def _transposed(
                 f"{func}(): give 'output_padding' or 'output_size', not both; got "
                 f"output_padding={output_padding!r} and output_size={output_size!r}"
             )
-        if any(n not in r for n, r in zip(requested, sizes, strict=True)):
-            ranges = ", ".join(f"{r[0]}..{r[-1]}" for r in sizes)
+        if any(n not in r for n, r in zip(requested, allowed, strict=True)):
+            ranges = ", ".join(f"{r[0]}..{r[-1]}" if r else "none" for r in allowed)
             raise fail(
                 func,
                 "output_size",
@@ -550,10 +574,21 @@ def _transposed(
             )
         chosen = requested
     else:
-        chosen = tuple(
-            r[-1] if _largest(e) else r[0] + op
-            for r, e, op in zip(sizes, entries, output_padding, strict=True)
-        )
+        picks = []
+        for axis, (r, e, op, m, k, s, d) in enumerate(
+            zip(sizes, entries, output_padding, spatial, kernel, stride, dilation, strict=True)
+        ):
+            n = (r[-1] if _largest(e) else r.start + op) if r else -1
+            if n < 0:
+                least = _axis_outputs(e, 0, d * (k - 1) + 1, s)
+                why = (
+                    f"the output size would be {n}"
+                    if r
+                    else f"the convolution of any size has at least {least} outputs there"
+                )
+                raise _no_size_back(func, axis, e, m, k, d, s, why)
+            picks.append(n)
+        chosen = tuple(picks)
     pads = []
     for entry, n, r, k, s, d in zip(entries, chosen, sizes, kernel, stride, dilation, strict=True):
         lo, hi = _entry_padding(entry, n, d * (k - 1) + 1, s)
@@ -638,11 +673,16 @@ def transposed_output_sizes(
     kernel, stride, dilation, entries = window_arguments(
         ndim, kernel_size, stride, padding, dilation, func
     )
-    spec = _transposed(spatial, kernel, stride, dilation, entries, (0,) * ndim, None, func)
-    return tuple(
-        _sizes_back(e, m, d * (k - 1) + 1, s)
-        for e, m, k, s, d in zip(entries, spec.out_shape, kernel, stride, dilation, strict=True)
-    )
+    ranges = _size_ranges(spatial, kernel, stride, dilation, entries, func)
+    allowed = tuple(range(max(r.start, 0), r.stop) for r in ranges)
+    for axis, (r, e, m, k, s, d) in enumerate(
+        zip(allowed, entries, spatial, kernel, stride, dilation, strict=True)
+    ):
+        if not r:
+            least = _axis_outputs(e, 0, d * (k - 1) + 1, s)
+            why = f"the convolution of any size has at least {least} outputs there"
+            raise _no_size_back(func, axis, e, m, k, d, s, why)
+    return allowed
 
 
 def transposed_output_shape(
@@ -747,21 +787,6 @@ def output_shape(
     func = "output_shape"
     spec = window_spec(input_shape, kernel_size, stride, padding, dilation, ceil_mode, func=func)
     return spec.out_shape
-
-
-def conv_geometry(
-    spatial: tuple[int, ...],
-    kernel_size: Any,
-    *,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
-    ceil_mode: bool = False,
-    func: str,
-) -> tuple[Padding, tuple[int, ...]]:
-    """Resolved padding and output shape together (the older form of :func:`window_spec`)."""
-    spec = window_spec(spatial, kernel_size, stride, padding, dilation, ceil_mode, func=func)
-    return spec.padding, spec.out_shape
 
 
 def pad(x: torch.Tensor, padding: Padding, mode: str = "zeros", value: float = 0.0) -> torch.Tensor:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.data.base import Splits
 
 # ``max label + 1`` may exceed the number of distinct labels (a subset of a larger label

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail, register_unique
+from anyconv._checks import fail, register_unique
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_conv_tensors
+from anyconv._checks import check_conv_tensors
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
 from anyconv.functional.conv import _flip
 from anyconv.functional.precision import autocast_operands

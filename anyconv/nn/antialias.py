@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import choice, fail, int_tuple
+from anyconv._checks import choice, fail, int_tuple
 from anyconv.functional.antialias import binomial_kernel, blur_pool
 from anyconv.nn.base import Module
 from anyconv.nn.pool import MaxPool1d, MaxPool2d, MaxPool3d

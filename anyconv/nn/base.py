@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, check_ndim, int_tuple, positive_int
+from anyconv._checks import check_bool, check_ndim, int_tuple, positive_int
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv
 from anyconv.padding import ConvSpec, conv_arguments, conv_spec

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, check_input, check_real, positive_int
+from anyconv._checks import check_bool, check_input, check_real, positive_int
 from anyconv.functional.pool import (
     IntOrTuple,
     avg_pool,

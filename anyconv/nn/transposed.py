@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.functional.transposed import conv_transpose
 from anyconv.nn.base import ConvLayer
 from anyconv.padding import ConvSpec, document_rules, transposed_arguments, transposed_spec

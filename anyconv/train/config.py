@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._spec import check_bool, check_int, check_real, fail
+from anyconv._checks import check_bool, check_int, check_real, fail
 from anyconv.train.recipes import recipe
 from anyconv.train.run import RunFolder, data_slug
 

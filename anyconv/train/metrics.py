@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.train.checkpoint import atomic_write
 
 CSV_COLUMNS = (

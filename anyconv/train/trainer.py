@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.train import distributed as D
 from anyconv.train.augment import random_shift
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state

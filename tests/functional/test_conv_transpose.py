@@ -99,10 +99,19 @@ def test_default_output_size_and_every_size_that_maps_back(spec, data):
     assert [list(r) for r in ranges] == sizes
     ndim = len(m)
     entries = spec["padding"] if isinstance(spec["padding"], tuple) else (spec["padding"],) * ndim
-    default = anyconv.transposed_output_shape(
-        m, spec["kernel"], stride=spec["stride"], padding=spec["padding"], dilation=spec["dilation"]
+    strides = spec["stride"] if isinstance(spec["stride"], tuple) else (spec["stride"],) * ndim
+    # "same": the largest; the other rules: the smallest; ints and pairs: PyTorch's formula,
+    # the largest minus (stride - 1), which may be below 0 (then an error, as in PyTorch)
+    want = tuple(
+        s[-1] if e == "same" else (s[0] if isinstance(e, str) else s[-1] - st + 1)
+        for s, e, st in zip(sizes, entries, strides)
     )
-    assert default == tuple(s[-1] if e == "same" else s[0] for s, e in zip(sizes, entries))
+    options = dict(stride=spec["stride"], padding=spec["padding"], dilation=spec["dilation"])
+    if min(want) < 0:
+        with pytest.raises(ValueError, match="the output size would be -"):
+            anyconv.transposed_output_shape(m, spec["kernel"], **options)
+    else:
+        assert anyconv.transposed_output_shape(m, spec["kernel"], **options) == want
     chosen = tuple(data.draw(st.sampled_from(s)) for s in sizes)
     _, w, _ = make_tensors(spec)
     y = torch.randn(1, spec["out_channels"], *m, dtype=torch.float64)
