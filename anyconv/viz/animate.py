@@ -224,7 +224,8 @@ class _Painter:
         width = padded[1] + self.out[1] + 2
         cell = 0.45 if max(padded) <= 16 else 0.3
         height = 2.4 if one_d else cell * padded[0] + 2.6
-        fig = new_figure(max(6.0, cell * width + 1.5), height, None)
+        # a transposed convolution's texts are longer: at least 9 inches for them
+        fig = new_figure(max(9.0 if a.transposed else 6.0, cell * width + 1.5), height, None)
         ratios = [padded[1] + 1, self.out[1] + 1]
         self.ax_in, self.ax_out = fig.subplots(
             1, 2, gridspec_kw={"width_ratios": ratios, "left": 0.07, "right": 0.98}
