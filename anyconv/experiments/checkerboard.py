@@ -72,7 +72,9 @@ leaves a 14-pixel interior beyond the padding's reach, whatever the images' size
 BATCH = 64
 
 QUICK = dict(QUICK_TRAINING, seeds=2, channels=16, lr=3e-3)
-FULL = dict(FULL_TRAINING, seeds=3, channels=16, lr=3e-3)
+FULL = dict(FULL_TRAINING, seeds=3, channels=16, lr=3e-3, steps=2000, test_size=2000)
+"""The full run: 2,000 steps (the decoders' test error stops falling after about 1,000 on
+MNIST), the artefacts measured on 2,000 test images."""
 
 
 def divisible(kernel: int | None) -> bool | None:
