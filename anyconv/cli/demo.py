@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console
 
 from anyconv.cli.arguments import integer, ints, padding, padding_for
-from anyconv.cli.limits import check_memory
 from anyconv.cli.output import plain, titled_table
 from anyconv.cli.registry import command
+from anyconv.functional.algorithms import memory
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +113,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     }
     geometry["padding"] = padding_for(args.padding, ndim)
     spec = conv_spec(x_shape, w_shape, **geometry, func="demo")
-    check_memory(_demo_estimate(args, kernel, spec.out_shape), "this demo")
+    memory.check_allocation(_demo_estimate(args, kernel, spec.out_shape), "this demo")
     torch.manual_seed(args.seed)
     x, w = torch.randn(x_shape), torch.randn(w_shape)
     table = titled_table(

@@ -17,10 +17,6 @@ from anyconv.cli.arguments import Switch, integer, ints, model_option, number
 from anyconv.cli.output import plain, titled_table, warn
 from anyconv.cli.registry import command
 
-NOT_FLAGS = ("model", "model_kwargs")  # a positional argument and --option
-EXTRA_FLAG_NAMES = {"pictures": "--plots"}
-NEGATIVE_FLAG_NAMES = {"stream": "--in-memory"}  # also --no-stream
-
 
 def _field_type(hint: Any) -> Any:
     args = typing.get_args(hint) or (hint,)
@@ -33,21 +29,22 @@ def _field_type(hint: Any) -> Any:
 
 
 def config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per :class:`TrainConfig` field, named after it, with its docstring help;
-    every default is None, so only the flags given reach the config."""
-    from anyconv.train.config import CHOICES, TrainConfig
+    """One option per :class:`TrainConfig` field that is a flag (its
+    :class:`~anyconv.train.config.Setting`: names, choices), named after it, with its
+    docstring help; every default is None, so only the flags given reach the config."""
+    from anyconv.train.config import TrainConfig, setting_facts
     from anyconv.train.recipes import FALLBACK
 
     hints = typing.get_type_hints(TrainConfig)
     helps = TrainConfig.field_help()
     parser.add_argument("model", nargs="?", help="a name from 'anyconv models' (default: lenet5)")
     group = parser.add_argument_group("training settings")
+    facts = setting_facts()
     for f in dataclasses.fields(TrainConfig):
-        if f.name in NOT_FLAGS:
+        setting = facts[f.name]
+        if not setting.flag:
             continue
-        names = ["--" + f.name.replace("_", "-")]
-        if f.name in EXTRA_FLAG_NAMES:
-            names.append(EXTRA_FLAG_NAMES[f.name])
+        names = ["--" + f.name.replace("_", "-"), *setting.aliases]
         kind = _field_type(hints[f.name])
         help = helps[f.name].replace("``", "'").replace("%", "%%")
         if f.name in FALLBACK:
@@ -59,7 +56,7 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                 *names,
                 dest=f.name,
                 action=Switch,
-                off=NEGATIVE_FLAG_NAMES.get(f.name),
+                off=setting.off,
                 default=None,
                 help=help,
             )
@@ -69,9 +66,9 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                 *names,
                 dest=f.name,
                 type=parse,
-                choices=CHOICES.get(f.name),
+                choices=setting.choices,
                 default=None,
-                metavar=None if f.name in CHOICES else f.name.upper(),
+                metavar=None if setting.choices else f.name.upper(),
                 help=help,
             )
     group.add_argument(
@@ -135,18 +132,12 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     "another data set of the same input shape and classes.",
 )
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
-    from anyconv.data import load_dataset
     from anyconv.train import evaluate
-    from anyconv.train.run import RunFolder, check_data_fits_run
+    from anyconv.train.run import RunFolder, check_data_fits_run, load_run_data
 
     model, config = RunFolder(args.run_dir).load_model()
     spec = args.data or config["data"]
-    data = load_dataset(
-        spec,
-        seed=config.get("train", {}).get("data_seed", 0),
-        workers=args.workers,
-        **config.get("data_options", {}),  # the run's held-out test split and transform
-    )
+    data = load_run_data(config, spec, workers=args.workers)
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         warn(warning)
     result = evaluate(model, data)

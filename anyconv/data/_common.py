@@ -9,7 +9,6 @@ raise and a ``ValueError``, so that callers catching either see anyconv's own me
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from anyconv._checks import fail
-from anyconv.data.base import Splits
+from anyconv.data.base import Dataset, Splits
 
 # ``max label + 1`` may exceed the number of distinct labels (a subset of a larger label
 # set), but not by this much: one stray label of 10**8 would otherwise make 10**8 classes.
@@ -68,46 +67,6 @@ def need_file(path: Path, what: str) -> Path:
     if path.is_dir():
         raise IsAFolderError(f"{path}: is a folder, expected a file ({what})")
     return path
-
-
-def available_memory() -> int:
-    """Bytes of memory available to new allocations (``MemAvailable`` on Linux, else the
-    free physical pages, else 2**63 when the system does not say)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return 2**63
-
-
-def check_memory(nbytes: int, where: str, what: str) -> None:
-    """Refuse to allocate ``nbytes`` for ``what`` when that is more than the memory
-    available now, naming ``where`` (a file) and the estimate."""
-    free = available_memory()
-    if nbytes > free:
-        raise ValueError(
-            f"{where}: {what} would take {_size(nbytes)} in memory, but only "
-            f"{_size(free)} is available"
-        )
-
-
-def fits_in_memory(nbytes: int, fraction: float) -> bool:
-    """Whether ``nbytes`` are at most ``fraction`` of the memory available now."""
-    return nbytes <= fraction * available_memory()
-
-
-def _size(nbytes: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:,} bytes" if unit == "bytes" else f"{nbytes:,.1f} {unit}"
-        nbytes /= 1024
-    raise AssertionError  # unreachable
 
 
 def first_non_finite(x: np.ndarray | torch.Tensor) -> tuple[int, tuple[int, ...], float] | None:
@@ -265,7 +224,7 @@ def class_name(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def check_trainable(data: object) -> None:
+def check_trainable(data: Dataset) -> None:
     """Refuse to train on ``data`` whose training split holds fewer than two classes: a
     classifier then reaches 100% by always giving the one answer, and learns nothing.
 
@@ -276,10 +235,9 @@ def check_trainable(data: object) -> None:
         Traceback (most recent call last):
         ValueError: toy: the training split holds one class only ('0'); a classifier needs ...
     """
-    y = data.y_train
-    present = torch.unique(y) if isinstance(y, torch.Tensor) else np.unique(np.asarray(y))
+    present = torch.unique(data.labels("train"))
     if len(present) < 2:
-        names = list(getattr(data, "class_names", []) or [])
+        names = list(data.class_names)
         label = int(present[0]) if len(present) else None
         shown = names[label] if label is not None and label < len(names) else str(label)
         raise ValueError(

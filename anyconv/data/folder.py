@@ -31,9 +31,7 @@ import torch
 from anyconv._checks import check_bool, fail
 from anyconv.data._common import (
     check_finite,
-    check_memory,
     check_not_empty,
-    fits_in_memory,
     need_dir,
     path_argument,
     to_splits,
@@ -51,6 +49,7 @@ from anyconv.data.images import (
     read_image,
 )
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
 
 __all__ = ["hold_out", "list_images", "load_folder", "read_image"]
 
@@ -293,12 +292,12 @@ def load_folder(
     deep = {f for f, (mode, _) in every if mode in DEEP_MODES}
     decoded_bytes = sum(w * h * channels * (4 if f in deep else 1) for f, (_, (w, h)) in every)
     if stream is None:
-        stream = not fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
+        stream = not memory.fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
     name = f"folder:{argument}"
     if not stream and transform.size is None and not transform.flip:
         return _tensors(files, every, channels, name, classes, where)
     if not stream:
-        check_memory(decoded_bytes, str(root), "the decoded images")
+        memory.check_allocation(decoded_bytes, f"{root}: the decoded images")
     splits = {
         part: FolderImages(
             [f for f, _ in files[part]],
@@ -368,7 +367,8 @@ def _tensors(
 ) -> Splits:
     """The whole folder as float32 tensors in [0, 1] (images of one size)."""
     w, h = every[0][1][1]
-    check_memory(len(every) * channels * w * h * 4, where["train"], "the images as float32")
+    nbytes = len(every) * channels * w * h * 4
+    memory.check_allocation(nbytes, f"{where['train']}: the images as float32")
     arrays = {}
     for part, items in files.items():
         x = np.empty((len(items), channels, h, w), np.float32)

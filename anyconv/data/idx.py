@@ -22,12 +22,12 @@ import numpy as np
 from anyconv.data._common import (
     IsAFolderError,
     check_labels,
-    check_memory,
     need_dir,
     path_argument,
     to_splits,
 )
 from anyconv.data.base import Splits, register_dataset
+from anyconv.functional.algorithms import memory
 
 IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -173,7 +173,7 @@ def _read_idx(
                 f"trailer records {trailer:,} bytes (mod 2**32): the file is truncated or "
                 "its header is wrong"
             )
-    check_memory(nbytes, str(path), declared)
+    memory.check_allocation(nbytes, f"{path}: {declared}")
     out = np.empty(dims, dtype)
     view = memoryview(out.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
     got = 0
@@ -266,7 +266,8 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
                 f"{paths[f'{part}_labels']}: {len(labels):,} labels, but "
                 f"{paths[f'{part}_images']} holds {len(images):,} images"
             )
-        check_memory(images.size * 4, str(paths[f"{part}_images"]), "the float32 images")
+        where = paths[f"{part}_images"]
+        memory.check_allocation(images.size * 4, f"{where}: the float32 images")
         x = images.astype(np.float32)[:, None]
         if images.dtype == np.uint8:
             np.divide(x, 255, out=x)

@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from anyconv.data._common import check_labels, check_memory, need_file, path_argument, to_splits
+from anyconv.data._common import check_labels, need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
+from anyconv.functional.algorithms import memory
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 KIND_NDIM = {"sequence": 2, "image": 3, "video": 4}  # sample dims without a channel axis
@@ -106,7 +107,7 @@ def _check_archive(path: Path) -> None:
                 total += nbytes
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as e:
         raise ValueError(f"{path}: not a readable .npz file ({e})") from None
-    check_memory(total * 2, str(path), "its arrays and their float32 copies")
+    memory.check_allocation(total * 2, f"{path}: its arrays and their float32 copies")
 
 
 def _npy_header(member: Any, where: str) -> tuple[tuple[int, ...], np.dtype, int]:

@@ -42,6 +42,8 @@ class ConvTransposeNd(ConvLayer):
         torch.Size([2, 3, 14, 14])
     """
 
+    transposed = True
+
     def __init__(
         self,
         in_channels: int,

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from anyconv.data import _common, load_dataset
+from anyconv.data import load_dataset
 from anyconv.data.folder import hold_out
 from anyconv.data.image_folder import ImageFolderSplits
 from anyconv.data.transforms import ImageTransform, centre_box, random_box
+from anyconv.functional.algorithms import memory
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -156,7 +157,7 @@ def test_same_size_folder_streamed_equals_the_tensors(tmp_path):
 def test_size_decides_streaming(tmp_path, monkeypatch):
     mixed_tree(tmp_path)
     assert not load_dataset(f"folder:{tmp_path}", image_size=8, workers=0).streamed
-    monkeypatch.setattr(_common, "available_memory", lambda: 1000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
     assert load_dataset(f"folder:{tmp_path}", image_size=8, workers=0).streamed
 
 

@@ -13,8 +13,9 @@ import re
 import numpy as np
 import pytest
 
-from anyconv.data import _common, load_dataset, read_idx, write_idx
+from anyconv.data import load_dataset, read_idx, write_idx
 from anyconv.data.idx import FILES
+from anyconv.functional.algorithms import memory
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = FILES.values()
 BOMB_BYTES = 2**28
@@ -140,12 +141,12 @@ def test_large_header_must_agree_with_the_gzip_trailer(tmp_path, decompressed):
 
 def test_header_larger_than_the_memory_available_is_refused(tmp_path, monkeypatch):
     _folder(tmp_path)
-    monkeypatch.setattr(_common, "available_memory", lambda: 50)
+    monkeypatch.setattr(memory, "available_memory", lambda: 50)
     with pytest.raises(
         ValueError,
         match=re.escape(
-            f"{tmp_path / TRAIN_IMAGES}: 4 images of 4x4 (uint8) would take 64 bytes in "
-            "memory, but only 50 bytes is available"
+            f"{tmp_path / TRAIN_IMAGES}: 4 images of 4x4 (uint8) would need about 64 B, but "
+            "only 50 B of memory is available now"
         ),
     ):
         load_dataset(f"idx:{tmp_path}")
