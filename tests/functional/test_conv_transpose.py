@@ -188,7 +188,7 @@ def test_gradcheck_with_forward_mode(algo, opts):
     assert torch.autograd.gradcheck(f, (y, w, b), check_forward_ad=True)
 
 
-@pytest.mark.parametrize("algo", ["native", "direct", "im2col", "fft"])
+@pytest.mark.parametrize("algo", ["native", "direct", "im2col", "fft", "matrix"])
 def test_gradgradcheck(algo):
     g = torch.Generator().manual_seed(1)
     y = torch.randn(1, 2, 4, dtype=torch.float64, generator=g, requires_grad=True)

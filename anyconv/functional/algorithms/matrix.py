@@ -161,8 +161,9 @@ def _transposed_product(y: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -
 class _TransposedMatrixProduct(torch.autograd.Function):
     """``x = M(w)ᵀ y``, bilinear in ``y`` and ``w``: its backward pass is the matrix
     convolution ``M(w) grad`` for ``y`` and that convolution's weight gradient (through the
-    gathered values) for ``w``; its forward-mode derivative ``M(w)ᵀ dy + M(dw)ᵀ y``, which
-    torch's sparse product does not provide."""
+    gathered values) for ``w``, both on the graph under ``create_graph`` (double backward,
+    as the matrix convolution has); its forward-mode derivative ``M(w)ᵀ dy + M(dw)ᵀ y``,
+    which torch's sparse product does not provide."""
 
     @staticmethod
     def forward(y, weight, spec):
@@ -178,13 +179,17 @@ class _TransposedMatrixProduct(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         y, weight = ctx.saved_tensors
-        with torch.enable_grad():
-            w = weight.detach().requires_grad_(ctx.needs_input_grad[1])
-            conv = _product(grad, w, ctx.spec)  # M(w) grad: the transposed's transpose
-        grad_y = conv.detach() if ctx.needs_input_grad[0] else None
-        grad_w = None
+        create = torch.is_grad_enabled()  # a graph of the backward pass (double backward)
+        grad_y = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_y = _product(grad, weight, ctx.spec)  # M(w) grad: the transposed's transpose
         if ctx.needs_input_grad[1]:
-            (grad_w,) = torch.autograd.grad(conv, w, y)
+            with torch.enable_grad():
+                # the weight gradient depends on grad and y only (the product is bilinear),
+                # so a detached copy of the weight loses nothing
+                w = weight.detach().requires_grad_()
+                conv = _product(grad, w, ctx.spec)
+                (grad_w,) = torch.autograd.grad(conv, w, y, create_graph=create)
         return grad_y, grad_w, None
 
     @staticmethod
