@@ -285,7 +285,10 @@ def _animate_arguments(parser: argparse.ArgumentParser) -> None:
         "valid, same, full, causal, an int, a lo:hi pair, or one per axis: causal,same "
         "(default: valid)",
     )
-    parser.add_argument("--out", help="conv.gif (default), or a .png with --frames")
+    parser.add_argument(
+        "--out",
+        help="conv.gif (default; conv_transpose.gif with --transpose), or a .png with --frames",
+    )
     parser.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
     parser.add_argument(
         "--transpose",
@@ -311,7 +314,8 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import animate_conv
     from anyconv.viz._figure import output_path
 
-    out = output_path(args.out or "conv", ".png" if args.frames else ".gif")
+    default = "conv_transpose" if args.transpose else "conv"
+    out = output_path(args.out or default, ".png" if args.frames else ".gif")
     if args.frames and out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
     anim = animate_conv(
