@@ -33,7 +33,7 @@ def _transpose_options(spec):
     return conv_options(spec, without=("padding_mode",))
 
 
-@examples(80)
+@examples(50)
 @given(spec=conv_specs(padding_modes=("zeros",)))
 def test_adjoint_identity_and_references_for_every_algorithm(spec, device):
     """<conv(u), y> == <u, conv_transpose(y)>; the output equals the float64 scatter loop
