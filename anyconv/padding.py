@@ -499,6 +499,21 @@ def _no_size_back(
     )
 
 
+def check_transposed_border(padding_mode: Any, func: str) -> str:
+    """A transposed convolution's border: zeros only, or anyconv's error saying why."""
+    choice(padding_mode, PADDING_MODES, "padding_mode", func)
+    if padding_mode != "zeros":
+        raise fail(
+            func,
+            "padding_mode",
+            "'zeros' (a transposed convolution scatters its input onto the output; a border "
+            "reads outside a convolution's input, and its adjoint would fold those reads back "
+            "onto the output's edges, which PyTorch's ConvTranspose refuses too)",
+            padding_mode,
+        )
+    return padding_mode
+
+
 def _output_size(output_size: Any, ndim: int, func: str) -> tuple[int, ...] | None:
     """``output_size`` as spatial sizes: ``None``, or ``ndim`` ints (or ``ndim + 2``, whose
     first two are the batch and channels, as PyTorch accepts)."""

@@ -19,7 +19,7 @@ from anyconv._checks import check_conv_tensors
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
 from anyconv.functional.conv import _flip
 from anyconv.functional.precision import autocast_operands
-from anyconv.padding import document_rules, transposed_spec
+from anyconv.padding import check_transposed_border, document_rules, transposed_spec
 
 __all__ = ["conv_transpose"]
 
@@ -39,6 +39,7 @@ def conv_transpose(
     groups: int = 1,
     flip: bool = False,
     algorithm: str = "auto",
+    padding_mode: str = "zeros",
 ) -> torch.Tensor:
     """N-d transposed convolution: exactly the adjoint of :func:`anyconv.conv` with the same
     ``stride``, ``padding``, ``dilation``, ``groups`` and ``flip``.
@@ -71,6 +72,7 @@ def conv_transpose(
             compute the same function and its gradients:
 
             {algorithm_list}
+        padding_mode: ``"zeros"`` only (see below); another border is refused, saying why.
 
     Returns:
         ``(N, C_out, *out_spatial)``: per axis PyTorch's ``(m - 1)*stride + k_eff - lo - hi
@@ -82,7 +84,7 @@ def conv_transpose(
     Only zero borders: a convolution's border (reflect, replicate, circular) reads outside
     its input, and its adjoint would fold those reads back onto the edge of the output,
     which no decoder means by a transposed convolution (PyTorch's ``ConvTranspose`` takes
-    zeros only too); the layers refuse other ``padding_mode`` values.
+    zeros only too); other ``padding_mode`` values are refused.
 
     Example:
         >>> x = torch.randn(2, 8, 7, 7)
@@ -103,6 +105,7 @@ def conv_transpose(
     func = "conv_transpose"
     x, weight, bias = autocast_operands(x, weight, bias)
     check_conv_tensors(x, weight, bias, func, groups=groups)
+    check_transposed_border(padding_mode, func)
     spec = transposed_spec(
         tuple(x.shape),
         tuple(weight.shape),

@@ -12,7 +12,13 @@ import torch
 from anyconv._checks import fail
 from anyconv.functional.transposed import conv_transpose
 from anyconv.nn.base import ConvLayer
-from anyconv.padding import ConvSpec, document_rules, transposed_arguments, transposed_spec
+from anyconv.padding import (
+    ConvSpec,
+    check_transposed_border,
+    document_rules,
+    transposed_arguments,
+    transposed_spec,
+)
 
 
 @document_rules
@@ -78,16 +84,7 @@ class ConvTransposeNd(ConvLayer):
             flip=flip,
             algorithm=algorithm,
         )
-        if padding_mode != "zeros":
-            raise fail(
-                func,
-                "padding_mode",
-                "'zeros' (a transposed convolution scatters its input onto the output; a "
-                "border reads outside a convolution's input, and its adjoint would fold those "
-                "reads back onto the output's edges, which PyTorch's ConvTranspose refuses "
-                "too)",
-                padding_mode,
-            )
+        check_transposed_border(padding_mode, func)
         *_, self.output_padding = transposed_arguments(
             len(self.kernel_size),
             self.kernel_size,

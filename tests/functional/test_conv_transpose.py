@@ -293,7 +293,8 @@ def test_flip_is_the_adjoint_of_true_convolution():
         (dict(output_size=(10, 10), output_padding=1, stride=2), ValueError, "not both"),
         (dict(padding=9), ValueError, "no output size maps back"),
         (dict(groups=3), ValueError, "dividing in_channels"),
-        (dict(padding_mode="reflect"), TypeError, "padding_mode"),
+        (dict(padding_mode="reflect"), ValueError, "'padding_mode' must be 'zeros' .*adjoint"),
+        (dict(padding_mode="mirror"), ValueError, "'padding_mode' must be one of"),
         (dict(stride=0), ValueError, "'stride' must be a positive int"),
     ],
 )
