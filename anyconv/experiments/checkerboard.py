@@ -290,10 +290,8 @@ def run(ctx: Context) -> Outcome:
         )
     verdict = _rule(found, table)
     figures = [
-        ctx.save(_grid_figure(found, x_test[0, 0], data_label(data)), "checkerboard.png"),
-        ctx.save(
-            _energy_figure(found, target, ctx.seeds, data_label(data)), "checkerboard-energy.png"
-        ),
+        ctx.save(_grid_figure(found, x_test[0, 0], data_label(data)), "outputs.png"),
+        ctx.save(_energy_figure(found, target, ctx.seeds, data_label(data)), "energy.png"),
     ]
     return Outcome(
         table=table,
