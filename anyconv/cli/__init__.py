@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from anyconv.cli.output import main_rank, print_error
+from anyconv.cli.output import error_line, main_rank, print_error
 from anyconv.cli.registry import COMMANDS, Command, command
 
 DESCRIPTION = """\
@@ -31,6 +31,7 @@ algorithms on one problem.
   anyconv train cnn1d --data mnist1d a 1-D CNN on MNIST-1D sequences
   anyconv train allcnn --data folder:DIR --image-size 32   your own image folder
   anyconv predict RUN_DIR img.png    classify files with a trained run
+  anyconv explore RUN_DIR            one web page: the trained network at work, layer by layer
   anyconv models | datasets          what can be trained, on what
   anyconv summary lenet5             shapes, parameters, MACs, receptive fields
   anyconv animate --input 5,5 --kernel 3 --stride 2 --padding same --out conv.gif
@@ -42,7 +43,7 @@ Run 'anyconv COMMAND --help' for the options of a command."""
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 
-COMMAND_MODULES = ("train", "listings", "analysis", "demo", "experiment")
+COMMAND_MODULES = ("train", "listings", "analysis", "demo", "experiment", "explore")
 """The command modules of :mod:`anyconv.cli`, in the order ``anyconv --help`` lists their
 commands. A new group of commands is one module here that registers with ``@command``."""
 
@@ -77,13 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _message(error: BaseException) -> str:
-    """One line for an expected error: an OS error names its file."""
-    if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        return f"{error.filename}: {error.strerror}"
-    return str(error) or type(error).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``anyconv`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
 
@@ -107,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
             raise
-        print_error(errors, _message(error))
+        print_error(errors, error_line(error))
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print_error(errors, "interrupted")

@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from anyconv.cli.arguments import Switch, integer, ints, model_option, number
-from anyconv.cli.output import plain, titled_table, warn
+from anyconv.cli.output import error_line, main_rank, plain, print_error, titled_table, warn
 from anyconv.cli.registry import command
 
 
@@ -136,8 +136,8 @@ def _evaluate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.train.run import RunFolder, check_data_fits_run, load_run_data
 
     model, config = RunFolder(args.run_dir).load_model()
-    spec = args.data or config["data"]
-    data = load_run_data(config, spec, workers=args.workers)
+    data = load_run_data(config, args.data, workers=args.workers)
+    spec = config["data"] if args.data is None else args.data
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         warn(warning)
     result = evaluate(model, data)
@@ -192,8 +192,15 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
         ("input", "class", "probability", "next"),
         right=("probability",),
     )
+    failed = []
     for path in args.files:
-        x, warning = read_inputs(path, config, scaled=args.scaled)
+        try:  # one bad file is reported, and the others still predicted
+            x, warning = read_inputs(path, config, scaled=args.scaled)
+        except (ValueError, TypeError, OSError, MemoryError) as error:
+            if getattr(args, "debug", False):
+                raise
+            failed.append(error_line(error))
+            continue
         if warning:
             warn(warning)
         probs = predict(model, x)
@@ -202,5 +209,12 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
             (best, p), rest = ranked[0], ranked[1:]
             others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
             table.add_row(plain(label), plain(best), f"{p:.3f}", plain(others))
-    console.print(table)
+    if table.row_count:
+        console.print(table)
+    errors = Console(stderr=True, quiet=not main_rank())
+    for line in failed:
+        print_error(errors, line)
+    if failed:
+        print_error(errors, f"{len(failed)} of {len(args.files)} files could not be predicted")
+        return 2  # EXIT_BAD_INPUT, as for any bad input
     return 0

@@ -122,6 +122,12 @@ def _out(value: Any, name: str) -> None:
         raise fail(FUNC, name, "a folder path or None", value, TypeError)
 
 
+def _workers(value: Any, name: str) -> None:
+    from anyconv.data.batches import check_workers
+
+    check_workers(value, FUNC)
+
+
 def _crop_scale(value: Any, name: str) -> None:
     if check_real(value, name, FUNC, above=0) > 1:
         raise fail(FUNC, name, "a fraction 0 < f <= 1", value)
@@ -154,7 +160,8 @@ class TrainConfig:
             from lr/25, then cosine down to lr/1e4) or none (constant).
         augment: random shifts of images (and of all frames of a video) by up to
             ``shift`` pixels.
-        shift: the largest shift of ``augment``, in pixels.
+        shift: the largest shift of ``augment``, in pixels (images one pixel high or
+            wide are not shifted).
         seed: seeds weight initialisation, shuffling, augmentation and dropout.
         device: auto (CUDA when available), cpu or cuda.
         amp: mixed precision on CUDA (bfloat16, or float16 with loss scaling); ignored on
@@ -256,7 +263,7 @@ class TrainConfig:
     stream: bool | None = setting(
         None, resume=False, data="read", off="--in-memory", check=_optional(_bool)
     )
-    workers: int | None = setting(None, resume=False, data="read", check=_optional(_int(minimum=0)))
+    workers: int | None = setting(None, resume=False, data="read", check=_optional(_workers))
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str) and isinstance(self.data, str):
@@ -271,8 +278,8 @@ class TrainConfig:
         place it is written; the command line's help comes from here).
 
         Example:
-            >>> TrainConfig.field_help()["shift"]
-            'the largest shift of ``augment``, in pixels.'
+            >>> TrainConfig.field_help()["momentum"]
+            "SGD's momentum (not Nesterov)."
         """
         doc = inspect.getdoc(cls) or ""
         section = doc.split("Attributes:\n", 1)[1].split("\n\n", 1)[0]

@@ -185,7 +185,7 @@ def test_hold_out_keeps_every_class_on_both_sides():
         ({"image_size": (4, 4, 4)}, "argument 'image_size' must be a positive int H or a pair"),
         ({"test_fraction": 1.0}, "argument 'test_fraction' must be a fraction strictly between"),
         ({"crop_scale": 0}, "argument 'crop_scale' must be a fraction 0 < f <= 1"),
-        ({"workers": -1}, "argument 'workers' must be an int >= 0"),
+        ({"workers": -1}, "argument 'workers' must be an int in 0..64"),
         ({"image_size": 8, "mean": [0.1, 0.2], "std": [1, 1]}, "argument 'mean' must be 3"),
     ],
 )

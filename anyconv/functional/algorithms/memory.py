@@ -120,12 +120,34 @@ def output_bytes(problem) -> int:
 
 def available_memory() -> int:
     """Bytes of host memory available to new allocations now (``MemAvailable`` on Linux,
-    else the free physical pages, else 2**63 when the system does not say).
+    else the free physical pages, else 2**63 when the system does not say), and no more
+    than this process may still map under its address-space limit (``ulimit -v``), if it
+    has one: under ``ulimit -v 3000000`` a 763 MiB array no longer reaches the allocator
+    and its raw "Unable to allocate" naming no file.
 
     Example:
         >>> available_memory() > 0
         True
     """
+    return min(_system_memory(), _address_space_left())
+
+
+def _address_space_left() -> int:
+    """``RLIMIT_AS`` less the address space mapped now (``VmSize``); 2**63 without a limit."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return 2**63
+        with open("/proc/self/status") as f:
+            used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (ImportError, OSError, ValueError, StopIteration):
+        return 2**63
+    return max(limit - used, 0)
+
+
+def _system_memory() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
