@@ -110,9 +110,10 @@ def show_transposed(console: Console, rows: list[dict]) -> None:
     """conv_transpose: PyTorch's against each anyconv algorithm, forward+backward ms, and
     the ratio of PyTorch's time to native's and auto's (> 1: anyconv faster)."""
     labels = ["torch", *transposed.ALGORITHMS]
+    clock = "CPU" if rows[0].get("clock") == "cpu" else "wall-clock"
     table = Table(
-        title="conv_transpose, forward+backward ms (PyTorch's conv_transpose vs anyconv's "
-        "algorithms; -: refused) and ratios of PyTorch's time to anyconv's"
+        title=f"conv_transpose, forward+backward {clock} ms (PyTorch's conv_transpose vs "
+        "anyconv's algorithms; -: refused) and ratios of PyTorch's time to anyconv's"
     )
     for col in [
         "case",

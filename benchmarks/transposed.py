@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -92,10 +93,15 @@ def transposed_sweep(*, quick: bool, repeat: int, device: str) -> list[dict]:
             [label for label in contenders if label in FAST],
             ["torch", *(label for label in contenders if label not in FAST)],
         ]
+        # one thread on the CPU: its CPU seconds, which a busy machine's waits do not inflate
+        cpu = device == "cpu" and torch.get_num_threads() == 1
+        clock = time.process_time if cpu else time.perf_counter
+        row["clock"] = "cpu" if cpu else "wall"
         for suffix, step in (("fwd_bwd_s", forward_backward), ("fwd_s", forward_only)):
             for group in groups:
                 runs = {label: step(contenders[label], x, w) for label in group}
-                for label, seconds in median_times(runs, repeat, device=device).items():
+                timed = median_times(runs, repeat, device=device, clock=clock)
+                for label, seconds in timed.items():
                     if label == "torch" and group is groups[1]:
                         row[f"torch_{suffix}_slow_rounds"] = seconds
                     else:
