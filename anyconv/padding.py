@@ -500,7 +500,16 @@ def _no_size_back(
 
 
 def check_transposed_border(padding_mode: Any, func: str) -> str:
-    """A transposed convolution's border: zeros only, or anyconv's error saying why."""
+    """A transposed convolution's border: zeros only, or anyconv's error saying why.
+
+    Example:
+        >>> check_transposed_border("zeros", "f")
+        'zeros'
+        >>> check_transposed_border("reflect", "f")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: f(): argument 'padding_mode' must be 'zeros' (a transposed convolution ...
+    """
     choice(padding_mode, PADDING_MODES, "padding_mode", func)
     if padding_mode != "zeros":
         raise fail(

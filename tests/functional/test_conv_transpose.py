@@ -313,3 +313,18 @@ def test_channel_and_shape_errors():
         anyconv.conv_transpose(torch.randn(1, 4, 5), torch.randn(4, 2, 3), torch.randn(2), groups=2)
     with pytest.raises(ValueError, match="no output size maps back"):
         anyconv.conv_transpose(torch.randn(1, 4, 0), torch.randn(4, 2, 3))
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_expanded_and_channels_last_inputs(algo):
+    """Found by the fuzz test: the FFT path's spectrum of a stride-0 expanded input (the
+    transform at the input's own size) had strides its grouped contraction could not view."""
+    y = torch.randn(1, 2, 2, dtype=torch.float64).expand(2, 2, 2)
+    w = torch.randn(2, 2, 1, dtype=torch.float64)
+    want = conv_transpose_reference(y, w, out=(2,), groups=2)
+    assert rel_err(anyconv.conv_transpose(y, w, groups=2, algorithm=algo), want) <= 1e-12
+    y4 = torch.randn(2, 4, 5, 5, dtype=torch.float64).to(memory_format=torch.channels_last)
+    w4 = torch.randn(4, 1, 3, 3, dtype=torch.float64)
+    want = conv_transpose_reference(y4, w4, out=(10, 10), stride=2, padding="same", groups=4)
+    got = anyconv.conv_transpose(y4, w4, stride=2, padding="same", groups=4, algorithm=algo)
+    assert rel_err(got, want) <= 1e-12

@@ -39,7 +39,9 @@ def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Ten
     dims = tuple(range(2, 2 + ndim))
     s = torch.fft.rfftn(t, dim=dims) if padded else torch.fft.rfftn(t, s=geo.sizes, dim=dims)
     if geo.elementwise:
-        return s
+        # the transform of an expanded (stride-0) operand comes back with strides that the
+        # contraction's views cannot merge (batch stride below the channels')
+        return s.contiguous()
     n, c, *freq = s.shape
     s = s.view(n, geo.groups, c // geo.groups, *freq)
     return s.permute(*range(3, 3 + ndim), 1, 0, 2).contiguous()
