@@ -43,6 +43,12 @@ CASES = (
 )
 QUICK = (0, 1, 4, 5)
 """The cases of ``--quick``."""
+READABLE_MAX_MACS = 2e7
+"""The readable algorithms (``direct``, ``im2col``, ``matrix``) are timed where a forward
+pass has at most this many multiply-adds: above it one of their calls takes seconds to
+minutes on a busy 2-core machine, and they say nothing new."""
+MATRIX_MAX_ENTRIES = 5e5
+"""The matrix, whose construction dominates its time, is timed up to this many entries."""
 
 
 def _ours(algorithm: str, case: dict):
@@ -63,8 +69,9 @@ def _torch(case: dict):
 
 def transposed_sweep(*, quick: bool, repeat: int, device: str) -> list[dict]:
     """One row per case: forward+backward and forward times of PyTorch's conv_transpose and
-    of every anyconv algorithm that accepts the problem (the matrix refuses large ones),
-    and their float32 errors against a float64 reference."""
+    of every anyconv algorithm that accepts the problem (the matrix refuses large ones; the
+    readable algorithms run up to :data:`READABLE_MAX_MACS`), and their float32 errors
+    against a float64 reference."""
     rows = []
     for index, case in enumerate(CASES):
         if quick and index not in QUICK:
@@ -75,8 +82,13 @@ def transposed_sweep(*, quick: bool, repeat: int, device: str) -> list[dict]:
         w = torch.randn(case["c_in"], case["c_out"], *(case["kernel"],) * ndim, generator=g)
         w = (w / math.sqrt(w[:, 0].numel())).to(device)
         contenders = {"torch": _torch(case)}
+        macs = x.numel() * w[0].numel()  # every input scatters C_out/g · kernel taps
         for algorithm in ALGORITHMS:
             fn = _ours(algorithm, case)
+            if algorithm not in FAST and macs > READABLE_MAX_MACS:
+                continue
+            if algorithm == "matrix" and w.numel() * math.prod(case["size"]) > MATRIX_MAX_ENTRIES:
+                continue
             if _accepts(fn, x, w):
                 contenders[algorithm] = fn
         row = {
