@@ -18,12 +18,15 @@ import torch
 from anyconv._checks import check_conv_tensors
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
 from anyconv.functional.conv import _flip
-from anyconv.functional.precision import autocast_operands
+from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
+from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.padding import check_transposed_border, document_rules, transposed_spec
 
 __all__ = ["conv_transpose"]
 
 
+@overridable
 @document_algorithms
 @document_rules
 def conv_transpose(
@@ -52,7 +55,9 @@ def conv_transpose(
     shape, and ``conv_transpose`` is ``conv``'s gradient with respect to its input.
 
     Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes, or an unbatched
+            ``(C_in, *spatial)``: the weight's rank says which, as in
+            ``torch.nn.functional.conv_transpose2d``.
         weight: ``(C_in, C_out/groups, *kernel)``, PyTorch's transposed layout (the weight of
             the convolution from ``C_out`` to ``C_in`` channels whose adjoint this is).
         bias: ``(C_out,)`` or ``None``.
@@ -79,7 +84,10 @@ def conv_transpose(
         + output_padding`` (``m`` the input size, ``k_eff = dilation*(k - 1) + 1``, ``(lo,
         hi)`` the padding resolved at the output size); ``m*stride`` on ``"same"`` axes, as
         in Keras; ``output_size`` when given (:func:`anyconv.transposed_output_shape`).
-        ``conv`` with the same arguments maps that size back to ``m``.
+        ``conv`` with the same arguments maps that size back to ``m``. ``(C_out,
+        *out_spatial)`` for an unbatched input; in ``channels_last`` memory format when the
+        input or the weight is, as :func:`anyconv.conv`; under ``torch.autocast`` float32
+        operands are cast first.
 
     Only zero borders: a convolution's border (reflect, replicate, circular) reads outside
     its input, and its adjoint would fold those reads back onto the edge of the output,
@@ -101,11 +109,18 @@ def conv_transpose(
         >>> b = (u * conv_transpose(x, w, stride=2, padding=1)).sum()
         >>> torch.allclose(a, b, rtol=1e-4)
         True
+        >>> conv_transpose(x[0], w, stride=2, padding="same").shape  # unbatched
+        torch.Size([3, 14, 14])
     """
     func = "conv_transpose"
     x, weight, bias = autocast_operands(x, weight, bias)
-    check_conv_tensors(x, weight, bias, func, groups=groups)
+    ndim = check_conv_tensors(x, weight, bias, func, groups=groups)
     check_transposed_border(padding_mode, func)
+    unbatched = x.dim() == ndim + 1
+    if unbatched:
+        x = x.unsqueeze(0)
+        if output_size is not None and len(output_size) == ndim + 1:
+            output_size = tuple(output_size)[1:]  # (C_out, *spatial) of one sample
     spec = transposed_spec(
         tuple(x.shape),
         tuple(weight.shape),
@@ -117,6 +132,9 @@ def conv_transpose(
         groups=groups,
         func=func,
     )
+    fmt = memory_format(x, weight)
     weight = _flip(weight, flip, func)
-    problem = Problem.of(x, weight, spec, transposed=True)
-    return prepare(algorithm, problem, func).transpose(x, weight, bias, spec)
+    run = prepare(algorithm, Problem.of(x, weight, spec, transposed=True), func).transpose
+    with autocast_off(x.device):
+        y = keep_format(run(x, weight, bias, spec), fmt)
+    return y.squeeze(0) if unbatched else y

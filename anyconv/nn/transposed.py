@@ -134,12 +134,7 @@ class ConvTransposeNd(ConvLayer):
                 f"ax{'is' if ndim == 1 else 'es'}",
                 x,
             )
-        unbatched = isinstance(x, torch.Tensor) and x.dim() == ndim + 1
-        if unbatched:
-            x = x.unsqueeze(0)
-            if output_size is not None and len(output_size) == x.dim() - 1:
-                output_size = tuple(output_size)[1:]  # (C, *spatial) of one sample
-        y = conv_transpose(
+        return conv_transpose(
             x,
             self.weight,
             self.bias,
@@ -152,7 +147,6 @@ class ConvTransposeNd(ConvLayer):
             flip=self.flip,
             algorithm=self.algorithm,
         )
-        return y.squeeze(0) if unbatched else y
 
     def extra_repr(self) -> str:
         text = super().extra_repr()

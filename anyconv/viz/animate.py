@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._checks import check_bool, fail, int_tuple
+from anyconv._checks import check_bool, check_int, check_real, fail, int_tuple
 from anyconv.padding import transposed_spec, window_spec
 from anyconv.viz._figure import new_figure
 
@@ -393,6 +393,13 @@ class _Painter:
         ).convert("RGB")
 
 
+def _check_output_options(seconds_per_frame: Any, dpi: Any) -> None:
+    """A GIF frame lasts 1 to 65535 hundredths of a second; beyond 600 dpi one frame of a
+    few inches is a picture of tens of megapixels (10**6 dpi: bad_alloc)."""
+    check_real(seconds_per_frame, "seconds_per_frame", "animate_conv", minimum=0.01, below=655.36)
+    check_int(dpi, "dpi", "animate_conv", minimum=10, maximum=600, note="dots per inch")
+
+
 def animate_conv(
     input_size: Sequence[int],
     kernel_size: int | Sequence[int],
@@ -428,8 +435,8 @@ def animate_conv(
         out: where to write: a ``.gif`` animation, or with ``strip=True`` a PNG with all
             frames in a grid; ``None`` draws nothing (the frames' data only).
         strip: write the frames side by side in one PNG instead of an animation.
-        seconds_per_frame: GIF frame duration.
-        dpi: resolution of each frame.
+        seconds_per_frame: GIF frame duration, 0.01 to 655 s (what a GIF can hold).
+        dpi: resolution of each frame, 10 to 600 dots per inch.
 
     Returns:
         a :class:`ConvAnimation`: geometry, one :class:`ConvFrame` per output position (in
@@ -445,6 +452,7 @@ def animate_conv(
         >>> animate_conv((2, 2), 3, stride=2, transpose=True).output_size
         (5, 5)
     """
+    _check_output_options(seconds_per_frame, dpi)
     geometry = {"stride": stride, "padding": padding, "dilation": dilation}
     if check_bool(transpose, "transpose", "animate_conv"):
         anim = transposed_windows(

@@ -149,6 +149,14 @@ def plot_conv_matrix(
             "'zeros' with transpose=True (a transposed convolution has zero borders only)",
             padding_mode,
         )
+    if weight.is_meta or weight.numel() == 0:
+        raise fail(
+            func,
+            "weight",
+            "a tensor with values to draw: at least one output channel, input channel and tap, "
+            "not on the meta device",
+            f"a tensor of shape {tuple(weight.shape)} on {weight.device}",
+        )
     matrix = conv_matrix(
         weight.detach().cpu(),
         tuple(input_shape),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from torch import nn
 
 import anyconv
@@ -65,3 +66,28 @@ def test_encoder_decoder_jump_returns_to_one_and_fields_hold_the_measured():
         support = (fm.gradient > 0).nonzero()
         for axis, (lo, hi) in enumerate(fm.box()):
             assert lo <= support[:, axis].min() and support[:, axis].max() <= hi
+
+
+class _Decoder(nn.Module):
+    """Calls anyconv.conv_transpose in its forward (not a layer): the tracer must read the
+    call whole, whatever algorithm computes it."""
+
+    def __init__(self, algorithm):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 2, 3, 3))
+        self.algorithm = algorithm
+
+    def forward(self, x):
+        return anyconv.conv_transpose(
+            x, self.weight, stride=2, padding="same", algorithm=self.algorithm
+        )
+
+
+@pytest.mark.parametrize("algorithm", ["native", "direct", "im2col", "fft", "matrix"])
+def test_a_functional_call_is_read_whole_whatever_the_algorithm(algorithm):
+    layer = ann.ConvTranspose2d(4, 2, 3, stride=2, padding="same", bias=False)
+    want = summary(nn.Sequential(layer), (4, 6, 6))[0]
+    got = summary(_Decoder(algorithm), (4, 6, 6))[0]
+    assert got["macs"] == want["macs"] == 4 * 36 * 2 * 9
+    assert got["output_shape"] == want["output_shape"] == (2, 12, 12)
+    assert got["receptive_field"] == want["receptive_field"]

@@ -328,3 +328,17 @@ def test_expanded_and_channels_last_inputs(algo):
     want = conv_transpose_reference(y4, w4, out=(10, 10), stride=2, padding="same", groups=4)
     got = anyconv.conv_transpose(y4, w4, stride=2, padding="same", groups=4, algorithm=algo)
     assert rel_err(got, want) <= 1e-12
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_unbatched_input_and_channels_last_output(algo):
+    """As torch.nn.functional.conv_transpose2d: an unbatched (C, *spatial) input, and
+    output_size with the channel axis; a channels-last input gives a channels-last output."""
+    y = torch.randn(4, 5, 5, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 3, dtype=torch.float64)
+    want = F.conv_transpose2d(y, w, stride=2, padding=1, output_padding=1)
+    got = anyconv.conv_transpose(y, w, stride=2, padding=1, output_size=(3, 10, 10), algorithm=algo)
+    assert got.shape == (3, 10, 10) and rel_err(got, want) <= 1e-12
+    y4 = y[None].to(memory_format=torch.channels_last)
+    out = anyconv.conv_transpose(y4, w, stride=2, padding="same", algorithm=algo)
+    assert out.is_contiguous(memory_format=torch.channels_last)

@@ -63,25 +63,18 @@ def matrix_memory(problem: Problem) -> int:
     return 2 * entries * (2 * 8 + item) + out * item
 
 
-def build_matrix(
-    weight: torch.Tensor,
-    spatial: tuple[int, ...],
-    spec: ConvSpec,
-    func: str = "conv",
-    *,
-    transpose: bool = False,
-) -> torch.Tensor:
-    """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec,
-    or its transpose (the transposed convolution's matrix) with ``transpose=True``.
+def _pattern(
+    weight_shape: tuple[int, ...], spatial: tuple[int, ...], spec: ConvSpec, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The matrix's structure, without values: ``(indices, taps, inverse)``.
 
-    The values are gathered from ``weight`` with autograd intact, so gradients flow to the
-    weight through the matrix.
+    ``indices`` ``(2, U)`` are the coalesced (row, column) pairs in row-major order;
+    ``taps`` are the flat weight indices of every (output position, tap) that reads the
+    input, and ``inverse`` says which coalesced entry each of them adds to (a tap and its
+    mirror reading one pixel share one). The values are then
+    ``zeros(U).index_add(0, inverse, weight.flatten()[taps])``, linear in the weight.
     """
-    device = weight.device
-    reason = matrix_refusal(Problem((), tuple(weight.shape), spec, weight.dtype, device, False))
-    if reason is not None:
-        raise ValueError(f"{func}(): the matrix {reason}; use a smaller problem")
-    out_channels, per_group, *kernel = weight.shape
+    out_channels, per_group, *kernel = weight_shape
     groups = spec.groups
     ndim = len(spatial)
     # Per axis: input coordinate read by (output position j, tap p), shape (m, k).
@@ -111,15 +104,107 @@ def build_matrix(
     cols = in_channel * size + flat.view(1, 1, positions, taps)
     shape4 = (out_channels, per_group, positions, taps)
     keep = valid.view(1, 1, positions, taps).expand(shape4)
-    values = weight.reshape(out_channels, per_group, 1, taps).expand(shape4)[keep]
-    rows, cols = rows.expand(shape4)[keep], cols.expand(shape4)[keep]
-    shape = (out_channels * positions, groups * per_group * size)
-    if transpose:
-        rows, cols, shape = cols, rows, shape[::-1]
-    matrix = torch.sparse_coo_tensor(
-        torch.stack([rows, cols]), values, shape, check_invariants=False
+    tap = (o * per_group + c) * taps + torch.arange(taps, device=device).view(1, 1, 1, -1)
+    n_cols = groups * per_group * size
+    linear = rows.expand(shape4)[keep] * n_cols + cols.expand(shape4)[keep]
+    unique, inverse = torch.unique(linear, sorted=True, return_inverse=True)
+    indices = torch.stack([unique // n_cols, unique % n_cols])
+    return indices, tap.expand(shape4)[keep], inverse
+
+
+def _values(weight: torch.Tensor, taps: torch.Tensor, inverse: torch.Tensor, count: int):
+    """The coalesced entries: each the sum of the weight taps that land on it."""
+    return weight.new_zeros(count).index_add(0, inverse, weight.reshape(-1)[taps])
+
+
+def build_matrix(
+    weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec, func: str = "conv"
+) -> torch.Tensor:
+    """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec.
+
+    The values are gathered from ``weight`` with autograd intact, so gradients flow to the
+    weight through the matrix.
+    """
+    _check_entries(weight, spec, func)
+    indices, taps, inverse = _pattern(tuple(weight.shape), spatial, spec, weight.device)
+    values = _values(weight, taps, inverse, indices.shape[1])
+    return _sparse(indices, values, _matrix_shape(weight.shape, spatial, spec))
+
+
+def _check_entries(weight: torch.Tensor, spec: ConvSpec, func: str) -> None:
+    problem = Problem((), tuple(weight.shape), spec, weight.dtype, weight.device, False)
+    reason = matrix_refusal(problem)
+    if reason is not None:
+        raise ValueError(f"{func}(): the matrix {reason}; use a smaller problem")
+
+
+def _matrix_shape(weight_shape, spatial: tuple[int, ...], spec: ConvSpec) -> tuple[int, int]:
+    out_channels, per_group = weight_shape[:2]
+    rows = out_channels * math.prod(spec.out_shape)
+    return rows, spec.groups * per_group * math.prod(spatial)
+
+
+_CHUNK = 1 << 22
+"""Products formed at once for the gradient of the matrix entries (entries x batch)."""
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``M(values) @ x`` for the coalesced sparse matrix with fixed ``indices``, with the
+    passes written out: PyTorch's sparse product has no forward-mode formula, and under
+    autocast its backward mixed dtypes.
+
+    - backward: ``grad_x = Mᵀ · grad``; the entry of (row r, column c) gets
+      ``sum_n grad[r, n] · x[c, n]``, formed in chunks of :data:`_CHUNK` products.
+    - forward mode: ``d(M x) = M(d values) · x + M(values) · dx``.
+
+    Both are built of differentiable operations, so double backward works too.
+    """
+
+    @staticmethod
+    def forward(values, x, indices, shape):
+        return torch.sparse.mm(_sparse(indices, values, shape), x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        values, x, indices, shape = inputs
+        ctx.save_for_backward(values, x, indices)
+        ctx.save_for_forward(values, x, indices)
+        ctx.shape = shape
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, x, indices = ctx.saved_tensors
+        grad_values = grad_x = None
+        if ctx.needs_input_grad[0]:
+            rows, cols = indices
+            step = max(1, _CHUNK // max(1, x.shape[1]))
+            pieces = [
+                (grad[rows[i : i + step]] * x[cols[i : i + step]]).sum(1)
+                for i in range(0, rows.numel(), step)
+            ]
+            grad_values = torch.cat(pieces) if pieces else values.new_zeros(0)
+        if ctx.needs_input_grad[1]:
+            grad_x = torch.sparse.mm(_sparse(indices, values, ctx.shape).t(), grad)
+        return grad_values, grad_x, None, None
+
+    @staticmethod
+    def jvp(ctx, dvalues, dx, *_):
+        values, x, indices = ctx.saved_tensors
+        terms = []
+        if dvalues is not None:
+            terms.append(torch.sparse.mm(_sparse(indices, dvalues, ctx.shape), x))
+        if dx is not None:
+            terms.append(torch.sparse.mm(_sparse(indices, values, ctx.shape), dx))
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _sparse(indices: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
+    """The coalesced sparse matrix (indices sorted and unique by construction)."""
+    return torch.sparse_coo_tensor(
+        indices, values, shape, is_coalesced=True, check_invariants=False
     )
-    return matrix.coalesce()
 
 
 def _product(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
@@ -127,8 +212,12 @@ def _product(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Ten
     dtype = x.dtype
     if dtype in (torch.float16, torch.bfloat16):
         x, weight = x.float(), weight.float()
-    matrix = build_matrix(weight, tuple(x.shape[2:]), spec)
-    y = torch.sparse.mm(matrix, x.reshape(x.shape[0], -1).T).T
+    spatial = tuple(x.shape[2:])
+    _check_entries(weight, spec, "conv")
+    indices, taps, inverse = _pattern(tuple(weight.shape), spatial, spec, weight.device)
+    values = _values(weight, taps, inverse, indices.shape[1])
+    shape = _matrix_shape(weight.shape, spatial, spec)
+    y = _SparseProduct.apply(values, x.reshape(x.shape[0], -1).T, indices, shape).T
     return y.reshape(x.shape[0], weight.shape[0], *spec.out_shape).to(dtype)
 
 
@@ -152,72 +241,34 @@ def conv_matrix_algorithm(
 
 
 def _transposed_product(y: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
-    """``Mᵀ y`` for every sample: ``(N, O, *out)`` -> ``(N, C, *spec.in_shape)``."""
-    matrix = build_matrix(weight, spec.in_shape, spec, "conv_transpose", transpose=True)
-    x = torch.sparse.mm(matrix, y.reshape(y.shape[0], -1).T).T
-    return x.reshape(y.shape[0], -1, *spec.in_shape)
-
-
-class _TransposedMatrixProduct(torch.autograd.Function):
-    """``x = M(w)ᵀ y``, bilinear in ``y`` and ``w``: its backward pass is the matrix
-    convolution ``M(w) grad`` for ``y`` and that convolution's weight gradient (through the
-    gathered values) for ``w``, both on the graph under ``create_graph`` (double backward,
-    as the matrix convolution has); its forward-mode derivative ``M(w)ᵀ dy + M(dw)ᵀ y``,
-    which torch's sparse product does not provide."""
-
-    @staticmethod
-    def forward(y, weight, spec):
-        return _transposed_product(y, weight, spec)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # the torch.func-ready form (jvp, vmap)
-        y, weight, spec = inputs
-        ctx.spec = spec
-        ctx.save_for_backward(y, weight)
-        ctx.save_for_forward(y, weight)
-
-    @staticmethod
-    def backward(ctx, grad):
-        y, weight = ctx.saved_tensors
-        create = torch.is_grad_enabled()  # a graph of the backward pass (double backward)
-        grad_y = grad_w = None
-        if ctx.needs_input_grad[0]:
-            grad_y = _product(grad, weight, ctx.spec)  # M(w) grad: the transposed's transpose
-        if ctx.needs_input_grad[1]:
-            with torch.enable_grad():
-                # the weight gradient depends on grad and y only (the product is bilinear),
-                # so a detached copy of the weight loses nothing
-                w = weight.detach().requires_grad_()
-                conv = _product(grad, w, ctx.spec)
-                (grad_w,) = torch.autograd.grad(conv, w, y, create_graph=create)
-        return grad_y, grad_w, None
-
-    @staticmethod
-    def jvp(ctx, y_tangent, weight_tangent, _):
-        y, weight = ctx.saved_tensors
-        result = None
-        if y_tangent is not None:
-            result = _transposed_product(y_tangent, weight, ctx.spec)
-        if weight_tangent is not None:
-            term = _transposed_product(y, weight_tangent, ctx.spec)
-            result = term if result is None else result + term
-        return result
+    """``Mᵀ y`` for every sample, ``(N, O, *out)`` -> ``(N, C, *spec.in_shape)``: the
+    matrix's pattern with rows and columns exchanged and sorted again (row-major, so still
+    coalesced), through the same :class:`_SparseProduct` (its backward pass, forward-mode
+    derivative and double backward); float32 inside for float16/bfloat16."""
+    dtype = y.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        y, weight = y.float(), weight.float()
+    spatial = tuple(spec.in_shape)
+    _check_entries(weight, spec, "conv_transpose")
+    indices, taps, inverse = _pattern(tuple(weight.shape), spatial, spec, weight.device)
+    values = _values(weight, taps, inverse, indices.shape[1])
+    rows, cols = _matrix_shape(weight.shape, spatial, spec)
+    order = torch.argsort(indices[1] * rows + indices[0])
+    flipped = indices.flip(0)[:, order]
+    x = _SparseProduct.apply(values[order], y.reshape(y.shape[0], -1).T, flipped, (cols, rows))
+    return x.T.reshape(y.shape[0], -1, *spatial).to(dtype)
 
 
 def conv_transpose_matrix(
     y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
 ) -> torch.Tensor:
     """The adjoint of :func:`conv_matrix_algorithm`: one sparse product ``x = Mᵀ y`` per
-    batch, with the transposed matrix built directly (its index pairs exchanged). float16
-    and bfloat16 run in float32.
+    batch (float32 inside for float16/bfloat16).
 
     A zero border folds nothing into the matrix, so each entry is one term of the direct
     scatter and NaN/inf combine as there.
     """
-    dtype = y.dtype
-    if dtype in (torch.float16, torch.bfloat16):
-        y, weight = y.float(), weight.float()
-    x = _TransposedMatrixProduct.apply(y, weight, spec)
+    x = _transposed_product(y, weight, spec)
     if bias is not None:
-        x = x + bias.view(-1, *(1,) * len(spec.in_shape)).to(x.dtype)
-    return x.to(dtype)
+        x = x + bias.view(-1, *(1,) * len(spec.in_shape))
+    return x
