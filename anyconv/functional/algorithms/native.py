@@ -68,9 +68,21 @@ def _transposed_plan(spec: ConvSpec):
 
     PyTorch's padding ``q`` removes ``q`` positions from both ends of the full scatter, of
     extent ``(m - 1)·s + k_eff``, and ``output_padding`` adds positions at its end; the
-    adjoint of ``spec`` is the scatter's positions ``[lo, lo + n)``."""
+    adjoint of ``spec`` is the scatter's positions ``[lo, lo + n)``. With ``q = min(lo,
+    hi)`` the ``output_padding`` needed is at most the spec's remainder ``n + lo + hi -
+    k_eff - (m - 1)·s < s``, which PyTorch takes, and what is left is a crop on one side
+    (``"causal"``, ``"same"`` with an even kernel); PyTorch's own int padding needs none.
+
+    Example:
+        >>> from anyconv.padding import transposed_spec
+        >>> spec = transposed_spec((1, 1, 5), (1, 1, 3), stride=2, padding=1, output_padding=1)
+        >>> _transposed_plan(spec)  # PyTorch's own arguments, nothing left to crop
+        ((1,), (1,), ((0, 0),))
+        >>> _transposed_plan(transposed_spec((1, 1, 5), (1, 1, 3), padding="causal"))
+        ((0,), (0,), ((-2, 0),))
+    """
     inner, extra, outer = [], [], []
-    for n, m, k, s, d, (lo, _) in zip(
+    for n, m, k, s, d, (lo, hi) in zip(
         spec.in_shape,
         spec.out_shape,
         spec.kernel_size,
@@ -81,8 +93,8 @@ def _transposed_plan(spec: ConvSpec):
     ):
         full = (m - 1) * s + d * (k - 1) + 1
         beyond = full - lo - n  # scatter positions past the output's end (< 0: too few)
-        q = max(0, min(lo, beyond))
-        op = min(max(0, -beyond), max(s, d) - 1)
+        q = max(0, min(lo, hi))  # hi < 0 past an output_padding beyond the stride
+        op = min(max(0, q - beyond), max(s, d) - 1)
         size = full - 2 * q + op
         inner.append(q)
         extra.append(op)
