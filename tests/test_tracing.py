@@ -190,6 +190,36 @@ def test_non_finite_inputs_on_the_compiled_fft_path_give_the_direct_sums_pattern
 
 
 @pytest.mark.parametrize(
+    "algorithm",
+    ["im2col", *(pytest.param(a, marks=SLOW) for a in ("fft", "auto", "native", "direct"))],
+)
+def test_the_transposed_convolution_compiles_forward_and_backward(algorithm):
+    """``ConvTranspose2d`` (stride 2, Keras's ``same``): every algorithm ``auto`` can pick
+    for a transposed problem traces whole (their Functions' jvp-less twins)."""
+    torch.manual_seed(0)
+    layer = ann.ConvTranspose2d(3, 4, 3, stride=2, padding="same", algorithm=algorithm)
+    assert_compiles_like_eager(layer, torch.randn(2, 3, 6, 7), backend="aot_eager", atol=1e-4)
+
+
+@SLOW
+def test_non_finite_inputs_on_the_compiled_transposed_fft_path_give_the_scatters_pattern():
+    w = torch.randn(2, 3, 3, 3)
+    f = torch.compile(
+        lambda y: anyconv.conv_transpose(y, w, stride=2, algorithm="fft"),
+        fullgraph=True,
+        backend="aot_eager",
+    )
+    y = torch.randn(2, 2, 5, 5)
+    torch.testing.assert_close(f(y), anyconv.conv_transpose(y, w, stride=2), atol=1e-4, rtol=1e-4)
+    y[0, 1, 2, 2], y[1, 0, 0, 0] = NAN, float("inf")
+    got, want = f(y), anyconv.conv_transpose(y, w, stride=2, algorithm="direct")
+    for kind in (torch.isnan, torch.isposinf, torch.isneginf):
+        assert torch.equal(kind(got), kind(want))
+    finite = torch.isfinite(want)
+    torch.testing.assert_close(got[finite], want[finite], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
     "algorithm", ["auto", pytest.param("native", marks=SLOW), pytest.param("fft", marks=SLOW)]
 )
 def test_the_functional_conv_compiles_with_fullgraph(algorithm):

@@ -242,6 +242,10 @@ class _Col2imConvTranspose(torch.autograd.Function):
         return result
 
 
+_TRACED_TRANSPOSE = without_jvp(_Col2imConvTranspose)
+"""What traced code runs (Dynamo traces no Function with a custom ``jvp``)."""
+
+
 def conv_transpose_im2col(
     y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
 ) -> torch.Tensor:
@@ -253,7 +257,9 @@ def conv_transpose_im2col(
     position; the backward pass builds the columns of the output gradient instead.
     """
     padded = tuple(n + lo + hi for n, (lo, hi) in zip(spec.in_shape, spec.padding, strict=True))
-    grid = _Col2imConvTranspose.apply(y, weight, padded, spec.stride, spec.dilation, spec.groups)
+    grid = (_TRACED_TRANSPOSE if tracing() else _Col2imConvTranspose).apply(
+        y, weight, padded, spec.stride, spec.dilation, spec.groups
+    )
     x = pad(grid, tuple((-lo, -hi) for lo, hi in spec.padding))
     if bias is not None:
         x = x + bias.view(-1, *(1,) * len(padded))

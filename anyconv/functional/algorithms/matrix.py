@@ -264,7 +264,8 @@ def _transposed_product(y: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -
     rows, cols = _matrix_shape(weight.shape, spatial, spec)
     order = torch.argsort(indices[1] * rows + indices[0])
     flipped = indices.flip(0)[:, order]
-    x = _SparseProduct.apply(values[order], y.reshape(y.shape[0], -1).T, flipped, (cols, rows))
+    product = _TRACED if tracing() else _SparseProduct
+    x = product.apply(values[order], y.reshape(y.shape[0], -1).T, flipped, (cols, rows))
     return x.T.reshape(y.shape[0], -1, *spatial).to(dtype)
 
 

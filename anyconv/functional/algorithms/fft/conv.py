@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from anyconv._tracing import branch, concrete
+from anyconv._tracing import branch, concrete, tracing
 from anyconv.functional.algorithms.fft.overlap_save import overlap_save
 from anyconv.functional.algorithms.fft.plan import block_plan, transform_sizes
 from anyconv.functional.algorithms.fft.scaling import exponent
@@ -15,7 +15,7 @@ from anyconv.functional.algorithms.fft.spectral import (
     transpose_zero_padded,
 )
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
-from anyconv.functional.algorithms.native import conv_native
+from anyconv.functional.algorithms.native import conv_native, conv_transpose_native
 from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import ConvSpec, effective_kernel, pad
 
@@ -152,14 +152,27 @@ def conv_transpose_fft(
     extent (:class:`~anyconv.functional.algorithms.fft.spectral.SpectralConvTranspose`).
     One transform of the whole problem (no overlap-save blocks); float16 and bfloat16 are
     transformed in float32; the kernel spectrum is cached for inference as in
-    :func:`conv_fft`.
+    :func:`conv_fft`. Non-finite operands get the direct scatter's NaN/inf pattern: eager,
+    through :func:`~anyconv.functional.algorithms.nonfinite.exact_transpose`; under a
+    tracer, from the native kernels (``torch.cond``, as :func:`conv_fft` does).
     """
     dtype = y.dtype
     source = weight
     if dtype in (torch.float16, torch.bfloat16):
         y, weight = y.float(), weight.float()
         bias = bias.float() if bias is not None else None
-    x = transpose_zero_padded(y, weight, source, spec)
+    if tracing():  # non-finite operands: the native kernels, decided in the graph
+        finite = exponent(y)[1] & exponent(weight)[1]
+        shape = (y.shape[0], weight.shape[1] * spec.groups, *spec.in_shape)
+        x = branch(
+            finite,
+            lambda y, w: transpose_zero_padded(y, w, source, spec),
+            lambda y, w: conv_transpose_native(y, w, None, spec),
+            (y, weight),
+            shape,
+        )
+    else:
+        x = transpose_zero_padded(y, weight, source, spec)
     if bias is not None:
         x = x + bias.view(-1, *(1,) * (x.dim() - 2))
     return x.to(dtype)

@@ -284,6 +284,10 @@ class SpectralConvTranspose(torch.autograd.Function):
         return _own(result)
 
 
+_TRACED_TRANSPOSE = without_jvp(SpectralConvTranspose)
+"""What traced code runs (Dynamo traces no Function with a custom ``jvp``)."""
+
+
 def transpose_zero_padded(
     y: torch.Tensor, weight: torch.Tensor, source: torch.Tensor, spec: ConvSpec
 ) -> torch.Tensor:
@@ -300,8 +304,10 @@ def transpose_zero_padded(
             (geo.sizes, geo.taps, geo.groups, weight.dtype),
             lambda: kernel_spectrum(source.to(weight.dtype), geo),
         )
-    x = SpectralConvTranspose.apply(y, weight, operand, geo, x_shape[1])
-    if nonfinite.spreads(x, y, weight):
+    x = (_TRACED_TRANSPOSE if tracing() else SpectralConvTranspose).apply(
+        y, weight, operand, geo, x_shape[1]
+    )
+    if not tracing() and nonfinite.spreads(x, y, weight):  # traced: the caller's branch
         return nonfinite.exact_transpose(_transpose_plain, _correlate_plain, y, weight, spec)
     return x
 
