@@ -10,6 +10,7 @@ Compilation (the first call) is timed apart.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import torch
@@ -37,6 +38,11 @@ def _step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
     return run
 
 
+def _progress(message: str) -> None:
+    """A line on stderr, so that a long run on a busy machine shows where it is."""
+    print(f"[compiled] {message}", file=sys.stderr, flush=True)
+
+
 def compiled_steps(quick: bool = False, repeat: int = 20, device: str = "cpu") -> list[dict]:
     """Per model: median milliseconds of an eager step and of both compiled steps, the
     compiled/eager ratios (< 1: compiled is faster) and the seconds of compilation."""
@@ -61,7 +67,9 @@ def compiled_steps(quick: bool = False, repeat: int = 20, device: str = "cpu") -
             step()  # compiles
             compile_s[label] = time.perf_counter() - start
             steps[label] = step
+            _progress(f"{name}: first {label} step {compile_s[label]:.1f} s")
         rounds = timed_rounds(steps, repeat=repeat, warmup=2, device=device)
+        _progress(f"{name}: {repeat} rounds done")
         row = {"model": name, "shape": (batch, *shape)}
         for label, times in rounds.items():
             row[f"{label}_step_s"] = sorted(times)[len(times) // 2]
@@ -69,4 +77,9 @@ def compiled_steps(quick: bool = False, repeat: int = 20, device: str = "cpu") -
             row[f"{label} / eager"] = median_ratio(rounds, label, "eager")
             row[f"{label}_compile_s"] = compile_s[label]
         rows.append(row)
+        _progress(
+            f"{name}: eager {row['eager_step_s'] * 1e3:.1f} ms; compiled / eager: "
+            f"torch.compile {row['torch.compile / eager']:.2f}, "
+            f"anyconv.compile {row['anyconv.compile / eager']:.2f}"
+        )
     return rows
