@@ -10,7 +10,9 @@ Compilation (the first call) is timed apart.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 
 import torch
@@ -38,6 +40,17 @@ def _step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
     return run
 
 
+def _own_inductor_cache() -> None:
+    """Inductor's code cache in a folder of the benchmarks' own, unless the caller set one
+    (``TORCHINDUCTOR_CACHE_DIR``): on the shared machine, compiling while other processes
+    compiled into the common ``/tmp/torchinductor_USER`` once loaded a half-written library
+    ("file too short"). The folder is kept, so a second run reuses the compiled code."""
+    os.environ.setdefault(
+        "TORCHINDUCTOR_CACHE_DIR",
+        os.path.join(tempfile.gettempdir(), "anyconv-benchmarks-inductor"),
+    )
+
+
 def _progress(message: str) -> None:
     """A line on stderr, so that a long run on a busy machine shows where it is."""
     print(f"[compiled] {message}", file=sys.stderr, flush=True)
@@ -49,6 +62,7 @@ def compiled_steps(quick: bool = False, repeat: int = 20, device: str = "cpu") -
     import anyconv
     from anyconv.models import create_model
 
+    _own_inductor_cache()
     rows = []
     for name, shape, batch in QUICK if quick else CASES:
         gen = torch.Generator().manual_seed(0)
