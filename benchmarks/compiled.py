@@ -41,14 +41,18 @@ def _step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
 
 
 def _own_inductor_cache() -> None:
-    """Inductor's code cache in a folder of the benchmarks' own, unless the caller set one
-    (``TORCHINDUCTOR_CACHE_DIR``): on the shared machine, compiling while other processes
-    compiled into the common ``/tmp/torchinductor_USER`` once loaded a half-written library
-    ("file too short"). The folder is kept, so a second run reuses the compiled code."""
-    os.environ.setdefault(
-        "TORCHINDUCTOR_CACHE_DIR",
-        os.path.join(tempfile.gettempdir(), "anyconv-benchmarks-inductor"),
-    )
+    """Inductor's code cache in a folder of the benchmarks' own, unless
+    ``TORCHINDUCTOR_CACHE_DIR`` names another than inductor's default: on the shared machine,
+    compiling while other processes compiled into the common ``/tmp/torchinductor_USER``
+    once loaded a half-written library ("file too short"). The folder is kept, so a second
+    run reuses the compiled code. (Importing torch may already have set the variable to the
+    default.)"""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    given = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if given is None or os.path.abspath(given) == os.path.abspath(default_cache_dir()):
+        own = os.path.join(tempfile.gettempdir(), "anyconv-benchmarks-inductor")
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = own
 
 
 def _progress(message: str) -> None:
