@@ -24,6 +24,24 @@ def _place(t: torch.Tensor, dim: int, size: int, positions: torch.Tensor) -> tor
     return t.new_zeros(shape).index_copy(dim, positions, t)
 
 
+def _positions(where: tuple[int, ...], size: int, device=None) -> torch.Tensor:
+    """The int64 tensor of ``where``, the taps' positions on a ``size``-point axis. They are
+    ``(lo - p·dilation) mod size`` (:func:`~.plan.geometry`): an arithmetic progression
+    modulo ``size``, built from ``arange``, so that traced code holds no tensor constant
+    (inductor mishandles one inside a ``torch.cond`` branch); any other list is copied.
+
+    Example:
+        >>> _positions((0, 15, 14), 16)
+        tensor([ 0, 15, 14])
+    """
+    if len(where) > 1:
+        step = (where[1] - where[0]) % size
+        if all(w == (where[0] + i * step) % size for i, w in enumerate(where)):
+            ramp = torch.arange(len(where), dtype=torch.int64, device=device)
+            return (ramp * step + where[0]).remainder(size)
+    return torch.tensor(where, dtype=torch.int64, device=device)
+
+
 def _use_dft_matmul(taps: int, size: int) -> bool:
     """Transform ``taps`` nonzero rows to ``size`` points by a DFT matrix product rather
     than an FFT of a zero-filled buffer: BLAS is several times more efficient per flop, and
@@ -42,7 +60,7 @@ def _dft_matrix(size: int, taps: tuple[int, ...], half: bool, inverse: bool, dty
     """
     count = size // 2 + 1 if half else size
     f = torch.arange(count, dtype=torch.int64)
-    q = torch.tensor(taps, dtype=torch.int64)
+    q = _positions(taps, size)
     # the product reduced mod F in integers: exact angles however long the axis
     angle = torch.outer(f, q).remainder(size).to(torch.float64) * (2 * math.pi / size)
     if not inverse:
@@ -83,7 +101,7 @@ def kernel_rfftn(taps: torch.Tensor, geo: Geometry) -> torch.Tensor:
         m = _dft_matrix(size, geo.taps[-1], True, False, complex_dtype, taps.device)
         y = _along(taps.to(complex_dtype), last, m)
     else:
-        positions = torch.tensor(geo.taps[-1], device=taps.device)
+        positions = _positions(geo.taps[-1], size, taps.device)
         y = _place(taps.movedim(last, -1), -1, size, positions)
         y = torch.fft.rfft(y, dim=-1).movedim(-1, last)
     for axis in reversed(range(ndim - 1)):
@@ -91,7 +109,7 @@ def kernel_rfftn(taps: torch.Tensor, geo: Geometry) -> torch.Tensor:
         if _use_dft_matmul(len(where), size):
             y = _along(y, axis, _dft_matrix(size, where, False, False, y.dtype, y.device))
         else:
-            positions = torch.tensor(where, device=y.device)
+            positions = _positions(where, size, y.device)
             y = torch.fft.fft(_place(y, axis, size, positions), dim=axis)
     return y.contiguous()
 
@@ -116,7 +134,7 @@ def kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
         if _use_dft_matmul(len(where), size):
             y = _along(y, axis, _dft_matrix(size, where, False, True, y.dtype, y.device))
         else:
-            positions = torch.tensor(where, device=y.device)
+            positions = _positions(where, size, y.device)
             y = torch.fft.ifft(y, dim=axis).index_select(axis, positions)
     last, size, where = ndim - 1, geo.sizes[-1], geo.taps[-1]
     if _use_dft_matmul(len(where), size):
@@ -124,7 +142,7 @@ def kernel_irfftn(spectrum: torch.Tensor, geo: Geometry) -> torch.Tensor:
         return _along(y, last, m).real
     # the real inverse runs along the innermost axis, where it is fast
     y = torch.fft.irfft(y.movedim(last, -1).contiguous(), n=size, dim=-1)
-    return y.index_select(-1, torch.tensor(where, device=y.device)).movedim(-1, last)
+    return y.index_select(-1, _positions(where, size, y.device)).movedim(-1, last)
 
 
 def kernel_spectrum(weight: torch.Tensor, geo: Geometry) -> torch.Tensor:
