@@ -36,13 +36,42 @@ def output_path(path: str | Path, suffix: str = ".png") -> Path:
     return path if path.suffix else path.with_suffix(suffix)
 
 
+def write_file(path: str | Path, write: Any) -> Path:
+    """Write a picture through the checkpoints' atomic write: ``write(f)`` fills a
+    temporary file beside ``path``, which replaces ``path`` only once it is whole. A full
+    disk or any other failure leaves an earlier file at ``path`` as it was, and the error
+    names ``path`` (the OS reports a failed write without a file name).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     write_file(f"{d}/a.txt", lambda f: f.write(b"hi")).read_bytes()
+        b'hi'
+    """
+    from anyconv.train.checkpoint import atomic_write
+
+    path = Path(path)
+    try:
+        return atomic_write(path, write)
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        reason = error.strerror or str(error)
+        kept = "; the file there before is kept" if path.exists() else ""
+        raise OSError(error.errno, f"{reason}, not written{kept}", str(path)) from error
+
+
 def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` (format from the suffix, PNG when it has none) and return the path
-    written (:func:`output_path`); creates the folder."""
+    """Write ``fig`` (format from the suffix, PNG when it has none) atomically
+    (:func:`write_file`) and return the path written (:func:`output_path`); creates the
+    folder."""
     path = output_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
+    fmt = path.suffix[1:].lower()
+    formats = sorted(fig.canvas.get_supported_filetypes())
+    if fmt not in formats:
+        allowed = ", ".join(f".{f}" for f in formats)
+        raise ValueError(f"{path}: a picture's name must end in one of {allowed}")
+    return write_file(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
 
 
 def grid(n: int, columns: int | None = None) -> tuple[int, int]:

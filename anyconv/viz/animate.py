@@ -12,9 +12,16 @@ from typing import Any
 
 from anyconv._spec import fail, int_tuple
 from anyconv.padding import window_spec
-from anyconv.viz._figure import new_figure
+from anyconv.viz._figure import new_figure, write_file
 
 INPUT, PAD, TAP, CURRENT, DONE = "#ffffff", "#d9d9d9", "#2b6cb0", "#2f855a", "#c6f6d5"
+MAX_FRAMES = 256
+"""Most output positions (frames) :func:`conv_windows` and :func:`animate_conv` take: a
+16x16 output, over three minutes of animation at the default 0.8 s a frame."""
+MAX_STRIP_FRAMES = 64
+"""Most frames :func:`animate_conv` puts side by side in one PNG (``strip=True``)."""
+MAX_CELLS = 64
+"""Most cells a side of the drawn grids may have (the padded input and the output)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,10 @@ def conv_windows(
     """The windows of a convolution, one frame per output position in row-major order:
     output ``j`` reads input ``j * stride + p * dilation - lo`` for each tap ``p``.
 
+    A problem of more than :data:`MAX_FRAMES` output positions is refused before any
+    frame is built (its output size is computed first), so that an absurd size or padding
+    costs nothing.
+
     Example:
         >>> a = conv_windows((5,), 3, stride=2, padding="same")
         >>> a.padding, a.output_size, [f.taps for f in a.frames]
@@ -75,6 +86,7 @@ def conv_windows(
     dilation = int_tuple(dilation, nd, "dilation", func, minimum=1)
     spec = window_spec(size, kernel, stride, padding, dilation, func=func)
     pads, out = spec.padding, spec.out_shape
+    _check_frames(out, MAX_FRAMES, "one frame each", input_size)
     frames = []
     for flat in range(math.prod(out)):
         position = []
@@ -93,108 +105,172 @@ def conv_windows(
     return ConvAnimation(size, kernel, stride, dilation, pads, out, frames)
 
 
-def _describe(a: ConvAnimation, padding: Any) -> str:
+def _describe(a: ConvAnimation, padding: Any) -> list[str]:
+    """Two lines: the geometry, then the padding and the output it gives."""
+
     def axes(values: Sequence[Any]) -> str:
         return "x".join(str(v) for v in values)
 
     pads = ", ".join(f"({lo}, {hi})" for lo, hi in a.padding)
-    return (
+    return [
         f"input {axes(a.input_size)}, kernel {axes(a.kernel_size)}, stride "
-        f"{axes(a.stride)}, dilation {axes(a.dilation)}, padding {padding!r} = (lo, hi) "
-        f"{pads}  ->  output {axes(a.output_size)}"
-    )
+        f"{axes(a.stride)}, dilation {axes(a.dilation)}",
+        f"padding {padding!r} = (lo, hi) {pads}  ->  output {axes(a.output_size)}",
+    ]
+
+
+def _check_frames(out: Sequence[int], limit: int, what: str, given: Any) -> None:
+    """Refuse before any work a problem of more than ``limit`` output positions."""
+    count = math.prod(out)
+    if count > limit:
+        shape = "x".join(str(o) for o in out)
+        raise fail(
+            "animate_conv",
+            "input_size",
+            f"a problem with at most {limit:,} output positions ({what}); with this kernel, "
+            f"stride, padding and dilation the output is {shape} = {count:,} positions",
+            given,
+        )
+
+
+def _check_cells(a: ConvAnimation) -> None:
+    """Refuse a grid too large to draw: more than :data:`MAX_CELLS` cells a side."""
+    padded = [n + lo + hi for n, (lo, hi) in zip(a.input_size, a.padding, strict=True)]
+    for what, sizes in (("padded input", padded), ("output", a.output_size)):
+        if max(sizes) > MAX_CELLS:
+            raise fail(
+                "animate_conv",
+                "input_size",
+                f"a problem whose {what} has at most {MAX_CELLS} cells a side to draw; it "
+                f"has {'x'.join(str(v) for v in sizes)} (check the padding and dilation)",
+                a.input_size,
+            )
+
+
+LEGEND_SIZE = 11  # points: legible on a projector at the default 100 dpi
+TEXT_SIZE = 11
 
 
 class _Painter:
-    """Draws the frames on one figure, changing only the highlighted cells between them."""
+    """Draws the frames on one figure. The grids, labels and legend are rendered once;
+    each frame restores that background and draws only what changes (the taps, their
+    footprint, the output cells' colours, the caption), which is many times faster than
+    drawing the whole figure again."""
 
-    def __init__(self, a: ConvAnimation, padding: Any) -> None:
+    def __init__(self, a: ConvAnimation, padding: Any, dpi: int) -> None:
+        import textwrap
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.collections import PatchCollection
         from matplotlib.patches import Patch, Rectangle
 
         self.Rectangle = Rectangle
         self.a = a
-        # a 1-D convolution is drawn as one row
-        self.size = (1, *a.input_size) if len(a.input_size) == 1 else a.input_size
-        self.pads = ((0, 0), *a.padding) if len(a.padding) == 1 else a.padding
-        self.out = (1, *a.output_size) if len(a.output_size) == 1 else a.output_size
-        padded = [n + lo + hi for n, (lo, hi) in zip(self.size, self.pads, strict=True)]
         one_d = len(a.input_size) == 1
-        width = padded[1] + self.out[1] + 2
-        cell = 0.45 if max(padded) <= 16 else 0.3
-        height = 2.4 if one_d else cell * padded[0] + 2.6
-        fig = new_figure(max(6.0, cell * width + 1.5), height, None)
-        ratios = [padded[1] + 1, self.out[1] + 1]
-        self.ax_in, self.ax_out = fig.subplots(
-            1, 2, gridspec_kw={"width_ratios": ratios, "left": 0.07, "right": 0.98}
+        # a 1-D convolution is drawn as one row
+        self.size = (1, *a.input_size) if one_d else a.input_size
+        self.pads = ((0, 0), *a.padding) if one_d else a.padding
+        self.out = (1, *a.output_size) if one_d else a.output_size
+        padded = [n + lo + hi for n, (lo, hi) in zip(self.size, self.pads, strict=True)]
+        cell = min(0.45, 8.0 / (padded[1] + self.out[1]))
+        width = max(9.0, cell * (padded[1] + self.out[1]) + 4.5)  # + the legend
+        height = cell * max(padded[0], self.out[0]) + (2.9 if one_d else 3.2)
+        fig = new_figure(width, height)
+        fig.set_dpi(dpi)
+        ax_in, ax_out = fig.subplots(
+            1, 2, gridspec_kw={"width_ratios": [padded[1] + 0.4, self.out[1] + 0.4]}
         )
-        fig.subplots_adjust(top=0.7 if one_d else 0.84, bottom=0.42 if one_d else 0.2)
-        fig.suptitle("convolution arithmetic\n" + _describe(a, padding), fontsize=9)
-        self.fig = fig
+        self.ax_in, self.ax_out, self.fig = ax_in, ax_out, fig
+        chars = int(width * 72 / (0.56 * TEXT_SIZE))
+        lines = ["convolution arithmetic: " + _describe(a, padding)[0], _describe(a, padding)[1]]
+        fig.suptitle(
+            "\n".join(textwrap.fill(line, chars) for line in lines), fontsize=TEXT_SIZE + 1
+        )
+        inside, border = [], []
         for r in range(padded[0]):
             for c in range(padded[1]):
-                inside = (
+                cell_in = (
                     self.pads[0][0] <= r < self.pads[0][0] + self.size[0]
                     and self.pads[1][0] <= c < self.pads[1][0] + self.size[1]
                 )
-                self.ax_in.add_patch(
-                    Rectangle(
-                        (c - 0.5, r - 0.5),
-                        1,
-                        1,
-                        facecolor=INPUT if inside else PAD,
-                        edgecolor="#555555" if inside else "#999999",
-                        hatch=None if inside else "//",
-                        linewidth=0.8,
-                    )
+                (inside if cell_in else border).append(Rectangle((c - 0.5, r - 0.5), 1, 1))
+        ax_in.add_collection(
+            PatchCollection(inside, facecolor=INPUT, edgecolor="#555555", linewidth=0.8)
+        )
+        if border:
+            ax_in.add_collection(
+                PatchCollection(
+                    border, facecolor=PAD, edgecolor="#999999", hatch="//", linewidth=0.8
                 )
-        self.out_cells = {}
-        for r in range(self.out[0]):
-            for c in range(self.out[1]):
-                patch = Rectangle(
-                    (c - 0.5, r - 0.5), 1, 1, facecolor=INPUT, edgecolor="#555555", linewidth=0.8
-                )
-                self.ax_out.add_patch(patch)
-                self.out_cells[(r, c)] = patch
+            )
+        self.order = [(r, c) for r in range(self.out[0]) for c in range(self.out[1])]
+        self.out_cells = PatchCollection(
+            [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in self.order],
+            facecolor=INPUT,
+            edgecolor="#555555",
+            linewidth=0.8,
+            animated=True,
+        )
+        ax_out.add_collection(self.out_cells)
         for ax, (rows, cols), offsets, what in (
-            (self.ax_in, padded, [lo for lo, _ in self.pads], "input"),
-            (self.ax_out, self.out, (0, 0), "output"),
+            (ax_in, padded, [lo for lo, _ in self.pads], "input"),
+            (ax_out, self.out, (0, 0), "output"),
         ):
-            ax.set_xlim(-0.5, cols - 0.5)
-            ax.set_ylim(rows - 0.5, -0.5)
+            # a margin of a fifth of a cell: the outer cells' edges are drawn whole
+            ax.set_xlim(-0.7, cols - 0.3)
+            ax.set_ylim(rows - 0.3, -0.7)
             ax.set_aspect("equal")
-            step = max(1, math.ceil(cols / 16))
+            step = max(1, math.ceil(cols / 12))
             ax.set_xticks(range(0, cols, step), [str(c - offsets[1]) for c in range(0, cols, step)])
-            ax.tick_params(labelsize=7, length=0)
-            ax.set_xlabel(f"{what} {'index' if one_d else 'column'}", fontsize=8)
+            ax.tick_params(labelsize=TEXT_SIZE - 1, length=0)
+            ax.set_xlabel(f"{what} {'index' if one_d else 'column'}", fontsize=TEXT_SIZE)
             if one_d:
                 ax.set_yticks([])
             else:
-                step = max(1, math.ceil(rows / 16))
+                step = max(1, math.ceil(rows / 12))
                 ax.set_yticks(
                     range(0, rows, step), [str(r - offsets[0]) for r in range(0, rows, step)]
                 )
-                ax.set_ylabel(f"{what} row", fontsize=8)
+                ax.set_ylabel(f"{what} row", fontsize=TEXT_SIZE)
             for spine in ax.spines.values():
                 spine.set_visible(False)
-        self.ax_in.set_title("input, padded", fontsize=9)
-        self.ax_out.set_title("output", fontsize=9)
+        ax_in.set_title("input, padded", fontsize=TEXT_SIZE)
+        ax_out.set_title("output", fontsize=TEXT_SIZE)
+        handles = [
+            Patch(facecolor=INPUT, edgecolor="#555555", label="input"),
+            Patch(facecolor=PAD, edgecolor="#999999", hatch="//", label="padding"),
+            Patch(facecolor=TAP, alpha=0.6, label="kernel tap"),
+            Patch(facecolor=CURRENT, label="computed now"),
+            Patch(facecolor=DONE, edgecolor="#555555", label="computed before"),
+        ]
         fig.legend(
-            handles=[
-                Patch(facecolor=INPUT, edgecolor="#555555", label="input"),
-                Patch(facecolor=PAD, edgecolor="#999999", hatch="//", label="padding"),
-                Patch(facecolor=TAP, alpha=0.6, label="kernel tap"),
-                Patch(facecolor=CURRENT, label="output computed now"),
-                Patch(facecolor=DONE, label="computed before"),
-            ],
-            loc="lower center",
-            ncol=5,
-            fontsize=7,
+            handles=handles,
+            loc="outside right center",
+            fontsize=LEGEND_SIZE,
             frameon=False,
         )
+        # the caption changes every frame; the layout is computed once, for the longest
+        self.caption = fig.supxlabel(self._caption(len(a.frames) - 1), fontsize=TEXT_SIZE)
+        self.caption.set_animated(True)
+        self.canvas = FigureCanvasAgg(fig)
+        self.canvas.draw()  # the layout and every static artist, once
+        self.background = self.canvas.copy_from_bbox(fig.bbox)
         self.dynamic: list[Any] = []
 
+    def _caption(self, index: int) -> str:
+        frame = self.a.frames[index]
+        in_padding = sum(
+            not all(0 <= v < n for v, n in zip(t, self.a.input_size, strict=True))
+            for t in frame.taps
+        )
+        return (
+            f"frame {index + 1}/{len(self.a.frames)}: output "
+            f"({', '.join(str(o) for o in frame.output)}) = sum of kernel x "
+            f"input over {len(frame.taps)} taps ({in_padding} in the padding)"
+        )
+
     def frame(self, index: int) -> tuple[tuple[int, ...], ...]:
-        """Highlight frame ``index``; returns the tap cells drawn, in input coordinates."""
+        """Draw frame ``index``; returns the tap cells drawn, in input coordinates."""
         for artist in self.dynamic:
             artist.remove()
         self.dynamic = []
@@ -213,6 +289,7 @@ class _Painter:
                 edgecolor=TAP,
                 linewidth=1.5,
                 gid="tap",
+                animated=True,
             )
             self.ax_in.add_patch(patch)
             self.dynamic.append(patch)
@@ -228,39 +305,35 @@ class _Painter:
             fill=False,
             edgecolor=TAP,
             linestyle="--",
-            linewidth=1.2,
+            linewidth=1.5,
+            animated=True,
         )
         self.ax_in.add_patch(box)
         self.dynamic.append(box)
         current = (0, *frame.output) if one_d else frame.output
-        for position, patch in self.out_cells.items():
-            order = position[0] * self.out[1] + position[1]
-            patch.set_facecolor(
+        self.out_cells.set_facecolor(
+            [
                 CURRENT if position == current else DONE if order < index else INPUT
-            )
-        in_padding = sum(
-            not all(0 <= v < n for v, n in zip(t, self.a.input_size, strict=True))
-            for t in frame.taps
+                for order, position in enumerate(self.order)
+            ]
         )
-        text = self.fig.text(
-            0.5,
-            0.14 if one_d else 0.055,
-            f"frame {index + 1}/{len(self.a.frames)}: output {frame.output} = sum of kernel x "
-            f"input over {len(frame.taps)} taps ({in_padding} in the padding)",
-            ha="center",
-            fontsize=8,
-        )
-        self.dynamic.append(text)
+        self.caption.set_text(self._caption(index))
+        self.canvas.restore_region(self.background)
+        for artist in (self.out_cells, *self.dynamic, self.caption):
+            self.fig.draw_artist(artist)
         return tuple(drawn)
 
     def image(self) -> Any:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from PIL import Image
 
-        canvas = FigureCanvasAgg(self.fig)
-        canvas.draw()
         return Image.frombuffer(
-            "RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+            "RGBA",
+            self.canvas.get_width_height(),
+            self.canvas.buffer_rgba(),
+            "raw",
+            "RGBA",
+            0,
+            1,
         ).convert("RGB")
 
 
@@ -274,7 +347,7 @@ def animate_conv(
     out: str | Path | None = None,
     strip: bool = False,
     seconds_per_frame: float = 0.8,
-    dpi: int = 80,
+    dpi: int = 100,
 ) -> ConvAnimation:
     """Draw the sliding window of a 1-D or 2-D convolution, one frame per output position.
 
@@ -282,6 +355,9 @@ def animate_conv(
     stride, or ``"causal"``, shows its lo/hi asymmetry), the kernel's taps in blue (with
     dilation the gaps between them stay white inside the dashed footprint), and the output
     grid with the position being computed in dark green and those before it in light green.
+    Limits, checked before any drawing: :data:`MAX_FRAMES` frames (:data:`MAX_STRIP_FRAMES`
+    in a strip) and :data:`MAX_CELLS` cells a side of the padded input and of the output.
+    The file is written atomically: a failed write leaves an earlier file there intact.
 
     Args:
         input_size: ``(n,)`` or ``(H, W)`` (3-D: animate one slice).
@@ -305,18 +381,26 @@ def animate_conv(
     anim = conv_windows(input_size, kernel_size, stride=stride, padding=padding, dilation=dilation)
     if out is None:
         return anim
-    painter = _Painter(anim, padding)
-    painter.fig.set_dpi(dpi)
+    if strip:
+        _check_frames(anim.output_size, MAX_STRIP_FRAMES, "frames in one PNG strip", input_size)
+    _check_cells(anim)
+    from PIL import Image
+
+    path = Path(out)
+    painter = _Painter(anim, padding, dpi)
+    palette = None
+    if not strip:  # one palette for every GIF frame, from the last (it has every colour)
+        painter.frame(len(anim.frames) - 1)
+        palette = painter.image().quantize(64, Image.Quantize.MAXCOVERAGE)
     images = []
     for i, frame in enumerate(anim.frames):
         drawn = painter.frame(i)
         anim.frames[i] = ConvFrame(frame.output, frame.taps, drawn)
-        images.append(painter.image())
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+        image = painter.image()
+        if palette is not None:  # one byte a pixel from the start
+            image = image.quantize(palette=palette, dither=Image.Dither.NONE)
+        images.append(image)
     if strip:
-        from PIL import Image
-
         one_d = len(anim.input_size) == 1
         cols = min(len(images), 2 if one_d else min(4, math.ceil(math.sqrt(len(images)))))
         rows = math.ceil(len(images) / cols)
@@ -324,17 +408,29 @@ def animate_conv(
         sheet = Image.new("RGB", (w * cols, h * rows), "white")
         for i, image in enumerate(images):
             sheet.paste(image, ((i % cols) * w, (i // cols) * h))
-        sheet.save(path)
+        anim.path = write_file(path, lambda f: sheet.save(f, format=_format(path, "PNG")))
     else:
-        from PIL import Image
-
-        palette = [im.convert("P", palette=Image.Palette.ADAPTIVE, colors=32) for im in images]
-        palette[0].save(
+        anim.path = write_file(
             path,
-            save_all=True,
-            append_images=palette[1:],
-            duration=int(seconds_per_frame * 1000),
-            loop=0,
+            lambda f: images[0].save(
+                f,
+                format=_format(path, "GIF"),
+                save_all=True,
+                append_images=images[1:],
+                duration=int(seconds_per_frame * 1000),
+                loop=0,
+            ),
         )
-    anim.path = path
     return anim
+
+
+def _format(path: Path, default: str) -> str:
+    """Pillow's format for ``path``'s suffix (``default`` without one)."""
+    from PIL import Image
+
+    if not path.suffix:
+        return default
+    formats = Image.registered_extensions()
+    if path.suffix.lower() not in formats:
+        raise ValueError(f"{path}: Pillow writes no format of that name; use .gif or .png")
+    return formats[path.suffix.lower()]
