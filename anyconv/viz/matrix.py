@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,33 @@ def _index_names(shape: Sequence[int], what: str) -> tuple[list[int], list[str],
             parts = ([f"c{c}"] if channels > 1 else []) + ([f"{what}{where}"] if where else [])
             labels.append(" ".join(parts) or f"{what}0")
     return ticks, labels, row
+
+
+def _entry_colours(dense: torch.Tensor) -> tuple[Any, Any, list[float] | None]:
+    """Colour map, norm and colour-bar ticks for the nonzero entries of ``M`` (the kernel's
+    weights, or sums of them where a border folds taps together): a few distinct values (up
+    to 64, e.g. the CLI's weights 1, 2, ..., 9) get one colour and one tick each; otherwise
+    a continuous scale over their range, diverging around 0 when they have both signs."""
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm, Normalize, TwoSlopeNorm
+
+    values = torch.unique(dense[dense != 0]).tolist()
+    if not values:
+        return "Greys", Normalize(0, 1), None
+    lo, hi = values[0], values[-1]
+    signed = lo < 0 < hi
+    name = "RdBu_r" if signed else "viridis"
+    if len(values) <= 64:
+        edges = [values[0] - 0.5 * ((values[1] - values[0]) if len(values) > 1 else 1.0)]
+        edges += [(a + b) / 2 for a, b in itertools.pairwise(values)]
+        edges.append(values[-1] + (values[-1] - edges[-1]))
+        cmap = matplotlib.colormaps[name].resampled(len(values))
+        return cmap.with_extremes(bad="white"), BoundaryNorm(edges, len(values)), values
+    cmap = matplotlib.colormaps[name].with_extremes(bad="white")
+    if signed:
+        limit = max(-lo, hi)
+        return cmap, TwoSlopeNorm(0.0, -limit, limit), None
+    return cmap, Normalize(lo, hi), None
 
 
 def plot_conv_matrix(
@@ -101,14 +129,25 @@ def plot_conv_matrix(
     out_spatial = output_shape(
         spatial, tuple(weight.shape[2:]), stride=stride, padding=padding, dilation=dilation
     )
-    limit = float(dense.abs().max()) or 1.0
     side = min(12.0, max(5.0, 0.16 * max(rows, cols) + 3))
-    fig = new_figure(side * cols / max(rows, cols) + 2.5, side * rows / max(rows, cols) + 1.8)
+    fig = new_figure(
+        side * cols / max(rows, cols) + 3.0, max(side * rows / max(rows, cols) + 2.0, 4.2)
+    )
     ax = fig.subplots()
     shown = dense.masked_fill(dense == 0, float("nan")).numpy()
-    image = ax.imshow(shown, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    cmap, norm, ticks = _entry_colours(dense)
+    image = ax.imshow(shown, cmap=cmap, norm=norm, interpolation="nearest")
     ax.set_facecolor("white")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="weight (blank: 0)")
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, ticks=ticks)
+    bar.set_label(
+        "entry of M = kernel weight (blank: 0)"
+        if padding_mode == "zeros"
+        else "entry of M: a kernel weight, or the sum of those\n"
+        "the border folds onto one input (blank: 0)"
+    )
+    if ticks is not None and len(ticks) > 12:  # label every few of many distinct weights
+        every = math.ceil(len(ticks) / 12)
+        bar.set_ticks(ticks[::every])
     in_ticks, in_labels, in_row = _index_names(tuple(input_shape), "r")
     out_ticks, out_labels, out_row = _index_names((weight.shape[0], *out_spatial), "i")
     for ticks, channel, draw in (
@@ -122,12 +161,14 @@ def plot_conv_matrix(
     step = max(1, len(out_ticks) // 24)
     ax.set_yticks(out_ticks[::step], out_labels[::step], fontsize=7)
     names = ", ".join(("c", *"hwd"[: len(spatial)]))
+    out_names = ", ".join(("o", *"hwd"[: len(spatial)]))
     ax.set_xlabel(
-        f"input index ({names}) flattened; r<n>: where input row n starts ({in_row} columns)",
+        f"input index ({names}) flattened\nr<n>: where input row n starts ({in_row} columns)",
         fontsize=8,
     )
     ax.set_ylabel(
-        f"output index flattened; i<n>: where output row n starts ({out_row} each)", fontsize=8
+        f"output index ({out_names}) flattened\ni<n>: where output row n starts ({out_row} each)",
+        fontsize=8,
     )
     if max(rows, cols) <= 96:  # a faint grid: one cell per entry
         ax.set_xticks([c - 0.5 for c in range(cols + 1)], minor=True)
