@@ -24,8 +24,7 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import (
-    PADDING_MODES,
+from anyconv._checks import (
     check_bool,
     check_channels,
     choice,
@@ -33,6 +32,10 @@ from anyconv._spec import (
     int_tuple,
     is_int,
 )
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+"""The borders: what the padded positions hold (``zeros``; ``reflect``, mirrored without
+repeating the edge; ``replicate``, the edge repeated; ``circular``, wrapped around)."""
 
 Padding = tuple[tuple[int, int], ...]
 PaddingEntry = str | int | tuple[int, int]
@@ -433,21 +436,6 @@ def output_shape(
     func = "output_shape"
     spec = window_spec(input_shape, kernel_size, stride, padding, dilation, ceil_mode, func=func)
     return spec.out_shape
-
-
-def conv_geometry(
-    spatial: tuple[int, ...],
-    kernel_size: Any,
-    *,
-    stride: Any,
-    padding: Any,
-    dilation: Any,
-    ceil_mode: bool = False,
-    func: str,
-) -> tuple[Padding, tuple[int, ...]]:
-    """Resolved padding and output shape together (the older form of :func:`window_spec`)."""
-    spec = window_spec(spatial, kernel_size, stride, padding, dilation, ceil_mode, func=func)
-    return spec.padding, spec.out_shape
 
 
 def pad(x: torch.Tensor, padding: Padding, mode: str = "zeros", value: float = 0.0) -> torch.Tensor:

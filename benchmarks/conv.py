@@ -138,7 +138,7 @@ def overlap_save(*, repeat: int, device: str) -> list[dict]:
     overlap-save blocks) against one transform of the whole input (``blocks=False``), and,
     for single channels, SciPy's ``oaconvolve`` (overlap-add) and ``fftconvolve``."""
     from anyconv.functional.algorithms.fft import conv_fft
-    from anyconv.functional.conv import conv_spec
+    from anyconv.padding import conv_spec
 
     try:
         import scipy.signal

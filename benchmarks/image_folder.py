@@ -94,7 +94,7 @@ def throughput(root: Path, args: argparse.Namespace) -> dict:
             workers=args.workers,
         )
         trainer = Trainer(config, data)
-        trainer.steps_per_epoch = min(args.steps, trainer.steps_per_epoch)
+        trainer.feed.steps_per_epoch = min(args.steps, trainer.feed.steps_per_epoch)
         contenders[name] = {"trainer": trainer, "load_seconds": load_s, "seconds": []}
     names = list(contenders)
     for round_ in range(args.rounds + 1):  # round 0 warms up

@@ -85,7 +85,7 @@ def main() -> None:
     kwargs = trainer.model_kwargs
     torch.manual_seed(config.seed)
     model = create_model(args.model, **kwargs).to(device)
-    model.load_state_dict(trainer.core.state_dict())
+    model.load_state_dict(trainer.model.state_dict())
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )

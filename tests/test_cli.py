@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from anyconv._spec import PADDING_MODES, PADDING_RULES
 from anyconv.cli import COMMANDS, build_parser, main
+from anyconv.padding import PADDING_MODES, PADDING_RULES
 from anyconv.train import TrainConfig, load_run, predict
 from anyconv.train.config import DEVICES, OPTIMIZERS, SCHEDULES
 

@@ -161,16 +161,15 @@ def test_pooling_and_convolution_resolve_the_same_spec():
     assert pool.out_shape == anyconv.output_shape((9, 8), (3, 2), **kwargs)
 
 
-def test_old_import_paths_still_work():
-    from anyconv import padding
-    from anyconv._spec import PADDING_RULES, ConvSpec, check_border, padding_entries
-    from anyconv.functional.conv import conv_spec
-    from anyconv.padding import conv_geometry
+def test_the_geometry_has_one_import_path():
+    """The geometry lives in ``anyconv.padding`` only: the checks module and ``conv`` neither
+    hold nor re-export it (no aliases in an unreleased package)."""
+    import importlib
 
-    assert ConvSpec is padding.ConvSpec and tuple(padding.RULES) == PADDING_RULES
-    assert padding_entries is padding.padding_entries and check_border is padding.check_border
-    assert conv_spec is padding.conv_spec
-    assert conv_geometry((7,), 3, stride=2, padding="same", dilation=1, func="f") == (
-        ((1, 1),),
-        (4,),
-    )
+    from anyconv import _checks, padding
+
+    conv = importlib.import_module("anyconv.functional.conv")
+    for name in ("ConvSpec", "PADDING_RULES", "PADDING_MODES", "padding_entries", "check_border"):
+        assert hasattr(padding, name) and not hasattr(_checks, name)
+    assert not {"ConvSpec", "conv_spec"} & set(conv.__all__)
+    assert not hasattr(padding, "conv_geometry")

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_input, choice, fail
+from anyconv._checks import check_input, choice, fail
 from anyconv.analysis.receptive import ReceptiveField, field_of, receptive_field
 from anyconv.analysis.trace import trace
 

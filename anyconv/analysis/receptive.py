@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from anyconv._spec import choice, fail, int_sequence
+from anyconv._checks import choice, fail, int_sequence
 from anyconv.analysis import layout as L
 from anyconv.analysis.trace import Call, trace
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.analysis.receptive import check_input_shape, field_of
 from anyconv.analysis.trace import trace
 

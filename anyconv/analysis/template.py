@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_float_tensor, check_input, fail
-from anyconv.functional.conv import conv, conv_spec
-from anyconv.padding import pad
+from anyconv._checks import check_float_tensor, check_input, fail
+from anyconv.functional.conv import conv
+from anyconv.padding import conv_spec, pad
 
 
 def _window_sums(x: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:

@@ -3,13 +3,14 @@ module call its output shape, its own parameters and multiply-accumulates, and w
 element of its output looks in the input (:mod:`anyconv.analysis.layout`).
 
 Operations are followed at two levels. anyconv's sliding-window layers (convolutions,
-locally connected, tiled, separable and Gabor layers, every pooling) are taken whole from
-their arguments, by the same geometry (:func:`anyconv.padding.window_spec`) they compute
-with. Everything else -- ``torch.nn`` layers, the code in a container's ``forward`` -- is
-followed one PyTorch function at a time through a ``TorchFunctionMode``: convolutions and
-pooling by their arguments, reshapes, permutations, slicing and concatenation by their
-layout, reductions as covering what they reduce, and every other function that keeps the
-shape as elementwise (paths merge there).
+locally connected, tiled, separable and Gabor layers, every pooling and blur:
+:class:`~anyconv.nn.WindowLayer`) are taken whole, each asked for its geometry
+(:meth:`~anyconv.nn.WindowLayer.spec`, the same it computes with). Everything else --
+``torch.nn`` layers, the code in a container's ``forward`` -- is followed one PyTorch
+function at a time through a ``TorchFunctionMode``: convolutions and pooling by their
+arguments, reshapes, permutations, slicing and concatenation by their layout, reductions as
+covering what they reduce, and every other function that keeps the shape as elementwise
+(paths merge there).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from torch.overrides import TorchFunctionMode
 
 from anyconv.analysis import layout as L
 from anyconv.analysis.rules import CONSTANT, RULES, default, tensors
-from anyconv.padding import window_spec
+from anyconv.padding import ConvSpec
 
 
 @dataclass
@@ -43,70 +44,35 @@ class Call:
     input: torch.Tensor | None = field(default=None, repr=False)
 
 
-def _window_classes() -> dict[str, tuple[type, ...]]:
-    """anyconv's sliding-window layers by kind: ``separable``, ``conv`` (every other
-    :class:`~anyconv.nn.ConvLayer`: mixes channels), ``blur`` (a fixed depthwise filter)
-    and ``pool``."""
-    from anyconv import nn as ann
-
-    def get(*names: str) -> tuple[type, ...]:
-        return tuple(getattr(ann, n) for n in names if hasattr(ann, n))
-
-    dims = (1, 2, 3)
-    return {
-        "separable": get("SeparableConv2d", "SeparableConv3d"),
-        "conv": get("ConvLayer"),
-        "blur": get(*(f"BlurPool{d}d" for d in dims)),
-        "pool": get(
-            *(f"{kind}{d}d" for kind in ("MaxPool", "AvgPool", "LPPool", "SoftPool") for d in dims)
-        ),
-    }
-
-
 def is_window_layer(module: torch.nn.Module) -> bool:
-    """Whether ``module`` is one of anyconv's sliding-window layers (taken whole)."""
-    return isinstance(module, sum(_window_classes().values(), ()))
+    """Whether ``module`` is one of anyconv's sliding-window layers (taken whole: it gives
+    its geometry, :meth:`~anyconv.nn.WindowLayer.spec`)."""
+    from anyconv.nn.base import WindowLayer
+
+    return isinstance(module, WindowLayer)
 
 
-def window_geometry(
-    module: torch.nn.Module, spatial: tuple[int, ...]
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], tuple]:
-    """Kernel, stride, dilation, ``(lo, hi)`` padding and output size of an anyconv window
-    layer on an input of spatial size ``spatial``, by :func:`anyconv.padding.window_spec`."""
-    nd = len(spatial)
-    kernel = tuple(module.kernel_size)
-    stride = tuple(getattr(module, "stride", None) or kernel)
-    dilation = getattr(module, "dilation", 1)
-    dilation = tuple(dilation) if isinstance(dilation, Sequence) else (dilation,) * nd
-    spec = window_spec(
-        spatial,
-        kernel,
-        stride,
-        module.padding,
-        dilation,
-        getattr(module, "ceil_mode", False),
-        func=type(module).__name__,
-    )
-    return kernel, stride, dilation, spec.padding, spec.out_shape
-
-
-def _module_macs(module: torch.nn.Module, spatial: tuple[int, ...], out: torch.Tensor) -> int:
+def _module_macs(module: torch.nn.Module, spec: ConvSpec, out: torch.Tensor) -> int:
     """Closed-form MACs of an anyconv window layer for this call (pooling: 0)."""
-    kinds = _window_classes()
-    kernel, _, _, pads, out_spatial = window_geometry(module, spatial)
-    if isinstance(module, kinds["separable"]):
+    from anyconv.nn.antialias import _BlurPoolNd
+    from anyconv.nn.base import ConvLayer
+    from anyconv.nn.separable import _SeparableConvNd
+
+    kernel = spec.kernel_size
+    if isinstance(module, _SeparableConvNd):
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(spec.in_shape, spec.padding, strict=True))
         return separable_macs(
             module.in_channels,
             module.out_channels,
             module.rank,
             kernel,
-            tuple(n + lo + hi for n, (lo, hi) in zip(spatial, pads, strict=True)),
-            out_spatial,
+            padded,
+            spec.out_shape,
             batch=out.shape[0],
         )
-    if isinstance(module, kinds["conv"]):
+    if isinstance(module, ConvLayer):
         return out.numel() * module.in_channels // module.groups * math.prod(kernel)
-    if isinstance(module, kinds["blur"]):
+    if isinstance(module, _BlurPoolNd):
         return out.numel() * math.prod(kernel)
     return 0
 
@@ -272,21 +238,21 @@ class _Tracer(TorchFunctionMode):
             return
         module = call.module
         spatial = tuple(x.shape[2:])
-        call.macs += _module_macs(module, spatial, out)
+        spec = module.spec(spatial)
+        call.macs += _module_macs(module, spec, out)
         source = self.get(x)
         if source is None:
             return
-        kernel, stride, dilation, pads, _ = window_geometry(module, spatial)
-        kinds = _window_classes()
-        mixes = isinstance(module, kinds["conv"] + kinds["separable"])
-        channels = out.shape[1] if mixes else None
+        from anyconv.nn.base import ConvLayer
+
+        channels = out.shape[1] if isinstance(module, ConvLayer) else None  # mixes channels
         try:
             result = L.window(
                 source,
-                kernel,
-                stride,
-                dilation,
-                [lo for lo, _ in pads],
+                spec.kernel_size,
+                spec.stride,
+                spec.dilation,
+                [lo for lo, _ in spec.padding],
                 tuple(out.shape[2:]),
                 channels,
             )

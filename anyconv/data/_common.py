@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyconv._spec import fail
-from anyconv.data.base import Splits
+from anyconv._checks import fail
+from anyconv.data.base import Dataset, Splits
 
 # ``max label + 1`` may exceed the number of distinct labels (a subset of a larger label
 # set), but not by this much: one stray label of 10**8 would otherwise make 10**8 classes.
@@ -265,7 +265,7 @@ def class_name(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def check_trainable(data: object) -> None:
+def check_trainable(data: Dataset) -> None:
     """Refuse to train on ``data`` whose training split holds fewer than two classes: a
     classifier then reaches 100% by always giving the one answer, and learns nothing.
 
@@ -276,10 +276,9 @@ def check_trainable(data: object) -> None:
         Traceback (most recent call last):
         ValueError: toy: the training split holds one class only ('0'); a classifier needs ...
     """
-    y = data.y_train
-    present = torch.unique(y) if isinstance(y, torch.Tensor) else np.unique(np.asarray(y))
+    present = torch.unique(data.labels("train"))
     if len(present) < 2:
-        names = list(getattr(data, "class_names", []) or [])
+        names = list(data.class_names)
         label = int(present[0]) if len(present) else None
         shown = names[label] if label is not None and label < len(names) else str(label)
         raise ValueError(

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 Key = tuple[int, int, int | None]  # (index, epoch, seed); seed None = no random transform
 

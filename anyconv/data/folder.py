@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyconv._spec import check_bool, fail
+from anyconv._checks import check_bool, fail
 from anyconv.data._common import (
     check_finite,
     check_memory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 
 def stratified_split(

@@ -2,9 +2,8 @@
 held decoded in memory, and transformed on the fly (resizing, random crops, flips).
 
 :class:`ImageFolderSplits` is what ``folder:DIR`` returns when the images are resized
-(``image_size``), flipped, or streamed; it has the attributes of
-:class:`~anyconv.data.base.Splits` except the input tensors, and gives its batches through
-:meth:`ImageFolderSplits.batches` instead.
+(``image_size``), flipped, or streamed: a :class:`~anyconv.data.base.Dataset` whose
+samples are read through :meth:`ImageFolderSplits.batches` only (:meth:`tensors` is None).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from anyconv.data.base import Dataset, check_split
 from anyconv.data.batches import Key, key_batches, load_batches
 from anyconv.data.images import decode_image
 from anyconv.data.transforms import ImageTransform
@@ -75,12 +75,12 @@ class FolderImages(torch.utils.data.Dataset):
 
 
 @dataclass
-class ImageFolderSplits:
+class ImageFolderSplits(Dataset):
     """A classification dataset of image files, read through worker processes.
 
     Attributes:
         train, test: the two splits.
-        num_classes, kind, name, class_names: as in :class:`~anyconv.data.base.Splits`.
+        num_classes, kind, name, class_names: as :class:`~anyconv.data.base.Dataset` says.
         streamed: True when images are decoded from disk on every access, False when they
             are held decoded in memory.
         workers: decoding processes for :meth:`batches` (0: the calling process).
@@ -101,6 +101,18 @@ class ImageFolderSplits:
     def __post_init__(self) -> None:
         self.y_train = torch.from_numpy(self.train.labels)
         self.y_test = torch.from_numpy(self.test.labels)
+
+    def labels(self, split: str) -> torch.Tensor:
+        return (
+            self.y_train
+            if check_split(split, "ImageFolderSplits.labels") == "train"
+            else self.y_test
+        )
+
+    def tensors(self, split: str) -> None:
+        """None: the samples are read through :meth:`batches` only."""
+        check_split(split, "ImageFolderSplits.tensors")
+        return None
 
     @property
     def transform(self) -> ImageTransform:
@@ -178,7 +190,9 @@ class ImageFolderSplits:
         ``seed`` None gives the test transform; an int the random training transform of
         ``epoch`` (each sample's choices seeded by ``(seed, epoch, index)``).
         """
-        dataset = self.train if split == "train" else self.test
+        dataset = (
+            self.train if check_split(split, "ImageFolderSplits.batches") == "train" else self.test
+        )
         keys = key_batches(indices, batch_size, epoch, seed)
         return load_batches(dataset, keys, workers=self.workers, pin_memory=pin_memory)
 

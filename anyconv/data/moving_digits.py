@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anyconv._spec import check_int, fail
+from anyconv._checks import check_int, fail
 from anyconv.data._common import no_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
 from anyconv.data.digits import digit_arrays

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
 

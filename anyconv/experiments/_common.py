@@ -10,13 +10,12 @@ import re
 import statistics
 import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
 
-from anyconv.data import Splits, load_dataset
+from anyconv.data import DataSpec, Splits, load_dataset
 from anyconv.train import TrainConfig, evaluate, train
 from anyconv.train.augment import random_shift
 
@@ -62,21 +61,21 @@ def dataset(config: dict[str, Any], key: str = "data") -> Splits:
 
 
 def data_label(data: Splits) -> str:
-    """A short name of ``data`` for titles: the folder of a file-based spec, the sizes.
+    """A short name of ``data`` for titles: its spec's label
+    (:attr:`DataSpec.label <anyconv.data.DataSpec.label>`), then the sizes of the subsets
+    and what else :func:`dataset` and the experiments added to its name.
 
     Example:
         >>> x, y = torch.zeros(2, 1, 1, 1), torch.zeros(2, dtype=torch.long)
         >>> data_label(Splits(x, y, x, y, num_classes=1, kind="image", name="idx:/data/mnist[2/2]"))
-        'mnist (2 train / 2 test)'
+        'idx:mnist (2 train / 2 test)'
         >>> data_label(Splits(x, y, x, y, num_classes=1, kind="image", name="digits[2/2], rotated"))
         'digits (2 train / 2 test), rotated'
     """
     match = re.fullmatch(r"([^\[]*)(?:\[(\d+)/(\d+)\])?(.*)", data.name)
     spec, train, test, rest = match.groups()
-    kind, _, argument = spec.partition(":")
-    name = Path(argument.rstrip("/")).name if argument else kind
     sizes = f" ({train} train / {test} test)" if train else ""
-    return f"{name}{sizes}{rest}"
+    return f"{DataSpec.parse(spec).label}{sizes}{rest}"
 
 
 BATCH = 64

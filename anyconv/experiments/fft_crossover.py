@@ -20,7 +20,8 @@ from anyconv.analysis.timing import timed_rounds
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.functional.algorithms.auto import choose
-from anyconv.functional.conv import conv, conv_spec
+from anyconv.functional.conv import conv
+from anyconv.padding import conv_spec
 from anyconv.viz._figure import new_figure
 
 QUICK = dict(

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from anyconv._spec import fail, register_unique
+from anyconv._checks import fail, register_unique
 
 MODULES = (
     "dense_vs_conv",
@@ -52,7 +52,7 @@ def register_experiment(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``run(ctx) -> Outcome`` as experiment ``name``.
 
-    A name held by another function is refused (:func:`anyconv._spec.register_unique`,
+    A name held by another function is refused (:func:`anyconv._checks.register_unique`,
     as for models and datasets). ``quick`` and ``full`` must have the same keys, so that
     every setting of a run is written to its ``results.json`` either way.
 

@@ -18,7 +18,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from anyconv._spec import check_int, fail, positive_int
+from anyconv._checks import check_int, fail, positive_int
 from anyconv.experiments.registry import Experiment, get_experiment
 from anyconv.train.config import MAX_SEED
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_input, fail, int_tuple
+from anyconv._checks import check_input, fail, int_tuple
 from anyconv.functional.conv import conv
 from anyconv.functional.filters import binomial_kernel
 from anyconv.padding import conv_spec

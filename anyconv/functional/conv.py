@@ -7,14 +7,13 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_bool, check_conv_tensors, check_float_tensor, fail
+from anyconv._checks import check_bool, check_conv_tensors, check_float_tensor, fail
 from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
 from anyconv.functional.precision import autocast_operands
-from anyconv.padding import ConvSpec, conv_spec, document_rules
+from anyconv.padding import conv_spec, document_rules
 
-# ConvSpec and conv_spec live in anyconv.padding and stay importable from here.
-__all__ = ["ConvSpec", "conv", "conv_matrix", "conv_spec"]
+__all__ = ["conv", "conv_matrix"]
 
 
 def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import (
+from anyconv._checks import (
     check_bool,
     check_float_tensor,
     check_int,

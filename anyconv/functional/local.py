@@ -1,6 +1,6 @@
 """Locally connected (unshared) convolution: a separate kernel at every output position.
 
-It reuses :func:`anyconv.functional.conv.conv_spec` for validation, padding and the
+It reuses :func:`anyconv.padding.conv_spec` for validation, padding and the
 output size, so every padding rule, border mode, stride, dilation and ``groups`` means
 exactly what it means for :func:`anyconv.conv`.
 """
@@ -14,10 +14,9 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import ConvSpec, check_conv_tensors, fail
-from anyconv.functional.conv import conv_spec
+from anyconv._checks import check_conv_tensors, fail
 from anyconv.functional.precision import autocast_operands
-from anyconv.padding import pad
+from anyconv.padding import ConvSpec, conv_spec, pad
 
 
 def _window(offset: Sequence[int], spec: ConvSpec) -> tuple[slice, ...]:

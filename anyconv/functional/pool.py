@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from anyconv._spec import check_bool, check_input, check_real, fail, int_tuple, is_int
+from anyconv._checks import check_bool, check_input, check_real, fail, int_tuple, is_int
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
 

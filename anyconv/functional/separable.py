@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from anyconv._spec import check_bool, check_float_tensor, check_input, check_int, fail
+from anyconv._checks import check_bool, check_float_tensor, check_input, check_int, fail
 from anyconv.functional.conv import conv
 from anyconv.padding import conv_spec, pad
 

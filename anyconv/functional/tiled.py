@@ -17,7 +17,7 @@ Two implementations of one operator, chosen by ``method``:
   where a phase does not read a component.
 
 Like every layer here it takes validation, padding and output sizes from
-:func:`anyconv.functional.conv.conv_spec`.
+:func:`anyconv.padding.conv_spec`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import ConvSpec, check_conv_tensors, choice, fail, int_tuple
+from anyconv._checks import check_conv_tensors, choice, fail, int_tuple
 from anyconv.functional.algorithms.registry import (
     Algorithm,
     Problem,
@@ -39,10 +39,9 @@ from anyconv.functional.algorithms.registry import (
     get_algorithm,
     prepare,
 )
-from anyconv.functional.conv import conv_spec
 from anyconv.functional.precision import autocast_operands
 from anyconv.functional.tiled_phases import phase_sizes
-from anyconv.padding import effective_kernel, pad
+from anyconv.padding import ConvSpec, conv_spec, effective_kernel, pad
 
 METHODS = ("auto", "phases", "blocks")
 BLOCKS_MAX_WASTE = 8.0

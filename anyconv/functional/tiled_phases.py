@@ -29,8 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import ConvSpec
-from anyconv.padding import pad
+from anyconv.padding import ConvSpec, pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -321,10 +320,10 @@ def phase_conv(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
 ) -> torch.Tensor:
     """Tiled convolution ``(N, C, *S)`` x ``(O, C/g, *k, *T)`` -> ``(N, O, *out)`` by
-    :class:`PhaseConv`; ``spec`` is the resolved :class:`anyconv._spec.ConvSpec`.
+    :class:`PhaseConv`; ``spec`` is the resolved :class:`anyconv.padding.ConvSpec`.
 
     Example:
-        >>> from anyconv.functional.conv import conv_spec
+        >>> from anyconv.padding import conv_spec
         >>> x, w = torch.randn(2, 3, 8, 8), torch.randn(4, 3, 3, 3, 2, 2)
         >>> spec = conv_spec(x.shape, w.shape[:4], stride=1, padding="same", dilation=1,
         ...                  groups=1, padding_mode="zeros")

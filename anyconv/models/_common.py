@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_real, choice, int_tuple, positive_int
+from anyconv._checks import check_real, choice, int_tuple, positive_int
 from anyconv.nn import pool as npool
 from anyconv.padding import output_shape
 

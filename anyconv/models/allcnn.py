@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import positive_int
+from anyconv._checks import positive_int
 from anyconv.models._common import check_common, check_probability
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

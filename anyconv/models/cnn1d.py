@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from anyconv._spec import int_sequence, positive_int
+from anyconv._checks import int_sequence, positive_int
 from anyconv.models._common import check_common
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.models._common import check_common
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

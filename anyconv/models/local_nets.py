@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from anyconv._spec import positive_int
+from anyconv._checks import positive_int
 from anyconv.models._common import check_common, make_pool, pooled
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import int_sequence, is_int, positive_int
+from anyconv._checks import int_sequence, is_int, positive_int
 from anyconv.models._common import activation_class, check_probability
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

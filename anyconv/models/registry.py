@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from anyconv._spec import fail, register_unique
+from anyconv._checks import fail, register_unique
 
 Factory = Callable[..., torch.nn.Module]
 MODELS: dict[str, tuple[Factory, str, tuple[int, ...]]] = {}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from anyconv._spec import positive_int
+from anyconv._checks import positive_int
 from anyconv.models._common import check_common
 from anyconv.models.fcn import check_widths, conv_bn_relu
 from anyconv.models.registry import register_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import check_bool, choice, positive_int
+from anyconv._checks import check_bool, choice, positive_int
 from anyconv.models._common import check_common, check_probability
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

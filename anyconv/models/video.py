@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_bool, int_sequence
+from anyconv._checks import check_bool, int_sequence
 from anyconv.models._common import check_common, make_pool
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module

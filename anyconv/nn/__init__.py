@@ -9,7 +9,7 @@ from anyconv.nn.antialias import (
     MaxBlurPool2d,
     MaxBlurPool3d,
 )
-from anyconv.nn.base import ConvLayer, Module
+from anyconv.nn.base import ConvLayer, Module, WindowLayer
 from anyconv.nn.conv import (
     Conv1d,
     Conv2d,
@@ -92,6 +92,7 @@ __all__ = [
     "TiledConv1d",
     "TiledConv2d",
     "TiledConv3d",
+    "WindowLayer",
     "convert",
     "from_torch",
 ]

@@ -8,16 +8,16 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import choice, fail, int_tuple
+from anyconv._checks import choice, fail, int_tuple
 from anyconv.functional.antialias import binomial_kernel, blur_pool
-from anyconv.nn.base import Module
+from anyconv.nn.base import Module, WindowLayer
 from anyconv.nn.pool import MaxPool1d, MaxPool2d, MaxPool3d
-from anyconv.padding import PADDING_MODES, padding_entries
+from anyconv.padding import PADDING_MODES, ConvSpec, padding_entries, window_spec
 
 IntOrTuple = int | Sequence[int]
 
 
-class _BlurPoolNd(Module):
+class _BlurPoolNd(WindowLayer):
     """Binomial blur, then subsampling: see :func:`anyconv.functional.blur_pool`.
 
     ``kernel_size`` (the filter's taps), ``stride``, ``padding`` and ``dilation`` are
@@ -42,6 +42,18 @@ class _BlurPoolNd(Module):
         self.padding = padding
         self.padding_mode = choice(padding_mode, PADDING_MODES, "padding_mode", name)
         self.dilation = (1,) * self.ndim
+
+    def spec(self, input_size: Sequence[int]) -> ConvSpec:
+        """The blur's resolved geometry (:func:`anyconv.padding.window_spec`) for an
+        input of spatial size ``input_size``.
+
+        Example:
+            >>> BlurPool1d().spec((7,)).padding, BlurPool1d().spec((7,)).out_shape
+            (((1, 1),), (4,))
+        """
+        return window_spec(
+            input_size, self.kernel_size, self.stride, self.padding, func=type(self).__name__
+        )
 
     @property
     def filter(self) -> torch.Tensor:

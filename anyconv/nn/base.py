@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, check_ndim, int_tuple, positive_int
+from anyconv._checks import check_bool, check_ndim, int_tuple, positive_int
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv
 from anyconv.padding import ConvSpec, conv_arguments, conv_spec
@@ -40,7 +40,22 @@ def spatial_ndim(kernel_size: Any, ndim: Any, func: str) -> int:
     return check_ndim(2 if ndim is None else ndim, func)
 
 
-class ConvLayer(Module):
+class WindowLayer(Module):
+    """A layer that slides a window over the spatial axes of its input: every convolution
+    (:class:`ConvLayer`), pooling and blur layer of anyconv.
+
+    It answers :meth:`spec`, its resolved geometry for an input size, so that the
+    analysis (output sizes, receptive fields, MACs) asks each layer rather than knowing
+    its class or reading its attributes.
+    """
+
+    def spec(self, input_size: Sequence[int]) -> ConvSpec:
+        """The resolved geometry (kernel, stride, dilation, explicit ``(lo, hi)`` padding,
+        output shape) for an input of spatial size ``input_size``."""
+        raise NotImplementedError(f"{type(self).__name__} does not give its spec()")
+
+
+class ConvLayer(WindowLayer):
     """The base of every conv-like layer: arguments, validation, initialisation and repr.
 
     The constructor validates the convolution's arguments by the path the functional layer

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_bool
+from anyconv._checks import check_bool
 from anyconv.functional.filters import default_gabor_envelope, gabor_kernel
 from anyconv.nn.base import ConvLayer
 

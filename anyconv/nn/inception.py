@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._spec import positive_int
+from anyconv._checks import positive_int
 from anyconv.functional.pool import max_pool
 from anyconv.nn.base import Module
 from anyconv.nn.conv import ConvNd, spatial_ndim

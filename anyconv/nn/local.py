@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import choice, fail, int_tuple
+from anyconv._checks import choice, fail, int_tuple
 from anyconv.functional.local import locally_connected
 from anyconv.functional.tiled import METHODS, tiled_conv
 from anyconv.nn.base import ConvLayer

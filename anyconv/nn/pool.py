@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 
-from anyconv._spec import check_bool, check_input, check_real, positive_int
+from anyconv._checks import check_bool, check_input, check_real, positive_int
 from anyconv.functional.pool import (
     IntOrTuple,
     avg_pool,
@@ -17,11 +18,11 @@ from anyconv.functional.pool import (
     max_pool,
     soft_pool,
 )
-from anyconv.nn.base import Module
-from anyconv.padding import window_arguments
+from anyconv.nn.base import Module, WindowLayer
+from anyconv.padding import ConvSpec, window_arguments, window_spec
 
 
-class _PoolNd(Module):
+class _PoolNd(WindowLayer):
     """Shared arguments of the sliding-window pools; subclasses fix ``ndim`` and the maths.
 
     Arguments are validated when the layer is built, so a bad layer fails at construction
@@ -46,6 +47,24 @@ class _PoolNd(Module):
         )
         self.padding = padding
         self.ceil_mode = check_bool(ceil_mode, "ceil_mode", name)
+
+    def spec(self, input_size: Sequence[int]) -> ConvSpec:
+        """The window's resolved geometry (:func:`anyconv.padding.window_spec`) for an
+        input of spatial size ``input_size``.
+
+        Example:
+            >>> MaxPool2d(2, ceil_mode=True).spec((5, 4)).out_shape
+            (3, 2)
+        """
+        return window_spec(
+            input_size,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            func=type(self).__name__,
+        )
 
     def _check(self, x: Any) -> None:
         check_input(x, type(self).__name__, spatial=self.ndim)

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail, positive_int
+from anyconv._checks import fail, positive_int
 from anyconv.functional.separable import factorize, reconstruct, separable_conv
 from anyconv.nn.base import ConvLayer
 

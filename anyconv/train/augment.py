@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 
 def random_shift(x: torch.Tensor, offsets: torch.Tensor, shift: int) -> torch.Tensor:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._spec import check_bool, check_int, check_real, fail
+from anyconv._checks import check_bool, check_int, check_real, fail
+from anyconv.data.spec import DataSpec
 from anyconv.train.recipes import recipe
-from anyconv.train.run import RunFolder, data_slug
+from anyconv.train.run import RunFolder
 
-__all__ = ["CHOICES", "DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "data_slug"]
+__all__ = ["CHOICES", "DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
@@ -282,6 +283,16 @@ class TrainConfig:
             if name in taken or getattr(self, name) != defaults[name]
         }
         return {k: v for k, v in options.items() if v is not None}
+
+    @property
+    def data_spec(self) -> DataSpec:
+        """``data`` parsed (:class:`~anyconv.data.DataSpec`).
+
+        Example:
+            >>> TrainConfig(data="idx:/data/mnist").data_spec.label
+            'idx:mnist'
+        """
+        return DataSpec.parse(self.data, "TrainConfig", "data")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (only primitives and containers of them)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 
 @dataclass

@@ -11,7 +11,6 @@ image loaders, and get only its per-channel mean and spread.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -138,36 +137,6 @@ def read_inputs(
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{path}: {bad:,} values are NaN or infinite")
     return x, range_warning(x, record, str(path))
-
-
-def data_fingerprint(data: Any) -> dict[str, Any]:
-    """What identifies a data set's contents: sizes, shape, classes and a BLAKE2b digest of
-    its arrays (or ``data.fingerprint()`` where the data set computes its own, e.g. from
-    file digests).
-
-    Example:
-        >>> from anyconv.data.base import Splits
-        >>> x, y = torch.zeros(4, 1, 2, 2), torch.tensor([0, 1, 0, 1])
-        >>> a = data_fingerprint(Splits(x, y, x, y, num_classes=2, kind="image", name="a"))
-        >>> b = data_fingerprint(Splits(x + 1, y, x, y, num_classes=2, kind="image", name="a"))
-        >>> a["train"], a["digest"] == b["digest"]
-        (4, False)
-    """
-    if callable(getattr(data, "fingerprint", None)):
-        return dict(data.fingerprint())
-    digest = hashlib.blake2b(digest_size=16)
-    for t in (data.x_train, data.y_train, data.x_test, data.y_test):
-        array = t.detach().cpu().contiguous().numpy()
-        digest.update(str((array.dtype, array.shape)).encode())
-        digest.update(memoryview(array).cast("B"))
-    return {
-        "train": len(data.y_train),
-        "test": len(data.y_test),
-        "input_shape": list(data.input_shape),
-        "num_classes": data.num_classes,
-        "class_names": list(data.class_names),
-        "digest": digest.hexdigest(),
-    }
 
 
 def describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:

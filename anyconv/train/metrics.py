@@ -12,7 +12,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import fail
+from anyconv._checks import fail
+from anyconv.data.base import Dataset, check_split
 from anyconv.train.checkpoint import atomic_write
 
 CSV_COLUMNS = (
@@ -39,16 +40,6 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
 def _model_device(model: torch.nn.Module) -> torch.device:
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
-
-
-def _xy(data: Any, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    if isinstance(data, tuple | list) and len(data) == 2:
-        return data[0], data[1]
-    if split not in ("test", "train"):
-        raise fail("evaluate", "split", "'test' or 'train'", split)
-    if not hasattr(data, f"x_{split}"):
-        raise fail("evaluate", "data", "a Splits or an (x, y) pair of tensors", data, TypeError)
-    return getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
 
 
 def evaluation_sums(
@@ -111,10 +102,9 @@ def evaluate(
 
     Args:
         model: maps ``(N, C, *spatial)`` to logits ``(N, K)``.
-        data: a :class:`~anyconv.data.base.Splits` or
-            :class:`~anyconv.data.image_folder.ImageFolderSplits` (``split`` picks
-            ``"test"`` or ``"train"``) or a pair ``(x, y)`` with ``x (N, C, *spatial)``,
-            ``y (N,)`` int64.
+        data: a :class:`~anyconv.data.Dataset` (``split`` picks ``"test"`` or
+            ``"train"``; samples it reads through ``batches`` get its test-time transform)
+            or a pair ``(x, y)`` with ``x (N, C, *spatial)``, ``y (N,)`` int64.
         batch_size: samples per forward pass.
         device: where to compute; default: where the model's parameters are.
 
@@ -130,15 +120,18 @@ def evaluate(
     """
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
-    if hasattr(data, "batches") and not hasattr(data, f"x_{split}"):  # [h-data] streamed
-        if split not in ("test", "train"):
-            raise fail("evaluate", "split", "'test' or 'train'", split)
-        labels = getattr(data, f"y_{split}")
-        batches = data.batches(split, torch.arange(len(labels)), batch_size)
-        sums, confusion = batch_sums(model, batches, int(data.num_classes), device)
-        return summarize(sums, confusion)
-    x, y = _xy(data, split)
-    num_classes = getattr(data, "num_classes", None)
+    if isinstance(data, Dataset):
+        check_split(split, "evaluate")
+        held = data.tensors(split)
+        if held is None:  # read with the test-time transform
+            labels = data.labels(split)
+            batches = data.batches(split, torch.arange(len(labels)), batch_size)
+            return summarize(*batch_sums(model, batches, data.num_classes, device))
+        (x, y), num_classes = held, data.num_classes
+    elif isinstance(data, tuple | list) and len(data) == 2:
+        (x, y), num_classes = data, None
+    else:
+        raise fail("evaluate", "data", "a Dataset or an (x, y) pair of tensors", data, TypeError)
     if num_classes is None:
         with torch.no_grad():
             was_training = model.training

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from anyconv.data.spec import DataSpec
+
 RECIPE_KEYS = ("epochs", "batch_size", "lr", "augment")
 """The settings every data set's recipe decides. A model's recipe may also decide
 ``weight_decay`` (from :data:`FALLBACK` otherwise) and ``val_fraction`` (the trainer's
@@ -67,7 +69,7 @@ network rather than the data: the time-series baselines on UCR/UEA data. The oth
 built-in models train with their data set's recipe."""
 
 
-def recipe(model: str, data: str) -> dict[str, Any]:
+def recipe(model: str, data: str | DataSpec) -> dict[str, Any]:
     """The default settings (:data:`RECIPE_KEYS` and any other a model's recipe decides)
     of ``model`` trained on data spec ``data``.
 
@@ -77,7 +79,7 @@ def recipe(model: str, data: str) -> dict[str, Any]:
         >>> recipe("lenet5", "idx:/data/mnist")["epochs"], recipe("fcn", "ucr:ECG200")["epochs"]
         (3, 100)
     """
-    name = data.partition(":")[0] if isinstance(data, str) else ""
+    name = DataSpec.parse(data).name if isinstance(data, str | DataSpec) else ""
     own = MODEL_RECIPES.get(model, {})
     return {**FALLBACK, **DATA_RECIPES.get(name, {}), **own.get("*", {}), **own.get(name, {})}
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,8 @@ from typing import Any
 
 import torch
 
+from anyconv.data.base import Dataset
+from anyconv.data.spec import DataSpec
 from anyconv.train.checkpoint import (
     load_checkpoint,
     load_weights,
@@ -60,19 +61,6 @@ PICTURES = (
 )
 LOCK = ".lock"
 RUNS_ROOT = Path("runs")
-
-
-def data_slug(spec: str) -> str:
-    """A file-name-safe short form of a data spec: ``"idx:../data/mnist"`` -> ``"idx-mnist"``.
-
-    Example:
-        >>> data_slug("idx:../data/mnist/"), data_slug("digits")
-        ('idx-mnist', 'digits')
-    """
-    name, _, argument = spec.partition(":")
-    if argument:
-        name = f"{name}-{Path(argument.rstrip('/')).name}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "data"
 
 
 def run_config(
@@ -157,6 +145,27 @@ def check_data_fits_run(config: dict[str, Any], data: Any, spec: str, run_dir: A
     return []
 
 
+def load_run_data(
+    config: dict[str, Any], spec: str | None = None, *, workers: int | None = None
+) -> Dataset:
+    """The data set a run was trained on, or another one (``spec``), seen as the run saw
+    it: with its data seed and ``config.json``'s ``data_options`` (a folder's held-out test
+    split and image transform). ``workers``: processes decoding a folder's images.
+
+    Example:
+        >>> load_run_data({"data": "digits", "train": {"data_seed": 0}}).input_shape
+        (1, 8, 8)
+    """
+    from anyconv.data import load_dataset
+
+    return load_dataset(
+        spec or config["data"],
+        seed=config.get("train", {}).get("data_seed", 0),
+        workers=workers,
+        **config.get("data_options", {}),
+    )
+
+
 class RunFolder:
     """A run folder on disk: where each file goes and in which format.
 
@@ -181,8 +190,9 @@ class RunFolder:
     # -- naming ------------------------------------------------------------------------
 
     @staticmethod
-    def default_path(model: str, data: str, root: str | Path = RUNS_ROOT) -> Path:
-        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run.
+    def default_path(model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT) -> Path:
+        """``root/<model>-<data slug>-<YYYYmmdd-HHMMSS>``, the name of a new run
+        (:attr:`DataSpec.slug <anyconv.data.spec.DataSpec.slug>`).
 
         Example:
             >>> RunFolder.default_path("lenet5", "idx:/data/mnist").name.startswith(
@@ -190,12 +200,14 @@ class RunFolder:
             True
         """
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return Path(root) / f"{model}-{data_slug(data)}-{stamp}"
+        return Path(root) / f"{model}-{DataSpec.parse(data).slug}-{stamp}"
 
     @classmethod
-    def latest(cls, model: str, data: str, root: str | Path = RUNS_ROOT) -> RunFolder | None:
+    def latest(
+        cls, model: str, data: str | DataSpec, root: str | Path = RUNS_ROOT
+    ) -> RunFolder | None:
         """The newest default-named run of this model and data that has a checkpoint."""
-        pattern = f"{model}-{data_slug(data)}-*/{CHECKPOINT}"
+        pattern = f"{model}-{DataSpec.parse(data).slug}-*/{CHECKPOINT}"
         found = sorted(Path(root).glob(pattern))
         return cls(found[-1].parent) if found else None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 
 ONECYCLE_WARMUP = 0.3  # fraction of the steps spent rising, as torch's OneCycleLR
 ONECYCLE_START = 25.0  # initial lr = lr / 25

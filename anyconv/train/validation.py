@@ -1,4 +1,4 @@
-"""The validation split, and which epoch's model to keep.
+"""The validation split, and which epoch was best.
 
 The validation split is held out of the training split, stratified by class and drawn
 from ``data_seed`` (so runs of different training seeds share it); the test split is
@@ -12,11 +12,11 @@ from typing import Any
 
 from anyconv.data.holdout import stratified_split
 
-__all__ = ["Keeper", "stratified_split"]
+__all__ = ["BestEpoch", "stratified_split"]
 
 
 @dataclass
-class Keeper:
+class BestEpoch:
     """Tracks the best epoch by validation accuracy (ties: lower validation loss) and
     when to stop early.
 
@@ -26,10 +26,10 @@ class Keeper:
         accuracy, loss: its validation figures.
 
     Example:
-        >>> k = Keeper(patience=2)
-        >>> [k.update(e, acc, 1.0) for e, acc in [(1, 0.5), (2, 0.7), (3, 0.6), (4, 0.7)]]
+        >>> best = BestEpoch(patience=2)
+        >>> [best.update(e, acc, 1.0) for e, acc in [(1, 0.5), (2, 0.7), (3, 0.6), (4, 0.7)]]
         [True, True, False, False]
-        >>> k.epoch, k.should_stop(4)
+        >>> best.epoch, best.should_stop(4)
         (2, True)
     """
 

@@ -19,7 +19,6 @@ from anyconv.viz.maps import FeatureMap, activations, conv_layers, feature_maps,
 from anyconv.viz.matrix import plot_conv_matrix
 from anyconv.viz.network import (
     NETWORK_PICTURES,
-    data_label,
     draw_pictures,
     network_jobs,
     write_network_pictures,
@@ -36,7 +35,6 @@ __all__ = [
     "class_activation_maps",
     "conv_layers",
     "conv_windows",
-    "data_label",
     "draw_pictures",
     "feature_maps",
     "first_conv_weight",

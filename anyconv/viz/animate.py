@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._spec import fail, int_tuple
+from anyconv._checks import fail, int_tuple
 from anyconv.padding import window_spec
 from anyconv.viz._figure import new_figure, write_file
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.viz._figure import grid, new_figure, save
 
 

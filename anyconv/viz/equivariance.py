@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.viz._figure import new_figure, save
 
 

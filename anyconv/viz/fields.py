@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.viz._figure import new_figure, save
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import choice, fail
+from anyconv._checks import choice, fail
 from anyconv.viz._figure import grid, mosaic, new_figure, save
 from anyconv.viz.maps import conv_layers, feature_maps
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from anyconv._spec import choice, fail
+from anyconv._checks import choice, fail
 from anyconv.viz._figure import mosaic, new_figure, save
 
 STAGES = ("post", "pre")

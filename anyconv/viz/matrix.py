@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import check_float_tensor, fail
+from anyconv._checks import check_float_tensor, fail
 from anyconv.functional.conv import conv_matrix
 from anyconv.padding import output_shape
 from anyconv.viz._figure import new_figure, save

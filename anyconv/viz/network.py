@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from anyconv.data.base import first_samples
+from anyconv.data.base import Dataset
 from anyconv.viz.cam import cam_examples, plot_cam, supports_cam
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import conv_layers, plot_feature_maps
@@ -21,18 +21,7 @@ SHOWN_SAMPLES = 24  # samples.png
 CAM_CANDIDATES = 512  # test samples searched for one series per class, when streamed
 
 
-def data_label(spec: str) -> str:
-    """A dataset spec for a title: a folder or file argument by its last name only.
-
-    Example:
-        >>> data_label("idx:/work/shared/datasets/mnist"), data_label("digits")
-        ('idx:mnist', 'digits')
-    """
-    kind, _, where = spec.partition(":")
-    return f"{kind}:{Path(where).name}" if where else kind
-
-
-def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[str, Any]:
+def network_jobs(model: torch.nn.Module, data: Dataset, *, title: str = "") -> dict[str, Any]:
     """The run folder's pictures of a network as ``name -> draw(path)``: ``filters.png``
     (the first convolution layer's kernels), ``feature_maps.png`` (every convolution
     layer's maps for the first test sample, with its true and predicted class) -- both only
@@ -43,8 +32,8 @@ def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[
 
     Args:
         model: the trained network.
-        data: an :class:`anyconv.data.Splits`, or data read through ``batches`` (a
-            streamed image folder: samples get its test-time transform).
+        data: the :class:`~anyconv.data.Dataset` trained on (samples read through its
+            ``batches`` get its test-time transform).
         title: what was trained on what, e.g. ``"lenet5 trained on digits"``.
 
     Example:
@@ -56,7 +45,7 @@ def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[
     """
 
     def test_sample() -> tuple[torch.Tensor, int]:
-        x, y = first_samples(data, "test", 1)
+        x, y = data.first_samples("test", 1)
         return x[0], int(y[0])
 
     def filters(path: Path) -> Any:
@@ -72,21 +61,20 @@ def network_jobs(model: torch.nn.Module, data: Any, *, title: str = "") -> dict[
     def samples(path: Path) -> Any:
         # a few of each class: an image folder lists its samples class by class, so the
         # first ones would show one class only
-        indices, k = per_class(torch.as_tensor(data.y_train), SHOWN_SAMPLES)
+        indices, k = per_class(data.labels("train"), SHOWN_SAMPLES)
         x, y = next(iter(data.batches("train", indices, max(len(indices), 1))))
         return plot_samples(
             x,
             y,
             path,
             class_names=data.class_names,
-            title=f"{data_label(data.name)}, training set",
-            total=len(data.y_train),
+            title=f"{data.spec.label}, training set",
+            total=len(data.labels("train")),
             per_class=k,
         )
 
     def cam(path: Path) -> Any:
-        x = getattr(data, "x_test", None)
-        x, y = (x, data.y_test) if x is not None else first_samples(data, "test", CAM_CANDIDATES)
+        x, y = data.tensors("test") or data.first_samples("test", CAM_CANDIDATES)
         return plot_cam(model, *cam_examples(x, y), path, data.class_names)
 
     jobs: dict[str, Any] = {}

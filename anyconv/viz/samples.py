@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from anyconv._spec import fail
+from anyconv._checks import fail
 from anyconv.viz._figure import grid, mosaic, new_figure, save
 
 

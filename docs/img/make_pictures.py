@@ -19,12 +19,11 @@ import torch
 
 import anyconv.nn as ann
 from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
-from anyconv.data import load_dataset
 from anyconv.models import create_model
 from anyconv.train import load_run
+from anyconv.train.run import load_run_data
 from anyconv.viz import (
     animate_conv,
-    data_label,
     plot_conv_matrix,
     plot_equivariance,
     plot_receptive_field,
@@ -56,9 +55,9 @@ def main(run_dir: str) -> None:
     )
 
     model, config = load_run(run_dir)
-    data = load_dataset(config["data"])
-    trained = f"{config['model']} trained on {data_label(config['data'])}"
-    x = data.x_test[:128]
+    data = load_run_data(config)
+    trained = f"{config['model']} trained on {data.spec.label}"
+    x = data.first_samples("test", 128)[0]
     shifts = range(-4, 5)
     names = receptive_field_stages(model, tuple(config["input_shape"]))
     errors = layer_equivariance(model, x, shifts, mode="crop", layers=names)

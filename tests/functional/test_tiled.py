@@ -148,8 +148,8 @@ def test_tiled_methods_gradcheck(method, batch, c_in, c_out, spatial):
 
 
 def test_tiled_auto_method_avoids_wasteful_blocks():
-    from anyconv.functional.conv import conv_spec
     from anyconv.functional.tiled import BLOCKS_MAX_WASTE, _blocks_waste
+    from anyconv.padding import conv_spec
 
     def waste(k, tiles):
         spec = conv_spec(

@@ -9,9 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anyconv.functional.conv import conv_spec
 from anyconv.functional.tiled import tiled_conv
 from anyconv.functional.tiled_phases import axis_plan, phase_conv, transposed_tiles
+from anyconv.padding import conv_spec
 
 
 @settings(max_examples=300, deadline=None)

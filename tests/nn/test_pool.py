@@ -9,6 +9,7 @@ import torch
 
 import anyconv.functional.pool as fpool
 import anyconv.nn.pool as npool
+from anyconv.nn import BlurPool1d, BlurPool2d, WindowLayer
 from anyconv.nn.pool import (
     AvgPool1d,
     AvgPool2d,
@@ -184,3 +185,23 @@ def test_docstring_examples(module):
     result = doctest.testmod(module, extraglobs={"torch": torch}, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    ("layer", "size"),
+    [
+        (npool.MaxPool1d(3, stride=2, padding="same", ceil_mode=True), (9,)),
+        (npool.AvgPool2d((3, 2), padding=("causal", 1), dilation=(1, 2)), (7, 8)),
+        (npool.LPPool2d(2, 2, ceil_mode=True), (5, 5)),
+        (npool.SoftPool3d(2, stride=(1, 2, 2)), (3, 6, 5)),
+        (BlurPool2d(stride=2), (7, 6)),
+        (BlurPool1d(filter_size=5, padding="causal"), (11,)),
+    ],
+)
+def test_spec_is_the_geometry_the_layer_computes_with(layer, size):
+    """Pooling and blur layers answer ``spec(input_size)`` as convolutions do, so the
+    analysis asks them for their geometry."""
+    assert isinstance(layer, WindowLayer)
+    spec = layer.spec(size)
+    assert spec.out_shape == tuple(layer(torch.rand(1, 2, *size)).shape[2:])
+    assert spec.kernel_size == tuple(layer.kernel_size) and spec.in_shape == size

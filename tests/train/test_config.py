@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from anyconv.data import DataSpec
 from anyconv.train import TrainConfig, lr_factor, random_shift
-from anyconv.train.config import data_slug
 
 
 def test_defaults_round_trip_through_dict():
@@ -40,7 +40,7 @@ def test_from_dict_rejects_unknown_keys():
 def test_default_run_dir_is_named_after_model_and_data():
     path = TrainConfig(model="lenet5", data="idx:../shared/datasets/mnist/").run_dir()
     assert path.parent.name == "runs" and path.name.startswith("lenet5-idx-mnist-")
-    assert data_slug("digits") == "digits"
+    assert DataSpec.parse("digits").slug == "digits"
 
 
 def test_schedules():

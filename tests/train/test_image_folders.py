@@ -203,7 +203,7 @@ def test_validation_is_held_out_of_streamed_training_data_with_the_test_transfor
         tmp_path, "run", image_size=[8, 8], flip=True, stream=True, val_fraction=0.25, keep="last"
     )
     trainer = Trainer(config)
-    held, kept = set(trainer.val_index.tolist()), set(trainer.train_index.tolist())
+    held, kept = set(trainer.feed.val_index.tolist()), set(trainer.feed.train_index.tolist())
     assert len(held) == 4 and not held & kept and held | kept == set(range(16))
     read = []
     batches = trainer.data.batches
@@ -220,7 +220,7 @@ def test_validation_is_held_out_of_streamed_training_data_with_the_test_transfor
     assert [ix for ix in plain if ix & held] == [held, held]  # one validation pass an epoch
     assert all(ix <= kept for ix in plain if not ix & held)  # config.json's input record
     model, _ = load_run(tmp_path / "run")  # the last model (keep last)
-    x, y = next(iter(batches("train", trainer.val_index, 16)))  # centre crops
+    x, y = next(iter(batches("train", trainer.feed.val_index, 16)))  # centre crops
     expected = (predict(model, x).argmax(1) == y).double().mean().item()
     assert metrics["history"][-1]["val_accuracy"] == pytest.approx(expected)
     assert "test_accuracy" not in metrics["history"][-1] and metrics["validation_samples"] == 4

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from anyconv.cli import _config_settings, build_parser
+from anyconv.cli import build_parser
+from anyconv.cli.train import config_settings
 from anyconv.train import TrainConfig
 from anyconv.train.recipes import DATA_RECIPES, FALLBACK, RECIPE_KEYS, recipe
 
@@ -45,7 +46,7 @@ def test_readme_results_rows_use_no_flag_but_data():
 )
 def test_the_command_line_takes_the_recipe_and_flags_win(argv, expected):
     args = build_parser().parse_args(["train", *argv])
-    config = TrainConfig(**_config_settings(args))
+    config = TrainConfig(**config_settings(args))
     for key, value in expected.items():
         assert getattr(config, key) == value, key
 

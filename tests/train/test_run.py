@@ -10,9 +10,10 @@ import torch
 from rich.console import Console
 
 import anyconv.train.run as run_module
+from anyconv.data import DataSpec
 from anyconv.models import create_model
 from anyconv.train import TrainConfig, Trainer, load_checkpoint, train
-from anyconv.train.run import CONFIG, WEIGHTS, RunFolder, data_slug, load_run, run_config
+from anyconv.train.run import CONFIG, WEIGHTS, RunFolder, load_run, run_config
 
 
 def test_the_run_module_imports_no_trainer():
@@ -31,7 +32,7 @@ def test_default_path_and_latest(tmp_path, monkeypatch):
     path = RunFolder.default_path("lenet5", "idx:../shared/datasets/mnist/", root=tmp_path)
     assert path.parent == tmp_path and path.name.startswith("lenet5-idx-mnist-")
     assert TrainConfig(model="lenet5", data="digits").run_dir().name.startswith("lenet5-digits-")
-    assert data_slug("folder:/a b/c[1]") == "folder-c-1"
+    assert DataSpec.parse("folder:/a b/c[1]").slug == "folder-c-1"
     assert RunFolder.latest("lenet5", "digits", root=tmp_path) is None
     for stamp in ("20240101-000000", "20250101-000000"):
         (tmp_path / f"lenet5-digits-{stamp}").mkdir()

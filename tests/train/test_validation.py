@@ -10,7 +10,7 @@ from rich.console import Console
 from safetensors.torch import load_file
 
 from anyconv.train import TrainConfig, evaluate, load_checkpoint, train
-from anyconv.train.validation import Keeper, stratified_split
+from anyconv.train.validation import BestEpoch, stratified_split
 
 
 def _config(out, **kw):
@@ -33,8 +33,8 @@ def test_stratified_split_is_seeded_disjoint_and_per_class():
         stratified_split(y, 1.0, 0)
 
 
-def test_keeper_prefers_accuracy_then_loss_and_stops_after_patience():
-    k = Keeper(patience=2)
+def test_best_epoch_prefers_accuracy_then_loss_and_stops_after_patience():
+    k = BestEpoch(patience=2)
     assert k.update(1, 0.8, 0.5) and k.update(2, 0.8, 0.4) and not k.update(3, 0.8, 0.45)
     assert not k.should_stop(3) and k.should_stop(4) and k.epoch == 2
 

@@ -104,7 +104,7 @@ FLAG_VALUES = {
 def test_the_flag_table_covers_every_config_field():
     import dataclasses
 
-    from anyconv.cli import NOT_FLAGS
+    from anyconv.cli.train import NOT_FLAGS
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - set(NOT_FLAGS)
     assert set(FLAG_VALUES) == fields
@@ -118,7 +118,8 @@ def test_the_flag_table_covers_every_config_field():
 def test_each_flag_value_reaches_the_config(field, given, want, data):
     """From the command line to the dict config.json holds, without training (the test
     above checks that the dict is what config.json gets)."""
-    from anyconv.cli import _config_settings, build_parser
+    from anyconv.cli import build_parser
+    from anyconv.cli.train import config_settings
 
     flag = "--" + field.replace("_", "-")
     switch = flag if given is True else "--no-" + flag[2:]
@@ -126,7 +127,7 @@ def test_each_flag_value_reaches_the_config(field, given, want, data):
     if field != "data":
         argv += ["--data", data]
     args = build_parser().parse_args(["train", "cnn1d" if data == "mnist1d" else "lenet5", *argv])
-    saved = TrainConfig(**_config_settings(args)).to_dict()
+    saved = TrainConfig(**config_settings(args)).to_dict()
     assert saved[field] == want and type(saved[field]) is type(want)
 
 

@@ -92,7 +92,7 @@ def test_tiled_and_layers_check_too(limit):
 def test_estimates_are_at_least_the_output_and_grow_with_the_problem(algorithm):
     """Each estimate covers the output and more of the problem costs more memory."""
     from anyconv.functional.algorithms import registry
-    from anyconv.functional.conv import conv_spec
+    from anyconv.padding import conv_spec
 
     entry = registry.ALGORITHMS[algorithm]
     sizes = []

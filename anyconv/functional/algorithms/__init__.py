@@ -3,7 +3,7 @@
 An algorithm is a plain function ``(x, weight, bias, spec) -> y``: ``x`` is the unpadded
 input ``(N, C_in, *spatial)``, ``weight`` ``(C_out, C_in/groups, *kernel)`` is already
 flipped when true convolution was asked for, ``spec`` is a resolved
-:class:`anyconv._spec.ConvSpec` (explicit padding, border mode, stride, dilation, groups
+:class:`anyconv.padding.ConvSpec` (explicit padding, border mode, stride, dilation, groups
 and the output shape). Each algorithm applies the border itself, so that the ones that can
 pad for free (native kernels pad zeros internally, FFT pads to its transform size anyway,
 the matrix folds any border into its entries) never copy the input.
@@ -16,9 +16,7 @@ names. Adding an algorithm means adding one module and one :func:`register` call
 
 from __future__ import annotations
 
-import sys
-
-from anyconv.functional.algorithms import auto, fft
+from anyconv.functional.algorithms import auto
 from anyconv.functional.algorithms.direct import conv_direct, direct_memory
 from anyconv.functional.algorithms.fft import conv_fft
 from anyconv.functional.algorithms.fft.conv import fft_memory
@@ -95,16 +93,6 @@ register(
         memory=matrix_memory,
     )
 )
-
-# The FFT path's modules lived beside the others before they became the sub-package
-# ``fft``; their old import paths name the same module objects.
-for _old, _new in (
-    ("fft_plan", fft.plan),
-    ("kernel_transforms", fft.kernel_transforms),
-    ("spectrum_cache", fft.spectrum_cache),
-):
-    sys.modules[f"{__name__}.{_old}"] = _new
-    globals()[_old] = _new
 
 __all__ = [
     "ALGORITHMS",

@@ -39,10 +39,10 @@ from collections.abc import Iterator
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms import registry
 from anyconv.functional.algorithms.fft.plan import transform_sizes
 from anyconv.functional.algorithms.registry import Algorithm, Problem
+from anyconv.padding import ConvSpec
 
 FFT_THRESHOLD = {
     "cpu": {
@@ -122,7 +122,7 @@ def choose(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> str:
     """The name of the algorithm ``"auto"`` runs for this problem (``"native"`` or ``"fft"``).
 
     Example:
-        >>> from anyconv.functional.conv import conv_spec
+        >>> from anyconv.padding import conv_spec
         >>> x, w = torch.randn(8, 16, 128, 128), torch.randn(16, 16, 31, 31)
         >>> spec = conv_spec(x.shape, w.shape, stride=1, padding="same", dilation=1,
         ...                  groups=1, padding_mode="zeros")

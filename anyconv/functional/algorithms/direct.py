@@ -6,10 +6,9 @@ import itertools
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
-from anyconv.padding import pad
+from anyconv.padding import ConvSpec, pad
 
 
 def direct_memory(problem: Problem) -> int:

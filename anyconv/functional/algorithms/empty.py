@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from anyconv._spec import ConvSpec
+from anyconv.padding import ConvSpec
 
 
 def is_empty(x_shape, weight_shape) -> bool:

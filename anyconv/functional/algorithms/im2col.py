@@ -7,11 +7,10 @@ import math
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
 from anyconv.functional.windows import sliding_windows
-from anyconv.padding import pad
+from anyconv.padding import ConvSpec, pad
 
 Ints = tuple[int, ...]
 

@@ -14,9 +14,9 @@ import math
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms import nonfinite
 from anyconv.functional.algorithms.registry import Problem
+from anyconv.padding import ConvSpec
 
 MATRIX_MAX_NONZEROS = 1 << 24
 """The matrix algorithm refuses problems that would store more entries than this (16,777,216;

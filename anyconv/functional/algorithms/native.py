@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
-from anyconv.padding import pad
+from anyconv.padding import ConvSpec, pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 

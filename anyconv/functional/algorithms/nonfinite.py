@@ -29,8 +29,7 @@ from collections.abc import Callable
 import torch
 from torch.autograd.function import once_differentiable
 
-from anyconv._spec import ConvSpec
-from anyconv.padding import Padding, pad
+from anyconv.padding import ConvSpec, Padding, pad
 
 Correlate = Callable[[torch.Tensor, torch.Tensor, ConvSpec], torch.Tensor]
 """A zero-padded correlation ``(x, w, spec) -> y`` with ``spec.padding`` all zeros."""

@@ -22,9 +22,10 @@ from typing import NamedTuple
 
 import torch
 
-from anyconv._spec import ConvSpec, choice
+from anyconv._checks import choice
 from anyconv.functional.algorithms import memory
 from anyconv.functional.algorithms.empty import conv_empty, is_empty
+from anyconv.padding import ConvSpec
 
 AlgorithmFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, ConvSpec], torch.Tensor]
 

@@ -7,7 +7,7 @@ import torch
 
 import anyconv
 from anyconv.functional.algorithms import auto
-from anyconv.functional.conv import conv_spec
+from anyconv.padding import conv_spec
 
 
 def test_auto_cost_model_sends_large_kernels_to_fft():

@@ -106,8 +106,7 @@ def test_overlap_save_matches_native_for_every_block_size(ndim, exhaustive, opts
     """Blocks of 1, 2, 5 and all outputs per axis, every combination; in 3-D (64 of them)
     by default each size on all axes at once and two mixtures, every one under ``-m slow``."""
     from anyconv.functional.algorithms.fft import overlap_save
-    from anyconv.functional.conv import conv_spec
-    from anyconv.padding import pad
+    from anyconv.padding import conv_spec, pad
 
     g = torch.Generator().manual_seed(ndim)
     x = torch.randn(2, 4, *(23, 19, 13)[:ndim], dtype=torch.float64, generator=g)
@@ -135,7 +134,7 @@ def test_overlap_save_matches_native_for_every_block_size(ndim, exhaustive, opts
 def test_long_single_channel_signal_is_cut_into_blocks_and_stays_exact():
     from anyconv.functional.algorithms.fft import conv_fft
     from anyconv.functional.algorithms.fft.plan import block_plan
-    from anyconv.functional.conv import conv_spec
+    from anyconv.padding import conv_spec
 
     g = torch.Generator().manual_seed(5)
     x = torch.randn(1, 1, 1 << 16, dtype=torch.float64, generator=g)
@@ -159,7 +158,7 @@ def test_typical_cnn_layer_uses_one_transform():
 
 def test_overlap_save_forward_mode_and_double_backward():
     from anyconv.functional.algorithms.fft import overlap_save
-    from anyconv.functional.conv import conv_spec
+    from anyconv.padding import conv_spec
 
     g = torch.Generator().manual_seed(9)
     x = torch.randn(2, 3, 40, 30, dtype=torch.float64, generator=g)

@@ -6,13 +6,12 @@ import math
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms.fft.overlap_save import overlap_save
 from anyconv.functional.algorithms.fft.plan import block_plan, transform_sizes
 from anyconv.functional.algorithms.fft.spectral import correlate_zero_padded
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
-from anyconv.padding import effective_kernel, pad
+from anyconv.padding import ConvSpec, effective_kernel, pad
 
 HUGE_TRANSFORM = 1 << 40
 """Above this many points in one transform of the whole problem, :func:`fft_memory` skips

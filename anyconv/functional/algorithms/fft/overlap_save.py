@@ -12,10 +12,9 @@ import math
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms.fft.spectral import correlate_zero_padded
 from anyconv.functional.windows import sliding_windows
-from anyconv.padding import effective_kernel, pad
+from anyconv.padding import ConvSpec, effective_kernel, pad
 
 
 def _overlap_add(t: torch.Tensor, step: int, length: int) -> torch.Tensor:

@@ -17,8 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from anyconv._spec import ConvSpec
-from anyconv.padding import effective_kernel
+from anyconv.padding import ConvSpec, effective_kernel
 
 
 @functools.lru_cache(maxsize=1024)

@@ -23,11 +23,11 @@ import dataclasses
 
 import torch
 
-from anyconv._spec import ConvSpec
 from anyconv.functional.algorithms import nonfinite
 from anyconv.functional.algorithms.fft.kernel_transforms import kernel_irfftn, kernel_spectrum
 from anyconv.functional.algorithms.fft.plan import Geometry, geometry
 from anyconv.functional.algorithms.fft.spectrum_cache import cached_operand
+from anyconv.padding import ConvSpec
 
 
 def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Tensor:

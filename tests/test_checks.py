@@ -1,4 +1,4 @@
-"""_spec.py: the validation primitives and their one wording per message."""
+"""_checks.py: the validation primitives and their one wording per message."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from anyconv import _spec
+from anyconv import _checks
 
 
 @pytest.mark.parametrize(
@@ -25,17 +25,17 @@ from anyconv import _spec
 )
 def test_check_int(kwargs, value, error, allowed):
     with pytest.raises(error, match=rf"^f\(\): argument 'n' must be {allowed}; got {value!r}$"):
-        _spec.check_int(value, "n", "f", **kwargs)
+        _checks.check_int(value, "n", "f", **kwargs)
 
 
 def test_check_int_passes_ints_through():
-    assert _spec.check_int(5, "n", "f", minimum=1, maximum=5) == 5
-    assert _spec.positive_int(1, "n", "f") == 1
-    assert _spec.check_ndim(3, "f") == 3
+    assert _checks.check_int(5, "n", "f", minimum=1, maximum=5) == 5
+    assert _checks.positive_int(1, "n", "f") == 1
+    assert _checks.check_ndim(3, "f") == 3
     with pytest.raises(
         ValueError, match=r"'ndim' must be an int in 1\.\.3 \(the number of spatial"
     ):
-        _spec.check_ndim(4, "f")
+        _checks.check_ndim(4, "f")
 
 
 @pytest.mark.parametrize(
@@ -53,14 +53,14 @@ def test_check_int_passes_ints_through():
 )
 def test_check_real(kwargs, value, error, allowed):
     with pytest.raises(error, match=rf"^f\(\): argument 'x' must be {allowed}; got"):
-        _spec.check_real(value, "x", "f", **kwargs)
+        _checks.check_real(value, "x", "f", **kwargs)
 
 
 def test_check_real_accepts_ints_and_infinity():
-    assert _spec.check_real(2, "x", "f", above=0) == 2.0
-    assert math.isinf(_spec.check_real(math.inf, "x", "f", above=0))
-    assert _spec.is_real(1) and not _spec.is_real(False) and _spec.is_int(3)
-    assert not _spec.is_int(True) and not _spec.is_int(3.0)
+    assert _checks.check_real(2, "x", "f", above=0) == 2.0
+    assert math.isinf(_checks.check_real(math.inf, "x", "f", above=0))
+    assert _checks.is_real(1) and not _checks.is_real(False) and _checks.is_int(3)
+    assert not _checks.is_int(True) and not _checks.is_int(3.0)
 
 
 @pytest.mark.parametrize(
@@ -75,16 +75,16 @@ def test_check_real_accepts_ints_and_infinity():
 )
 def test_int_sequence(value, error):
     with pytest.raises(error, match=r"'c' must be a non-empty tuple of positive ints"):
-        _spec.int_sequence(value, "c", "f")
+        _checks.int_sequence(value, "c", "f")
 
 
 def test_int_sequence_and_int_tuple_normalise():
-    assert _spec.int_sequence([3, 5], "c", "f") == (3, 5)
-    assert _spec.int_tuple(2, 3, "k", "f", minimum=1) == (2, 2, 2)
+    assert _checks.int_sequence([3, 5], "c", "f") == (3, 5)
+    assert _checks.int_tuple(2, 3, "k", "f", minimum=1) == (2, 2, 2)
     with pytest.raises(TypeError, match="'k' must be a positive int or a tuple of 2"):
-        _spec.int_tuple((1, True), 2, "k", "f", minimum=1)
+        _checks.int_tuple((1, True), 2, "k", "f", minimum=1)
     with pytest.raises(ValueError, match="'k' must be a positive int or a tuple of 2"):
-        _spec.int_tuple((1, 2, 3), 2, "k", "f", minimum=1)
+        _checks.int_tuple((1, 2, 3), 2, "k", "f", minimum=1)
 
 
 @pytest.mark.parametrize(
@@ -105,12 +105,12 @@ def test_check_input_rank(spatial, shape, allowed):
         + "$"
     )
     with pytest.raises(ValueError, match=pattern):
-        _spec.check_input(torch.zeros(shape), "f", spatial=spatial)
+        _checks.check_input(torch.zeros(shape), "f", spatial=spatial)
 
 
 def test_check_input_type_and_name():
-    assert _spec.check_input(torch.zeros(1, 1, 4, 4), "f") == 2
+    assert _checks.check_input(torch.zeros(1, 1, 4, 4), "f") == 2
     with pytest.raises(TypeError, match="argument 'image' must be a real floating-point"):
-        _spec.check_input(torch.zeros(1, 1, 4, dtype=torch.long), "f", arg="image")
+        _checks.check_input(torch.zeros(1, 1, 4, dtype=torch.long), "f", arg="image")
     with pytest.raises(ValueError, match=r"\(4 dims\) to match 2 factors; got"):
-        _spec.check_input(torch.zeros(1, 1, 4), "f", spatial=2, note="to match 2 factors")
+        _checks.check_input(torch.zeros(1, 1, 4), "f", spatial=2, note="to match 2 factors")

@@ -1,13 +1,14 @@
-"""The analysis subcommands of ``anyconv``: ``summary``, ``equivariance``, ``animate``,
-``matrix``. Each parses, calls the library, prints or writes; :data:`ANALYSIS_COMMANDS`
-holds ``(help, run, arguments)`` per command for ``cli.py``'s command table."""
+"""``anyconv summary``, ``equivariance``, ``animate`` and ``matrix``: the analysis of a model
+or a trained run, and pictures of one convolution. Each parses, calls the library, prints or
+writes."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +17,16 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-Handler = Callable[[argparse.Namespace, Console], int]
-
-
-def _padding_spec(text: str) -> Any:
-    """``same``, ``3``, ``causal,same`` (one rule per axis) or ``1:2`` (a (lo, hi) pair)."""
-    entries = []
-    for part in text.split(","):
-        if ":" in part:
-            lo, hi = part.split(":")
-            entries.append((int(lo), int(hi)))
-        else:
-            entries.append(int(part) if part.lstrip("-").isdigit() else part)
-    return entries[0] if len(entries) == 1 else tuple(entries)
-
-
-def _shifts(text: str) -> list[int]:
-    """``-4..4`` (a range, both ends included) or ``0,1,2``."""
-    try:
-        if ".." in text:
-            lo, hi = (int(v) for v in text.split(".."))
-            return list(range(lo, hi + 1))
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a range like -4..4 or comma-separated ints, got {text!r}"
-        ) from None
+from anyconv.cli.arguments import (
+    integer,
+    ints,
+    padding,
+    padding_for,
+    padding_or_border,
+    shifts,
+)
+from anyconv.cli.limits import check_memory, memory_limit
+from anyconv.cli.registry import command
 
 
 def load_target(
@@ -60,7 +45,6 @@ def load_target(
                 f"{tuple(input_shape)}"
             )
         return model, shape, f"{config['model']} trained on {config['data']}", config
-    from anyconv.cli import _model_estimate, check_memory
     from anyconv.models import create_model, default_input_shape
 
     shape = tuple(input_shape or default_input_shape(target))
@@ -69,10 +53,56 @@ def load_target(
             f"--input-shape and --num-classes must be positive; got {shape} and {num_classes}"
         )
     kwargs = dict(in_channels=shape[0], num_classes=num_classes, input_size=tuple(shape[1:]))
-    check_memory(_model_estimate(target, kwargs, shape), f"{target} on input {shape}")
+    check_memory(model_estimate(target, kwargs, shape), f"{target} on input {shape}")
     torch.manual_seed(0)  # the same untrained weights every time
     model = create_model(target, **kwargs)
     return model, shape, f"{target} (untrained)", None
+
+
+def model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> float:
+    """Bytes of a model's parameters (counted on the meta device, nothing allocated) and
+    of its widest activation, twice, for one sample. Where PyTorch cannot even build the
+    model on the meta device (sizes beyond int64), the bytes of the input and the logits
+    alone, a floor that is then far above :func:`~anyconv.cli.limits.memory_limit`."""
+    from anyconv.models import create_model
+
+    try:
+        with torch.device("meta"):
+            meta = create_model(name, **kwargs)
+    except (RuntimeError, TypeError, OverflowError):
+        floor = 4.0 * (math.prod(shape) + kwargs.get("num_classes", 0))
+        if floor <= memory_limit():
+            raise
+        return floor
+    params = sum(p.numel() for p in meta.parameters())
+    widest = max(
+        [getattr(m, "out_channels", 0) for m in meta.modules()] + [shape[0]], default=shape[0]
+    )
+    return 4.0 * (params + 2 * widest * math.prod(shape[1:]))
+
+
+def _target_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("target", metavar=what, help="a model name or a run folder")
+    parser.add_argument(
+        "--input-shape", type=ints, help="C,H,W of one sample, for a model name (e.g. 1,28,28)"
+    )
+    parser.add_argument("--num-classes", type=integer, default=10, help="(default: %(default)s)")
+
+
+def _geometry_arguments(
+    parser: argparse.ArgumentParser, size: str, help: str, borders: bool = False
+) -> None:
+    """One convolution's geometry; with ``borders``, ``--padding`` also takes a border."""
+    parser.add_argument(
+        "--input", type=ints, default=ints(size), help=f"input size (default: {size})"
+    )
+    parser.add_argument(
+        "--kernel", type=ints, default=(3,), help="kernel size: 3 or 3,2 (default: 3)"
+    )
+    parser.add_argument("--stride", type=ints, default=(1,), help="(default: 1)")
+    parse = padding_or_border if borders else padding
+    parser.add_argument("--padding", type=parse, default="valid", help=help)
+    parser.add_argument("--dilation", type=ints, default=(1,), help="(default: 1)")
 
 
 def _axes(values: Any) -> str:
@@ -85,6 +115,19 @@ def _field_json(field: Any) -> dict[str, Any] | None:
     return {"size": field.size, "jump": field.jump, "start": field.start, "note": field.note}
 
 
+def _summary_arguments(parser: argparse.ArgumentParser) -> None:
+    _target_arguments(parser, "MODEL|RUN_DIR")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--fields", metavar="PNG", help="also draw each layer's receptive field into this PNG"
+    )
+
+
+@command(
+    "summary",
+    "layer table of a model or trained run: shapes, parameters, MACs, receptive fields",
+    _summary_arguments,
+)
 def _summary(args: argparse.Namespace, console: Console) -> int:
     from anyconv.analysis import summary
 
@@ -137,19 +180,46 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _equivariance_arguments(parser: argparse.ArgumentParser) -> None:
+    # "--shifts -4..4" must read -4..4 as a value: argparse takes an argument that starts
+    # with "-" for a value only if it looks like a negative number, so ranges count too
+    parser._negative_number_matcher = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d+(,-?\d+)*$")
+    _target_arguments(parser, "RUN_DIR|MODEL")
+    parser.add_argument(
+        "--shifts",
+        type=shifts,
+        default=list(range(-4, 5)),
+        help="shifts in samples along every spatial axis: -4..4 or 0,1,2 (default: -4..4)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=["crop", "circular"],
+        default="crop",
+        help="crop: compare interiors only (no border effects); circular: roll "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--samples", type=integer, default=64, help="inputs to average over (default: %(default)s)"
+    )
+    parser.add_argument("--out", help="the PNG (default: RUN_DIR/equivariance.png)")
+
+
+@command(
+    "equivariance",
+    "shift equivariance error per layer and the consistency of the predictions (PNG)",
+    _equivariance_arguments,
+)
 def _equivariance(args: argparse.Namespace, console: Console) -> int:
     from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
     from anyconv.viz import plot_equivariance
 
     model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
-    if config is not None:
-        from anyconv.data import load_dataset
+    if config is not None:  # the run's test split, seen as the run saw it
+        from anyconv.train.run import load_run_data
 
-        data = load_dataset(config["data"], seed=config.get("train", {}).get("data_seed", 0))
-        x, source = (
-            data.x_test[: args.samples],
-            f"{min(args.samples, len(data.x_test))} test samples",
-        )
+        data = load_run_data(config)
+        x = data.first_samples("test", args.samples)[0]
+        source = f"{len(x)} test samples"
     else:
         x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
         source = f"{args.samples} random inputs"
@@ -206,6 +276,22 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _animate_arguments(parser: argparse.ArgumentParser) -> None:
+    _geometry_arguments(
+        parser,
+        "5,5",
+        "valid, same, full, causal, an int, a lo:hi pair, or one per axis: causal,same "
+        "(default: valid)",
+    )
+    parser.add_argument("--out", help="conv.gif (default), or a .png with --frames")
+    parser.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
+
+
+@command(
+    "animate",
+    "animate a convolution's sliding window (GIF, or a PNG strip)",
+    _animate_arguments,
+)
 def _animate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import animate_conv
     from anyconv.viz._figure import output_path
@@ -217,7 +303,7 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
         args.input,
         args.kernel if len(args.kernel) > 1 else args.kernel[0],
         stride=args.stride if len(args.stride) > 1 else args.stride[0],
-        padding=args.padding,
+        padding=padding_for(args.padding, len(args.input)),
         dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
         out=out,
         strip=args.frames,
@@ -231,13 +317,38 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _matrix_arguments(parser: argparse.ArgumentParser) -> None:
+    from anyconv.padding import PADDING_MODES
+
+    _geometry_arguments(
+        parser,
+        "4,4",
+        "a padding rule, or a border (circular, reflect, replicate) meaning 'same' with that "
+        "border (default: valid)",
+        borders=True,
+    )
+    parser.add_argument(
+        "--padding-mode",
+        default="zeros",
+        choices=PADDING_MODES,
+        help="(default: %(default)s)",
+    )
+    parser.add_argument("--channels", type=ints, default=(1, 1), help="C_in,C_out (default: 1,1)")
+    parser.add_argument("--out", help="the PNG (default: matrix.png)")
+
+
+@command(
+    "matrix",
+    "draw a convolution as its sparse (Toeplitz / circulant) matrix",
+    _matrix_arguments,
+)
 def _matrix(args: argparse.Namespace, console: Console) -> int:
-    from anyconv._spec import PADDING_MODES
     from anyconv.functional import conv_matrix
+    from anyconv.padding import PADDING_MODES
     from anyconv.viz import plot_conv_matrix
     from anyconv.viz._figure import output_path
 
-    padding, mode = args.padding, args.padding_mode
+    padding, mode = padding_for(args.padding, len(args.input)), args.padding_mode
     if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
         padding, mode = "same", padding
     c_in, c_out = args.channels
@@ -261,116 +372,3 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
     )
     return 0
-
-
-def _target_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    from anyconv.cli import _int, _ints
-
-    parser.add_argument("target", metavar=what, help="a model name or a run folder")
-    parser.add_argument(
-        "--input-shape", type=_ints, help="C,H,W of one sample, for a model name (e.g. 1,28,28)"
-    )
-    parser.add_argument("--num-classes", type=_int, default=10, help="(default: %(default)s)")
-
-
-def _summary_arguments(parser: argparse.ArgumentParser) -> None:
-    _target_arguments(parser, "MODEL|RUN_DIR")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument(
-        "--fields", metavar="PNG", help="also draw each layer's receptive field into this PNG"
-    )
-
-
-def _equivariance_arguments(parser: argparse.ArgumentParser) -> None:
-    from anyconv.cli import _int
-
-    # "--shifts -4..4" must read -4..4 as a value: argparse takes an argument that starts
-    # with "-" for a value only if it looks like a negative number, so ranges count too
-    parser._negative_number_matcher = re.compile(r"^-\d+(\.\.-?\d+)?$|^-\d+(,-?\d+)*$")
-    _target_arguments(parser, "RUN_DIR|MODEL")
-    parser.add_argument(
-        "--shifts",
-        type=_shifts,
-        default=list(range(-4, 5)),
-        help="shifts in samples along every spatial axis: -4..4 or 0,1,2 (default: -4..4)",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=["crop", "circular"],
-        default="crop",
-        help="crop: compare interiors only (no border effects); circular: roll "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--samples", type=_int, default=64, help="inputs to average over (default: %(default)s)"
-    )
-    parser.add_argument("--out", help="the PNG (default: RUN_DIR/equivariance.png)")
-
-
-def _geometry_arguments(parser: argparse.ArgumentParser, size: str, padding: str) -> None:
-    from anyconv.cli import _ints
-
-    parser.add_argument(
-        "--input", type=_ints, default=_ints(size), help=f"input size (default: {size})"
-    )
-    parser.add_argument(
-        "--kernel", type=_ints, default=(3,), help="kernel size: 3 or 3,2 (default: 3)"
-    )
-    parser.add_argument("--stride", type=_ints, default=(1,), help="(default: 1)")
-    parser.add_argument("--padding", type=_padding_spec, default="valid", help=padding)
-    parser.add_argument("--dilation", type=_ints, default=(1,), help="(default: 1)")
-
-
-def _animate_arguments(parser: argparse.ArgumentParser) -> None:
-    _geometry_arguments(
-        parser,
-        "5,5",
-        "valid, same, full, causal, an int, a lo:hi pair, or one per axis: causal,same "
-        "(default: valid)",
-    )
-    parser.add_argument("--out", help="conv.gif (default), or a .png with --frames")
-    parser.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
-
-
-def _matrix_arguments(parser: argparse.ArgumentParser) -> None:
-    from anyconv.cli import _ints
-
-    _geometry_arguments(
-        parser,
-        "4,4",
-        "a padding rule, or a border (circular, reflect, replicate) meaning 'same' with that "
-        "border (default: valid)",
-    )
-    parser.add_argument(
-        "--padding-mode",
-        default="zeros",
-        choices=["zeros", "reflect", "replicate", "circular"],
-        help="(default: %(default)s)",
-    )
-    parser.add_argument("--channels", type=_ints, default=(1, 1), help="C_in,C_out (default: 1,1)")
-    parser.add_argument("--out", help="the PNG (default: matrix.png)")
-
-
-ANALYSIS_COMMANDS: dict[str, tuple[str, Handler, Callable[[argparse.ArgumentParser], None]]] = {
-    "summary": (
-        "layer table of a model or trained run: shapes, parameters, MACs, receptive fields",
-        _summary,
-        _summary_arguments,
-    ),
-    "equivariance": (
-        "shift equivariance error per layer and the consistency of the predictions (PNG)",
-        _equivariance,
-        _equivariance_arguments,
-    ),
-    "animate": (
-        "animate a convolution's sliding window (GIF, or a PNG strip)",
-        _animate,
-        _animate_arguments,
-    ),
-    "matrix": (
-        "draw a convolution as its sparse (Toeplitz / circulant) matrix",
-        _matrix,
-        _matrix_arguments,
-    ),
-}
-"""``name: (help, run(args, console) -> exit code, arguments(parser))``."""

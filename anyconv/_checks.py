@@ -5,9 +5,8 @@ argument fails with a ``ValueError`` (a wrong value) or ``TypeError`` (a wrong t
 names the argument, shows what was given and says what is allowed, in one wording:
 ``func(): argument 'arg' must be <allowed>; got <given>``.
 
-The geometry (padding rules, :class:`~anyconv.padding.ConvSpec`, output sizes) lives in
-:mod:`anyconv.padding`; ``ConvSpec``, ``PADDING_RULES``, ``padding_entries`` and
-``check_border`` are still importable from here.
+The geometry (padding rules, border modes, :class:`~anyconv.padding.ConvSpec`, output
+sizes) lives in :mod:`anyconv.padding`, which checks its arguments with these.
 
 Example:
     >>> positive_int(3, "channels", "f")
@@ -29,7 +28,6 @@ from typing import Any
 
 import torch
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 MAX_SPATIAL_DIMS = 3
 
 
@@ -340,16 +338,3 @@ def register_unique(registry: dict[str, tuple], name: Any, entry: tuple, func: s
             f"register {_qualified(entry[0])} under it too (pick another name)"
         )
     registry[name] = entry
-
-
-_GEOMETRY = ("ConvSpec", "PADDING_RULES", "PaddingEntry", "padding_entries", "check_border")
-
-
-def __getattr__(name: str) -> Any:
-    # The geometry moved to anyconv.padding, which imports this module; the old names stay
-    # importable from here, resolved on first use so that neither import comes first.
-    if name in _GEOMETRY:
-        from anyconv import padding
-
-        return getattr(padding, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -133,3 +133,29 @@ def test_matrix(tmp_path, capsys):
     assert "16 x 16 with 144 nonzeros" in capsys.readouterr().out
     assert main(["matrix", "--input", "4,4", "--kernel", "5", "--out", str(out)]) == 2
     assert "kernel is larger" in capsys.readouterr().err
+
+
+def test_equivariance_of_a_run_on_resized_folder_images(tmp_path, capsys):
+    """The run's test split is read with its own transform (``data_options``): images of
+    mixed sizes, resized for training, used to be loaded as they are and refused."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 6), ("test", 2)):
+        for c in ("a", "b"):
+            folder = tmp_path / "images" / part / c
+            folder.mkdir(parents=True)
+            for i in range(n):
+                w, h = (int(v) for v in rng.integers(12, 30, 2))
+                pixels = rng.integers(0, 256, (h, w), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    argv = ["--image-size", "16", "--epochs", "1", "--quiet", "--no-plots", "--workers", "0"]
+    data = f"folder:{tmp_path / 'images'}"
+    assert main(["train", "lenet5", "--data", data, "--out", str(run), *argv]) == 0
+    out = tmp_path / "eq.png"
+    assert (
+        main(["equivariance", str(run), "--samples", "4", "--shifts", "0,1", "--out", str(out)])
+        == 0
+    )
+    assert "4 test samples" in capsys.readouterr().out and out.stat().st_size > 0

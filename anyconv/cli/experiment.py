@@ -1,0 +1,103 @@
+"""``anyconv experiment``: the claims of the theory, tested on data (:mod:`anyconv.experiments`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from anyconv.cli.arguments import integer
+from anyconv.cli.output import plain
+from anyconv.cli.registry import command
+
+
+def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="an experiment name, 'list' or 'all'")
+    parser.add_argument("--quick", action="store_true", help="reduced run (under a minute each)")
+    parser.add_argument(
+        "--seeds", type=integer, help="number of training seeds (default: the experiment's)"
+    )
+    parser.add_argument("--seed", type=integer, default=0, help="first seed (default 0)")
+    parser.add_argument(
+        "--data", help="image data set spec, e.g. idx:DIR for MNIST (default: the experiment's)"
+    )
+    parser.add_argument(
+        "--out", help="output folder (default runs/experiment-NAME; with 'all': one per name)"
+    )
+    parser.add_argument(
+        "--threads", type=integer, help="torch CPU threads (default: torch's choice)"
+    )
+
+
+@command(
+    "experiment",
+    "test a claim of the theory: results.json, table.md and figures",
+    _experiment_arguments,
+    description="Test a claim of the theory on real data. 'list' names the experiments and "
+    "their claims; 'all' runs every one.",
+)
+def _experiment(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from anyconv._checks import check_int
+    from anyconv.experiments import get_experiment, list_experiments, run_experiment
+    from anyconv.experiments.report import rich_table, verdict
+    from anyconv.experiments.runner import progress_bar
+    from anyconv.train.config import MAX_THREADS
+
+    if args.name == "list":
+        table = Table(title="experiments (anyconv experiment NAME [--quick])")
+        table.add_column("name")
+        table.add_column("claim")
+        for name, claim in list_experiments().items():
+            table.add_row(name, plain(claim))
+        console.print(table)
+        return 0
+    names = list(list_experiments()) if args.name == "all" else [get_experiment(args.name).name]
+    if args.threads is not None:
+        check_int(args.threads, "--threads", "anyconv experiment", minimum=1, maximum=MAX_THREADS)
+        torch.set_num_threads(args.threads)
+    done = []
+    with progress_bar(console) as progress:
+        for name in names:
+            # with 'all', --data goes to the experiments that read an image dataset
+            reads_data = "data" in get_experiment(name).full or args.name != "all"
+            out = args.out if args.name != "all" or args.out is None else Path(args.out) / name
+            results = run_experiment(
+                name,
+                quick=args.quick,
+                seeds=args.seeds,
+                seed=args.seed,
+                out=out,
+                data=args.data if reads_data else None,
+                console=console,
+                progress=progress,
+            )
+            folder = out or f"runs/experiment-{name}{'-quick' if args.quick else ''}"
+            progress.console.print(rich_table(results))
+            for note in results["notes"]:
+                progress.console.print(f"  [dim]{note}[/dim]", highlight=False)
+            progress.console.print(f"  rule: {results['rule']}", highlight=False)
+            colour = "green" if results["holds"] else "red"
+            progress.console.print(
+                f"  [{colour}]the claim {verdict(results)}[/{colour}] in "
+                f"{results['seconds']:.1f} s; results, table.md and "
+                f"{len(results['figures'])} figure(s) in {folder}\n",
+                highlight=False,
+            )
+            done.append(results)
+    if len(done) > 1:
+        table = Table(title="experiments run")
+        for column in ("experiment", "claim holds", "seconds"):
+            table.add_column(column)
+        for results in done:
+            table.add_row(
+                results["experiment"],
+                "yes" if results["holds"] else "no",
+                f"{results['seconds']:.1f}",
+            )
+        console.print(table)
+    return 0
