@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from anyconv.cli.arguments import (
     integer,
@@ -26,6 +24,7 @@ from anyconv.cli.arguments import (
     shifts,
 )
 from anyconv.cli.limits import check_memory, memory_limit
+from anyconv.cli.output import TextTable
 from anyconv.cli.registry import command
 
 
@@ -140,13 +139,11 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
         ]
         print(json.dumps({"model": title, "input_shape": shape, "rows": out}, indent=2))
         return 0
-    table = Table(title=f"{title} on input {shape}", box=box.SIMPLE_HEAD)
-    for column in ("layer", "type", "output", "params", "MACs", "RF", "jump"):
-        table.add_column(
-            column,
-            justify="left" if column in ("layer", "type") else "right",
-            no_wrap=column != "type",
-        )
+    table = TextTable(
+        f"{title} on input {shape}",
+        ("layer", "type", "output", "params", "MACs", "RF", "jump"),
+        right=("output", "params", "MACs", "RF", "jump"),
+    )
     for row in rows:
         field = row["receptive_field"]
         table.add_row(
@@ -157,9 +154,9 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
             f"{row['macs']:,}",
             _axes(field.size) if field else "",
             _axes(field.jump) if field else "",
-            style="bold" if row["name"] == "total" else None,
+            bold=row["name"] == "total",
         )
-    console.print(table)
+    table.show(console)
     total = rows[-1]
     console.print(
         f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from anyconv.cli.arguments import integer
-from anyconv.cli.output import plain
+from anyconv.cli.output import TextTable
 from anyconv.cli.registry import command
 
 
@@ -44,17 +44,16 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
 
     from anyconv._checks import check_int
     from anyconv.experiments import get_experiment, list_experiments, run_experiment
-    from anyconv.experiments.report import rich_table, verdict
+    from anyconv.experiments.report import cells as report_cells
+    from anyconv.experiments.report import verdict
     from anyconv.experiments.runner import progress_bar
     from anyconv.train.config import MAX_THREADS
 
     if args.name == "list":
-        table = Table(title="experiments (anyconv experiment NAME [--quick])")
-        table.add_column("name")
-        table.add_column("claim")
+        table = TextTable("experiments (anyconv experiment NAME [--quick])", ("name", "claim"))
         for name, claim in list_experiments().items():
-            table.add_row(name, plain(claim))
-        console.print(table)
+            table.add_row(name, claim)
+        table.show(console)
         return 0
     names = list(list_experiments()) if args.name == "all" else [get_experiment(args.name).name]
     if args.threads is not None:
@@ -77,27 +76,33 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
                 progress=progress,
             )
             folder = out or f"runs/experiment-{name}{'-quick' if args.quick else ''}"
-            progress.console.print(rich_table(results))
+            headers, cells = report_cells(results["table"], results.get("formats", {}))
+            table = TextTable(
+                f"{results['experiment']}: {results['claim']}", headers, right=headers[1:]
+            )
+            for row in cells:
+                table.add_row(*row)
+            table.show(progress.console)
             for note in results["notes"]:
-                progress.console.print(f"  [dim]{note}[/dim]", highlight=False)
-            progress.console.print(f"  rule: {results['rule']}", highlight=False)
-            colour = "green" if results["holds"] else "red"
+                progress.console.print(Text(f"  {note}", style="dim"))
+            progress.console.print(Text(f"  rule: {results['rule']}"))
+            colour = "red" if not results["holds"] else "yellow" if args.quick else "green"
             progress.console.print(
-                f"  [{colour}]the claim {verdict(results)}[/{colour}] in "
-                f"{results['seconds']:.1f} s; results, table.md and "
-                f"{len(results['figures'])} figure(s) in {folder}\n",
-                highlight=False,
+                Text(f"  {verdict(results)}", style=colour)
+                + Text(
+                    f"; {results['seconds']:.1f} s; results, table.md and "
+                    f"{len(results['figures'])} figure(s) in {folder}\n"
+                )
             )
             done.append(results)
     if len(done) > 1:
-        table = Table(title="experiments run")
-        for column in ("experiment", "claim holds", "seconds"):
-            table.add_column(column)
+        held = "numbers agree (quick: not evidence)" if args.quick else "claim holds"
+        table = TextTable("experiments run", ("experiment", held, "seconds"), right=("seconds",))
         for results in done:
             table.add_row(
                 results["experiment"],
                 "yes" if results["holds"] else "no",
                 f"{results['seconds']:.1f}",
             )
-        console.print(table)
+        table.show(console)
     return 0

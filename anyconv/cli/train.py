@@ -204,6 +204,6 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
             label = path if len(probs) == 1 else f"{path}[{i}]"
             (best, p), rest = ranked[0], ranked[1:]
             others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
-            table.add_row(plain(label), plain(best), f"{p:.3f}", plain(others))
-    console.print(table)
+            table.add_row(label, best, f"{p:.3f}", others)
+    table.show(console)
     return 0

@@ -1,10 +1,8 @@
-"""Showing results: cells formatted per column, ``table.md`` and the rich table."""
+"""Showing results: cells formatted per column, the verdict, ``table.md``."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from rich.table import Table
 
 STD = "_std"
 
@@ -119,14 +117,3 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", *(f"- {n}" for n in results.get("notes", []))] if results.get("notes") else []
     lines += ["", *(f"![{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
-
-
-def rich_table(results: dict[str, Any]) -> Table:
-    """The table as a rich ``Table``, titled with the experiment and its claim."""
-    headers, rows = cells(results["table"], results.get("formats", {}))
-    table = Table(title=f"{results['experiment']}: {results['claim']}", title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table
