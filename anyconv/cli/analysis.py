@@ -24,7 +24,7 @@ from anyconv.cli.arguments import (
     shifts,
 )
 from anyconv.cli.limits import check_memory, memory_limit
-from anyconv.cli.output import TextTable
+from anyconv.cli.output import TextTable, plain
 from anyconv.cli.registry import command
 
 
@@ -33,6 +33,11 @@ def load_target(
 ) -> tuple[torch.nn.Module, tuple[int, ...], str, dict[str, Any] | None]:
     """A registered model (built fresh) or a run folder (its trained model): the model, the
     input shape, a title and the run's config (``None`` for a fresh model)."""
+    from anyconv._checks import did_you_mean
+    from anyconv.models.registry import MODELS
+
+    if not target.strip():
+        raise ValueError("MODEL|RUN_DIR must not be empty: give a model name or a run folder")
     if Path(target).is_dir():
         from anyconv.train import load_run
 
@@ -46,7 +51,20 @@ def load_target(
         return model, shape, f"{config['model']} trained on {config['data']}", config
     from anyconv.models import create_model, default_input_shape
 
-    shape = tuple(input_shape or default_input_shape(target))
+    if target not in MODELS:
+        where = "a file" if Path(target).exists() else "no such folder either"
+        raise ValueError(
+            f"{target!r} is neither a model name (one of {', '.join(MODELS)}: anyconv models) "
+            f"nor a run folder ({where}){did_you_mean(target, MODELS)}"
+        )
+    natural = default_input_shape(target)
+    if input_shape is not None and len(input_shape) != len(natural):
+        axes = {2: "C,L", 3: "C,H,W", 4: "C,T,H,W"}.get(len(natural), "C,*spatial")
+        raise ValueError(
+            f"--input-shape for {target} must be {axes}, channels first ({len(natural)} "
+            f"numbers, e.g. {','.join(map(str, natural))}); got {','.join(map(str, input_shape))}"
+        )
+    shape = tuple(input_shape or natural)
     if min(shape) < 1 or num_classes < 1:
         raise ValueError(
             f"--input-shape and --num-classes must be positive; got {shape} and {num_classes}"
@@ -105,7 +123,8 @@ def _geometry_arguments(
 
 
 def _axes(values: Any) -> str:
-    return "x".join(f"{v:g}" for v in values)
+    """``4x4``; a fractional field or jump (after upsampling) to 3 significant digits."""
+    return "x".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def _field_json(field: Any) -> dict[str, Any] | None:
@@ -143,6 +162,7 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
         f"{title} on input {shape}",
         ("layer", "type", "output", "params", "MACs", "RF", "jump"),
         right=("output", "params", "MACs", "RF", "jump"),
+        compact=True,
     )
     for row in rows:
         field = row["receptive_field"]
@@ -159,21 +179,22 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
     table.show(console)
     total = rows[-1]
     console.print(
-        f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
-        f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
-        "normalisation count 0). output: channels x spatial size. RF: the receptive field "
-        "of one output position, in input samples per axis; jump: input samples between "
-        "neighbouring positions.",
-        highlight=False,
+        plain(
+            f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
+            f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
+            "normalisation count 0). output: channels x spatial size. RF: the receptive "
+            "field of one output position, in input samples per axis; jump: input samples "
+            "between neighbouring positions."
+        )
     )
     notes = {f.note for r in rows if (f := r["receptive_field"]) is not None and f.note}
     for note in sorted(notes):
-        console.print(f"note: {note}", highlight=False)
+        console.print(plain(f"note: {note}"))
     if args.fields:
         from anyconv.viz import plot_receptive_field
 
-        plot_receptive_field(model, shape, args.fields, title=title)
-        console.print(f"receptive fields drawn: {args.fields}", highlight=False)
+        drawn = plot_receptive_field(model, shape, args.fields, title=title)
+        console.print(plain(f"receptive fields drawn: {drawn}"))
     return 0
 
 
@@ -260,15 +281,16 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
         lines.append(f"{'same class':<{width}} {'':>6}" + "".join(f"{c:>6}" for c in kept))
     console.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
     console.print(
-        "*: the shift is not a multiple of the layer's total stride (compared with the nearest "
-        "output shift); -: no output position whose field stays inside the input. "
-        + (
-            f"Consistency {100 * consistency['consistency']:.1f}% over the nonzero shifts. "
-            if consistency
-            else ""
+        plain(
+            "*: the shift is not a multiple of the layer's total stride (compared with the "
+            "nearest output shift); -: no output position whose field stays inside the input. "
+            + (
+                f"Consistency {100 * consistency['consistency']:.1f}% over the nonzero shifts. "
+                if consistency
+                else ""
+            )
+            + f"Picture: {out}"
         )
-        + f"Picture: {out}",
-        highlight=False,
     )
     return 0
 
@@ -307,9 +329,10 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
     )
     pads = ", ".join(f"({lo}, {hi})" for lo, hi in anim.padding)
     console.print(
-        f"{len(anim.frames)} frames (one per output position), padding (lo, hi) = {pads}, "
-        f"output {anim.output_size}: {anim.path}",
-        highlight=False,
+        plain(
+            f"{len(anim.frames)} frames (one per output position), padding (lo, hi) = {pads}, "
+            f"output {anim.output_size}: {anim.path}"
+        )
     )
     return 0
 
@@ -364,8 +387,9 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     out = plot_conv_matrix(weight, shape, out, **kwargs)
     matrix = conv_matrix(weight, shape, **kwargs)
     console.print(
-        f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
-        f"(kernel weights 1..{count}, padding {padding!r}, border {mode}): {out}",
-        highlight=False,
+        plain(
+            f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
+            f"(kernel weights 1..{count}, padding {padding!r}, border {mode}): {out}"
+        )
     )
     return 0

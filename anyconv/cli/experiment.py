@@ -26,6 +26,12 @@ def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", help="output folder (default runs/experiment-NAME; with 'all': one per name)"
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results of an earlier run in --out (without it, such a folder is "
+        "refused before any work)",
+    )
+    parser.add_argument(
         "--threads", type=integer, help="torch CPU threads (default: torch's choice)"
     )
 
@@ -46,7 +52,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
     from anyconv.experiments import get_experiment, list_experiments, run_experiment
     from anyconv.experiments.report import cells as report_cells
     from anyconv.experiments.report import verdict
-    from anyconv.experiments.runner import progress_bar
+    from anyconv.experiments.runner import check_out, progress_bar
     from anyconv.train.config import MAX_THREADS
 
     if args.name == "list":
@@ -59,12 +65,19 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
     if args.threads is not None:
         check_int(args.threads, "--threads", "anyconv experiment", minimum=1, maximum=MAX_THREADS)
         torch.set_num_threads(args.threads)
+    outs = {
+        name: args.out if args.name != "all" or args.out is None else Path(args.out) / name
+        for name in names
+    }
+    for out in outs.values():  # every folder, before any experiment runs
+        if out is not None:
+            check_out(out, overwrite=args.overwrite)
     done = []
     with progress_bar(console) as progress:
         for name in names:
             # with 'all', --data goes to the experiments that read an image dataset
             reads_data = "data" in get_experiment(name).full or args.name != "all"
-            out = args.out if args.name != "all" or args.out is None else Path(args.out) / name
+            out = outs[name]
             results = run_experiment(
                 name,
                 quick=args.quick,
@@ -74,6 +87,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
                 data=args.data if reads_data else None,
                 console=console,
                 progress=progress,
+                overwrite=args.overwrite,
             )
             folder = out or f"runs/experiment-{name}{'-quick' if args.quick else ''}"
             headers, cells = report_cells(results["table"], results.get("formats", {}))

@@ -5,11 +5,14 @@ Under ``torchrun`` only rank 0 prints (:func:`main_rank`).
 
 from __future__ import annotations
 
+import functools
+import io
 import os
 import re
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -75,11 +78,19 @@ class TextTable:
         lenet5 [v2]      82,826
     """
 
-    def __init__(self, title: Any, columns: Sequence[str], right: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        title: Any,
+        columns: Sequence[str],
+        right: Sequence[str] = (),
+        *,
+        compact: bool = False,
+    ) -> None:
         self.title = _plain_text(title)
         self.columns = list(columns)
         self.right = set(right)
         self.rows: list[tuple[list[str], bool]] = []
+        self.compact = compact  # a rule under the header only, no frame
 
     def add_row(self, *cells: Any, bold: bool = False) -> None:
         """One row of cells (strings, rich ``Text`` or any value: printed as its text)."""
@@ -105,7 +116,7 @@ class TextTable:
             else:
                 words = [len(w) for text in [name, *cells] for w in text.split()] or [1]
                 least.append(max(words))
-        room = width - 3 * len(self.columns) - 1  # padding and borders
+        room = width - _overhead(self.compact, len(self.columns))  # padding and borders
         if sum(least) > room:
             return None
         widths = list(natural)
@@ -130,7 +141,7 @@ class TextTable:
         widths = self.widths(width)
         if widths is None:
             return None
-        table = Table(title=Text(self.title), title_justify="left")
+        table = _frame(self.compact, title=Text(self.title), title_justify="left")
         for i, name in enumerate(self.columns):
             table.add_column(
                 name,
@@ -164,6 +175,25 @@ class TextTable:
             console.print(table)
         else:
             console.print(Text("\n".join(self.lines())), soft_wrap=True)
+
+
+def _frame(compact: bool, **kwargs: Any) -> Table:
+    """An empty rich table: framed, or ``compact`` (a rule under the header, no frame)."""
+    if compact:
+        return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, **kwargs)
+    return Table(**kwargs)
+
+
+@functools.cache
+def _overhead(compact: bool, columns: int) -> int:
+    """Characters a table of ``columns`` columns (:func:`_frame`) adds to their widths."""
+    table = _frame(compact)
+    for _ in range(columns):
+        table.add_column("", width=1)
+    table.add_row(*["x"] * columns)
+    console = Console(width=10_000, file=io.StringIO())
+    console.print(table)
+    return max(len(line.rstrip()) for line in console.file.getvalue().splitlines()) - columns
 
 
 def _plain_text(value: Any) -> str:

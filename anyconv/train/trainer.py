@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
-from anyconv._checks import fail
+from anyconv._checks import fail, unknown_name
 from anyconv.data.base import Dataset
 from anyconv.train import distributed as D
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
@@ -74,12 +74,7 @@ def _check_model_name(config: TrainConfig) -> None:
     from anyconv.models.registry import MODELS
 
     if config.model not in MODELS:
-        raise fail(
-            "train",
-            "model",
-            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models)",
-            config.model,
-        )
+        raise unknown_name("train", "model", config.model, MODELS, " (anyconv models)")
     check_model_options(config.model, config.model_kwargs)
 
 
