@@ -231,7 +231,21 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
     from anyconv.viz import plot_equivariance
 
+    if args.samples < 1:
+        raise ValueError(f"--samples must be a positive int; got {args.samples}")
     model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
+    _check_shifts(args.shifts, shape)
+    check_memory(
+        _equivariance_estimate(model, shape, args.samples, len(args.shifts)),
+        f"equivariance of {args.samples:,} samples of shape {shape} under "
+        f"{len(args.shifts)} shifts",
+    )
+    layers = receptive_field_stages(model, shape)
+    if not layers:
+        raise ValueError(
+            f"{title} has no convolution or pooling layer to measure the shift equivariance "
+            "of; equivariance measures convolutional networks"
+        )
     if config is not None:  # the run's test split, seen as the run saw it
         from anyconv.train.run import load_run_data
 
@@ -241,7 +255,6 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     else:
         x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
         source = f"{args.samples} random inputs"
-    layers = receptive_field_stages(model, shape)
     errors = layer_equivariance(model, x, args.shifts, mode=args.mode, layers=layers)
     modules = dict(model.named_modules())
     errors = {f"{n} {type(modules[n]).__name__}": rows for n, rows in errors.items()}
@@ -293,6 +306,31 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
         )
     )
     return 0
+
+
+def _check_shifts(values: Sequence[int], shape: Sequence[int]) -> None:
+    """Shifts no longer than the input: a larger one moves every sample out of view."""
+    largest = max(shape[1:])
+    beyond = [v for v in values if abs(v) > largest]
+    if beyond:
+        raise ValueError(
+            f"--shifts must lie in -{largest}..{largest} (a larger shift moves the whole input "
+            f"of shape {tuple(shape)} out of view); got {beyond[0]}"
+        )
+
+
+def _equivariance_estimate(
+    model: torch.nn.Module, shape: Sequence[int], samples: int, shifts: int
+) -> float:
+    """Bytes ``anyconv equivariance`` holds at its peak, about: the inputs and one shifted
+    copy, and every layer's output for both, in float32. The layers' outputs are taken as
+    the widest layer's channels over the input's size, per layer with parameters."""
+    spatial = math.prod(shape[1:])
+    channels = [getattr(m, "out_channels", 0) for m in model.modules()]
+    layers = sum(1 for c in channels if c) or 1
+    widest = max([*channels, shape[0]])
+    per_sample = 2 * (math.prod(shape) + layers * widest * spatial)
+    return 4.0 * samples * per_sample + 4.0 * samples * shifts
 
 
 def _animate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -371,6 +409,11 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     padding, mode = padding_for(args.padding, len(args.input)), args.padding_mode
     if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
         padding, mode = "same", padding
+    if len(args.channels) != 2 or min(args.channels) < 1:
+        raise ValueError(
+            "--channels must be C_in,C_out, two positive ints (e.g. 2,3); got "
+            + ",".join(map(str, args.channels))
+        )
     c_in, c_out = args.channels
     kernel = args.kernel * len(args.input) if len(args.kernel) == 1 else args.kernel
     count = c_out * c_in * torch.Size(kernel).numel()

@@ -113,8 +113,13 @@ def padding_or_border(text: str) -> str | int | tuple[Any, ...]:
     return text if text in PADDING_MODES else padding(text)
 
 
+MAX_SHIFTS = 1024
+"""Most shifts ``--shifts`` takes: each is a forward pass of every sample."""
+
+
 def shifts(text: str) -> list[int]:
-    """``-4..4`` (a range, both ends included) or ``0,1,2``.
+    """``-4..4`` (a range, both ends included) or ``0,1,2``; at most :data:`MAX_SHIFTS`
+    of them, counted before the list is built.
 
     Example:
         >>> shifts("-1..1"), shifts("0,2")
@@ -123,12 +128,21 @@ def shifts(text: str) -> list[int]:
     try:
         if ".." in text:
             lo, hi = (int(v) for v in text.split(".."))
-            return list(range(lo, hi + 1))
-        return [int(v) for v in text.split(",")]
+            count = hi - lo + 1
+            values = range(lo, hi + 1) if 0 < count <= MAX_SHIFTS else None
+        else:
+            values = [int(v) for v in text.split(",")]
+            count = len(values)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a range like -4..4 or comma-separated ints, got {text!r}"
         ) from None
+    if not 0 < count <= MAX_SHIFTS or values is None:
+        raise argparse.ArgumentTypeError(
+            f"expected 1 to {MAX_SHIFTS:,} shifts (each is a forward pass of every sample); "
+            f"got {text!r}, {max(count, 0):,} shifts"
+        )
+    return list(values)
 
 
 def literal(text: str) -> Any:
