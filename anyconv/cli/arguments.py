@@ -40,6 +40,21 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def text(value: str) -> str:
+    """A non-empty string (``--out ""`` would name the current folder, ``--data ""`` no data
+    set: neither is what was meant).
+
+    Example:
+        >>> text("runs/a")
+        'runs/a'
+    """
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a non-empty value, got {value!r} (a folder: give . for the current one)"
+        )
+    return value
+
+
 def ints(text: str) -> tuple[int, ...]:
     """Comma-separated ints: ``28,28``.
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from anyconv.cli.arguments import Switch, integer, ints, model_option, number
+from anyconv.cli.arguments import Switch, integer, ints, model_option, number, text
 from anyconv.cli.output import plain, titled_table, warn
 from anyconv.cli.registry import command
 
@@ -64,7 +64,7 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                 help=help,
             )
         else:
-            parse = {int: integer, float: number, list: ints}.get(kind, str)
+            parse = {int: integer, float: number, list: ints}.get(kind, text)
             group.add_argument(
                 *names,
                 dest=f.name,
