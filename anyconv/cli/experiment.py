@@ -14,7 +14,12 @@ from anyconv.cli.registry import command
 
 def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="an experiment name, 'list' or 'all'")
-    parser.add_argument("--quick", action="store_true", help="reduced run (under a minute each)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced run, a smoke test whose verdict is not evidence (2-56 s of CPU each on "
+        "the bundled data, one thread; longer on MNIST)",
+    )
     parser.add_argument(
         "--seeds", type=integer, help="number of training seeds (default: the experiment's)"
     )

@@ -198,7 +198,8 @@ def run_experiment(
 
     Args:
         name: a name from :func:`~anyconv.experiments.list_experiments`.
-        quick: the reduced run (small data, few epochs: under a minute on two cores).
+        quick: the reduced run, a smoke test (a subset of the data, a short training: 2 to
+            56 s of CPU time on one thread on the bundled data).
         seeds: how many training seeds (default: the experiment's own).
         seed: the first seed; the same seed gives the same numbers on the same machine.
         out: the output folder; default ``runs/experiment-NAME`` (``-quick`` added). A

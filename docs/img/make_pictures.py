@@ -92,7 +92,7 @@ def main(run_dir: str) -> None:
         mode="circular",
     )
 
-    animate_conv((5, 5), 3, stride=2, padding="same", out=OUT / "conv.gif", dpi=75)
+    animate_conv((5, 5), 3, stride=2, padding="same", out=OUT / "conv.gif")
     plot_conv_matrix(
         torch.arange(1.0, 10.0).view(1, 1, 3, 3),
         (1, 4, 4),
