@@ -467,7 +467,7 @@ def plot_feature_maps(
     if facts:
         lines.append(", ".join(facts))
     width = fig.get_figwidth()
-    fig.suptitle("\n".join(_wrap(line, int(width * 12)) for line in lines), fontsize=10)
+    fig.suptitle("\n".join(_wrap(line, int(width * 13.5)) for line in lines), fontsize=10)
     return save(fig, path)
 
 
