@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from anyconv.cli.output import main_rank, print_error
+from anyconv.cli.output import error_line, main_rank, print_error
 from anyconv.cli.registry import COMMANDS, Command, command
 
 DESCRIPTION = """\
@@ -77,13 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _message(error: BaseException) -> str:
-    """One line for an expected error: an OS error names its file."""
-    if isinstance(error, OSError) and error.filename is not None and error.strerror:
-        return f"{error.filename}: {error.strerror}"
-    return str(error) or type(error).__name__
-
-
 def out_of_memory(error: BaseException) -> str | None:
     """One line for PyTorch's failure to allocate (a ``RuntimeError`` from its CPU
     allocator, or ``torch.OutOfMemoryError`` on a GPU), or ``None`` for any other error.
@@ -137,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError, ImportError, MemoryError) as error:
         if args.debug:
             raise
-        print_error(errors, _message(error))
+        print_error(errors, error_line(error))
         return EXIT_BAD_INPUT
     except RuntimeError as error:  # PyTorch's allocators fail with a RuntimeError
         message = out_of_memory(error)

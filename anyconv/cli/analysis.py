@@ -23,9 +23,9 @@ from anyconv.cli.arguments import (
     padding_or_border,
     shifts,
 )
-from anyconv.cli.limits import check_memory, memory_limit
 from anyconv.cli.output import TextTable, plain
 from anyconv.cli.registry import command
+from anyconv.functional.algorithms import memory
 
 
 def load_target(
@@ -70,7 +70,7 @@ def load_target(
             f"--input-shape and --num-classes must be positive; got {shape} and {num_classes}"
         )
     kwargs = dict(in_channels=shape[0], num_classes=num_classes, input_size=tuple(shape[1:]))
-    check_memory(model_estimate(target, kwargs, shape), f"{target} on input {shape}")
+    memory.check_allocation(model_estimate(target, kwargs, shape), f"{target} on input {shape}")
     torch.manual_seed(0)  # the same untrained weights every time
     model = create_model(target, **kwargs)
     return model, shape, f"{target} (untrained)", None
@@ -80,7 +80,8 @@ def model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> f
     """Bytes of a model's parameters (counted on the meta device, nothing allocated) and
     of its widest activation, twice, for one sample. Where PyTorch cannot even build the
     model on the meta device (sizes beyond int64), the bytes of the input and the logits
-    alone, a floor that is then far above :func:`~anyconv.cli.limits.memory_limit`."""
+    alone, a floor that is then far above the memory limit
+    (:func:`~anyconv.functional.algorithms.memory.memory_limit`)."""
     from anyconv.models import create_model
 
     try:
@@ -88,7 +89,8 @@ def model_estimate(name: str, kwargs: dict[str, Any], shape: Sequence[int]) -> f
             meta = create_model(name, **kwargs)
     except (RuntimeError, TypeError, OverflowError):
         floor = 4.0 * (math.prod(shape) + kwargs.get("num_classes", 0))
-        if floor <= memory_limit():
+        limit = memory.memory_limit(torch.device("cpu"))
+        if limit is None or floor <= limit:
             raise
         return floor
     params = sum(p.numel() for p in meta.parameters())
@@ -235,7 +237,7 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
         raise ValueError(f"--samples must be a positive int; got {args.samples}")
     model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
     _check_shifts(args.shifts, shape)
-    check_memory(
+    memory.check_allocation(
         _equivariance_estimate(model, shape, args.samples, len(args.shifts)),
         f"equivariance of {args.samples:,} samples of shape {shape} under "
         f"{len(args.shifts)} shifts",

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.text import Text
 
 from anyconv.cli.arguments import integer, ints, padding, padding_for
-from anyconv.cli.limits import check_memory
 from anyconv.cli.output import plain, titled_table
 from anyconv.cli.registry import command
+from anyconv.functional.algorithms import memory
 
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +132,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     }
     geometry["padding"] = padding_for(args.padding, ndim)
     spec = conv_spec(x_shape, w_shape, **geometry, func="demo")
-    check_memory(_demo_estimate(args, kernel, spec.out_shape), "this demo")
+    memory.check_allocation(_demo_estimate(args, kernel, spec.out_shape), "this demo")
     skip = _skipped(x_shape, w_shape, spec, _flags(args))
     if args.threads is not None:
         check_int(args.threads, "--threads", "anyconv demo", minimum=1, maximum=MAX_THREADS)

@@ -39,6 +39,18 @@ def titled_table(title: str, columns: Sequence[str], right: Sequence[str] = ()) 
     return TextTable(title, columns, right)
 
 
+def error_line(error: BaseException) -> str:
+    """One line for an expected error: an OS error names its file.
+
+    Example:
+        >>> error_line(FileNotFoundError(2, "No such file or directory", "a.png"))
+        'a.png: No such file or directory'
+    """
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    return str(error) or type(error).__name__
+
+
 def print_error(console: Console, message: str) -> None:
     """``error: message`` on ``console``."""
     console.print(Text("error: ", style="bold red") + plain(message), soft_wrap=True)

@@ -14,12 +14,8 @@ from typing import Any
 from rich.console import Console
 
 from anyconv.cli.arguments import Switch, integer, ints, model_option, number, text
-from anyconv.cli.output import plain, titled_table, warn
+from anyconv.cli.output import error_line, main_rank, plain, print_error, titled_table, warn
 from anyconv.cli.registry import command
-
-NOT_FLAGS = ("model", "model_kwargs")  # a positional argument and --option
-EXTRA_FLAG_NAMES = {"pictures": "--plots"}
-NEGATIVE_FLAG_NAMES = {"stream": "--in-memory"}  # also --no-stream
 
 
 def _field_type(hint: Any) -> Any:
@@ -33,21 +29,22 @@ def _field_type(hint: Any) -> Any:
 
 
 def config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per :class:`TrainConfig` field, named after it, with its docstring help;
-    every default is None, so only the flags given reach the config."""
-    from anyconv.train.config import CHOICES, TrainConfig
+    """One option per :class:`TrainConfig` field that is a flag (its
+    :class:`~anyconv.train.config.Setting`: names, choices), named after it, with its
+    docstring help; every default is None, so only the flags given reach the config."""
+    from anyconv.train.config import TrainConfig, setting_facts
     from anyconv.train.recipes import FALLBACK
 
     hints = typing.get_type_hints(TrainConfig)
     helps = TrainConfig.field_help()
     parser.add_argument("model", nargs="?", help="a name from 'anyconv models' (default: lenet5)")
     group = parser.add_argument_group("training settings")
+    facts = setting_facts()
     for f in dataclasses.fields(TrainConfig):
-        if f.name in NOT_FLAGS:
+        setting = facts[f.name]
+        if not setting.flag:
             continue
-        names = ["--" + f.name.replace("_", "-")]
-        if f.name in EXTRA_FLAG_NAMES:
-            names.append(EXTRA_FLAG_NAMES[f.name])
+        names = ["--" + f.name.replace("_", "-"), *setting.aliases]
         kind = _field_type(hints[f.name])
         help = helps[f.name].replace("``", "'").replace("%", "%%")
         if f.name in FALLBACK:
@@ -59,7 +56,7 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                 *names,
                 dest=f.name,
                 action=Switch,
-                off=NEGATIVE_FLAG_NAMES.get(f.name),
+                off=setting.off,
                 default=None,
                 help=help,
             )
@@ -69,9 +66,9 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                 *names,
                 dest=f.name,
                 type=parse,
-                choices=CHOICES.get(f.name),
+                choices=setting.choices,
                 default=None,
-                metavar=None if f.name in CHOICES else f.name.upper(),
+                metavar=None if setting.choices else f.name.upper(),
                 help=help,
             )
     group.add_argument(
@@ -139,8 +136,8 @@ def _evaluate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.train.run import RunFolder, check_data_fits_run, load_run_data
 
     model, config = RunFolder(args.run_dir).load_model()
-    spec = args.data or config["data"]
-    data = load_run_data(config, spec, workers=args.workers)
+    data = load_run_data(config, args.data, workers=args.workers)
+    spec = config["data"] if args.data is None else args.data
     for warning in check_data_fits_run(config, data, spec, args.run_dir):
         warn(warning)
     result = evaluate(model, data)
@@ -195,8 +192,15 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
         ("input", "class", "probability", "next"),
         right=("probability",),
     )
+    failed = []
     for path in args.files:
-        x, warning = read_inputs(path, config, scaled=args.scaled)
+        try:  # one bad file is reported, and the others still predicted
+            x, warning = read_inputs(path, config, scaled=args.scaled)
+        except (ValueError, TypeError, OSError, MemoryError) as error:
+            if getattr(args, "debug", False):
+                raise
+            failed.append(error_line(error))
+            continue
         if warning:
             warn(warning)
         probs = predict(model, x)
@@ -205,5 +209,12 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
             (best, p), rest = ranked[0], ranked[1:]
             others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
             table.add_row(label, best, f"{p:.3f}", others)
-    table.show(console)
+    if table.rows:
+        table.show(console)
+    errors = Console(stderr=True, quiet=not main_rank())
+    for line in failed:
+        print_error(errors, line)
+    if failed:
+        print_error(errors, f"{len(failed)} of {len(args.files)} files could not be predicted")
+        return 2  # EXIT_BAD_INPUT, as for any bad input
     return 0

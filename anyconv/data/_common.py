@@ -9,7 +9,6 @@ raise and a ``ValueError``, so that callers catching either see anyconv's own me
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -68,46 +67,6 @@ def need_file(path: Path, what: str) -> Path:
     if path.is_dir():
         raise IsAFolderError(f"{path}: is a folder, expected a file ({what})")
     return path
-
-
-def available_memory() -> int:
-    """Bytes of memory available to new allocations (``MemAvailable`` on Linux, else the
-    free physical pages, else 2**63 when the system does not say)."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return 2**63
-
-
-def check_memory(nbytes: int, where: str, what: str) -> None:
-    """Refuse to allocate ``nbytes`` for ``what`` when that is more than the memory
-    available now, naming ``where`` (a file) and the estimate."""
-    free = available_memory()
-    if nbytes > free:
-        raise ValueError(
-            f"{where}: {what} would take {_size(nbytes)} in memory, but only "
-            f"{_size(free)} is available"
-        )
-
-
-def fits_in_memory(nbytes: int, fraction: float) -> bool:
-    """Whether ``nbytes`` are at most ``fraction`` of the memory available now."""
-    return nbytes <= fraction * available_memory()
-
-
-def _size(nbytes: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:,} bytes" if unit == "bytes" else f"{nbytes:,.1f} {unit}"
-        nbytes /= 1024
-    raise AssertionError  # unreachable
 
 
 def first_non_finite(x: np.ndarray | torch.Tensor) -> tuple[int, tuple[int, ...], float] | None:

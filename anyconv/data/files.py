@@ -1,4 +1,11 @@
-"""Inputs for prediction from files: images and NumPy arrays, shaped for a model."""
+"""Inputs for prediction from files: images and NumPy arrays, shaped for a model.
+
+A ``.npy`` file is checked from its header before it is loaded, as ``npz:`` archives are:
+a file that is no ``.npy`` array (text, an ``.npz`` archive renamed), arrays of Python
+objects, strings or complex numbers, a header declaring more data than the file holds or
+than memory allows, and an array of no inputs are refused with one line naming the file;
+nothing is ever unpickled.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from anyconv.data.images import IMAGE_SUFFIXES, decode_image, read_image
+from anyconv.data.images import CHANNELS, IMAGE_SUFFIXES, decode_image, read_image
+from anyconv.data.npz import npy_header
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
+
+NPY_MAGIC = b"\x93NUMPY"
 
 
 def _image(
@@ -23,7 +34,14 @@ def _image(
             f"{path}: an image, but the model takes inputs of shape "
             f"{input_shape} (C, H, W expected for images)"
         )
-    channels = 1 if input_shape[0] == 1 else 3
+    channels = input_shape[0]
+    if channels not in CHANNELS:
+        raise ValueError(
+            f"{path}: an image, but the model takes {channels} channels; images convert to "
+            + ", ".join(f"{c} ({name})" for c, name in CHANNELS.items())
+            + ": give a .npy array of shape "
+            + str(input_shape)
+        )
     if transform is not None:  # the geometry of the run's test transform
         return transform(decode_image(path, channels))[None]
     a = read_image(path, channels=channels)
@@ -32,18 +50,76 @@ def _image(
         h, w = input_shape[1:]
         planes = [np.asarray(Image.fromarray(p).resize((w, h), Image.BILINEAR)) for p in a]
         a = np.stack(planes).astype(np.float32)
-    if a.shape[0] != input_shape[0]:
-        raise ValueError(
-            f"{path}: image has {a.shape[0]} channels, the model takes {input_shape[0]}"
-        )
     return a[None]
 
 
-def _array(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
+def read_npy(path: str | Path) -> np.ndarray:
+    """A ``.npy`` file's array of real numbers (bool, integers or floats), checked from its
+    header first, never unpickled; every refusal is a ``ValueError`` naming the file.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     np.save(f"{tmp}/a.npy", np.array(["cat"]))
+        ...     read_npy(f"{tmp}/a.npy")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: .../a.npy: holds strings (dtype <U3); inputs must be numbers
+    """
+    path = Path(path)
+    with path.open("rb") as f:
+        start = f.read(len(NPY_MAGIC))
+        if start != NPY_MAGIC:
+            if start.startswith(b"PK"):
+                raise ValueError(
+                    f"{path}: a zip archive (an .npz file?), not a .npy array; give one "
+                    "array saved by np.save, or train and evaluate on the .npz with npz:FILE"
+                )
+            raise ValueError(
+                f"{path}: not a .npy array (a .npy file starts with \\x93NUMPY; this one with "
+                f"the bytes {start.hex(' ') or 'of nothing: it is empty'}); save arrays with "
+                "np.save"
+            )
+        f.seek(0)
+        shape, dtype, offset = npy_header(f, str(path))
+    if dtype.hasobject:
+        raise ValueError(
+            f"{path}: holds Python objects (dtype {dtype}), which anyconv never loads; "
+            "store numbers"
+        )
+    if dtype.kind == "c":
+        raise ValueError(
+            f"{path}: holds complex numbers (dtype {dtype}); a model takes real inputs "
+            "(save x.real, or np.abs(x) for magnitudes)"
+        )
+    if dtype.kind in "USV" or dtype.fields:
+        raise ValueError(f"{path}: holds {_what(dtype)} (dtype {dtype}); inputs must be numbers")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    size = path.stat().st_size
+    if offset + nbytes != size:
+        raise ValueError(
+            f"{path}: its header declares shape {shape} of {dtype} ({nbytes:,} bytes), but "
+            f"the file holds {max(size - offset, 0):,} bytes of data"
+        )
+    copy = 0 if dtype == np.float32 else 4 * (nbytes // dtype.itemsize)  # as float32
+    memory.check_allocation(nbytes + copy, f"{path}: an array of shape {shape} ({dtype})")
     try:
-        a = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
         raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+
+
+def _what(dtype: np.dtype) -> str:
+    if dtype.kind == "V":
+        return "raw bytes or records"
+    return "strings" if dtype.kind in "US" else "records"
+
+
+def _array(path: Path, input_shape: tuple[int, ...]) -> np.ndarray:
+    a = read_npy(path)
+    if a.size == 0:
+        raise ValueError(
+            f"{path}: holds no inputs (shape {a.shape}); give at least one input {input_shape}"
+        )
     a = np.asarray(a, dtype=np.float32)
     if a.shape == input_shape:
         return a[None]
@@ -66,13 +142,15 @@ def load_inputs(
 ) -> torch.Tensor:
     """Read images (PNG, JPEG, ...) and ``.npy`` arrays into one batch for a model.
 
-    Images are converted to the model's channel count (grey or RGB), scaled to [0, 1] and
-    resized (bilinear) to its spatial size. When ``options`` (a run's ``data_options``)
-    name an ``image_size``, images get the geometry of the run's test transform instead:
-    resized by the shorter side, then centre-cropped. Arrays must hold one input
-    ``(C, *spatial)`` (``(*spatial)`` when ``C == 1``) or a batch of them. Values are not
-    normalised here: :func:`anyconv.train.inputs.read_inputs` applies the run's input
-    normalisation.
+    Images are turned by their EXIF orientation, converted to the model's channels as
+    torchvision converts them (grey: the luma of a colour image, as ``Grayscale``; RGB: a
+    grey image repeated, a palette expanded, alpha dropped; RGBA for 4 channels), scaled
+    to [0, 1] and resized (bilinear) to its spatial size. When ``options`` (a run's
+    ``data_options``) name an ``image_size``, images get the geometry of the run's test
+    transform instead: resized by the shorter side, then centre-cropped. Arrays must hold
+    one input ``(C, *spatial)`` (``(*spatial)`` when ``C == 1``) or a batch of them, of real
+    numbers (:func:`read_npy`). Values are not normalised here:
+    :func:`anyconv.train.inputs.read_inputs` applies the run's input normalisation.
 
     Args:
         paths: files to read.
@@ -96,6 +174,10 @@ def load_inputs(
     batches = []
     for path in map(Path, paths):
         if not path.is_file():
+            if path.is_dir():
+                raise IsADirectoryError(
+                    f"{path}: is a folder; give image or .npy files, e.g. {path / '*.png'}"
+                )
             raise FileNotFoundError(f"{path}: no such file")
         suffix = path.suffix.lower()
         if suffix in IMAGE_SUFFIXES:

@@ -31,9 +31,7 @@ import torch
 from anyconv._checks import check_bool, fail
 from anyconv.data._common import (
     check_finite,
-    check_memory,
     check_not_empty,
-    fits_in_memory,
     need_dir,
     path_argument,
     to_splits,
@@ -51,6 +49,7 @@ from anyconv.data.images import (
     read_image,
 )
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
 
 __all__ = ["hold_out", "list_images", "load_folder", "read_image"]
 
@@ -83,37 +82,54 @@ def list_images(folder: str | Path) -> list[Path]:
     for above in (folder, *folder.absolute().parents):  # a link to any of them is a loop
         info = above.stat()
         ancestors.setdefault((info.st_dev, info.st_ino), above)
-    _walk(folder, ancestors, found)
+    # Depth first in sorted order, with a stack rather than recursion: a folder nested
+    # 1,100 deep is an ordinary (if odd) tree, not a RecursionError.
+    stack = [(iter(_entries(folder)), ancestors)]
+    while stack:
+        entries, above = stack[-1]
+        path = next(entries, None)
+        if path is None:
+            stack.pop()
+            continue
+        info = _stat(path)
+        if info is None:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            key = (info.st_dev, info.st_ino)
+            if key in above:
+                raise ValueError(
+                    f"{path}: symbolic link loop: it leads back to {above[key]}, a folder it is in"
+                )
+            stack.append((iter(_entries(path)), {**above, key: path}))
+        elif stat.S_ISREG(info.st_mode) and path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
     return found
 
 
-def _walk(folder: Path, ancestors: dict[tuple[int, int], Path], found: list[Path]) -> None:
-    for name in sorted(os.listdir(folder)):
-        if name.startswith("."):
-            continue
-        path = folder / name
-        try:
-            info = path.stat()
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise ValueError(f"{path}: symbolic link loop (it leads to itself)") from None
-            if path.is_symlink() and path.suffix.lower() in IMAGE_SUFFIXES:
-                raise ValueError(
-                    f"{path}: broken symbolic link (to {os.readlink(path)}, which does not exist)"
-                ) from None
-            if path.is_symlink():
-                continue
-            raise ValueError(f"{path}: cannot be read ({e.strerror})") from None
-        if stat.S_ISDIR(info.st_mode):
-            key = (info.st_dev, info.st_ino)
-            if key in ancestors:
-                raise ValueError(
-                    f"{path}: symbolic link loop: it leads back to {ancestors[key]}, a folder "
-                    "it is in"
-                )
-            _walk(path, {**ancestors, key: path}, found)
-        elif stat.S_ISREG(info.st_mode) and path.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(path)
+def _entries(folder: Path) -> list[Path]:
+    """The visible entries of ``folder``, sorted by name."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as e:
+        raise ValueError(f"{folder}: cannot be read ({e.strerror})") from None
+    return [folder / name for name in names if not name.startswith(".")]
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    """``path``'s status, links followed; None for a broken link that is not named like an
+    image (skipped); a loop, a broken image link or an unreadable entry is an error."""
+    try:
+        return path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"{path}: symbolic link loop (it leads to itself)") from None
+        if path.is_symlink() and path.suffix.lower() in IMAGE_SUFFIXES:
+            raise ValueError(
+                f"{path}: broken symbolic link (to {os.readlink(path)}, which does not exist)"
+            ) from None
+        if path.is_symlink():
+            return None
+        raise ValueError(f"{path}: cannot be read ({e.strerror})") from None
 
 
 def _classes(part: Path) -> dict[str, list[Path]]:
@@ -163,13 +179,29 @@ def hold_out(
     return kept, held
 
 
+def _is_class_folder(path: Path) -> bool:
+    """A folder that holds image files itself and no visible sub-folder: a class, whatever
+    its name (``train``, ``valid``, ``invalid`` ...), never a split of class folders."""
+    entries = _entries(path)
+    if any(p.is_dir() for p in entries):
+        return False
+    return any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in entries)
+
+
 def _layout(
     root: Path, test_fraction: float, seed: int
 ) -> tuple[dict[str, list[Path]], dict[str, list[Path]], dict[str, str]]:
-    """Train and test files per class, and what each split is called in messages."""
-    test_dir = next((root / n for n in TEST_FOLDERS if (root / n).is_dir()), None)
-    if (root / "train").exists():
-        train_dir = need_dir(root / "train", "folder:DIR holds train/<class>/ sub-folders")
+    """Train and test files per class, and what each split is called in messages.
+
+    ``train/`` and a test folder (``test/``, ``val/``, ``valid/``, ``validation/``) are
+    splits when they hold class sub-folders; one that holds images directly is a class
+    of the ImageFolder layout like any other."""
+    train_dir = root / "train"
+    splits = [root / n for n in TEST_FOLDERS if (root / n).is_dir()]
+    test_dir = next((d for d in splits if not _is_class_folder(d)), None)
+    train_is_class = train_dir.is_dir() and _is_class_folder(train_dir)
+    if train_dir.exists() and not train_is_class:
+        train_dir = need_dir(train_dir, "folder:DIR holds train/<class>/ sub-folders")
         train = _classes(train_dir)
         _check_classes(train_dir, train)
         if test_dir is None:
@@ -185,8 +217,15 @@ def _layout(
             )
         return train, test, {"train": str(train_dir), "test": str(test_dir)}
     if test_dir is not None:
+        held = (
+            f"{train_dir} holds images but no class sub-folders"
+            if train_is_class
+            else f"{train_dir}: no such folder"
+        )
         raise FileNotFoundError(
-            f"{root / 'train'}: no such folder; {root} has {test_dir.name}/ but no train/"
+            f"{held}; {root} has {test_dir.name}/ but no train/ ({test_dir.name}/ holds "
+            "sub-folders, so it is read as the test split; a folder holding images directly "
+            "is read as a class)"
         )
     classes = _classes(root)
     _check_classes(root, classes)
@@ -212,6 +251,7 @@ def load_folder(
     workers: int | None = None,
     mean: Sequence[float] | None = None,
     std: Sequence[float] | None = None,
+    channels: int | None = None,
 ) -> Splits | ImageFolderSplits:
     """Images from ``folder:DIR``, labels the indices of the sorted class names.
 
@@ -245,6 +285,9 @@ def load_folder(
         workers: decoding processes (default: CPUs - 1, at most 4; 0 decodes in the
             training process).
         mean, std: per-channel normalisation to use instead of the training set's.
+        channels: 1 or 3 to convert every image to grey (a colour image's luma, as
+            torchvision's ``Grayscale``) or RGB (grey repeated, alpha dropped); default 3
+            when any image is in colour, else 1. ``evaluate`` passes the run's.
 
     Example:
         >>> import tempfile, pathlib
@@ -284,7 +327,10 @@ def load_folder(
     for part in ("train", "test"):
         check_not_empty(len(files[part]), part, where[part])
     every = [(f, image_info(f)) for part in files for f, _ in files[part]]
-    channels = max(channels_of(mode) for _, (mode, _) in every)
+    if channels is None:
+        channels = max(channels_of(mode) for _, (mode, _) in every)
+    elif channels not in (1, 3):
+        raise fail(func, "channels", "1 (grey) or 3 (RGB), or None (from the images)", channels)
     for f, (mode, _) in every:
         if mode == "F":  # the one mode that can hold NaN or infinity: checked now
             check_finite(read_image(f, channels)[None], str(f), None)
@@ -293,12 +339,12 @@ def load_folder(
     deep = {f for f, (mode, _) in every if mode in DEEP_MODES}
     decoded_bytes = sum(w * h * channels * (4 if f in deep else 1) for f, (_, (w, h)) in every)
     if stream is None:
-        stream = not fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
+        stream = not memory.fits_in_memory(decoded_bytes, IN_MEMORY_FRACTION)
     name = f"folder:{argument}"
     if not stream and transform.size is None and not transform.flip:
         return _tensors(files, every, channels, name, classes, where)
     if not stream:
-        check_memory(decoded_bytes, str(root), "the decoded images")
+        memory.check_allocation(decoded_bytes, f"{root}: the decoded images")
     splits = {
         part: FolderImages(
             [f for f, _ in files[part]],
@@ -368,7 +414,8 @@ def _tensors(
 ) -> Splits:
     """The whole folder as float32 tensors in [0, 1] (images of one size)."""
     w, h = every[0][1][1]
-    check_memory(len(every) * channels * w * h * 4, where["train"], "the images as float32")
+    nbytes = len(every) * channels * w * h * 4
+    memory.check_allocation(nbytes, f"{where['train']}: the images as float32")
     arrays = {}
     for part, items in files.items():
         x = np.empty((len(items), channels, h, w), np.float32)

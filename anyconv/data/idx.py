@@ -6,6 +6,11 @@ C order, big-endian. Type codes: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
 0x0D float32, 0x0E float64. Images are ``0x00000803`` (uint8, N x rows x cols), labels
 ``0x00000801`` (uint8, N). Files may be gzipped (``.gz``) or raw; gzip is recognised by
 its first two bytes, so a raw file with a ``.gz`` name (as some browsers leave them) loads.
+
+IDX files hold label numbers only. An optional text file ``classes.txt`` in the folder
+names the classes, one name per line in label order (line 1 names label 0), as
+torchvision's ``FashionMNIST.classes`` lists them; the names then appear in the run's
+pictures and in ``predict``. Without it the classes are named by their numbers.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ import numpy as np
 
 from anyconv.data._common import (
     IsAFolderError,
+    check_label_span,
     check_labels,
-    check_memory,
     need_dir,
+    need_file,
     path_argument,
     to_splits,
 )
 from anyconv.data.base import Splits, register_dataset
+from anyconv.functional.algorithms import memory
 
 IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -173,7 +180,7 @@ def _read_idx(
                 f"trailer records {trailer:,} bytes (mod 2**32): the file is truncated or "
                 "its header is wrong"
             )
-    check_memory(nbytes, str(path), declared)
+    memory.check_allocation(nbytes, f"{path}: {declared}")
     out = np.empty(dims, dtype)
     view = memoryview(out.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
     got = 0
@@ -234,6 +241,43 @@ def _find(folder: Path, stem: str) -> Path:
     )
 
 
+CLASS_NAMES_FILE = "classes.txt"
+
+
+def read_class_names(path: Path, num_classes: int) -> list[str]:
+    """The class names in ``path``, one per line (line 1 names label 0; blank lines at
+    the end and a UTF-8 byte-order mark ignored): at least ``num_classes`` of them,
+    none empty or repeated.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     f = pathlib.Path(tmp) / "classes.txt"
+        ...     _ = f.write_text("T-shirt/top\\nTrouser\\n\\n")
+        ...     read_class_names(f, 2)
+        ['T-shirt/top', 'Trouser']
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not a UTF-8 text file ({e})") from None
+    names = [line.strip() for line in text.rstrip().splitlines()]
+    for i, name in enumerate(names):
+        if not name:
+            raise ValueError(f"{path}: line {i + 1} is empty; every line names one class")
+        if name in names[:i]:
+            raise ValueError(
+                f"{path}: line {i + 1} repeats the class name {name!r} of line "
+                f"{names.index(name) + 1}"
+            )
+    if len(names) < num_classes:
+        raise ValueError(
+            f"{path}: names {len(names)} classes, but the labels run to {num_classes - 1} "
+            f"({num_classes} classes); write one name per line, line 1 for label 0"
+        )
+    return names
+
+
 @register_dataset(
     "idx",
     "MNIST-format IDX files in DIR (train-/t10k- images and labels, "
@@ -242,7 +286,8 @@ def _find(folder: Path, stem: str) -> Path:
 def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
     """The four standard IDX files in folder ``argument`` (``idx:DIR``): images
     ``(N, 1, rows, cols)`` float32 in [0, 1] (uint8 / 255; other types unscaled), labels
-    0..K-1 with K the largest label + 1. ``seed`` is unused.
+    0..K-1 with K the largest label + 1 (or the number of names in an optional
+    ``DIR/classes.txt``, one class name per line). ``seed`` is unused.
 
     Example:
         >>> import tempfile, pathlib, numpy as np
@@ -266,7 +311,8 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
                 f"{paths[f'{part}_labels']}: {len(labels):,} labels, but "
                 f"{paths[f'{part}_images']} holds {len(images):,} images"
             )
-        check_memory(images.size * 4, str(paths[f"{part}_images"]), "the float32 images")
+        where = paths[f"{part}_images"]
+        memory.check_allocation(images.size * 4, f"{where}: the float32 images")
         x = images.astype(np.float32)[:, None]
         if images.dtype == np.uint8:
             np.divide(x, 255, out=x)
@@ -277,11 +323,22 @@ def load_idx(argument: str | None, *, seed: int = 0) -> Splits:
             f"{paths['test_images']}: images of {arrays['test'][0].shape[2:]}, "
             f"but the train images are {arrays['train'][0].shape[2:]}"
         )
+    names = None
+    if (folder / CLASS_NAMES_FILE).exists():
+        labels = [("train", arrays["train"][1]), ("test", arrays["test"][1])]
+        top = max((int(y.max()) for _, y in labels if len(y)), default=-1)
+        names = read_class_names(
+            need_file(folder / CLASS_NAMES_FILE, "the class names"),
+            check_label_span([(str(paths[f"{p}_labels"]), y) for p, y in labels])
+            if top >= 0
+            else 0,
+        )
     return to_splits(
         *arrays["train"],
         *arrays["test"],
         kind="image",
         name=f"idx:{argument}",
+        class_names=names,
         where={"train": str(paths["train_images"]), "test": str(paths["test_images"])},
         labels_where={"train": str(paths["train_labels"]), "test": str(paths["test_labels"])},
         normalization=normalization,

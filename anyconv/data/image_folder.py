@@ -22,6 +22,9 @@ from anyconv.data.base import Dataset, check_split
 from anyconv.data.batches import Key, key_batches, load_batches
 from anyconv.data.images import decode_image
 from anyconv.data.transforms import ImageTransform
+from anyconv.functional.algorithms import memory
+
+IN_FLIGHT_FRACTION = 0.25  # of the memory available, for the batches decoded ahead
 
 # Images drawn (seeded) from the training split to estimate the per-channel mean and
 # standard deviation; all of them when there are fewer.
@@ -70,7 +73,16 @@ class FolderImages(torch.utils.data.Dataset):
     def __getitem__(self, key: Key) -> tuple[torch.Tensor, int]:
         index, epoch, seed = key
         rng = None if seed is None else np.random.default_rng([seed, epoch, index])
-        x = self.transform(self.decoded(index), rng)
+        try:
+            x = self.transform(self.decoded(index), rng)
+        except MemoryError as e:
+            raise MemoryError(
+                f"{self.files[index]}: not enough memory to decode it ({e})"
+            ) from None
+        except (ValueError, TypeError, OSError, ArithmeticError) as e:
+            if str(e).startswith(str(self.files[index])):
+                raise
+            raise ValueError(f"{self.files[index]}: {e}") from None
         return torch.from_numpy(x), int(self.labels[index])
 
 
@@ -194,7 +206,29 @@ class ImageFolderSplits(Dataset):
             self.train if check_split(split, "ImageFolderSplits.batches") == "train" else self.test
         )
         keys = key_batches(indices, batch_size, epoch, seed)
-        return load_batches(dataset, keys, workers=self.workers, pin_memory=pin_memory)
+        prefetch = self.prefetch(min(batch_size, len(keys[0]) if keys else 0))
+        return load_batches(
+            dataset, keys, workers=self.workers, pin_memory=pin_memory, prefetch=prefetch
+        )
+
+    def prefetch(self, batch_size: int) -> int:
+        """How many batches each worker prepares ahead: 4, fewer when the batches in
+        flight (``workers x prefetch`` and the one in use) would take more than a quarter
+        of the memory available. Refused, with the estimate, when even one batch per
+        worker does not fit in the memory available (``--image-size`` or
+        ``--batch-size`` too large for the machine)."""
+        batch = batch_size * 4 * int(np.prod(self.input_shape))
+        workers = max(self.workers, 1)
+        for ahead in (4, 3, 2, 1):
+            if memory.fits_in_memory(batch * (workers * ahead + 1), IN_FLIGHT_FRACTION):
+                return ahead
+        shape = "x".join(map(str, self.input_shape))
+        memory.check_allocation(
+            batch * (workers + 1),
+            f"{self.name}: {workers + 1} batches of {batch_size} images of {shape} (float32; "
+            f"one per decoding worker, {self.workers}, and the one in use)",
+        )
+        return 1
 
 
 def channel_statistics(

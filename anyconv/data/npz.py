@@ -6,15 +6,20 @@ Shape rules for ``x`` (the same for train and test, which must agree per sample)
 stored shape          kind        becomes
 ====================  ==========  ===================================================
 ``(N, L)``            sequence    ``(N, 1, L)``
-``(N, H, W)``         image       ``(N, 1, H, W)``
+``(N, 1, L)``         sequence    as is (PyTorch's layout of one-channel sequences)
+``(N, H, W)``         image       ``(N, 1, H, W)`` (H > 1)
 ``(N, C, H, W)``      image       as is
 ``(N, H, W, C)``      image       ``(N, C, H, W)`` when C is 1, 3 or 4 and axis 1 is not
 ``(N, C, T, H, W)``   video       as is
 ====================  ==========  ===================================================
 
-An optional string entry ``kind`` ("sequence", "image" or "video") overrides the guess:
-with it, ``(N, C, L)`` is a multi-channel sequence and ``(N, T, H, W)`` a one-channel
-video; a channel axis is added when ``x`` has one dimension fewer than the kind needs.
+The kind is guessed from the rank alone, so some arrays are ambiguous: ``(N, 3, 100)``
+is read as images 3 pixels high. An optional string entry ``kind`` ("sequence", "image"
+or "video", e.g. ``np.savez(..., kind="sequence")``) overrides the guess: with it,
+``(N, C, L)`` is a sequence of C channels, ``(N, T, H, W)`` a one-channel video and
+``(N, 1, L)`` an image one pixel high; a channel axis is added when ``x`` has one
+dimension fewer than the kind needs. Sequences take PyTorch's layout ``(N, C, L)``:
+Keras's ``(N, L, C)`` must be transposed first (``x.transpose(0, 2, 1)``).
 uint8 values are divided by 255, bool becomes 0/1, other numbers are cast to float32
 unscaled; NaN or infinity is an error naming the first bad sample. Labels are whole
 numbers ``>= 0``; the number of classes is the largest label + 1, or the length of an
@@ -33,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from anyconv.data._common import check_labels, check_memory, need_file, path_argument, to_splits
+from anyconv.data._common import check_labels, need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
+from anyconv.functional.algorithms import memory
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 KIND_NDIM = {"sequence": 2, "image": 3, "video": 4}  # sample dims without a channel axis
@@ -45,6 +51,8 @@ def _x(a: np.ndarray, where: str, kind: str | None) -> tuple[np.ndarray, str]:
         raise ValueError(f"{where}: must hold numbers, got dtype {a.dtype}")
     if kind is None:
         kind = {2: "sequence", 3: "image", 4: "image", 5: "video"}.get(a.ndim)
+        if a.ndim == 3 and a.shape[1] == 1:  # (N, 1, L): no image is one pixel high
+            kind = "sequence"
         if kind is None:
             raise ValueError(
                 f"{where}: shape {a.shape} is not (N, L), (N, H, W), "
@@ -90,7 +98,7 @@ def _check_archive(path: Path) -> None:
                     continue
                 key = info.filename[: -len(".npy")]
                 with archive.open(info) as member:
-                    shape, dtype, offset = _npy_header(member, f"{path}: {key}")
+                    shape, dtype, offset = npy_header(member, f"{path}: {key}")
                 if dtype.hasobject:
                     raise ValueError(
                         f"{path}: {key} holds Python objects (dtype {dtype}), which anyconv "
@@ -106,10 +114,10 @@ def _check_archive(path: Path) -> None:
                 total += nbytes
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as e:
         raise ValueError(f"{path}: not a readable .npz file ({e})") from None
-    check_memory(total * 2, str(path), "its arrays and their float32 copies")
+    memory.check_allocation(total * 2, f"{path}: its arrays and their float32 copies")
 
 
-def _npy_header(member: Any, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
+def npy_header(member: Any, where: str) -> tuple[tuple[int, ...], np.dtype, int]:
     """Shape, dtype and data offset from the header of a ``.npy`` stream."""
     try:
         version = np.lib.format.read_magic(member)

@@ -2,12 +2,14 @@
 ``.arff`` (Weka, univariate or relational multivariate) and ``.tsv`` / ``.txt`` (label,
 then values).
 
-Every reader returns a :class:`SeriesFile`: the series as float64 ``(N, C, L)`` with NaN
-where a value is missing or a series is shorter than the longest, the labels as written,
-and the class labels the file declares (if it does). Values are parsed by hand, with no
-dependency: a non-numeric or infinite value, a row of the wrong shape, or a label the
-header does not declare raises a ``ValueError`` naming the file, the line and the
-position.
+Every reader returns a :class:`SeriesFile`: each case's series as float64 ``(C, L_i)``
+with NaN where a value is missing, the labels as written, and the class labels the file
+declares (if it does). Values are parsed by hand, with no dependency: a non-numeric or
+infinite value, a row of the wrong shape, a length the header contradicts
+(``@equalLength true``, ``@seriesLength``) or a label the header does not declare raises a
+``ValueError`` naming the file, the line and the position. Files may start with a UTF-8
+byte-order mark (as Windows editors write them). Numeric labels name one class however
+they are written: ``1``, ``1.0`` and ``1e0`` are the class ``1``.
 """
 
 from __future__ import annotations
@@ -26,18 +28,52 @@ MISSING = ("?", "nan", "NaN", "NAN", "")
 
 @dataclass
 class SeriesFile:
-    """The contents of one file: ``x`` float64 ``(N, C, L)`` (NaN: missing or padding),
-    ``labels`` (strings, as written), ``classes`` (the labels the header declares, or
-    None)."""
+    """The contents of one file: ``cases``, one float64 ``(C, L_i)`` array per series (NaN:
+    missing), ``labels`` (strings; numbers in one spelling, :func:`canonical_label`), ``classes``
+    (the labels the header declares, or None)."""
 
-    x: np.ndarray
+    cases: list[np.ndarray]
     labels: list[str]
     classes: list[str] | None = None
+
+    @property
+    def channels(self) -> int:
+        """C, the dimensions of every series."""
+        return self.cases[0].shape[0] if self.cases else 1
+
+    @property
+    def length(self) -> int:
+        """The length of the longest series."""
+        return max((c.shape[1] for c in self.cases), default=0)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The series as float64 ``(N, C, L)``, NaN where missing or beyond a series' end."""
+        out = np.full((len(self.cases), self.channels, self.length), np.nan)
+        for i, case in enumerate(self.cases):
+            out[i, :, : case.shape[1]] = case
+        return out
+
+
+def canonical_label(text: str) -> str:
+    """A class label in one spelling: a finite number as :func:`class_name` writes it
+    (``"1.0"``, ``"1e0"``, ``"01"`` -> ``"1"``), anything else stripped as it is.
+
+    Example:
+        >>> [canonical_label(t) for t in ("1.0", " -2 ", "0.50", "walking", "nan")]
+        ['1', '-2', '0.5', 'walking', 'nan']
+    """
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return class_name(value) if math.isfinite(value) else text
 
 
 def _text(path: Path) -> str:
     try:
-        return path.read_text()
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is no header
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a text file ({e})") from None
 
@@ -71,19 +107,11 @@ def _values(text: str, where: str) -> np.ndarray:
     return a
 
 
-def _pad(rows: list[np.ndarray]) -> np.ndarray:
-    """``(C, L_i)`` arrays -> ``(N, C, max L)``, NaN-padded at the end."""
-    length = max((r.shape[1] for r in rows), default=0)
-    out = np.full((len(rows), rows[0].shape[0] if rows else 1, length), np.nan)
-    for i, r in enumerate(rows):
-        out[i, :, : r.shape[1]] = r
-    return out
-
-
 def read_ts(path: str | Path) -> SeriesFile:
     """A ``.ts`` file (the sktime/aeon format): ``@`` header lines, then after ``@data``
     one case per line, dimensions separated by ``:``, values by ``,``, the class label
-    last. Unequal lengths (``@equalLength false``) are padded with NaN at the end.
+    last. Series may have unequal lengths (``@equalLength false``); ``@equalLength true``
+    and ``@seriesLength N`` are checked against every case.
 
     Example:
         >>> import tempfile, pathlib
@@ -91,8 +119,8 @@ def read_ts(path: str | Path) -> SeriesFile:
         ...     f = pathlib.Path(tmp) / "X_TRAIN.ts"
         ...     _ = f.write_text("@classLabel true a b\\n@data\\n1,2,3:4,5,6:b\\n7,?:8,9:a\\n")
         ...     s = read_ts(f)
-        >>> s.x.shape, s.labels, s.classes, s.x[1, 0].tolist()
-        ((2, 2, 3), ['b', 'a'], ['a', 'b'], [7.0, nan, nan])
+        >>> s.x.shape, s.labels, s.classes, s.cases[1][0].tolist()
+        ((2, 2, 3), ['b', 'a'], ['a', 'b'], [7.0, nan])
     """
     path = Path(path)
     header: dict[str, str] = {}
@@ -121,7 +149,6 @@ def read_ts(path: str | Path) -> SeriesFile:
             raise ValueError(
                 f"{where}: expected dimensions separated by ':' and the class label last"
             )
-        label = fields[-1].strip()
         series = fields[:-1]
         if dims is None:
             dims = len(series)
@@ -136,14 +163,40 @@ def read_ts(path: str | Path) -> SeriesFile:
         for d, v in enumerate(values):
             case[d, : len(v)] = v
         rows.append(case)
-        labels.append(label)
+        labels.append(canonical_label(fields[-1]))
+        _check_lengths(values, header, where, path, rows[0].shape[1])
     if not in_data:
         raise ValueError(f"{path}: no @data line; is this a .ts file?")
     if not rows:
         raise ValueError(f"{path}: no series after @data (the file is empty)")
     classes = _declared(header.get("classlabel", ""), path)
     _check_labels(labels, classes, path)
-    return SeriesFile(_pad(rows), labels, classes)
+    return SeriesFile(rows, labels, classes)
+
+
+def _check_lengths(
+    values: list[np.ndarray], header: dict[str, str], where: str, path: Path, first: int
+) -> None:
+    """A case's dimensions against ``@equalLength true`` (one length for every dimension
+    of every case, that of the first) and ``@seriesLength N``."""
+    declared = header.get("serieslength", "")
+    equal = header.get("equallength", "").lower() == "true"
+    lengths = [len(v) for v in values]
+    if declared.isdigit() and (equal or header.get("equallength") is None):
+        bad = next((d for d, n in enumerate(lengths) if n != int(declared)), None)
+        if bad is not None:
+            raise ValueError(
+                f"{where}, dimension {bad + 1}: {lengths[bad]:,} values, but the header "
+                f"declares @seriesLength {declared}"
+            )
+    if equal:
+        bad = next((d for d, n in enumerate(lengths) if n != first), None)
+        if bad is not None:
+            raise ValueError(
+                f"{where}, dimension {bad + 1}: {lengths[bad]:,} values, but the header "
+                f"declares @equalLength true and the first case has {first:,} (write "
+                "@equalLength false for series of unequal lengths)"
+            )
 
 
 def _check_ts_header(header: dict[str, str], path: Path) -> None:
@@ -163,7 +216,7 @@ def _declared(value: str, path: Path) -> list[str] | None:
     parts = value.split()
     if not parts or parts[0].lower() != "true":
         return None
-    return parts[1:] or None
+    return [canonical_label(p) for p in parts[1:]] or None
 
 
 def _check_labels(labels: list[str], classes: list[str] | None, path: Path) -> None:
@@ -231,7 +284,7 @@ def read_arff(path: str | Path) -> SeriesFile:
         if relational:
             case, label = _relational_row(line, where)
         else:
-            head, _, label = line.rpartition(",")
+            head, label = _last_field(line, where)
             values = _values(head, where)
             if len(values) != len(attributes) - 1:
                 raise ValueError(
@@ -240,7 +293,7 @@ def read_arff(path: str | Path) -> SeriesFile:
                 )
             case = values[None]
         rows.append(case)
-        labels.append(label.strip().strip("'\""))
+        labels.append(canonical_label(_unquote(label)))
     if not in_data:
         raise ValueError(f"{path}: no @data line; is this an ARFF file?")
     if not rows:
@@ -248,7 +301,50 @@ def read_arff(path: str | Path) -> SeriesFile:
     if relational and len({r.shape[0] for r in rows}) > 1:
         raise ValueError(f"{path}: cases have different numbers of dimensions")
     _check_labels(labels, classes, path)
-    return SeriesFile(_pad(rows), labels, classes)
+    return SeriesFile(rows, labels, classes)
+
+
+def _unquote(field: str) -> str:
+    """An ARFF value without its quotes (``'a,b'`` -> ``a,b``)."""
+    field = field.strip()
+    if len(field) >= 2 and field[0] == field[-1] and field[0] in "'\"":
+        return field[1:-1]
+    return field
+
+
+def _last_field(line: str, where: str) -> tuple[str, str]:
+    """``line`` split before its last comma-separated field, which may be quoted and hold
+    commas (``1,2,'a,b'``)."""
+    if line[-1] in "'\"":
+        start = line.rfind(line[-1], 0, len(line) - 1)
+        if start < 0:
+            raise ValueError(f"{where}: unterminated quote in the class label")
+        head = line[:start].rstrip()
+        if not head.endswith(","):
+            raise ValueError(f"{where}: expected ',' before the quoted class label")
+        return head[:-1], line[start:]
+    head, _, last = line.rpartition(",")
+    return head, last
+
+
+def _nominal(kind: str) -> list[str]:
+    """The values of a nominal attribute ``{a, 'b,c', "d"}``, quotes removed: a comma
+    inside quotes belongs to the value."""
+    values, field, quote = [], "", None
+    for char in kind.strip()[1:-1] if kind.strip().endswith("}") else kind.strip()[1:]:
+        if quote:
+            field += char
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            field += char
+            quote = char
+        elif char == ",":
+            values.append(field)
+            field = ""
+        else:
+            field += char
+    values.append(field)
+    return [canonical_label(_unquote(v)) for v in values if v.strip()]
 
 
 def _check_arff_header(attributes: list[tuple[str, str]], path: Path) -> tuple[bool, list[str]]:
@@ -260,7 +356,7 @@ def _check_arff_header(attributes: list[tuple[str, str]], path: Path) -> tuple[b
             f"{path}: the last attribute {name!r} must be the nominal class ({{a,b,...}}); "
             f"got {kind!r}"
         )
-    classes = [c.strip().strip("'\"") for c in kind.strip("{}").split(",") if c.strip()]
+    classes = _nominal(kind)
     body = attributes[:-1]
     relational = len(body) == 1 and body[0][1].lower().startswith("relational")
     if not relational:
@@ -280,7 +376,7 @@ def _relational_row(line: str, where: str) -> tuple[np.ndarray, str]:
     end = line.find(quote, 1)
     if end < 0:
         raise ValueError(f"{where}: unterminated quote")
-    label = line[end + 1 :].lstrip().lstrip(",")
+    label = line[end + 1 :].lstrip().removeprefix(",")
     parts = line[1:end].split("\\n")
     values = [_values(p, f"{where}, dimension {d + 1}") for d, p in enumerate(parts)]
     length = max(len(v) for v in values)
@@ -342,10 +438,10 @@ def read_table(path: str | Path) -> SeriesFile:
                 "values must be finite numbers (NaN marks a missing value)"
             )
         labels.append(class_name(values[0]))  # "1", "1.0" and "1e0" are one class
-        rows.append(values[1:])
+        rows.append(values[1:][None])
     if not rows:
         raise ValueError(f"{path}: no series (the file is empty)")
-    return SeriesFile(np.stack(rows)[:, None, :], labels)
+    return SeriesFile(rows, labels)
 
 
 def _is_number(field: str) -> bool:

@@ -26,24 +26,47 @@ from anyconv._checks import fail
 Box = tuple[float, float, float, float]  # left, top, right, bottom in pixels
 
 
+def max_pixels() -> int | None:
+    """The most pixels an image may have: Pillow's decompression-bomb limit
+    ``PIL.Image.MAX_IMAGE_PIXELS`` (89,478,485 unless the user changed it; None: no
+    limit). Files with more are refused as they are opened, and a model input larger than
+    any file may be is refused too (``image_size``)."""
+    from PIL import Image
+
+    return Image.MAX_IMAGE_PIXELS
+
+
 def image_size(value: Any, func: str = "image_size") -> tuple[int, int] | None:
-    """``H``, ``(H,)`` or ``(H, W)`` (positive ints) as ``(H, W)``; None stays None.
+    """``H``, ``(H,)`` or ``(H, W)`` (positive ints) as ``(H, W)``; None stays None. At most
+    :func:`max_pixels` pixels: one image of ``--image-size 40000`` would take 4.8 GB in
+    every decoding process, and one of 2**70 cannot be made.
 
     Example:
         >>> image_size(32), image_size([24, 32]), image_size((8,)), image_size(None)
         ((32, 32), (24, 32), (8, 8), None)
+        >>> image_size(40000)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: image_size(): argument 'image_size' must be ... at most 89,478,485 pixels ...
     """
     if value is None:
         return None
     values = [value] * 2 if isinstance(value, int) else list(value) if _seq(value) else None
     if values is not None and len(values) == 1:
         values = values * 2
+    limit = max_pixels()
+    allowed = "a positive int H or a pair (H, W)"
+    if limit:
+        allowed += (
+            f" of at most {limit:,} pixels (H x W; Pillow's decompression-bomb limit, "
+            "PIL.Image.MAX_IMAGE_PIXELS)"
+        )
     if (
         values is None
         or len(values) != 2
         or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values)
+        or (limit and values[0] * values[1] > limit)
     ):
-        raise fail(func, "image_size", "a positive int H or a pair (H, W)", value)
+        raise fail(func, "image_size", allowed, value)
     return values[0], values[1]
 
 
@@ -62,9 +85,24 @@ def centre_box(width: int, height: int, size: tuple[int, int]) -> Box:
     """
     h, w = size
     scale = max(h / height, w / width)
-    crop_w, crop_h = w / scale, h / scale
+    # The side that fills the image is its whole extent; computed as ``w / scale`` it can
+    # come out an ulp above it (47 / (24 / 47) * 24), and the box then starts at -3.6e-15.
+    crop_w, crop_h = min(w / scale, width), min(h / scale, height)
     left, top = (width - crop_w) / 2, (height - crop_h) / 2
-    return left, top, left + crop_w, top + crop_h
+    return clamp_box((left, top, left + crop_w, top + crop_h), width, height)
+
+
+def clamp_box(box: Box, width: int, height: int) -> Box:
+    """``box`` moved inside a ``width x height`` image (Pillow refuses a box that starts
+    below 0 or ends beyond the image, by as little as one rounding error).
+
+    Example:
+        >>> clamp_box((-3.5e-15, 0.0, 47.000000000000004, 20.0), 47, 20)
+        (0.0, 0.0, 47.0, 20.0)
+    """
+    left, top, right, bottom = box
+    left, top = min(max(left, 0.0), float(width)), min(max(top, 0.0), float(height))
+    return left, top, min(max(right, left), float(width)), min(max(bottom, top), float(height))
 
 
 def random_box(
@@ -119,6 +157,7 @@ def resize_box(image: np.ndarray, box: Box, size: tuple[int, int]) -> np.ndarray
     from PIL import Image
 
     h, w = size
+    box = clamp_box(box, image.shape[1], image.shape[0])
     if image.dtype == np.uint8 and image.shape[2] in (1, 3):
         plane = image[:, :, 0] if image.shape[2] == 1 else image
         out = np.asarray(Image.fromarray(plane).resize((w, h), Image.BILINEAR, box=box))

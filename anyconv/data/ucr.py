@@ -9,16 +9,20 @@ lengths), ``.arff`` (Weka; univariate, or multivariate as one relational attribu
 ``NAME_TEST.EXT``, as in the archives.
 
 Labels are any strings or numbers (``-1/1``, ``1..K``, ``walking``...): their distinct
-values across both files (and any the header declares) become classes 0..K-1, sorted
-numerically when all are numbers, else alphabetically; the original labels are kept as
-``class_names``.
+values across both files (and any the header declares) become classes 0..K-1, numbers
+first in numerical order, then other labels alphabetically; the original labels are kept
+as ``class_names``. A number is one class however it is written (``1``, ``1.0``, ``1e0``).
 
 Each series is z-normalised on its own, channel by channel (mean 0, standard deviation 1
 over its non-missing values; a constant series becomes zeros), as is usual for the
 archive, whose few unnormalised datasets would otherwise dominate any comparison. Missing
 values, and the end of a series shorter than the longest (unequal-length datasets are
 padded at the end), become 0 after z-normalising: the series' mean, which a convolution
-sees as a flat, uninformative stretch.
+sees as a flat, uninformative stretch. Series are z-normalised one by one and written
+straight into the float32 array of the split, so loading takes that array and no padded
+copy; when it would take more than a quarter of the memory available (one series of
+200,000 values pads a thousand short ones to 763 MiB), the file is refused with the
+estimate before anything is allocated.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ import numpy as np
 from anyconv.data._common import need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
 from anyconv.data.series_files import READERS, SeriesFile
+from anyconv.functional.algorithms import memory
+
+MEMORY_FRACTION = 0.25
+"""The most of the memory available that a split's padded series may take."""
 
 
 def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,20 +60,30 @@ def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def znormalise(x: np.ndarray) -> np.ndarray:
-    """Each series ``x[n, c]`` of ``(N, C, L)`` to mean 0 and standard deviation 1 over
-    its non-NaN values (constant: zeros), then NaN to 0.
+    """Each series ``x[n, c]`` of ``(N, C, L)`` (or any ``(..., L)``) to mean 0 and
+    standard deviation 1 over its non-NaN values (constant: zeros), then NaN to 0.
+
+    Each series is first scaled by the power of two nearest above its largest magnitude
+    (exactly: no value changes but for its exponent, and z-normalisation does not see the
+    scale), so that series near the float64 limits (1e308, or subnormal 1e-320) are
+    normalised like any other instead of overflowing to zeros.
 
     Example:
         >>> znormalise(np.array([[[1.0, 3.0, np.nan]]])).tolist()
         [[[-1.0, 1.0, 0.0]]]
+        >>> znormalise(np.array([[[1e308, -1e308]]])).tolist()
+        [[[1.0, -1.0]]]
     """
-    count = np.sum(~np.isnan(x), axis=-1, keepdims=True)
-    safe = np.maximum(count, 1)
-    mean = np.nansum(x, axis=-1, keepdims=True) / safe
-    centred = x - mean
-    std = np.sqrt(np.nansum(centred**2, axis=-1, keepdims=True) / safe)
-    z = np.where(std > 0, centred / np.where(std > 0, std, 1), 0.0)
-    return np.nan_to_num(z, nan=0.0)
+    x = np.asarray(x, np.float64)
+    present = ~np.isnan(x)
+    filled = np.where(present, x, 0.0)
+    _, exponent = np.frexp(np.max(np.abs(filled), axis=-1, keepdims=True, initial=0.0))
+    filled = np.ldexp(filled, -exponent)  # now in (-1, 1): no square can overflow
+    count = np.maximum(np.sum(present, axis=-1, keepdims=True), 1)
+    mean = np.sum(filled, axis=-1, keepdims=True) / count
+    centred = np.where(present, filled - mean, 0.0)
+    std = np.sqrt(np.sum(centred * centred, axis=-1, keepdims=True) / count)
+    return np.where(std > 0, centred / np.where(std > 0, std, 1.0), 0.0)
 
 
 def _find(prefix: Path) -> tuple[str, dict[str, Path]]:
@@ -88,13 +106,46 @@ def _find(prefix: Path) -> tuple[str, dict[str, Path]]:
 
 
 def _classes(files: list[SeriesFile]) -> list[str]:
+    """The distinct labels (spelled one way by the readers): numbers first, by value, then
+    the others alphabetically; the same order in every process."""
     names = {label for f in files for label in f.labels}
     for f in files:
         names |= set(f.classes or ())
-    try:
-        return sorted(names, key=float)
-    except ValueError:
-        return sorted(names)
+
+    def key(name: str) -> tuple[int, float, str]:
+        try:
+            return 0, float(name), name
+        except ValueError:
+            return 1, 0.0, name
+
+    return sorted(names, key=key)
+
+
+def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
+    """The z-normalised series of ``f`` as float32 ``(N, C, length)``, zero-padded at the
+    end; refused with the estimate when that would take more than
+    :data:`MEMORY_FRACTION` of the memory available."""
+    shape = (len(f.cases), f.channels, length)
+    nbytes = 4 * shape[0] * shape[1] * shape[2]
+    free = memory.available_memory()
+    if nbytes > MEMORY_FRACTION * free:
+        shortest = min(c.shape[1] for c in f.cases)
+        ragged = (
+            f"its series have unequal lengths ({shortest:,} to {f.length:,} values) and are "
+            if shortest < length
+            else "its series are "
+        )
+        raise ValueError(
+            f"{path}: {ragged}padded at the end to the longest, {length:,} values: "
+            f"{shape[0]:,} x {shape[1]:,} x {length:,} float32 values would take "
+            f"{memory.human_bytes(nbytes)}, more than {MEMORY_FRACTION:.0%} of the "
+            f"{memory.human_bytes(free)} of memory available (training copies them)"
+        )
+    memory.check_allocation(nbytes, f"{path}: its series padded to {length:,} values")
+    x = np.zeros(shape, np.float32)
+    for i, case in enumerate(f.cases):
+        x[i, :, : case.shape[1]] = znormalise(case)
+    return x
 
 
 @register_dataset(
@@ -126,18 +177,18 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
     for part, path in paths.items():
         files[part] = READERS[ext](need_file(path, "ucr:PREFIX"))
     train, test = files["TRAIN"], files["TEST"]
-    if train.x.shape[1] != test.x.shape[1]:
+    if train.channels != test.channels:
         raise ValueError(
-            f"{paths['TEST']}: {test.x.shape[1]} dimensions, but {paths['TRAIN']} has "
-            f"{train.x.shape[1]}"
+            f"{paths['TEST']}: {test.channels} dimensions, but {paths['TRAIN']} has "
+            f"{train.channels}"
         )
-    length = max(train.x.shape[2], test.x.shape[2])
+    length = max(train.length, test.length)
     classes = _classes([train, test])
     index = {name: i for i, name in enumerate(classes)}
     out = []
-    for f in (train, test):
-        x = np.pad(f.x, ((0, 0), (0, 0), (0, length - f.x.shape[2])), constant_values=np.nan)
-        out += [znormalise(x), np.array([index[label] for label in f.labels], np.int64)]
+    for part, f in (("TRAIN", train), ("TEST", test)):
+        labels = np.array([index[label] for label in f.labels], np.int64)
+        out += [_padded(f, length, paths[part]), labels]
     return to_splits(
         *out,
         kind="sequence",

@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from anyconv.analysis import summary
 from anyconv.experiments._common import (
     FULL_TRAINING,
     QUICK_TRAINING,
@@ -115,7 +116,7 @@ def run(ctx: Context) -> Outcome:
     k, o = kernel_size(size), cfg["channels"]
     ctx.plan(len(KINDS) * len(ctx.seeds))
     runs: dict[str, list[dict]] = {kind: [] for kind in KINDS}
-    counted = {}
+    counted, macs = {}, {}  # the first layer's parameters and MACs (anyconv.analysis)
     for seed in ctx.seeds:
         for kind in KINDS:
             with ctx.stage(f"{KINDS[kind]}, seed {seed}"):
@@ -129,30 +130,33 @@ def run(ctx: Context) -> Outcome:
                 )
                 runs[kind].append(metrics)
                 counted[kind] = sum(p.numel() for p in model[0].parameters())
-    table = []
+                layers = summary(model, tuple(data.input_shape))
+                first = [r for r in layers if r["name"] == "0" or r["name"].startswith("0.")]
+                macs[kind] = sum(row["macs"] for row in first)
+    table, formula_macs = [], {}
     for kind, label in KINDS.items():
-        params, macs = closed_form(kind, c, o, k, size)
+        params, formula_macs[kind] = closed_form(kind, c, o, k, size)
         test = mean_std([m["test_accuracy"] for m in runs[kind]])
         table.append(
             {
                 "layer": label,
                 "parameters": params,
                 "counted": counted[kind],
-                "macs": macs,
+                "macs": macs[kind],
                 "train_accuracy": mean_std([m["train_accuracy"] for m in runs[kind]])[0],
                 "test_accuracy": test[0],
                 "test_accuracy_std": test[1],
             }
         )
     rows = {kind: row for kind, row in zip(KINDS, table, strict=True)}
-    formulas = all(r["parameters"] == r["counted"] for r in table)
+    formulas = all(r["parameters"] == r["counted"] for r in table) and formula_macs == macs
     order = [rows[kind]["parameters"] for kind in KINDS]
     fewer = all(a > b for a, b in itertools.pairwise(order))
     same_macs = len({rows[kind]["macs"] for kind in ("local", "tiled", "conv")}) == 1
     best = max(r["test_accuracy"] for r in table)
     keeps = rows["conv"]["test_accuracy"] >= best - 0.01
     rule = (
-        f"holds if the closed forms equal the layers' parameter counts ({formulas}), the "
+        f"holds if the closed forms equal the layers' parameter and MAC counts ({formulas}), the "
         f"parameters fall dense > local > tiled > conv ({' > '.join(f'{p:,}' for p in order)}: "
         f"{fewer}), the three window layers need the same multiply-adds ({same_macs}) and the "
         f"convolution's test accuracy ({rows['conv']['test_accuracy']:.2%}) is within 1 point "
@@ -189,7 +193,8 @@ def run(ctx: Context) -> Outcome:
         figures=[ctx.save(fig, "sharing.png")],
         notes=[
             "parameters: the closed form of the notes; counted: the layer's own tensors",
-            "MACs: multiply-adds of the layer for one sample",
+            "MACs: multiply-adds of the layer for one sample, counted by "
+            "anyconv.analysis.summary (equal to the closed forms)",
             f"accuracy: {seeds_note(ctx.seeds)}",
         ],
         formats={"train_accuracy": "{:.2%}", "test_accuracy": "{:.2%}"},

@@ -6,7 +6,8 @@ import dataclasses
 import inspect
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,49 +16,126 @@ from anyconv.data.spec import DataSpec
 from anyconv.train.recipes import recipe
 from anyconv.train.run import RunFolder
 
-__all__ = ["CHOICES", "DEVICES", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
+__all__ = [
+    "CHOICES",
+    "DATA_OPTIONS",
+    "DATA_VIEW_OPTIONS",
+    "DEVICES",
+    "OPTIMIZERS",
+    "RESUME_KEYS",
+    "SCHEDULES",
+    "Setting",
+    "TrainConfig",
+    "setting_facts",
+]
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 DEVICES = ("auto", "cpu", "cuda")
 KEEP = ("best", "last")
-CHOICES: dict[str, tuple[str, ...]] = {
-    "optimizer": OPTIMIZERS,
-    "schedule": SCHEDULES,
-    "device": DEVICES,
-    "keep": KEEP,
-}
-OPTIONAL_CHOICES = ("keep",)  # None: decided from the data (see the field's help)
-"""The settings limited to a few names, and those names (the CLI's choices too)."""
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 MAX_THREADS = 1024  # torch.set_num_threads per process; beyond any machine's cores
+FUNC = "TrainConfig"
+
+Check = Callable[[Any, str], None]
 
 
-# Changing any of these between a run and its resumption would silently train a different
-# model, so resuming refuses; ``epochs`` may grow (the schedule then stretches).
-RESUME_KEYS = (
-    "model",
-    "model_kwargs",
-    "data",
-    "data_seed",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "momentum",
-    "weight_decay",
-    "schedule",
-    "augment",
-    "shift",
-    "seed",
-    "val_fraction",
-    "image_size",
-    "flip",
-    "crop_scale",
-    "test_fraction",
-)
+@dataclass(frozen=True)
+class Setting:
+    """What anyconv knows of one :class:`TrainConfig` field, written beside it (the field's
+    ``metadata["setting"]``); the lists of settings that the resumption check, the data
+    loader and the command line use are derived from these.
 
-DATA_OPTIONS = ("image_size", "flip", "crop_scale", "test_fraction", "stream", "workers")
-"""The settings that go to the data loader (:meth:`TrainConfig.data_options`)."""
+    Attributes:
+        resume: a run and its resumption must agree on it (changing it would silently
+            train another model), so resuming refuses a change. Every field says.
+        data: ``"view"`` for a loader option that decides which samples there are and how
+            they look (splits, transform: ``evaluate`` and ``predict`` repeat it);
+            ``"read"`` for one that decides only how they are read (``stream``,
+            ``workers``); None for a setting of the training itself.
+        flag: whether ``anyconv train`` has an option ``--NAME`` for it (``model`` is the
+            positional argument, ``model_kwargs`` the repeatable ``-o NAME=VALUE``).
+        aliases: more names of the option (``--plots`` for ``--pictures``).
+        off: one more name of a switch's ``--no-NAME`` (``--in-memory``).
+        choices: the names it is limited to (the command line's choices too).
+        check: ``check(value, name)`` raises anyconv's error for a bad value.
+    """
+
+    resume: bool
+    data: str | None = None
+    flag: bool = True
+    aliases: tuple[str, ...] = ()
+    off: str | None = None
+    choices: tuple[str, ...] | None = None
+    check: Check | None = None
+
+
+def setting(default: Any = MISSING, *, factory: Any = MISSING, resume: bool, **facts: Any) -> Any:
+    """A :class:`TrainConfig` field with its :class:`Setting` (``resume`` must be decided)."""
+    meta = {"setting": Setting(resume=resume, **facts)}
+    return field(default=default, default_factory=factory, metadata=meta)
+
+
+def _optional(check: Check) -> Check:
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def _int(**bounds: Any) -> Check:
+    return lambda value, name: check_int(value, name, FUNC, **bounds)
+
+
+def _real(**bounds: Any) -> Check:
+    return lambda value, name: check_real(value, name, FUNC, **bounds)
+
+
+def _bool(value: Any, name: str) -> None:
+    check_bool(value, name, FUNC)
+
+
+def _string(value: Any, name: str) -> None:
+    if not isinstance(value, str):
+        raise fail(FUNC, name, "a string", value, TypeError)
+
+
+def _choice(options: tuple[str, ...]) -> Check:
+    def check(value: Any, name: str) -> None:
+        if value not in options:
+            raise fail(FUNC, name, "one of " + ", ".join(map(repr, options)), value)
+
+    return check
+
+
+def _model_kwargs(value: Any, name: str) -> None:
+    if not isinstance(value, dict):
+        raise fail(FUNC, name, "a dict", value, TypeError)
+    if {"in_channels", "num_classes", "input_size"} & set(value):
+        raise fail(
+            FUNC,
+            name,
+            "free of in_channels/num_classes/input_size (they come from the data)",
+            value,
+        )
+
+
+def _out(value: Any, name: str) -> None:
+    if value is not None and not isinstance(value, str | Path):
+        raise fail(FUNC, name, "a folder path or None", value, TypeError)
+
+
+def _workers(value: Any, name: str) -> None:
+    from anyconv.data.batches import check_workers
+
+    check_workers(value, FUNC)
+
+
+def _crop_scale(value: Any, name: str) -> None:
+    if check_real(value, name, FUNC, above=0) > 1:
+        raise fail(FUNC, name, "a fraction 0 < f <= 1", value)
+
+
+_SEED = _int(minimum=0, maximum=MAX_SEED, note="2**63 - 1")
+_POSITIVE = _int(minimum=1)
+_RATE = _real(minimum=0, below=math.inf)
 
 
 @dataclass
@@ -82,7 +160,8 @@ class TrainConfig:
             from lr/25, then cosine down to lr/1e4) or none (constant).
         augment: random shifts of images (and of all frames of a video) by up to
             ``shift`` pixels.
-        shift: the largest shift of ``augment``, in pixels.
+        shift: the largest shift of ``augment``, in pixels (images one pixel high or
+            wide are not shifted).
         seed: seeds weight initialisation, shuffling, augmentation and dropout.
         device: auto (CUDA when available), cpu or cuda.
         amp: mixed precision on CUDA (bfloat16, or float16 with loss scaling); ignored on
@@ -141,40 +220,50 @@ class TrainConfig:
         30
     """
 
-    model: str = "lenet5"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    data: str = "digits"
-    data_seed: int = 0
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    optimizer: str = "adamw"
-    momentum: float = 0.9
-    weight_decay: float | None = None
-    schedule: str = "cosine"
-    augment: bool | None = None
-    shift: int = 1
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = False
-    out: str | None = None
-    resume: bool = False
-    overwrite: bool = False
-    force: bool = False
-    quiet: bool = False
-    pictures: bool = True
-    eval_batch_size: int = 1024
-    val_fraction: float | None = None
-    keep: str | None = None
-    patience: int = 0
-    threads: int | None = None
-    eval_every: int = 1
-    image_size: list[int] | None = None
-    flip: bool = False
-    crop_scale: float = 0.08
-    test_fraction: float = 0.2
-    stream: bool | None = None
-    workers: int | None = None
+    model: str = setting("lenet5", resume=True, flag=False, check=_string)
+    model_kwargs: dict[str, Any] = setting(
+        factory=dict, resume=True, flag=False, check=_model_kwargs
+    )
+    data: str = setting("digits", resume=True, check=_string)
+    data_seed: int = setting(0, resume=True, check=_SEED)
+    epochs: int | None = setting(None, resume=False, check=_POSITIVE)
+    batch_size: int | None = setting(None, resume=True, check=_POSITIVE)
+    lr: float | None = setting(None, resume=True, check=_RATE)
+    optimizer: str = setting("adamw", resume=True, choices=OPTIMIZERS)
+    momentum: float = setting(0.9, resume=True, check=_RATE)
+    weight_decay: float | None = setting(None, resume=True, check=_RATE)
+    schedule: str = setting("cosine", resume=True, choices=SCHEDULES)
+    augment: bool | None = setting(None, resume=True, check=_bool)
+    shift: int = setting(1, resume=True, check=_int(minimum=0))
+    seed: int = setting(0, resume=True, check=_SEED)
+    device: str = setting("auto", resume=False, choices=DEVICES)
+    amp: bool = setting(False, resume=False, check=_bool)
+    out: str | None = setting(None, resume=False, check=_out)
+    resume: bool = setting(False, resume=False, check=_bool)
+    overwrite: bool = setting(False, resume=False, check=_bool)
+    force: bool = setting(False, resume=False, check=_bool)
+    quiet: bool = setting(False, resume=False, check=_bool)
+    pictures: bool = setting(True, resume=False, aliases=("--plots",), check=_bool)
+    eval_batch_size: int = setting(1024, resume=False, check=_POSITIVE)
+    val_fraction: float | None = setting(
+        None, resume=True, check=_optional(_real(minimum=0, below=1))
+    )
+    keep: str | None = setting(None, resume=False, choices=KEEP)
+    patience: int = setting(0, resume=False, check=_int(minimum=0, note="0: never stop early"))
+    threads: int | None = setting(
+        None,
+        resume=False,
+        check=_optional(_int(minimum=1, maximum=MAX_THREADS, note="or None")),
+    )
+    eval_every: int = setting(1, resume=False, check=_POSITIVE)
+    image_size: list[int] | None = setting(None, resume=True, data="view")
+    flip: bool = setting(False, resume=True, data="view", check=_bool)
+    crop_scale: float = setting(0.08, resume=True, data="view", check=_crop_scale)
+    test_fraction: float = setting(0.2, resume=True, data="view", check=_real(above=0, below=1))
+    stream: bool | None = setting(
+        None, resume=False, data="read", off="--in-memory", check=_optional(_bool)
+    )
+    workers: int | None = setting(None, resume=False, data="read", check=_optional(_workers))
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str) and isinstance(self.data, str):
@@ -189,8 +278,8 @@ class TrainConfig:
         place it is written; the command line's help comes from here).
 
         Example:
-            >>> TrainConfig.field_help()["shift"]
-            'the largest shift of ``augment``, in pixels.'
+            >>> TrainConfig.field_help()["momentum"]
+            "SGD's momentum (not Nesterov)."
         """
         doc = inspect.getdoc(cls) or ""
         section = doc.split("Attributes:\n", 1)[1].split("\n\n", 1)[0]
@@ -206,61 +295,18 @@ class TrainConfig:
         return helps
 
     def validate(self) -> None:
-        """Raise ``ValueError``/``TypeError`` naming the first bad setting."""
-        func = "TrainConfig"
-        for name in ("model", "data"):
-            if not isinstance(getattr(self, name), str):
-                raise fail(func, name, "a string", getattr(self, name), TypeError)
-        if self.threads is not None:
-            check_int(self.threads, "threads", func, minimum=1, maximum=MAX_THREADS, note="or None")
-        check_int(self.patience, "patience", func, minimum=0, note="0: never stop early")
-        if self.val_fraction is not None:
-            check_real(self.val_fraction, "val_fraction", func, minimum=0, below=1)
-        for name in ("epochs", "batch_size", "eval_batch_size", "eval_every"):
-            check_int(getattr(self, name), name, func, minimum=1)
-        for name in ("seed", "data_seed"):
-            check_int(
-                getattr(self, name), name, func, minimum=0, maximum=MAX_SEED, note="2**63 - 1"
-            )
-        check_int(self.shift, "shift", func, minimum=0)
-        for name in ("lr", "momentum", "weight_decay"):
-            check_real(getattr(self, name), name, func, minimum=0, below=math.inf)
-        for name in ("augment", "amp", "resume", "overwrite", "force", "quiet", "pictures", "flip"):
-            check_bool(getattr(self, name), name, func)
-        for name, allowed in CHOICES.items():
-            if getattr(self, name) is None and name in OPTIONAL_CHOICES:
-                continue
-            if getattr(self, name) not in allowed:
-                raise fail(
-                    func, name, "one of " + ", ".join(map(repr, allowed)), getattr(self, name)
-                )
-        if self.out is not None and not isinstance(self.out, str | Path):
-            raise fail(func, "out", "a folder path or None", self.out, TypeError)
-        if not isinstance(self.model_kwargs, dict):
-            raise fail(func, "model_kwargs", "a dict", self.model_kwargs, TypeError)
-        self._validate_data_options()
-        reserved = {"in_channels", "num_classes", "input_size"} & set(self.model_kwargs)
-        if reserved:
-            raise fail(
-                func,
-                "model_kwargs",
-                "free of in_channels/num_classes/input_size (they come from the data)",
-                self.model_kwargs,
-            )
-
-    def _validate_data_options(self) -> None:
+        """Raise ``ValueError``/``TypeError`` naming the first bad setting, in the order of
+        the fields (each field's :class:`Setting` holds its check and choices)."""
         from anyconv.data.transforms import image_size
 
-        func = "TrainConfig"
-        size = image_size(self.image_size, func)
+        size = image_size(self.image_size, FUNC)
         self.image_size = list(size) if size else None  # JSON keeps lists: resume compares
-        if check_real(self.crop_scale, "crop_scale", func, above=0) > 1:
-            raise fail(func, "crop_scale", "a fraction 0 < f <= 1", self.crop_scale)
-        check_real(self.test_fraction, "test_fraction", func, above=0, below=1)
-        if self.stream is not None:
-            check_bool(self.stream, "stream", func)
-        if self.workers is not None:
-            check_int(self.workers, "workers", func, minimum=0)
+        for name, facts in setting_facts().items():
+            value = getattr(self, name)
+            if facts.choices is not None and not (value is None and name in OPTIONAL_CHOICES):
+                _choice(facts.choices)(value, name)
+            if facts.check is not None:
+                facts.check(value, name)
 
     def data_options(self) -> dict[str, Any]:
         """The keyword arguments of :func:`anyconv.data.load_dataset` for ``data``: each
@@ -315,3 +361,38 @@ class TrainConfig:
         if self.out is not None:
             return Path(self.out)
         return RunFolder.default_path(self.model, self.data)
+
+
+def setting_facts(cls: type = TrainConfig) -> dict[str, Setting]:
+    """Each field's :class:`Setting`, by name; a field without one is an error naming it
+    (so a new setting cannot leave the resumption check or the command line unsaid).
+
+    Example:
+        >>> setting_facts()["lr"].resume, setting_facts()["stream"].data
+        (True, 'read')
+    """
+    facts = {}
+    for f in dataclasses.fields(cls):
+        if not isinstance(f.metadata.get("setting"), Setting):
+            raise TypeError(
+                f"{cls.__name__}.{f.name} has no Setting: declare it with setting(..., "
+                "resume=...) and say whether resuming may change it"
+            )
+        facts[f.name] = f.metadata["setting"]
+    return facts
+
+
+RESUME_KEYS = tuple(name for name, facts in setting_facts().items() if facts.resume)
+"""The settings a resumed run must share with its checkpoint; ``epochs`` may grow (the
+schedule then stretches)."""
+DATA_OPTIONS = tuple(name for name, facts in setting_facts().items() if facts.data)
+"""The settings that go to the data loader (:meth:`TrainConfig.data_options`)."""
+DATA_VIEW_OPTIONS = tuple(n for n, facts in setting_facts().items() if facts.data == "view")
+"""The loader options that ``evaluate`` and ``predict`` repeat to see the data as the run
+did (not those deciding only how it is read)."""
+CHOICES = {n: facts.choices for n, facts in setting_facts().items() if facts.choices}
+"""The settings limited to a few names, and those names (the CLI's choices too)."""
+OPTIONAL_CHOICES = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name in CHOICES and f.default is None
+)
+"""Choices that may stay None: decided from the data (see the field's help)."""

@@ -149,21 +149,61 @@ def load_run_data(
     config: dict[str, Any], spec: str | None = None, *, workers: int | None = None
 ) -> Dataset:
     """The data set a run was trained on, or another one (``spec``), seen as the run saw
-    it: with its data seed and ``config.json``'s ``data_options`` (a folder's held-out test
-    split and image transform). ``workers``: processes decoding a folder's images.
+    its own. ``workers``: processes decoding a folder's images.
+
+    The run's own data (``spec`` None) is loaded with its data seed and every option
+    ``config.json``'s ``data_options`` records (a folder's held-out test split and image
+    transform). Another spec gets only the recorded options its loader takes (a folder
+    run's ``image_size`` and per-channel ``mean``/``std`` reach another ``folder:``, never
+    ``digits`` or ``npz:``), a folder is converted to the run's channels (a grey folder for
+    an RGB run), and data held in memory whose loader does not normalise per channel gets
+    the run's ``mean`` and ``std``, as its training images did and as ``predict`` gives
+    them to images. An empty spec is an error, not the run's own data.
 
     Example:
         >>> load_run_data({"data": "digits", "train": {"data_seed": 0}}).input_shape
         (1, 8, 8)
+        >>> load_run_data({"data": "digits"}, "")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: load_run_data(): argument 'spec' must be a data set spec ...; got ''
     """
+    from anyconv._checks import fail
     from anyconv.data import load_dataset
+    from anyconv.data.base import Splits, loader_options
+    from anyconv.train.inputs import normalize
 
-    return load_dataset(
-        spec or config["data"],
-        seed=config.get("train", {}).get("data_seed", 0),
-        workers=workers,
-        **config.get("data_options", {}),
-    )
+    own = config["data"]
+    if spec is None:
+        spec = own
+    if not isinstance(spec, str) or not spec.strip():
+        raise fail(
+            "load_run_data",
+            "spec",
+            "a data set spec such as 'digits' or 'folder:DIR' (leave --data out, spec=None, for "
+            "the run's own data)",
+            spec,
+        )
+    recorded = dict(config.get("data_options") or {})
+    taken = loader_options(spec)
+    options = recorded if spec == own else {k: v for k, v in recorded.items() if k in taken}
+    shape = list(config.get("input_shape") or [])
+    if "channels" in taken and len(shape) == 3 and shape[0] in (1, 3):
+        options.setdefault("channels", shape[0])
+    options["workers"] = workers
+    data = load_dataset(spec, seed=config.get("train", {}).get("data_seed", 0), **options)
+    run_norm = config.get("input", {}).get("normalization", {})
+    if (
+        "mean" in run_norm
+        and "std" in run_norm
+        and "mean" not in data.normalization
+        and isinstance(data, Splits)
+        and len(run_norm["mean"]) == data.input_shape[0]
+    ):
+        per_channel = {"mean": run_norm["mean"], "std": run_norm["std"]}
+        data.x_train = normalize(data.x_train, per_channel, raw=False)
+        data.x_test = normalize(data.x_test, per_channel, raw=False)
+        data.normalization = {**data.normalization, **per_channel}
+    return data
 
 
 class RunFolder:

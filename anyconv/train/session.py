@@ -19,7 +19,7 @@ import torch
 from rich.console import Console
 
 from anyconv.data.base import Dataset
-from anyconv.train.config import RESUME_KEYS, TrainConfig
+from anyconv.train.config import DATA_VIEW_OPTIONS, RESUME_KEYS, TrainConfig
 from anyconv.train.inputs import describe_change
 from anyconv.train.run import RunFolder, run_config
 from anyconv.train.validation import BestEpoch
@@ -271,10 +271,11 @@ class RunSession:
 
     def data_options(self, data: Dataset) -> dict[str, Any]:
         """What ``evaluate`` and ``predict`` must repeat to see the data as this run did:
-        the loader options that decide its splits and transform (not how it was read:
-        ``stream``, ``workers``) and the data's own (the transform's mean and std)."""
+        the loader options that decide its splits and transform (:data:`DATA_VIEW_OPTIONS
+        <anyconv.train.config.DATA_VIEW_OPTIONS>`, not how it was read) and the data's own
+        (the transform's mean and std)."""
         options = self.config.data_options()
-        options = {k: v for k, v in options.items() if k not in ("stream", "workers")}
+        options = {k: v for k, v in options.items() if k in DATA_VIEW_OPTIONS}
         return {**options, **data.options()}
 
     def run_config(

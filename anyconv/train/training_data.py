@@ -85,6 +85,8 @@ class TrainingData:
             and not data.augments  # it crops at random itself
         )
         size = tuple(data.input_shape[-2:])
+        if min(size) == 1:  # no shift of an image one pixel high or wide leaves it visible
+            self.augment = False
         if self.augment and config.shift >= min(size):  # would pad the batch by `shift`
             raise fail(
                 "train",

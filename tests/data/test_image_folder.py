@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from anyconv.data import _common, load_dataset
+from anyconv.data import load_dataset
 from anyconv.data.folder import hold_out
 from anyconv.data.image_folder import ImageFolderSplits
 from anyconv.data.transforms import ImageTransform, centre_box, random_box
+from anyconv.functional.algorithms import memory
 
 Image = pytest.importorskip("PIL.Image")
 
@@ -156,7 +157,7 @@ def test_same_size_folder_streamed_equals_the_tensors(tmp_path):
 def test_size_decides_streaming(tmp_path, monkeypatch):
     mixed_tree(tmp_path)
     assert not load_dataset(f"folder:{tmp_path}", image_size=8, workers=0).streamed
-    monkeypatch.setattr(_common, "available_memory", lambda: 1000)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
     assert load_dataset(f"folder:{tmp_path}", image_size=8, workers=0).streamed
 
 
@@ -184,7 +185,7 @@ def test_hold_out_keeps_every_class_on_both_sides():
         ({"image_size": (4, 4, 4)}, "argument 'image_size' must be a positive int H or a pair"),
         ({"test_fraction": 1.0}, "argument 'test_fraction' must be a fraction strictly between"),
         ({"crop_scale": 0}, "argument 'crop_scale' must be a fraction 0 < f <= 1"),
-        ({"workers": -1}, "argument 'workers' must be an int >= 0"),
+        ({"workers": -1}, "argument 'workers' must be an int in 0..64"),
         ({"image_size": 8, "mean": [0.1, 0.2], "std": [1, 1]}, "argument 'mean' must be 3"),
     ],
 )

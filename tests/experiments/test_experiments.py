@@ -162,6 +162,8 @@ def test_the_tables_hold_what_their_rules_compare(runs):
     assert 0.5 < dense[1]["parameters"] / dense[0]["parameters"] < 1.5
     separable = results["separable-rank"]["table"]
     assert separable[-1]["error_conv1"] < 1e-5  # full rank is exact
+    macs = [row["conv_macs"] for row in separable[1:]]  # anyconv.analysis's count
+    assert macs == [r * macs[0] for r in range(1, len(macs) + 1)]  # linear in the rank
     assert [r["error_random"] for r in separable[1:]] == sorted(
         (r["error_random"] for r in separable[1:]), reverse=True
     )

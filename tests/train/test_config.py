@@ -66,3 +66,34 @@ def test_random_shift_matches_pad_and_crop_per_sample(shape):
     assert torch.equal(random_shift(x, offsets, 2), expected)
     centre = torch.full((shape[0], 2), 2)
     assert torch.equal(random_shift(x, centre, 2), x)
+
+
+def test_every_setting_says_what_it_is_beside_its_field():
+    """The lists the resumption check, the data loader and the command line use are read
+    from each field's Setting; a field added without one is refused by name."""
+    import dataclasses
+
+    from anyconv.train import config
+
+    facts = config.setting_facts()
+    assert list(facts) == [f.name for f in dataclasses.fields(TrainConfig)]
+    assert tuple(n for n, s in facts.items() if s.resume) == config.RESUME_KEYS
+    assert {"lr", "seed", "data", "image_size"} <= set(config.RESUME_KEYS)
+    assert not {"epochs", "out", "stream", "workers"} & set(config.RESUME_KEYS)
+    assert (*config.DATA_VIEW_OPTIONS, "stream", "workers") == config.DATA_OPTIONS
+    assert config.CHOICES["optimizer"] == config.OPTIMIZERS and config.OPTIONAL_CHOICES == ("keep",)
+    forgotten = dataclasses.make_dataclass("Grown", [("warmup", int, 0)], bases=(TrainConfig,))
+    with pytest.raises(TypeError, match=r"Grown\.warmup has no Setting: declare it with setting"):
+        config.setting_facts(forgotten)
+
+
+def test_each_check_lives_beside_its_field():
+    with pytest.raises(
+        ValueError, match=r"TrainConfig\(\): argument 'crop_scale' must be a fraction"
+    ):
+        TrainConfig(crop_scale=1.5)
+    with pytest.raises(ValueError, match=r"argument 'keep' must be one of 'best', 'last'"):
+        TrainConfig(keep="first")
+    with pytest.raises(TypeError, match=r"argument 'stream' must be"):
+        TrainConfig(stream="yes")
+    assert TrainConfig(keep=None, stream=None, image_size=8).image_size == [8, 8]

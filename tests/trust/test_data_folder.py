@@ -3,6 +3,7 @@ modes, symbolic link loops, decompression bombs, 16-bit and float pixels, one cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
@@ -10,6 +11,7 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 
 from anyconv.cli import main
 from anyconv.data import check_trainable, load_dataset, read_image
@@ -205,3 +207,255 @@ def test_one_class_folder_is_refused_for_training(tmp_path):
     message = "the training split holds one class only ('cat')"
     with pytest.raises(ValueError, match=re.escape(message)):
         check_trainable(load_dataset(f"folder:{tmp_path}"))
+
+
+# -- issue 26: what users bring --------------------------------------------------------
+
+
+def _sized_tree(root, sizes, mode="RGB"):
+    """Two classes of images of the given (width, height) sizes, ImageFolder layout."""
+    rng = np.random.default_rng(0)
+    for label, c in enumerate(("dark", "light")):
+        (root / c).mkdir(parents=True)
+        for i, (w, h) in enumerate(sizes):
+            level = 60 + 120 * label
+            pixels = rng.integers(level - 40, level + 40, (h, w, 3)).astype(np.uint8)
+            Image.fromarray(pixels).convert(mode).save(root / c / f"{i}.png")
+    return root
+
+
+def test_a_folder_of_mixed_sizes_trains_evaluates_and_predicts(tmp_path, capsys):
+    # was: "box offset can't be negative" in a DataLoader worker for 47x47 to 24x24, and
+    # the same crash in evaluate and predict
+    sizes = [(47, 47), (79, 13), (1, 1), (3, 70), (24, 24), (25, 23), (61, 61), (47, 30)]
+    data = _sized_tree(tmp_path / "imgs", sizes)
+    run = tmp_path / "run"
+    common = ["--threads", "1", "--workers", "0"]
+    argv = ["train", "allcnn", "--data", f"folder:{data}", "--image-size", "24", "--epochs"]
+    argv += ["1", "--batch-size", "4", "-o", "width=4", "--quiet", "--no-pictures"]
+    assert main([*argv, "--out", str(run), *common]) == 0
+    assert main(["evaluate", str(run), "--workers", "0"]) == 0
+    assert main(["predict", str(run), str(data / "dark" / "0.png")]) == 0
+    printed = _printed(capsys)
+    assert "Traceback" not in printed and "box offset" not in printed
+
+
+EXIF_FORMATS = ("jpg", "png", "webp", "tif")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_pillow_s_exif_transpose(tmp_path, orientation):
+    from PIL import ImageOps
+
+    from anyconv.data.images import decode_image, image_info
+
+    pixels = np.random.default_rng(orientation).integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    img = Image.fromarray(pixels)
+    exif = img.getexif()
+    exif[0x0112] = orientation
+    for fmt in EXIF_FORMATS:
+        path = tmp_path / f"photo.{fmt}"
+        img.save(path, exif=exif.tobytes(), **({"quality": 100} if fmt == "jpg" else {}))
+        with Image.open(path) as opened:
+            expected = np.asarray(ImageOps.exif_transpose(opened).convert("RGB"))
+        got = decode_image(path)
+        assert got.shape == expected.shape and np.array_equal(got, expected), fmt
+        assert image_info(path)[1] == (expected.shape[1], expected.shape[0]), fmt
+
+
+def test_a_portrait_photo_is_read_upright_and_matches_its_folder(tmp_path):
+    # was: "rot.jpg: 10x12 pixels, but 0.png is 12x10", against what every viewer shows
+    _tree(tmp_path, size=(12, 10))
+    stored = np.zeros((12, 10, 3), np.uint8)  # 10 wide, 12 high as stored
+    stored[0, :] = 255  # the stored top row: the right column once turned (orientation 6)
+    exif = Image.new("RGB", (1, 1)).getexif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "train" / "a" / "rot.jpg", exif=exif.tobytes())
+    d = load_dataset(f"folder:{tmp_path}")
+    assert d.input_shape == (3, 10, 12)
+    rot = d.x_train[d.y_train.tolist().index(0) + 2]  # a/0.png, a/1.png, a/rot.jpg
+    assert rot.shape == (3, 10, 12)
+    assert rot[:, :, -1].mean() > 0.9 and rot[:, :, 0].mean() < 0.1
+
+
+def test_a_folder_nested_1100_deep_is_walked(tmp_path):
+    # was: RecursionError from a recursive walk
+    from anyconv.data.folder import list_images
+
+    _tree(tmp_path)
+    top = tmp_path / "train" / "a"
+    depth, here = 1100, os.getcwd()
+    os.chdir(top)  # one level at a time: os.makedirs and Path.mkdir(parents=True) recurse
+    try:
+        for _ in range(depth):
+            os.mkdir("x")
+            os.chdir("x")
+        Image.new("L", (4, 4), 200).save("deep.png")
+        deep = top.joinpath(*["x"] * depth)
+        found = list_images(top)
+        assert found[-1] == deep / "deep.png" and len(found) == 3
+        d = load_dataset(f"folder:{tmp_path}")
+        assert d.y_train.tolist() == [0, 0, 0, 1, 1]
+    finally:  # removed here: pytest's own clean-up (shutil.rmtree) recurses too deep for it
+        os.chdir(top.joinpath(*["x"] * depth))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("deep.png")
+        for _ in range(depth):
+            os.chdir("..")
+            os.rmdir("x")
+        os.chdir(here)
+
+
+def test_the_walk_keeps_sorted_depth_first_order(tmp_path):
+    from anyconv.data.folder import list_images
+
+    for name in ("b/2.png", "a/z/1.png", "a/0.png", "c.png", "a/z/y/9.png", "b/1.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (2, 2)).save(tmp_path / name)
+    found = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]
+    assert found == sorted(found, key=lambda p: p.split("/"))
+    assert found == ["a/0.png", "a/z/1.png", "a/z/y/9.png", "b/1.png", "b/2.png", "c.png"]
+
+
+@pytest.mark.parametrize(
+    "classes", [("invalid", "valid"), ("cat", "train"), ("test", "train", "val")]
+)
+def test_classes_named_like_splits_are_classes_when_they_hold_images(tmp_path, classes):
+    # was: "DIR/train: no such folder; DIR has valid/ but no train/" for classes
+    # valid/invalid, and "no class sub-folders" for a class named train
+    for c in classes:
+        (tmp_path / c).mkdir()
+        for i in range(5):
+            Image.new("L", (4, 4), 40 * i).save(tmp_path / c / f"{i}.png")
+    d = load_dataset(f"folder:{tmp_path}")
+    assert d.class_names == list(classes)
+    assert len(d.y_train) + len(d.y_test) == 5 * len(classes)
+
+
+def test_a_train_folder_of_images_beside_a_test_split_is_an_error(tmp_path):
+    _tree(tmp_path)
+    for f in (tmp_path / "train").rglob("*.png"):
+        f.rename(tmp_path / "train" / f"{f.parent.name}{f.name}")
+    for d in ("a", "b"):
+        (tmp_path / "train" / d).rmdir()
+    with pytest.raises(FileNotFoundError, match="holds images but no class sub-folders"):
+        load_dataset(f"folder:{tmp_path}")
+
+
+def test_channels_converts_a_folder_as_torchvision_does(tmp_path):
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)).save(
+                tmp_path / c / f"{i}.png"
+            )
+    rgb = load_dataset(f"folder:{tmp_path}")
+    grey = load_dataset(f"folder:{tmp_path}", channels=1)
+    # ITU-R 601-2 luma, as transforms.Grayscale (PIL's convert("L")), within a grey level
+    luma = (rgb.x_train * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, True)
+    assert grey.input_shape == (1, 5, 6)
+    assert (grey.x_train - luma).abs().max() <= 1 / 255 + 1e-6
+    back = load_dataset(f"folder:{tmp_path}", channels=3)
+    assert torch.equal(back.x_train, rgb.x_train)
+    with pytest.raises(ValueError, match=r"argument 'channels' must be 1 \(grey\) or 3"):
+        load_dataset(f"folder:{tmp_path}", channels=2)
+
+
+def test_a_truncated_image_in_a_streamed_run_is_one_line_naming_it(tmp_path, capsys):
+    # was: "Caught ValueError in DataLoader worker process 0. Original Traceback ..."
+    data = _sized_tree(tmp_path / "imgs", [(20, 20)] * 6)
+    bad = data / "dark" / "3.png"
+    bad.write_bytes(bad.read_bytes()[:-60])
+    d = load_dataset(f"folder:{data}", stream=True, workers=2, image_size=8, mean=[0.5], std=[1])
+    with pytest.raises(ValueError) as error:
+        for _ in d.batches("train", torch.arange(len(d.y_train)), 4):
+            pass
+    assert str(error.value).startswith(f"{bad}: not a readable image")
+    assert "Caught" not in str(error.value) and "Traceback" not in str(error.value)
+    argv = ["train", "lenet5", "--data", f"folder:{data}", "--stream", "--workers", "2"]
+    argv += ["--image-size", "8", "--epochs", "1", "--threads", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--no-pictures"]) == 2
+    printed = _printed(capsys)
+    assert f"error: {bad}: not a readable image" in printed
+    assert "Caught" not in printed and "Traceback" not in printed
+
+
+def test_a_killed_worker_says_so_in_one_line_with_the_likely_cause():
+    # was: a raw "RuntimeError: DataLoader worker (pid N) is killed by signal: Killed."
+    import signal
+
+    from anyconv.data.batches import key_batches, load_batches
+
+    class Dies(torch.utils.data.Dataset):
+        def __getitem__(self, key):
+            if key[0] == 5:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return torch.zeros(2), key[0]
+
+    with pytest.raises(ChildProcessError) as error:
+        for _ in load_batches(Dies(), key_batches(range(12), 2, 0, None), workers=1):
+            pass
+    message = str(error.value)
+    assert "\n" not in message and "worker" in message and "out of memory" in message
+    assert "--workers" in message
+
+
+def test_errors_of_any_kind_in_a_sample_come_back_as_that_error():
+    from anyconv.data.batches import key_batches, load_batches
+
+    class Fails(torch.utils.data.Dataset):
+        def __getitem__(self, key):
+            if key[0] == 3:
+                raise OverflowError("Python int too large to convert to C long")
+            return torch.zeros(2), key[0]
+
+    for workers in (0, 1):
+        with pytest.raises(ValueError, match=r"^Python int too large"):
+            list(load_batches(Fails(), key_batches(range(6), 2, 0, None), workers=workers))
+
+
+@pytest.mark.parametrize("workers", [65, 1000, 2**70])
+def test_workers_have_a_maximum(tmp_path, workers, capsys):
+    # was: 1000 forked decoders, then "RuntimeError: can't start new thread"
+    from anyconv.train import TrainConfig
+
+    _tree(tmp_path)
+    with pytest.raises(ValueError, match=r"argument 'workers' must be an int in 0\.\.64"):
+        TrainConfig(data=f"folder:{tmp_path}", workers=workers)
+    with pytest.raises(ValueError, match=r"argument 'workers' must be an int in 0\.\.64"):
+        load_dataset(f"folder:{tmp_path}", workers=workers)
+    out = tmp_path / "never"
+    argv = ["train", "--data", f"folder:{tmp_path}", "--workers", str(workers)]
+    assert main([*argv, "--out", str(out)]) == 2
+    assert not out.exists()
+    assert "must be an int in 0..64" in _printed(capsys)
+
+
+@pytest.mark.parametrize("size", ["40000", "1180591620717411303424", "9000,10000"])
+def test_absurd_image_sizes_are_refused_before_any_work(tmp_path, size, capsys):
+    # was: 4.8 GB per decoded image in every worker; 2**70 an OverflowError in a worker
+    _tree(tmp_path)
+    out = tmp_path / "never"
+    argv = ["train", "--data", f"folder:{tmp_path}", "--image-size", size, "--out", str(out)]
+    assert main(argv) == 2
+    assert not out.exists()
+    printed = _printed(capsys)
+    assert "at most 89,478,485 pixels" in printed and "Traceback" not in printed
+
+
+def test_batches_in_flight_are_bounded_by_the_memory_available(tmp_path, monkeypatch):
+    from anyconv.functional.algorithms import memory
+
+    _tree(tmp_path, size=(8, 8))
+    d = load_dataset(f"folder:{tmp_path}", image_size=8, workers=2, mean=[0.5], std=[1])
+    batch = 4 * 1 * 8 * 8 * 64  # 64 float32 images of 1x8x8
+    free = {"bytes": 4 * batch * (2 * 4 + 1)}  # a quarter of it holds 4 ahead per worker
+    monkeypatch.setattr(memory, "available_memory", lambda: free["bytes"])
+    assert d.prefetch(64) == 4
+    free["bytes"] = 4 * batch * (2 * 2 + 1)
+    assert d.prefetch(64) == 2
+    free["bytes"] = batch
+    message = f"{d.name}: 3 batches of 64 images of 1x8x8 (float32; one per decoding worker"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        d.prefetch(64)

@@ -13,8 +13,9 @@ import re
 import numpy as np
 import pytest
 
-from anyconv.data import _common, load_dataset, read_idx, write_idx
+from anyconv.data import load_dataset, read_idx, write_idx
 from anyconv.data.idx import FILES
+from anyconv.functional.algorithms import memory
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = FILES.values()
 BOMB_BYTES = 2**28
@@ -140,12 +141,12 @@ def test_large_header_must_agree_with_the_gzip_trailer(tmp_path, decompressed):
 
 def test_header_larger_than_the_memory_available_is_refused(tmp_path, monkeypatch):
     _folder(tmp_path)
-    monkeypatch.setattr(_common, "available_memory", lambda: 50)
+    monkeypatch.setattr(memory, "available_memory", lambda: 50)
     with pytest.raises(
         ValueError,
         match=re.escape(
-            f"{tmp_path / TRAIN_IMAGES}: 4 images of 4x4 (uint8) would take 64 bytes in "
-            "memory, but only 50 bytes is available"
+            f"{tmp_path / TRAIN_IMAGES}: 4 images of 4x4 (uint8) would need about 64 B, but "
+            "only 50 B of memory is available now"
         ),
     ):
         load_dataset(f"idx:{tmp_path}")
@@ -224,3 +225,72 @@ def test_non_finite_float_images_name_the_file_and_the_first_bad_sample(tmp_path
         ),
     ):
         load_dataset(f"idx:{tmp_path}")
+
+
+# -- issue 26: class names for IDX data sets ---------------------------------------------
+
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt"]
+
+
+def test_classes_txt_names_the_classes(tmp_path):
+    _folder(tmp_path)
+    (tmp_path / "classes.txt").write_text("\ufeff" + "\n".join(FASHION[:2]) + "\n\n")
+    d = load_dataset(f"idx:{tmp_path}")
+    assert d.class_names == ["T-shirt/top", "Trouser"] and d.num_classes == 2
+
+
+def test_without_classes_txt_classes_are_numbers(tmp_path):
+    d = load_dataset(f"idx:{_folder(tmp_path)}")
+    assert d.class_names == ["0", "1"]
+
+
+def test_more_names_than_labels_keep_the_unseen_classes(tmp_path):
+    # a subset of Fashion-MNIST holding labels 0 and 1 still has its seven classes
+    _folder(tmp_path)
+    (tmp_path / "classes.txt").write_text("\n".join(FASHION))
+    d = load_dataset(f"idx:{tmp_path}")
+    assert d.num_classes == 7 and d.class_names == FASHION
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("only\n", "names 1 classes, but the labels run to 1 (2 classes)"),
+        ("a\n\nb\n", "line 2 is empty; every line names one class"),
+        ("a\nb\na\n", "line 3 repeats the class name 'a' of line 1"),
+    ],
+)
+def test_a_bad_classes_txt_is_named(tmp_path, text, message):
+    _folder(tmp_path)
+    (tmp_path / "classes.txt").write_text(text)
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'classes.txt'}: {message}")):
+        load_dataset(f"idx:{tmp_path}")
+
+
+def test_classes_txt_that_is_a_folder_is_named(tmp_path):
+    _folder(tmp_path)
+    (tmp_path / "classes.txt").mkdir()
+    with pytest.raises(ValueError, match="is a folder, expected a file"):
+        load_dataset(f"idx:{tmp_path}")
+
+
+def test_class_names_reach_a_run_and_predict(tmp_path, capsys):
+    from anyconv.cli import main
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for part, n in (("train", 40), ("t10k", 10)):
+        labels = np.arange(n, dtype=np.uint8) % 2
+        images = (rng.integers(0, 60, (n, 8, 8)) + 150 * labels[:, None, None]).astype(np.uint8)
+        write_idx(folder / f"{part}-images-idx3-ubyte", images)
+        write_idx(folder / f"{part}-labels-idx1-ubyte", labels)
+    (folder / "classes.txt").write_text("dark\nbright\n")
+    np.save(tmp_path / "x.npy", np.full((8, 8), 220, np.uint8))
+    run = tmp_path / "run"
+    argv = ["train", "mlp", "--data", f"idx:{folder}", "--epochs", "1", "--threads", "1"]
+    assert main([*argv, "--quiet", "--no-pictures", "--out", str(run)]) == 0
+    assert main(["predict", str(run), str(tmp_path / "x.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert "bright" in printed or "dark" in printed

@@ -165,3 +165,50 @@ def test_one_class_is_refused_for_training(tmp_path, capsys):
     assert main(["train", "--data", f"npz:{path}", "--out", str(out), "--quiet"]) == 2
     assert "holds one class only" in _printed(capsys)
     assert not out.exists()
+
+
+# -- issue 26: what users bring --------------------------------------------------------
+
+
+def test_pytorch_s_one_channel_sequence_layout_is_a_sequence(tmp_path):
+    # was: (N, 1, 64) read as images one pixel high
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 64)).astype(np.float32)
+    path = _save(tmp_path, x_train=x, y_train=np.arange(6) % 2, x_test=x[:2])
+    d = load_dataset(f"npz:{path}")
+    assert d.kind == "sequence" and d.input_shape == (1, 64)
+    np.testing.assert_array_equal(d.x_train.numpy(), x)
+
+
+@pytest.mark.parametrize(
+    "kind,shape,expected",
+    [
+        (None, (6, 3, 64), ("image", (1, 3, 64))),  # the guess: ambiguous, so documented
+        ("sequence", (6, 3, 64), ("sequence", (3, 64))),
+        ("image", (6, 1, 64), ("image", (1, 1, 64))),
+        (b"sequence", (6, 64), ("sequence", (1, 64))),
+    ],
+)
+def test_an_explicit_kind_decides_what_the_guess_cannot(tmp_path, kind, shape, expected):
+    x = np.zeros(shape, np.float32)
+    extra = {} if kind is None else {"kind": np.array(kind)}
+    path = _save(tmp_path, x_train=x, y_train=np.arange(6) % 2, x_test=x[:2], **extra)
+    d = load_dataset(f"npz:{path}")
+    assert (d.kind, d.input_shape) == expected
+
+
+def test_one_pixel_images_train_without_a_shift_nobody_asked_for(tmp_path, capsys):
+    # was: "argument 'shift' must be smaller than the images' height and width (1, 1)"
+    # for a --shift the user never gave (the default 1)
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 1, 1, 1)).astype(np.float32)
+    path = _save(tmp_path, x_train=x, y_train=np.arange(20) % 2, x_test=x[:2])
+    argv = ["train", "mlp", "--data", f"npz:{path}", "--epochs", "1", "--threads", "1"]
+    assert main([*argv, "--quiet", "--no-pictures", "--out", str(tmp_path / "run")]) == 0
+    assert "shift" not in _printed(capsys)
+    # an explicit shift larger than the images is still refused
+    big = ["--shift", "2", "--out", str(tmp_path / "run2")]
+    x = rng.random((20, 1, 2, 2)).astype(np.float32)
+    path = _save(tmp_path, x_train=x, y_train=np.arange(20) % 2, x_test=x[:2])
+    assert main([*argv[:3], f"npz:{path}", *argv[4:], "--quiet", *big]) == 2
+    assert "argument 'shift' must be smaller" in _printed(capsys)

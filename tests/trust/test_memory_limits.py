@@ -112,3 +112,25 @@ def test_estimates_are_at_least_the_output_and_grow_with_the_problem(algorithm):
         sizes.append(entry.memory(problem))
         assert sizes[-1] >= memory.output_bytes(problem)
     assert sizes[1] > sizes[0]
+
+
+def test_one_rule_for_convolutions_data_and_commands(monkeypatch, tmp_path, capsys):
+    """MEMORY_LIMIT bounds what a data loader and a command plan to allocate, as it bounds a
+    convolution: one policy, one wording (the memory module's)."""
+    import numpy as np
+
+    from anyconv.cli import main
+    from anyconv.data import load_dataset
+
+    monkeypatch.setattr(memory, "MEMORY_LIMIT", 1000)
+    assert main(["demo", "--size", "16,16", "--repeat", "1"]) == 2
+    assert "this demo would need about" in capsys.readouterr().err
+    path = tmp_path / "d.npz"
+    x = np.zeros((40, 1, 8, 8), np.float32)
+    np.savez(path, x_train=x, y_train=np.arange(40) % 2, x_test=x, y_test=np.arange(40) % 2)
+    with pytest.raises(ValueError, match=r"d\.npz: .* above the limit of 1\.0 kB \(MEMORY_LIMIT"):
+        load_dataset(f"npz:{path}")
+    monkeypatch.setattr(memory, "MEMORY_LIMIT", None)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    with pytest.raises(ValueError, match=r"but only 1\.0 kB of memory is available now"):
+        load_dataset(f"npz:{path}")

@@ -1,4 +1,12 @@
-"""Memory estimates before allocation: a problem too large is refused with its estimate.
+"""The memory policy of anyconv, and the estimates of the convolution algorithms.
+
+The one rule, for every allocation anyconv plans (a convolution, a data set held in memory,
+what a command is about to build): it may take at most :func:`memory_limit` bytes,
+:data:`MEMORY_LIMIT` or by default half of the device's memory, and is refused before
+anything is allocated, with its estimate and the limit. A one-off allocation on the host
+(:func:`check_allocation`: loading a data set, a command's plan) must besides fit in the
+memory available now (:func:`available_memory`); a convolution is checked against the limit
+alone, decided once per device, so that nothing is asked of the host per call.
 
 Every algorithm's registry entry estimates the bytes its forward pass allocates at its peak
 (the output, padded copies, columns, spectra; the inputs themselves are not counted, they
@@ -24,8 +32,9 @@ from pathlib import Path
 import torch
 
 MEMORY_LIMIT: int | None = None
-"""Bytes one convolution may allocate at its peak. ``None`` (the default): half of the
-device's memory (:func:`device_memory`). Set it to allow more (or less), e.g.
+"""Bytes one planned allocation (a convolution at its peak, a data set held in memory, a
+command's plan) may take. ``None`` (the default): half of the device's memory
+(:func:`device_memory`). Set it to allow more (or less), e.g.
 ``anyconv.functional.algorithms.memory.MEMORY_LIMIT = 64 << 30``."""
 
 _CGROUP_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
@@ -107,3 +116,82 @@ def output_bytes(problem) -> int:
     """Bytes of the output ``(N, C_out, *out)``."""
     n, o = problem.x_shape[0], problem.weight_shape[0]
     return nbytes((n, o, *problem.spec.out_shape), problem.dtype)
+
+
+def available_memory() -> int:
+    """Bytes of host memory available to new allocations now (``MemAvailable`` on Linux,
+    else the free physical pages, else 2**63 when the system does not say), and no more
+    than this process may still map under its address-space limit (``ulimit -v``), if it
+    has one: under ``ulimit -v 3000000`` a 763 MiB array no longer reaches the allocator
+    and its raw "Unable to allocate" naming no file.
+
+    Example:
+        >>> available_memory() > 0
+        True
+    """
+    return min(_system_memory(), _address_space_left())
+
+
+def _address_space_left() -> int:
+    """``RLIMIT_AS`` less the address space mapped now (``VmSize``); 2**63 without a limit."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return 2**63
+        with open("/proc/self/status") as f:
+            used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (ImportError, OSError, ValueError, StopIteration):
+        return 2**63
+    return max(limit - used, 0)
+
+
+def _system_memory() -> int:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return 2**63
+
+
+def check_allocation(nbytes: float, what: str, device: torch.device | str = "cpu") -> None:
+    """Refuse, before allocating, ``nbytes`` for ``what`` above :func:`memory_limit`, or on
+    the CPU above the memory available now, with anyconv's ``ValueError`` naming both.
+
+    Example:
+        >>> check_allocation(1024, "a small buffer")
+        >>> check_allocation(2**70, "a zettabyte")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: a zettabyte would need about 1180591.6 PB, above the limit of ...
+    """
+    device = torch.device(device)
+    limit = memory_limit(device)
+    if limit is not None and nbytes > limit:
+        raise ValueError(
+            f"{what} would need about {human_bytes(nbytes)}, above {describe_limit(device)}"
+        )
+    if device.type == "cpu":
+        free = available_memory()
+        if nbytes > free:
+            raise ValueError(
+                f"{what} would need about {human_bytes(nbytes)}, but only {human_bytes(free)} "
+                "of memory is available now"
+            )
+
+
+def fits_in_memory(nbytes: float, fraction: float) -> bool:
+    """Whether ``nbytes`` are at most ``fraction`` of the host memory available now (to
+    decide, e.g., whether to hold a data set in memory or stream it).
+
+    Example:
+        >>> fits_in_memory(0, 0.25)
+        True
+    """
+    return nbytes <= fraction * available_memory()
