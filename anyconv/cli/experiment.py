@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from anyconv.cli.arguments import integer
-from anyconv.cli.output import TextTable
+from anyconv.cli.output import TextTable, plain
 from anyconv.cli.registry import command
 
 
@@ -28,7 +28,9 @@ def _experiment_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", help="image data set spec, e.g. idx:DIR for MNIST (default: the experiment's)"
     )
     parser.add_argument(
-        "--out", help="output folder (default runs/experiment-NAME; with 'all': one per name)"
+        "--out",
+        help="output folder (default runs/experiment-NAME, replaced by the next run; with "
+        "'all': one per name)",
     )
     parser.add_argument(
         "--overwrite",
@@ -57,7 +59,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
     from anyconv.experiments import get_experiment, list_experiments, run_experiment
     from anyconv.experiments.report import cells as report_cells
     from anyconv.experiments.report import verdict
-    from anyconv.experiments.runner import check_out, progress_bar
+    from anyconv.experiments.runner import check_out, default_out, progress_bar
     from anyconv.train.config import MAX_THREADS
 
     if args.name == "list":
@@ -74,9 +76,13 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
         name: args.out if args.name != "all" or args.out is None else Path(args.out) / name
         for name in names
     }
-    for out in outs.values():  # every folder, before any experiment runs
+    for name, out in outs.items():  # every folder, before any experiment runs
         if out is not None:
             check_out(out, overwrite=args.overwrite)
+        elif (default_out(name, args.quick) / "results.json").exists():
+            console.print(
+                plain(f"replacing the earlier results in {default_out(name, args.quick)}")
+            )
     done = []
     with progress_bar(console) as progress:
         for name in names:
@@ -94,7 +100,7 @@ def _experiment(args: argparse.Namespace, console: Console) -> int:
                 progress=progress,
                 overwrite=args.overwrite,
             )
-            folder = out or f"runs/experiment-{name}{'-quick' if args.quick else ''}"
+            folder = out or default_out(name, args.quick)
             headers, cells = report_cells(results["table"], results.get("formats", {}))
             table = TextTable(
                 f"{results['experiment']}: {results['claim']}", headers, right=headers[1:]

@@ -289,6 +289,11 @@ def test_experiment_out_refuses_an_earlier_run_without_overwrite(tmp_path, capsy
     assert (tmp_path / "results.json").read_text() == first
     _run([*argv, "--seed", "2", "--overwrite"], capsys, 0)
     assert json.loads((tmp_path / "results.json").read_text())["config"]["seed"] == 2
+    # the default folder is the experiment's own: replaced, with a word
+    monkeypatch.chdir(tmp_path)
+    _run(["experiment", "fft-crossover", "--quick"], capsys, 0)
+    printed = _run(["experiment", "fft-crossover", "--quick"], capsys, 0)
+    assert "replacing the earlier results in runs/experiment-fft-crossover-quick" in printed
     # 'all' checks every folder before running any experiment
     (tmp_path / "all" / "gabor").mkdir(parents=True)
     (tmp_path / "all" / "gabor" / "results.json").write_text("{}")
