@@ -3,7 +3,7 @@
     anyconv train lenet5 --data idx:DIR --epochs 1 --lr 3e-3 --out runs/lenet5-mnist
     python docs/img/make_pictures.py runs/lenet5-mnist
 
-(DIR holds MNIST's IDX files; the README's pictures come from one epoch, 98.6% test
+(DIR holds MNIST's IDX files; the README's pictures come from one epoch, 98.5% test
 accuracy.)
 
 Writes into docs/img/: receptive_fields.png, equivariance.png, blurpool.png, conv.gif,
