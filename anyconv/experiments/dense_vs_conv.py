@@ -29,7 +29,7 @@ from anyconv.experiments._plots import band
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.models import mlp_width
-from anyconv.viz._figure import new_figure
+from anyconv.viz._figure import new_figure, separate_labels
 
 QUICK = dict(QUICK_TRAINING, seeds=1, shifts=4)
 FULL = dict(FULL_TRAINING, seeds=3, shifts=4)
@@ -50,25 +50,50 @@ def contenders(data) -> dict[str, tuple[str, dict]]:
     }
 
 
-def _stacked(points: list[tuple[float, float]]) -> list[int]:
-    """For each point ``(parameters, accuracy %)``, how many labels of nearby points (within
-    a factor of 2 in parameters and 2 points of accuracy) come before it: its label is
-    lifted by that many lines, so that labels of points that nearly coincide (LeNet-5 and
-    the MLP of its size) do not print on top of each other.
+def parameters_panel(ax, table: list[dict]) -> list:
+    """Draw each model of ``table`` as a point (parameters, unshifted test accuracy) with a
+    label; returns the labels, for :func:`~anyconv.viz._figure.separate_labels` once the
+    figure is laid out."""
+    from matplotlib.ticker import FuncFormatter
 
-    Example:
-        >>> _stacked([(82_826, 97.8), (82_810, 97.8), (828_000, 97.8)])
-        [0, 1, 0]
-    """
-    lifts = []
-    for i, (p, a) in enumerate(points):
-        near = [
-            j
-            for j in range(i)
-            if abs(math.log2(points[j][0] / p)) < 1 and abs(points[j][1] - a) < 2
-        ]
-        lifts.append(max((lifts[j] + 1 for j in near), default=0))
-    return lifts
+    points = [(row["parameters"], 100 * row["test_accuracy"]) for row in table]
+    widest = max(p for p, _ in points)
+    labels = []
+    for i, (row, point) in enumerate(zip(table, points, strict=True)):
+        # hollow markers, largest first: a point under another one stays visible
+        ax.scatter(
+            *point,
+            s=130 - 45 * i,
+            marker="os^"[i % 3],
+            facecolors="none",
+            edgecolors=f"C{i}",
+            linewidths=2,
+            zorder=3,
+        )
+        last = point[0] == widest  # the rightmost label reads leftwards, inside the axes
+        labels.append(
+            ax.annotate(
+                f"{row['model']}\n{row['parameters']:,} parameters, {row['macs']:,} MACs",
+                point,
+                textcoords="offset points",
+                xytext=(-10 if last else 10, 6),
+                ha="right" if last else "left",
+                fontsize=8,
+                color=f"C{i}",
+                arrowprops=dict(arrowstyle="-", color=f"C{i}", lw=0.6, shrinkB=6),
+            )
+        )
+    accuracies = [a for _, a in points]
+    ax.set_ylim(min(accuracies) - 4, max(accuracies) + 4)
+    ax.yaxis.set_major_formatter(  # room for the labels above 100%, no ticks there
+        FuncFormatter(lambda v, _: "" if v > 100 else f"{v:g}")
+    )
+    ax.set_xscale("log")
+    ax.set_xlim(right=widest * 8)
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy, unshifted (%)")
+    ax.set_title("parameters vs accuracy", fontsize=10)
+    return labels
 
 
 @register_experiment(
@@ -117,8 +142,6 @@ def run(ctx: Context) -> Outcome:
         + ")"
     )
 
-    from matplotlib.ticker import FuncFormatter
-
     fig = new_figure(10, 3.8)
     left, right = fig.subplots(1, 2)
     for i, (label, runs) in enumerate(curves.items()):
@@ -127,39 +150,9 @@ def run(ctx: Context) -> Outcome:
     left.set_ylabel("test accuracy (%)")
     left.set_title(f"accuracy on shifted images ({seeds_note(ctx.seeds)})", fontsize=10)
     left.legend(fontsize=8)
-    points = [(row["parameters"], 100 * row["test_accuracy"]) for row in table]
-    for i, (row, point, lift) in enumerate(zip(table, points, _stacked(points), strict=True)):
-        # hollow markers, largest first: a point under another one stays visible
-        right.scatter(
-            *point,
-            s=130 - 45 * i,
-            marker="os^"[i % 3],
-            facecolors="none",
-            edgecolors=f"C{i}",
-            linewidths=2,
-            zorder=3,
-        )
-        right.annotate(  # labels of points that nearly coincide are stacked, with a leader
-            f"{row['model']}\n{row['parameters']:,} parameters, {row['macs']:,} MACs",
-            point,
-            textcoords="offset points",
-            xytext=(10, 6 + 24 * lift),
-            fontsize=8,
-            color=f"C{i}",
-            arrowprops=dict(arrowstyle="-", color=f"C{i}", lw=0.6) if lift else None,
-        )
-    accuracies = [a for _, a in points]
-    lifts = max(_stacked(points)) + 1
-    right.set_ylim(min(accuracies) - 6, max(accuracies) + 3 + 3 * lifts)
-    right.yaxis.set_major_formatter(  # room for the labels above 100%, no ticks there
-        FuncFormatter(lambda v, _: "" if v > 100 else f"{v:g}")
-    )
-    right.set_xscale("log")
-    right.set_xlim(right=max(r["parameters"] for r in table) * 8)
-    right.set_xlabel("parameters (log scale)")
-    right.set_ylabel("test accuracy, unshifted (%)")
-    right.set_title("parameters vs accuracy", fontsize=10)
+    labels = parameters_panel(right, table)
     fig.suptitle(f"dense vs convolutional on {data_label(data)}")
+    separate_labels(fig, labels)  # LeNet-5 and the MLP of its size can nearly coincide
     return Outcome(
         table=table,
         holds=best_plain and best_shifted,

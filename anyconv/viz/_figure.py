@@ -74,6 +74,58 @@ def save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     return write_file(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi))
 
 
+def separate_labels(fig: Any, labels: list[Any], gap: float = 2.0) -> None:
+    """Move annotations (``textcoords="offset points"``) up or down, as little as needed,
+    until no two overlap on the drawn figure: labels of points that nearly coincide stack
+    instead of printing on top of each other. A label keeps to its axes where it can. Give
+    them ``arrowprops``, so that a moved label keeps a leader line to its point. Call it
+    last: the figure's layout is fixed as drawn here.
+
+    Example:
+        >>> fig = new_figure(4, 3)
+        >>> ax = fig.subplots()
+        >>> labels = [ax.annotate(t, (1, 1), textcoords="offset points", xytext=(5, 5))
+        ...           for t in ("one", "two")]
+        >>> separate_labels(fig, labels)
+        >>> labels[0].xyann != labels[1].xyann
+        True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()  # the layout, so that the extents are those of the picture
+    renderer = canvas.get_renderer()
+
+    def text_box(label: Any) -> Any:  # the text alone, without its leader line
+        label.update_positions(renderer)
+        return Text.get_window_extent(label, renderer)
+
+    placed: list[Any] = []
+    for label in labels:
+        dx, dy = label.xyann
+        step = (text_box(label).height + gap) * 72 / fig.dpi  # one label's height, in points
+        inside = label.axes.bbox if label.axes is not None else fig.bbox
+        shifts = [0.0] + [
+            sign * k * step for k in range(1, 2 * len(labels) + 2) for sign in (1, -1)
+        ]
+        fallback = None
+        for shift in shifts:
+            label.xyann = (dx, float(dy + shift))
+            box = text_box(label)
+            if any(b.overlaps(box) for b in placed):
+                continue
+            if inside.y0 <= box.y0 and box.y1 <= inside.y1:
+                break
+            fallback = shift if fallback is None else fallback
+        else:  # no free place inside the axes: the nearest free one outside
+            label.xyann = (dx, float(dy + (fallback or 0.0)))
+        placed.append(text_box(label))
+    # the layout stays as drawn: laid out again around the moved labels, the axes would
+    # change their scale and the labels their places
+    fig.set_layout_engine("none")
+
+
 def grid(n: int, columns: int | None = None) -> tuple[int, int]:
     """Rows and columns of a near-square grid holding ``n`` panels."""
     import math

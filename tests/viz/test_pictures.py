@@ -255,3 +255,36 @@ def test_border_check_finds_cut_ink(tmp_path):
     Image.fromarray(image).save(tmp_path / "cut.png")
     assert not any(ink_at_border(tmp_path / "clean.png").values())
     assert ink_at_border(tmp_path / "cut.png")["right"] == 4
+
+
+@pytest.mark.parametrize(
+    "accuracies",
+    [(0.9778, 0.9778, 0.9778), (0.9910, 0.9746, 0.9828)],  # digits, MNIST
+)
+def test_dense_vs_conv_labels_never_print_on_top_of_each_other(accuracies):
+    """Item 11: LeNet-5 and the MLP of its size (82,826 and 82,810 parameters, both at
+    97.78% on the digits) printed their labels on top of each other."""
+    from matplotlib.text import Text
+
+    from anyconv.experiments.dense_vs_conv import parameters_panel
+    from anyconv.viz._figure import new_figure, separate_labels
+
+    table = [
+        {"model": name, "parameters": p, "macs": m, "test_accuracy": a}
+        for name, p, m, a in zip(
+            ("LeNet-5", "MLP 1104 (~1x)", "MLP 873-873 (~10x)"),
+            (82_826, 82_810, 828_487),
+            (512_040, 81_696, 826_731),
+            accuracies,
+            strict=True,
+        )
+    ]
+    fig = new_figure(10, 3.8)
+    _, ax = fig.subplots(1, 2)
+    labels = parameters_panel(ax, table)
+    separate_labels(fig, labels)
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(label, renderer) for label in labels]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert all(ax.bbox.y0 <= b.y0 and b.y1 <= ax.bbox.y1 for b in boxes)
+    assert all(fig.bbox.x0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes)
