@@ -45,6 +45,17 @@ class ReceptiveField:
         return all(s <= n for s, n in zip(self.size, input_size, strict=True))
 
 
+def axes_text(values: Sequence[float]) -> str:
+    """Sizes per axis for a table or a label: ``"5x5"``; a fractional field (after
+    resampling) rounded to two decimals, ``"4.33x4.33"``, never ``"4.33333"``.
+
+    Example:
+        >>> axes_text((5, 5.0)), axes_text((13 / 3, 1 / 3)), axes_text((0.5, 2.25))
+        ('5x5', '4.33x0.33', '0.5x2.25')
+    """
+    return "x".join(f"{float(v):.2f}".rstrip("0").rstrip(".") for v in values)
+
+
 def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
@@ -132,11 +143,32 @@ def receptive_field(
         raise fail(func, "model", "a torch.nn.Module", type(model).__name__, TypeError)
     if len(shape) < 2:
         raise fail(func, "input_shape", "a tuple (C, *spatial) with a spatial axis", shape)
-    calls = _first_calls(trace(model, shape, strict=True, func=func), len(shape) - 1)
+    traced = trace(model, shape, strict=True, func=func)
+    calls = _first_calls(traced, len(shape) - 1)
     fields = {name: f for name, (f, _) in calls.items()}
     if method == "analytic":
         return fields
+    _check_gradient_memory(model, shape, traced, func)
     return _gradient_fields(model, shape, calls)
+
+
+def _check_gradient_memory(
+    model: torch.nn.Module, shape: tuple[int, ...], traced: list[Call], func: str
+) -> None:
+    """The gradient method keeps every activation of a float64 copy for the backward pass,
+    and a gradient as large: refuse, in one line, what would not fit."""
+    from anyconv.functional.algorithms import memory
+
+    param = next(model.parameters(), None)
+    kept = sum(math.prod(c.output_shape) for c in traced if c.leaf and c.output_shape)
+    values = sum(p.numel() for p in model.parameters()) + 2 * (math.prod(shape) + kept)
+    memory.check_allocation(
+        8 * values,
+        f"{func}(): method='gradient' (every activation of a float64 copy of the model, "
+        f"kept for the backward pass of one sample of shape {shape}; method='analytic' "
+        "needs none of them)",
+        param.device if param is not None else "cpu",
+    )
 
 
 def receptive_field_stages(model: torch.nn.Module, input_shape: Sequence[int]) -> list[str]:

@@ -9,7 +9,6 @@ import json
 import math
 import re
 import statistics
-import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from rich.console import Console
 from anyconv.data import DataSpec, Splits, load_dataset
 from anyconv.train import TrainConfig, evaluate, train
 from anyconv.train.augment import random_shift
+from anyconv.train.run import scratch_folder
 
 _TRAINED: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 
@@ -143,8 +143,8 @@ def fit(
         pictures=False,
         val_fraction=0.0,
     )
-    with tempfile.TemporaryDirectory() as out:
-        return train(TrainConfig(**config, out=out), data, model, console=Console(quiet=True))
+    with scratch_folder() as out:  # removed on exit; a killed run's, by the next one
+        return train(TrainConfig(**config, out=str(out)), data, model, console=Console(quiet=True))
 
 
 def trained(

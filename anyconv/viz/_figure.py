@@ -48,11 +48,13 @@ def write_file(path: str | Path, write: Any) -> Path:
         ...     write_file(f"{d}/a.txt", lambda f: f.write(b"hi")).read_bytes()
         b'hi'
     """
-    from anyconv.train.checkpoint import atomic_write
+    from anyconv.train.checkpoint import NoSpaceLeft, atomic_write
 
     path = Path(path)
     try:
-        return atomic_write(path, write)
+        return atomic_write(path, write, advice="free some space and draw it again")
+    except NoSpaceLeft:  # says which file, and that the earlier one is kept
+        raise
     except OSError as error:
         if error.filename is not None or error.errno is None:
             raise
