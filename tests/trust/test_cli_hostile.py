@@ -384,6 +384,51 @@ def test_demo_threads_and_a_note_when_the_timings_are_noisy(capsys, monkeypatch)
     assert "noisy" not in printed
 
 
+def test_the_noise_note_leaves_out_the_demos_own_load(monkeypatch):
+    """The 1-minute load average counts the demo's own threads: a minute of the demo on two
+    threads raises it by 1.26 on an idle machine, which is not other work."""
+    from anyconv.cli.demo import _noise_note
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert _noise_note((0.1, 0.0), (1.3, 60.0), threads=2) is None  # its own load
+    assert "load average was 1.3 on 2 core(s)" in _noise_note((0.1, 0.0), (1.3, 1.0), threads=2)
+    assert _noise_note((1.2, 0.0), (1.2, 1.0), threads=1) is None  # a core left free
+    assert "used 1 thread(s)" in _noise_note((1.8, 0.0), (1.8, 1.0), threads=1)
+    assert _noise_note(None, None, threads=2) is None  # a system that does not say
+
+
+_PEAK = """
+import resource, sys, torch, anyconv
+x = torch.randn(1, 2, 10000, requires_grad=True)
+w = torch.randn(2, 2, 1025, requires_grad=True)
+anyconv.conv(torch.randn(1, 1, 8), torch.randn(1, 1, 3), algorithm="im2col")
+rss = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+anyconv.conv(x, w, padding="same", algorithm="im2col").sum().backward()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_the_demo_estimate_covers_im2cols_backward_pass():
+    """C6: 'demo --size 100000 --kernel 4097 --channels 2 --batch 1' passed the memory check
+    under a 7 GB limit (estimate 6.6 GB), then failed after 110 s: col2im's int64 index,
+    two copies while it is built, was left out. The estimate holds the measured peak."""
+    import argparse
+    import subprocess
+    import sys
+
+    from anyconv.cli.demo import _demo_estimate
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-c", _PEAK], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    peak = int(run.stdout)
+    args = argparse.Namespace(batch=1, channels=2, groups=1, size=(10000,))
+    estimate = _demo_estimate(args, (1025,), (10000,))
+    assert peak <= 1.1 * estimate, (peak, estimate)
+    assert estimate <= 1.5 * peak, (peak, estimate)
+
+
 def test_demo_skips_the_matrix_of_a_large_problem_and_says_why():
     """Item 8: 'anyconv demo --size 64,64' (the example in --help) spent 48 of its 50 s
     building the matrix, six million nonzeros, on each call."""
