@@ -397,19 +397,28 @@ def _animate_arguments(parser: argparse.ArgumentParser) -> None:
 def _animate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import animate_conv
     from anyconv.viz._figure import output_path
+    from anyconv.viz.animate import animation_refusal
 
     out = output_path(args.out or "conv", ".png" if args.frames else ".gif")
     if args.frames and out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
-    anim = animate_conv(
-        args.input,
-        args.kernel if len(args.kernel) > 1 else args.kernel[0],
+    geometry = dict(
         stride=args.stride if len(args.stride) > 1 else args.stride[0],
         padding=padding_for(args.padding, len(args.input)),
         dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
-        out=out,
-        strip=args.frames,
     )
+    kernel = args.kernel if len(args.kernel) > 1 else args.kernel[0]
+    reason = animation_refusal(args.input, kernel, **geometry, strip=args.frames)
+    if reason is not None:  # the flags the user gave, not animate_conv's arguments
+        flags = " ".join(
+            f"--{name} {','.join(map(str, getattr(args, name)))}"
+            for name in ("input", "kernel", "stride", "dilation")
+        )
+        raise ValueError(
+            f"anyconv animate takes {reason}; got {flags} --padding {args.padding}: use a "
+            "smaller --input, --padding or --dilation, or a larger --stride"
+        )
+    anim = animate_conv(args.input, kernel, **geometry, out=out, strip=args.frames)
     pads = ", ".join(f"({lo}, {hi})" for lo, hi in anim.padding)
     console.print(
         plain(

@@ -119,32 +119,77 @@ def _describe(a: ConvAnimation, padding: Any) -> list[str]:
     ]
 
 
+def _frames_reason(out: Sequence[int], limit: int, what: str) -> str | None:
+    """Why a problem of output ``out`` is refused: more than ``limit`` positions."""
+    count = math.prod(out)
+    if count <= limit:
+        return None
+    shape = "x".join(str(o) for o in out)
+    return (
+        f"a problem with at most {limit:,} output positions ({what}); with this kernel, "
+        f"stride, padding and dilation the output is {shape} = {count:,} positions"
+    )
+
+
+def _cells_reason(size: Sequence[int], padding: Sequence[tuple[int, int]], out: Sequence[int]):
+    """Why a problem is refused: a grid of more than :data:`MAX_CELLS` cells a side."""
+    padded = [n + lo + hi for n, (lo, hi) in zip(size, padding, strict=True)]
+    for what, sizes in (("padded input", padded), ("output", out)):
+        if max(sizes) > MAX_CELLS:
+            return (
+                f"a problem whose {what} has at most {MAX_CELLS} cells a side to draw; it "
+                f"has {'x'.join(str(v) for v in sizes)} (check the padding and dilation)"
+            )
+    return None
+
+
 def _check_frames(out: Sequence[int], limit: int, what: str, given: Any) -> None:
     """Refuse before any work a problem of more than ``limit`` output positions."""
-    count = math.prod(out)
-    if count > limit:
-        shape = "x".join(str(o) for o in out)
-        raise fail(
-            "animate_conv",
-            "input_size",
-            f"a problem with at most {limit:,} output positions ({what}); with this kernel, "
-            f"stride, padding and dilation the output is {shape} = {count:,} positions",
-            given,
-        )
+    reason = _frames_reason(out, limit, what)
+    if reason is not None:
+        raise fail("animate_conv", "input_size", reason, given)
 
 
 def _check_cells(a: ConvAnimation) -> None:
     """Refuse a grid too large to draw: more than :data:`MAX_CELLS` cells a side."""
-    padded = [n + lo + hi for n, (lo, hi) in zip(a.input_size, a.padding, strict=True)]
-    for what, sizes in (("padded input", padded), ("output", a.output_size)):
-        if max(sizes) > MAX_CELLS:
-            raise fail(
-                "animate_conv",
-                "input_size",
-                f"a problem whose {what} has at most {MAX_CELLS} cells a side to draw; it "
-                f"has {'x'.join(str(v) for v in sizes)} (check the padding and dilation)",
-                a.input_size,
-            )
+    reason = _cells_reason(a.input_size, a.padding, a.output_size)
+    if reason is not None:
+        raise fail("animate_conv", "input_size", reason, a.input_size)
+
+
+def animation_refusal(
+    input_size: Sequence[int],
+    kernel_size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+    strip: bool = False,
+) -> str | None:
+    """Why :func:`animate_conv` would refuse to draw this problem for its size (completing
+    "must be ..."), or ``None``: the limits it checks before any work, for a caller that
+    names its own arguments (``anyconv animate`` names its flags). Other bad arguments
+    raise as in :func:`animate_conv`.
+
+    Example:
+        >>> animation_refusal((5, 5), 3) is None
+        True
+        >>> animation_refusal((100, 100), 1)  # doctest: +ELLIPSIS
+        'a problem with at most 256 output positions (one frame each); ... = 10,000 positions'
+    """
+    func = "animate_conv"
+    if not (isinstance(input_size, Sequence) and 1 <= len(input_size) <= 2):
+        return None  # animate_conv's own error says what it takes
+    size = int_tuple(tuple(input_size), len(input_size), "input_size", func, minimum=1)
+    kernel = int_tuple(kernel_size, len(size), "kernel_size", func, minimum=1)
+    stride = int_tuple(stride, len(size), "stride", func, minimum=1)
+    dilation = int_tuple(dilation, len(size), "dilation", func, minimum=1)
+    spec = window_spec(size, kernel, stride, padding, dilation, func=func)
+    reasons = [_frames_reason(spec.out_shape, MAX_FRAMES, "one frame each")]
+    if strip:
+        reasons.append(_frames_reason(spec.out_shape, MAX_STRIP_FRAMES, "frames in one PNG strip"))
+    reasons.append(_cells_reason(size, spec.padding, spec.out_shape))
+    return next((r for r in reasons if r is not None), None)
 
 
 LEGEND_SIZE = 11  # points: legible on a projector at the default 100 dpi

@@ -56,9 +56,12 @@ def _refused(argv, capsys) -> str:
     ],
 )
 def test_animate_refuses_absurd_sizes_before_drawing(argv, words, tmp_path, capsys):
-    """S1: each of these grew until the OOM killer, or drew a million frames."""
+    """S1: each of these grew until the OOM killer, or drew a million frames. The message
+    names the flags given (it blamed animate_conv's 'input_size' for a --dilation)."""
     err = _refused(["animate", *argv, "--out", tmp_path / "a.gif"], capsys)
     assert words in err
+    assert "animate_conv()" not in err and "'input_size'" not in err
+    assert f"got --input {argv[1]} " in err and "use a smaller --input" in err
     assert not list(tmp_path.iterdir())
 
 
