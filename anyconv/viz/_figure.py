@@ -3,6 +3,7 @@ so drawing here never touches pyplot's global backend or figure list."""
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,40 @@ from typing import Any
 
 def new_figure(width: float, height: float, layout: str | None = "constrained") -> Any:
     """A stand-alone figure (no pyplot, no backend switch), at most 40 inches a side;
-    ``layout=None`` for one placed by hand (``subplots_adjust``)."""
-    from matplotlib.figure import Figure
+    ``layout=None`` for one placed by hand (``subplots_adjust``). Its texts are drawn as
+    written, never as mathtext (:func:`_plain_text_figure`).
 
-    return Figure(figsize=(min(width, 40.0), min(height, 40.0)), layout=layout)
+    Example:
+        >>> import io
+        >>> fig = new_figure(2, 1)
+        >>> _ = fig.suptitle("price $5 and $_$")
+        >>> fig.savefig(io.BytesIO())  # mathtext would raise ParseSyntaxException on '$_$'
+        >>> fig.texts[0].get_parse_math()
+        False
+    """
+    return _plain_text_figure()(figsize=(min(width, 40.0), min(height, 40.0)), layout=layout)
+
+
+@functools.cache
+def _plain_text_figure() -> type:
+    """``matplotlib.figure.Figure`` whose every text is drawn as written: a file, folder,
+    data set or class name holding ``$`` (``folder:d$_$``, a class ``c$_$at``) is never
+    read as mathtext, which mis-set it, or raised ParseSyntaxException while the picture
+    was drawn: ``anyconv equivariance`` failed with it after the work, and training left
+    its filters, samples and feature maps out with a raw warning. No picture of anyconv
+    sets mathtext on purpose."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    class PlainTextFigure(Figure):
+        def draw(self, renderer: Any) -> None:
+            for text in self.findobj(Text):
+                text.set_parse_math(False)
+            with matplotlib.rc_context({"text.parse_math": False}):  # texts made while drawn
+                super().draw(renderer)
+
+    return PlainTextFigure
 
 
 def output_path(path: str | Path, suffix: str = ".png") -> Path:

@@ -157,7 +157,7 @@ def history_figure(
     loss_ax.set_title("loss")
     acc_ax.set_title("accuracy")
     if title:
-        fig.suptitle(title.replace("$", r"\$"))
+        fig.suptitle(title)
     return fig
 
 
@@ -200,7 +200,7 @@ def plot_confusion(
     image = ax.imshow(counts.numpy(), cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8, label="samples")
     ticks = range(k)
-    labels = [str(name).replace("$", r"\$") for name in class_names]  # never mathtext
+    labels = [str(name) for name in class_names]  # drawn as written (new_figure)
     ax.set_xticks(ticks, labels=labels, rotation=90 if k > 10 else 0)
     ax.set_yticks(ticks, labels=labels)
     ax.set_xlabel("predicted")
@@ -221,5 +221,5 @@ def plot_confusion(
                 )
     accuracy = counts.diag().sum().item() / max(counts.sum().item(), 1)
     heading = f"{title}: accuracy {accuracy:.2%}" if title else f"accuracy {accuracy:.2%}"
-    ax.set_title(heading.replace("$", r"\$"))
+    ax.set_title(heading)
     return save(fig, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ from PIL import Image
 from anyconv.cli import main
 
 BEYOND_INT64 = str(1 << 70)
-MARKUP = "[/b] [v2]"  # a closing tag rich cannot match, and an opening one it would eat
+MARKUP = "[/b] [v2] $_$"
+"""A closing tag rich cannot match, an opening one it would eat, and mathtext matplotlib
+cannot parse (it raised ParseSyntaxException while drawing a title or class name)."""
 
 
 def _err(capsys) -> str:
@@ -213,13 +216,13 @@ def test_messages_say_what_the_user_gave_wrong(argv, words, tmp_path, capsys, mo
 
 @pytest.fixture(scope="module")
 def markup_run(tmp_path_factory):
-    """lenet5 trained one epoch on an image folder whose path holds markup, into a run
-    folder whose path holds markup too."""
+    """lenet5 trained one epoch on an image folder whose path and class names hold markup,
+    into a run folder whose path holds markup too; every picture of the run is drawn."""
     base = tmp_path_factory.mktemp("markup")
-    root = base / f"x{MARKUP}"  # the folders "x[", "b] [v2]"
+    root = base / f"x{MARKUP}"  # the folders "x[", "b] [v2] $_$"
     rng = np.random.default_rng(0)
     for part, count in (("train", 6), ("test", 2)):
-        for c, name in enumerate(("a[v2]", "b[red]")):
+        for c, name in enumerate(("a[v2]", "b[red]$_$")):
             folder = root / part / name
             folder.mkdir(parents=True)
             for i in range(count):
@@ -227,12 +230,17 @@ def markup_run(tmp_path_factory):
                 Image.fromarray(pixels).save(folder / f"{i}.png")
     out = base / f"run{MARKUP}"
     argv = ["train", "lenet5", "--data", f"folder:{root}", "--image-size", "6"]
-    argv += ["--out", str(out), "--epochs", "1", "--no-plots", "--threads", "1", "--quiet"]
+    argv += ["--out", str(out), "--epochs", "1", "--threads", "1", "--quiet"]
     threads = torch.get_num_threads()
     try:
-        assert main(argv) == 0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert main(argv) == 0
     finally:
         torch.set_num_threads(threads)
+    assert not [str(w.message) for w in caught if "not written" in str(w.message)]
+    pictures = {"confusion", "feature_maps", "filters", "history", "samples"}
+    assert pictures <= {p.stem for p in out.glob("*.png")}
     return base, root, out
 
 
