@@ -50,13 +50,17 @@ def _plain_text_figure() -> type:
 def output_path(path: str | Path, suffix: str = ".png") -> Path:
     """The file a picture goes to: ``path``, with ``suffix`` added when it has none (as
     matplotlib would add ``.png``, so that the path reported is the one written). An
-    existing folder, or a path under a file, is refused rather than written next to.
+    existing folder, or a path under a file or under a broken or looping symbolic link, is
+    refused rather than written next to.
 
     Example:
         >>> output_path("runs/conv", ".gif").as_posix()
         'runs/conv.gif'
     """
     path = Path(path)
+    loop = next((p for p in path.parents if p.is_symlink() and not p.exists()), None)
+    if loop is not None:  # mkdir said only "loop: File exists"
+        raise NotADirectoryError(f"{path}: {loop} is a broken or looping symbolic link")
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise NotADirectoryError(f"{path}: {blocker} is a file, not a folder")

@@ -142,6 +142,19 @@ def test_matrix_channels_must_be_two_positive_ints(channels, words, tmp_path, ca
     assert "--channels must be C_in,C_out, two positive ints" in err and words in err
 
 
+@pytest.mark.parametrize("command", ["animate", "matrix", "equivariance", "summary"])
+def test_a_picture_under_a_looping_or_broken_link_is_refused_naming_it(command, tmp_path, capsys):
+    """UNCLEAR (run folders): '--out loop/a.gif', 'loop' a link to itself, gave 'loop: File
+    exists'."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere" / "x")
+    flag = "--fields" if command == "summary" else "--out"
+    model = ["lenet5"] if command in ("equivariance", "summary") else []
+    for link in ("loop", "broken"):
+        err = _refused([command, *model, flag, tmp_path / link / "p.png"], capsys)
+        assert f"{tmp_path / link} is a broken or looping symbolic link" in err
+
+
 def test_animate_padding_with_three_parts_is_an_argument_error(capsys):
     """UNCLEAR: 'invalid _padding_spec value'."""
     err = _refused(["animate", "--padding", "1:2:3"], capsys)
