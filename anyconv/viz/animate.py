@@ -1,6 +1,8 @@
 """Convolution arithmetic, animated (after Dumoulin & Visin, "A guide to convolution
 arithmetic for deep learning", 2016): the kernel sliding over the padded input, one frame
-per output position."""
+per output position; for a transposed convolution, their second half: the kernel sliding
+with stride 1 over the input with ``stride - 1`` zeros inserted between its samples and
+padded by ``k_eff - 1 - lo`` (the "fractionally strided" view)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._checks import check_int, check_real, fail, int_tuple
-from anyconv.padding import window_spec
+from anyconv._checks import check_bool, check_int, check_real, fail, int_tuple
+from anyconv.padding import transposed_spec, window_spec
 from anyconv.viz._figure import new_figure, write_file
 
 INPUT, PAD, TAP, CURRENT, DONE = "#ffffff", "#d9d9d9", "#2b6cb0", "#2f855a", "#c6f6d5"
+INSERTED = "#fdf2c9"  # the zeros a transposed convolution inserts between input samples
 MAX_FRAMES = 256
 """Most output positions (frames) :func:`conv_windows` and :func:`animate_conv` take: a
 16x16 output, over three minutes of animation at the default 0.8 s a frame."""
@@ -47,6 +50,33 @@ class ConvAnimation:
     output_size: tuple[int, ...]
     frames: list[ConvFrame] = field(default_factory=list)
     path: Path | None = None
+    inserted: tuple[int, ...] = ()
+    """For a transposed convolution: per axis the period of the input samples in the
+    zero-inserted grid (its stride; ``stride - 1`` zeros lie between samples). ``input_size``
+    and ``padding`` are then the zero-inserted grid's and the padding around it, which is
+    negative where the windows start inside the grid."""
+    source_size: tuple[int, ...] = ()
+    """For a transposed convolution: the size of its input."""
+    conv_padding: tuple[tuple[int, int], ...] = ()
+    """For a transposed convolution: the ``(lo, hi)`` of the convolution whose adjoint it is."""
+
+    @property
+    def transposed(self) -> bool:
+        return bool(self.inserted)
+
+
+def _input_size(input_size: Any, func: str) -> tuple[int, ...]:
+    if not (isinstance(input_size, Sequence) and 1 <= len(input_size) <= 3):
+        raise fail(func, "input_size", "a tuple of 1 or 2 spatial sizes", input_size, TypeError)
+    size = int_tuple(tuple(input_size), len(input_size), "input_size", func, minimum=1)
+    if len(size) == 3:
+        raise fail(
+            func,
+            "input_size",
+            "1 or 2 spatial sizes (for a 3-D convolution animate one slice, e.g. (H, W))",
+            input_size,
+        )
+    return size
 
 
 def conv_windows(
@@ -70,16 +100,7 @@ def conv_windows(
         (((1, 1),), (3,), [((-1,), (0,), (1,)), ((1,), (2,), (3,)), ((3,), (4,), (5,))])
     """
     func = "animate_conv"
-    if not (isinstance(input_size, Sequence) and 1 <= len(input_size) <= 3):
-        raise fail(func, "input_size", "a tuple of 1 or 2 spatial sizes", input_size, TypeError)
-    size = int_tuple(tuple(input_size), len(input_size), "input_size", func, minimum=1)
-    if len(size) == 3:
-        raise fail(
-            func,
-            "input_size",
-            "1 or 2 spatial sizes (for a 3-D convolution animate one slice, e.g. (H, W))",
-            input_size,
-        )
+    size = _input_size(input_size, func)
     nd = len(size)
     kernel = int_tuple(kernel_size, nd, "kernel_size", func, minimum=1)
     stride = int_tuple(stride, nd, "stride", func, minimum=1)
@@ -87,6 +108,86 @@ def conv_windows(
     spec = window_spec(size, kernel, stride, padding, dilation, func=func)
     pads, out = spec.padding, spec.out_shape
     _check_frames(out, MAX_FRAMES, "one frame each", input_size)
+    frames = _frames(out, kernel, stride, dilation, pads)
+    return ConvAnimation(size, kernel, stride, dilation, pads, out, frames)
+
+
+def transposed_windows(
+    input_size: Sequence[int],
+    kernel_size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    output_padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+) -> ConvAnimation:
+    """The windows of a transposed convolution (:func:`anyconv.conv_transpose`) in Dumoulin
+    & Visin's view: a stride-1 convolution with the kernel flipped over the input with
+    ``stride - 1`` zeros inserted between its samples, padded by ``k_eff - 1 - lo`` on the
+    left and ``k_eff - 1 - hi`` plus the extra output positions on the right (``(lo, hi)``
+    the padding of the convolution whose adjoint it is). Output ``i`` reads grid position
+    ``i + q * dilation - (k_eff - 1 - lo)`` for each tap ``q`` of the flipped kernel; the
+    input sample ``j`` sits at ``j * stride``.
+
+    Example:
+        >>> a = transposed_windows((2,), 3, stride=2)  # D&V's figure 4.5 in 1-D
+        >>> a.input_size, a.padding, a.output_size
+        ((3,), ((2, 2),), (5,))
+        >>> [f.taps for f in a.frames][:2]
+        [((-2,), (-1,), (0,)), ((-1,), (0,), (1,))]
+    """
+    func = "animate_conv"
+    size = _input_size(input_size, func)
+    kernel = int_tuple(kernel_size, len(size), "kernel_size", func, minimum=1)
+    spec, grid, pads = _transposed_geometry(size, kernel, stride, padding, output_padding, dilation)
+    ones = (1,) * len(size)
+    _check_frames(spec.in_shape, MAX_FRAMES, "one frame each", input_size)
+    frames = _frames(spec.in_shape, kernel, ones, spec.dilation, pads)
+    return ConvAnimation(
+        grid,
+        kernel,
+        ones,
+        spec.dilation,
+        pads,
+        spec.in_shape,
+        frames,
+        inserted=spec.stride,
+        source_size=size,
+        conv_padding=spec.padding,
+    )
+
+
+def _transposed_geometry(
+    size: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    dilation: Any,
+) -> tuple[Any, tuple[int, ...], tuple[tuple[int, int], ...]]:
+    """The transposed convolution's spec, its zero-inserted grid and the padding around it
+    (negative where the windows start inside the grid)."""
+    spec = transposed_spec(
+        (1, 1, *size),
+        (1, 1, *kernel),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        func="animate_conv",
+    )
+    grid = tuple((m - 1) * s + 1 for m, s in zip(size, spec.stride, strict=True))
+    pads = []
+    for n, g, k, d, (lo, _) in zip(
+        spec.in_shape, grid, kernel, spec.dilation, spec.padding, strict=True
+    ):
+        left = d * (k - 1) - lo
+        pads.append((left, n + d * (k - 1) - left - g))
+    return spec, grid, tuple(pads)
+
+
+def _frames(out, kernel, stride, dilation, pads) -> list[ConvFrame]:
+    """One frame per position of ``out``, row-major: the taps it reads."""
     frames = []
     for flat in range(math.prod(out)):
         position = []
@@ -102,7 +203,7 @@ def conv_windows(
         for values in axes_taps:
             taps = [(*t, v) for t in taps for v in values]
         frames.append(ConvFrame(position, tuple(taps)))
-    return ConvAnimation(size, kernel, stride, dilation, pads, out, frames)
+    return frames
 
 
 def _describe(a: ConvAnimation, padding: Any) -> list[str]:
@@ -111,11 +212,22 @@ def _describe(a: ConvAnimation, padding: Any) -> list[str]:
     def axes(values: Sequence[Any]) -> str:
         return "x".join(str(v) for v in values)
 
-    pads = ", ".join(f"({lo}, {hi})" for lo, hi in a.padding)
+    def pairs(values: Sequence[tuple[int, int]]) -> str:
+        return ", ".join(f"({lo}, {hi})" for lo, hi in values)
+
+    if a.transposed:
+        zeros = axes(s - 1 for s in a.inserted)
+        return [
+            f"input {axes(a.source_size)}, kernel {axes(a.kernel_size)}, stride "
+            f"{axes(a.inserted)}, dilation {axes(a.dilation)}, padding {padding!r} = (lo, hi) "
+            f"{pairs(a.conv_padding)}  ->  output {axes(a.output_size)}",
+            f"= stride 1, kernel flipped, over the input with {zeros} zero(s) inserted "
+            f"between samples, padded by {pairs(a.padding)}",
+        ]
     return [
         f"input {axes(a.input_size)}, kernel {axes(a.kernel_size)}, stride "
         f"{axes(a.stride)}, dilation {axes(a.dilation)}",
-        f"padding {padding!r} = (lo, hi) {pads}  ->  output {axes(a.output_size)}",
+        f"padding {padding!r} = (lo, hi) {pairs(a.padding)}  ->  output {axes(a.output_size)}",
     ]
 
 
@@ -132,8 +244,9 @@ def _frames_reason(out: Sequence[int], limit: int, what: str) -> str | None:
 
 
 def _cells_reason(size: Sequence[int], padding: Sequence[tuple[int, int]], out: Sequence[int]):
-    """Why a problem is refused: a grid of more than :data:`MAX_CELLS` cells a side."""
-    padded = [n + lo + hi for n, (lo, hi) in zip(size, padding, strict=True)]
+    """Why a problem is refused: a grid of more than :data:`MAX_CELLS` cells a side (a
+    negative padding, inside a transposed convolution's grid, draws nothing)."""
+    padded = [n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(size, padding, strict=True)]
     for what, sizes in (("padded input", padded), ("output", out)):
         if max(sizes) > MAX_CELLS:
             return (
@@ -165,6 +278,8 @@ def animation_refusal(
     padding: Any = "valid",
     dilation: int | Sequence[int] = 1,
     strip: bool = False,
+    transpose: bool = False,
+    output_padding: int | Sequence[int] = 0,
 ) -> str | None:
     """Why :func:`animate_conv` would refuse to draw this problem for its size (completing
     "must be ..."), or ``None``: the limits it checks before any work, for a caller that
@@ -182,13 +297,20 @@ def animation_refusal(
         return None  # animate_conv's own error says what it takes
     size = int_tuple(tuple(input_size), len(input_size), "input_size", func, minimum=1)
     kernel = int_tuple(kernel_size, len(size), "kernel_size", func, minimum=1)
-    stride = int_tuple(stride, len(size), "stride", func, minimum=1)
-    dilation = int_tuple(dilation, len(size), "dilation", func, minimum=1)
-    spec = window_spec(size, kernel, stride, padding, dilation, func=func)
-    reasons = [_frames_reason(spec.out_shape, MAX_FRAMES, "one frame each")]
+    if check_bool(transpose, "transpose", func):
+        spec, grid, pads = _transposed_geometry(
+            size, kernel, stride, padding, output_padding, dilation
+        )
+        out = spec.in_shape
+    else:
+        stride = int_tuple(stride, len(size), "stride", func, minimum=1)
+        dilation = int_tuple(dilation, len(size), "dilation", func, minimum=1)
+        spec = window_spec(size, kernel, stride, padding, dilation, func=func)
+        grid, pads, out = size, spec.padding, spec.out_shape
+    reasons = [_frames_reason(out, MAX_FRAMES, "one frame each")]
     if strip:
-        reasons.append(_frames_reason(spec.out_shape, MAX_STRIP_FRAMES, "frames in one PNG strip"))
-    reasons.append(_cells_reason(size, spec.padding, spec.out_shape))
+        reasons.append(_frames_reason(out, MAX_STRIP_FRAMES, "frames in one PNG strip"))
+    reasons.append(_cells_reason(grid, pads, out))
     return next((r for r in reasons if r is not None), None)
 
 
@@ -214,7 +336,12 @@ class _Painter:
         one_d = len(a.input_size) == 1
         # a 1-D convolution is drawn as one row
         self.size = (1, *a.input_size) if one_d else a.input_size
-        self.pads = ((0, 0), *a.padding) if one_d else a.padding
+        pads = ((0, 0), *a.padding) if one_d else a.padding
+        # a negative amount (windows that start inside a transposed convolution's grid)
+        # draws no padding: the whole grid is drawn
+        self.pads = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
+        period = a.inserted or (1,) * len(a.input_size)
+        self.period = (1, *period) if one_d else period
         self.out = (1, *a.output_size) if one_d else a.output_size
         padded = [n + lo + hi for n, (lo, hi) in zip(self.size, self.pads, strict=True)]
         cell = min(0.45, 8.0 / (padded[1] + self.out[1]))
@@ -227,27 +354,25 @@ class _Painter:
         )
         self.ax_in, self.ax_out, self.fig = ax_in, ax_out, fig
         chars = int(width * 72 / (0.56 * TEXT_SIZE))
-        lines = ["convolution arithmetic: " + _describe(a, padding)[0], _describe(a, padding)[1]]
+        title = "transposed convolution arithmetic" if a.transposed else "convolution arithmetic"
+        lines = _describe(a, padding)
+        lines[0] = f"{title}: {lines[0]}"
         fig.suptitle(
             "\n".join(textwrap.fill(line, chars) for line in lines), fontsize=TEXT_SIZE + 1
         )
-        inside, border = [], []
+        cells: dict[str, list[Any]] = {"input": [], "zero": [], "pad": []}
         for r in range(padded[0]):
             for c in range(padded[1]):
-                cell_in = (
-                    self.pads[0][0] <= r < self.pads[0][0] + self.size[0]
-                    and self.pads[1][0] <= c < self.pads[1][0] + self.size[1]
-                )
-                (inside if cell_in else border).append(Rectangle((c - 0.5, r - 0.5), 1, 1))
-        ax_in.add_collection(
-            PatchCollection(inside, facecolor=INPUT, edgecolor="#555555", linewidth=0.8)
-        )
-        if border:
-            ax_in.add_collection(
-                PatchCollection(
-                    border, facecolor=PAD, edgecolor="#999999", hatch="//", linewidth=0.8
-                )
-            )
+                kind = self.kind((r - self.pads[0][0], c - self.pads[1][0]))
+                cells[kind].append(Rectangle((c - 0.5, r - 0.5), 1, 1))
+        looks = {
+            "input": dict(facecolor=INPUT, edgecolor="#555555"),
+            "zero": dict(facecolor=INSERTED, edgecolor="#555555", hatch=".."),
+            "pad": dict(facecolor=PAD, edgecolor="#999999", hatch="//"),
+        }
+        for kind, patches in cells.items():
+            if patches:
+                ax_in.add_collection(PatchCollection(patches, linewidth=0.8, **looks[kind]))
         self.order = [(r, c) for r in range(self.out[0]) for c in range(self.out[1])]
         self.out_cells = PatchCollection(
             [Rectangle((c - 0.5, r - 0.5), 1, 1) for r, c in self.order],
@@ -257,32 +382,37 @@ class _Painter:
             animated=True,
         )
         ax_out.add_collection(self.out_cells)
-        for ax, (rows, cols), offsets, what in (
-            (ax_in, padded, [lo for lo, _ in self.pads], "input"),
-            (ax_out, self.out, (0, 0), "output"),
+        for ax, (rows, cols), offsets, period, sizes, what in (
+            (ax_in, padded, [lo for lo, _ in self.pads], self.period, self.size, "input"),
+            (ax_out, self.out, (0, 0), (1, 1), self.out, "output"),
         ):
             # a margin of a fifth of a cell: the outer cells' edges are drawn whole
             ax.set_xlim(-0.7, cols - 0.3)
             ax.set_ylim(rows - 0.3, -0.7)
             ax.set_aspect("equal")
-            step = max(1, math.ceil(cols / 12))
-            ax.set_xticks(range(0, cols, step), [str(c - offsets[1]) for c in range(0, cols, step)])
+            ax.set_xticks(*self.ticks(cols, offsets[1], period[1], sizes[1]))
             ax.tick_params(labelsize=TEXT_SIZE - 1, length=0)
-            ax.set_xlabel(f"{what} {'index' if one_d else 'column'}", fontsize=TEXT_SIZE)
+            spaced = f" (samples {period[-1]} apart)" if period[-1] > 1 else ""
+            ax.set_xlabel(f"{what} {'index' if one_d else 'column'}{spaced}", fontsize=TEXT_SIZE)
             if one_d:
                 ax.set_yticks([])
             else:
-                step = max(1, math.ceil(rows / 12))
-                ax.set_yticks(
-                    range(0, rows, step), [str(r - offsets[0]) for r in range(0, rows, step)]
-                )
+                ax.set_yticks(*self.ticks(rows, offsets[0], period[0], sizes[0]))
                 ax.set_ylabel(f"{what} row", fontsize=TEXT_SIZE)
             for spine in ax.spines.values():
                 spine.set_visible(False)
-        ax_in.set_title("input, padded", fontsize=TEXT_SIZE)
+        ax_in.set_title(
+            "input, zeros inserted, padded" if a.transposed else "input, padded",
+            fontsize=TEXT_SIZE,
+        )
         ax_out.set_title("output", fontsize=TEXT_SIZE)
         handles = [
             Patch(facecolor=INPUT, edgecolor="#555555", label="input"),
+            *(
+                [Patch(facecolor=INSERTED, edgecolor="#555555", hatch="..", label="zero inserted")]
+                if a.transposed
+                else []
+            ),
             Patch(facecolor=PAD, edgecolor="#999999", hatch="//", label="padding"),
             Patch(facecolor=TAP, alpha=0.6, label="kernel tap"),
             Patch(facecolor=CURRENT, label="computed now"),
@@ -302,16 +432,44 @@ class _Painter:
         self.background = self.canvas.copy_from_bbox(fig.bbox)
         self.dynamic: list[Any] = []
 
+    def kind(self, cell: tuple[int, int]) -> str:
+        """``"input"``, ``"zero"`` (inserted) or ``"pad"`` for a grid cell (row, column)."""
+        if not all(0 <= v < n for v, n in zip(cell, self.size, strict=True)):
+            return "pad"
+        return (
+            "input" if all(v % p == 0 for v, p in zip(cell, self.period, strict=True)) else "zero"
+        )
+
+    @staticmethod
+    def ticks(cells: int, offset: int, period: int, size: int) -> tuple[list[int], list[str]]:
+        """Tick positions and labels along an axis of ``cells`` drawn cells: every cell's
+        coordinate (at most 12 labels), or for a zero-inserted grid (of ``size`` cells from
+        ``offset``) the input samples' indices, ``period`` cells apart."""
+        if period == 1:
+            at = list(range(0, cells, max(1, math.ceil(cells / 12))))
+            return at, [str(c - offset) for c in at]
+        samples = list(range(0, (size - 1) // period + 1, max(1, math.ceil(size / period / 12))))
+        return [offset + j * period for j in samples], [str(j) for j in samples]
+
     def _caption(self, index: int) -> str:
         frame = self.a.frames[index]
-        in_padding = sum(
-            not all(0 <= v < n for v, n in zip(t, self.a.input_size, strict=True))
-            for t in frame.taps
-        )
+        one_d = len(self.a.input_size) == 1
+        kinds = [self.kind((0, *t) if one_d else t) for t in frame.taps]
+        if self.a.transposed:
+            count = kinds.count("input")
+            words = (
+                f"sum of flipped kernel x grid over {len(frame.taps)} taps: {count} input "
+                f"sample{'' if count == 1 else 's'}, {kinds.count('zero')} inserted zeros, "
+                f"{kinds.count('pad')} in the padding"
+            )
+        else:
+            words = (
+                f"sum of kernel x input over {len(frame.taps)} taps ({kinds.count('pad')} in "
+                "the padding)"
+            )
         return (
             f"frame {index + 1}/{len(self.a.frames)}: output "
-            f"({', '.join(str(o) for o in frame.output)}) = sum of kernel x "
-            f"input over {len(frame.taps)} taps ({in_padding} in the padding)"
+            f"({', '.join(str(o) for o in frame.output)}) = {words}"
         )
 
     def frame(self, index: int) -> tuple[tuple[int, ...], ...]:
@@ -400,6 +558,8 @@ def animate_conv(
     strip: bool = False,
     seconds_per_frame: float = 0.8,
     dpi: int = 100,
+    transpose: bool = False,
+    output_padding: int | Sequence[int] = 0,
 ) -> ConvAnimation:
     """Draw the sliding window of a 1-D or 2-D convolution, one frame per output position.
 
@@ -411,6 +571,13 @@ def animate_conv(
     in a strip) and :data:`MAX_CELLS` cells a side of the padded input and of the output.
     The file is written atomically: a failed write leaves an earlier file there intact.
 
+    With ``transpose=True``, of the transposed convolution with these arguments
+    (:func:`anyconv.conv_transpose`) as Dumoulin & Visin draw it: the input with ``stride -
+    1`` zeros inserted between its samples (dotted yellow), padded by ``k_eff - 1 - lo``
+    (:func:`transposed_windows`), and the flipped kernel sliding over it with stride 1. The
+    frame text counts the input samples each output reads: with a stride that does not
+    divide the kernel size the counts alternate (the checkerboard).
+
     Args:
         input_size: ``(n,)`` or ``(H, W)`` (3-D: animate one slice).
         kernel_size, stride, padding, dilation: as in :func:`anyconv.conv`, every padding
@@ -420,6 +587,8 @@ def animate_conv(
         strip: write the frames side by side in one PNG instead of an animation.
         seconds_per_frame: GIF frame duration, 0.01 to 655 s (what a GIF can hold).
         dpi: resolution of each frame, 10 to 600 dots per inch.
+        transpose: animate the transposed convolution instead.
+        output_padding: the transposed convolution's (with ``transpose=True``).
 
     Returns:
         a :class:`ConvAnimation`: geometry, one :class:`ConvFrame` per output position (in
@@ -429,9 +598,17 @@ def animate_conv(
         >>> a = animate_conv((4,), 2, stride=2, padding="causal")
         >>> a.padding, [f.taps for f in a.frames]
         (((1, 0),), [((-1,), (0,)), ((1,), (2,))])
+        >>> animate_conv((2, 2), 3, stride=2, transpose=True).output_size
+        (5, 5)
     """
     _check_output_options(seconds_per_frame, dpi)
-    anim = conv_windows(input_size, kernel_size, stride=stride, padding=padding, dilation=dilation)
+    geometry = {"stride": stride, "padding": padding, "dilation": dilation}
+    if check_bool(transpose, "transpose", "animate_conv"):
+        anim = transposed_windows(
+            input_size, kernel_size, output_padding=output_padding, **geometry
+        )
+    else:
+        anim = conv_windows(input_size, kernel_size, **geometry)
     if out is None:
         return anim
     if strip:
