@@ -230,6 +230,7 @@ def tensor_cache(maxsize: int) -> Callable[[F], F]:
             return fn(*args) if tracing() else cached(*args)
 
         call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        call.cache_info = cached.cache_info  # type: ignore[attr-defined]
         return call  # type: ignore[return-value]
 
     return wrap

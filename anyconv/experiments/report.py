@@ -1,11 +1,9 @@
-"""Showing results: cells formatted per column, ``table.md`` and the rich table."""
+"""Showing results: cells formatted per column, the verdict, ``table.md``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-
-from rich.table import Table
 
 from anyconv._display import html_table, image_html
 
@@ -65,9 +63,30 @@ def cells(
 
 
 def verdict(results: dict[str, Any]) -> str:
-    """``"the claim holds"`` or ``"the claim does not hold"`` with the run kind."""
-    kind = "quick run" if results["config"].get("quick") else "full run"
-    return f"{'holds' if results['holds'] else 'does not hold'} ({kind})"
+    """The verdict in words. A full run: ``"the claim holds (full run)"`` or ``"the claim
+    does not hold (full run)"``. A quick run (reduced data and training, often one seed)
+    is a smoke test of the experiment, whose differences may be within the noise of a
+    single seed: its verdict says whether the numbers agree with the claim and that they
+    are not evidence either way.
+
+    Example:
+        >>> verdict({"holds": True, "config": {"quick": False, "seeds": 3}})
+        'the claim holds (full run)'
+        >>> quick = verdict({"holds": True, "config": {"quick": True, "seeds": 1}})
+        >>> quick.startswith("the numbers agree with the claim"), "1 seed" in quick
+        (True, True)
+        >>> quick.endswith("is not evidence: run it without --quick to test the claim")
+        True
+    """
+    if not results["config"].get("quick"):
+        return f"the claim {'holds' if results['holds'] else 'does not hold'} (full run)"
+    seeds = results["config"].get("seeds", 1)
+    agree = "agree" if results["holds"] else "do not agree"
+    return (
+        f"the numbers {agree} with the claim, but a quick run ({seeds} seed"
+        f"{'s' if seeds != 1 else ''}, reduced data and training) is not evidence: run it "
+        "without --quick to test the claim"
+    )
 
 
 def markdown_table(results: dict[str, Any]) -> list[str]:
@@ -96,22 +115,11 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"**Rule:** {results['rule']}",
         "",
-        f"**Verdict:** the claim {verdict(results)}, in {results['seconds']:.1f} s.",
+        f"**Verdict:** {verdict(results)} ({results['seconds']:.1f} s).",
     ]
     lines += ["", *(f"- {n}" for n in results.get("notes", []))] if results.get("notes") else []
     lines += ["", *(f"![{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
-
-
-def rich_table(results: dict[str, Any]) -> Table:
-    """The table as a rich ``Table``, titled with the experiment and its claim."""
-    headers, rows = cells(results["table"], results.get("formats", {}))
-    table = Table(title=f"{results['experiment']}: {results['claim']}", title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table
 
 
 def results_html(results: dict[str, Any], folder: str | Path | None = None) -> str:
@@ -120,8 +128,8 @@ def results_html(results: dict[str, Any], folder: str | Path | None = None) -> s
 
     Example:
         >>> r = {"experiment": "e", "claim": "c", "holds": True, "rule": "r", "seconds": 1.0,
-        ...      "table": [{"k": 3}], "config": {"quick": True}, "figures": []}
-        >>> "the claim holds (quick run)" in results_html(r)
+        ...      "table": [{"k": 3}], "config": {"quick": False}, "figures": []}
+        >>> "the claim holds (full run)" in results_html(r)
         True
     """
     import html
@@ -130,8 +138,7 @@ def results_html(results: dict[str, Any], folder: str | Path | None = None) -> s
     parts = [
         html_table(headers, rows, caption=f"{results['experiment']}: {results['claim']}"),
         f"<p><b>Rule:</b> {html.escape(str(results['rule']))}</p>",
-        f"<p><b>Verdict:</b> the claim {html.escape(verdict(results))}, in "
-        f"{results['seconds']:.1f} s.</p>",
+        f"<p><b>Verdict:</b> {html.escape(verdict(results))} ({results['seconds']:.1f} s).</p>",
         *(f"<p>{html.escape(str(n))}</p>" for n in results.get("notes", [])),
     ]
     if folder is not None:
