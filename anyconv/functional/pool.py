@@ -21,7 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from anyconv._checks import check_bool, check_input, check_real, fail, int_tuple, is_int
+from anyconv._checks import (
+    check_bool,
+    check_float_tensor,
+    check_input,
+    check_real,
+    fail,
+    int_tuple,
+    is_int,
+)
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
 
@@ -481,3 +489,64 @@ def channel_max_pool(x: torch.Tensor, pool_size: int) -> torch.Tensor:
     if pool_size < 1 or c % pool_size:
         raise fail(func, "pool_size", allowed, pool_size)
     return x.reshape(n, c // pool_size, pool_size, *spatial).amax(dim=2)
+
+
+PPV_BLOCK = 1 << 18  # comparisons per block of ppv_pool: a block's float mask stays in cache
+
+
+def ppv_pool(x: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """Global PPV pooling (the proportion of positive values, Dempster et al. 2020, ROCKET):
+    for every channel ``c`` and each of its thresholds ``b = thresholds[c, j]``, the
+    fraction of positions where ``x - b`` is positive, i.e. ``mean(x[n, c] > b)`` over all
+    spatial axes. It is MiniRocket's only pooling: the thresholds play the role of a
+    convolution's bias, and the comparison that of its activation.
+
+    The masks are built and summed in blocks of samples (comparisons as 0/1 floats, whose
+    comparison and sum are vectorised, unlike a boolean's), so memory stays at
+    :data:`PPV_BLOCK` values whatever the input's size. Not differentiable (a count).
+
+    Args:
+        x: input ``(N, C, *spatial)`` with at least one spatial axis holding an element.
+        thresholds: ``(C, B)``, ``B >= 1`` thresholds per channel, of ``x``'s dtype and
+            device.
+
+    Returns:
+        ``(N, C, B)`` in ``[0, 1]``, in ``x``'s dtype.
+
+    Example:
+        >>> x = torch.tensor([[[0.0, 1.0, 2.0, 3.0]]])
+        >>> ppv_pool(x, torch.tensor([[0.5, 2.0, -1.0]]))
+        tensor([[[0.7500, 0.2500, 1.0000]]])
+    """
+    func = "ppv_pool"
+    check_input(x, func, spatial=(1, None))
+    _spatial_dims(x, func)  # every spatial axis holds an element
+    check_float_tensor(thresholds, "thresholds", func)
+    channels = x.shape[1]
+    if thresholds.dim() != 2 or thresholds.shape[0] != channels or thresholds.shape[1] < 1:
+        raise fail(
+            func,
+            "thresholds",
+            f"a tensor of shape (C, B) with C = {channels} (the input's channels) and B >= 1",
+            f"a tensor of shape {tuple(thresholds.shape)}",
+        )
+    if thresholds.dtype != x.dtype or thresholds.device != x.device:
+        raise fail(
+            func,
+            "thresholds",
+            f"a tensor of the input's dtype and device ({x.dtype}, {x.device})",
+            f"{thresholds.dtype} on {thresholds.device}",
+            TypeError,
+        )
+    n, count = x.shape[0], math.prod(x.shape[2:])
+    flat = x.reshape(n, channels, 1, count)
+    below = thresholds.unsqueeze(-1)  # (C, B, 1)
+    out = x.new_empty(n, channels, thresholds.shape[1])
+    per_sample = channels * thresholds.shape[1] * count
+    step = max(1, PPV_BLOCK // max(per_sample, 1))
+    mask = x.new_empty(min(step, n), channels, thresholds.shape[1], count)
+    for start in range(0, n, step):
+        block = mask[: min(step, n - start)]
+        torch.gt(flat[start : start + step], below, out=block)
+        torch.sum(block, dim=-1, out=out[start : start + step])
+    return out.div_(count)
