@@ -17,6 +17,7 @@ from anyconv.models.cnn1d import CNN1d
 from anyconv.models.fcn import FCN
 from anyconv.models.fitted import FittedModel
 from anyconv.models.inception_net import InceptionTiny
+from anyconv.models.inception_time import InceptionResidual, InceptionTime
 from anyconv.models.lenet import LeNet5
 from anyconv.models.local_nets import LocallyConnectedNet, TiledNet
 from anyconv.models.minirocket import MiniRocket
@@ -41,6 +42,8 @@ __all__ = [
     "CNN1d",
     "FittedModel",
     "Frame2D",
+    "InceptionResidual",
+    "InceptionTime",
     "InceptionTiny",
     "LeNet5",
     "LocallyConnectedNet",

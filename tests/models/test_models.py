@@ -44,6 +44,7 @@ MORE_INPUTS = {
     "mlp": [*IMAGES, SEQUENCE, VIDEO],
     "fcn": [SEQUENCE, (3, 25)],  # any length, several channels
     "resnet1d": [SEQUENCE, (3, 25)],
+    "inception_time": [SEQUENCE, (3, 25)],
     "minirocket": [SEQUENCE, (3, 25), (2, 5)],  # several channels; shorter than a kernel
 }
 CASES = [
