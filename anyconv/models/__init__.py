@@ -14,6 +14,7 @@ Example:
 
 from anyconv.models.allcnn import AllCNN
 from anyconv.models.cnn1d import CNN1d
+from anyconv.models.ensemble import Ensemble
 from anyconv.models.fcn import FCN
 from anyconv.models.fitted import FittedModel
 from anyconv.models.inception_net import InceptionTiny
@@ -40,6 +41,7 @@ __all__ = [
     "TCN",
     "AllCNN",
     "CNN1d",
+    "Ensemble",
     "FittedModel",
     "Frame2D",
     "InceptionResidual",

@@ -35,6 +35,7 @@ DEVICES = ("auto", "cpu", "cuda")
 KEEP = ("best", "last")
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 MAX_THREADS = 1024  # torch.set_num_threads per process; beyond any machine's cores
+MAX_ENSEMBLE = 100  # members of an ensemble, each a full training run
 FUNC = "TrainConfig"
 
 Check = Callable[[Any, str], None]
@@ -208,6 +209,11 @@ class TrainConfig:
             they would fill more than a quarter of the free memory.
         workers: processes decoding streamed or transformed images (0: the training
             process itself); default CPUs - 1, at most 4. Does not change the results.
+        ensemble: train this many networks, with seeds seed, seed+1, ..., into
+            ``member-1`` .. ``member-K`` of the run folder, and average their class
+            probabilities (InceptionTime's ensemble of 5); the folder's own config.json
+            and metrics.json (the test accuracy of the average, and each member's) make it
+            a run that evaluate and predict use as one model.
 
     ``epochs``, ``batch_size``, ``lr``, ``augment``, ``weight_decay`` and ``val_fraction``
     left at ``None`` take the default recipe of the model and data, where it has one
@@ -264,6 +270,7 @@ class TrainConfig:
         None, resume=False, data="read", off="--in-memory", check=_optional(_bool)
     )
     workers: int | None = setting(None, resume=False, data="read", check=_optional(_workers))
+    ensemble: int = setting(1, resume=True, check=_int(minimum=1, maximum=MAX_ENSEMBLE))
 
     def __post_init__(self) -> None:
         if isinstance(self.model, str) and isinstance(self.data, str):

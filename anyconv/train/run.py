@@ -406,6 +406,9 @@ class RunFolder:
     ) -> tuple[torch.nn.Module, dict[str, Any]]:
         """Rebuild the trained model (see :func:`load_run`)."""
         config = self.read_config()
+        members = config.get("members")
+        if members is not None:  # an ensemble: its members' runs, averaged
+            return self._load_ensemble(config, members, device)
         weights = self.file(WEIGHTS)
         if not weights.is_file():
             raise FileNotFoundError(
@@ -420,6 +423,26 @@ class RunFolder:
         model = create_model(config["model"], **kwargs)
         load_weights(weights, model)
         return model.to(device).eval(), config
+
+    def _load_ensemble(
+        self, config: dict[str, Any], members: Any, device: str | torch.device
+    ) -> tuple[torch.nn.Module, dict[str, Any]]:
+        from anyconv.models.ensemble import Ensemble
+
+        path = self.file(CONFIG)
+        if (
+            not isinstance(members, list)
+            or not members
+            or not all(
+                isinstance(m, str) and m and "/" not in m and m not in (".", "..") for m in members
+            )
+        ):
+            raise ValueError(
+                f"{path}: malformed run config, 'members' must be a list of the member run "
+                f"folders' names; got {members!r}"
+            )
+        models = [RunFolder(self.path / m).load_model(device)[0] for m in members]
+        return Ensemble(models).to(device).eval(), config
 
 
 def _check_size(name: str, kwargs: dict[str, Any], weights: Path) -> None:

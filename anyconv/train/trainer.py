@@ -619,7 +619,9 @@ def train(
         TrainingDiverged: the loss became NaN/inf; the previous checkpoint is kept.
 
     Launched by ``torchrun --nproc_per_node=N``, each process trains a shard of every
-    batch under DistributedDataParallel; rank 0 alone writes files and prints.
+    batch under DistributedDataParallel; rank 0 alone writes files and prints. With
+    ``config.ensemble = K > 1``, K members are trained (:mod:`anyconv.train.ensemble`) and
+    the metrics are those of their averaged probabilities.
 
     Example:
         >>> from anyconv.data.base import Splits
@@ -633,4 +635,11 @@ def train(
         >>> metrics["epochs"], metrics["parameters"]
         (1, 34)
     """
+    if config.ensemble > 1:
+        if model is not None:
+            raise fail("train", "model", "None with ensemble > 1 (members are built anew)",
+                       type(model).__name__, TypeError)  # fmt: skip
+        from anyconv.train.ensemble import train_ensemble
+
+        return train_ensemble(config, data, console)
     return Trainer(config, data, model, console).fit()
