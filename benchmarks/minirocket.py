@@ -46,21 +46,19 @@ def _anyconv(data, seed: int):
 
 def _sktime(data, seed: int):
     from sklearn.linear_model import RidgeClassifierCV
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sktime.transformations.rocket import MiniRocket, MiniRocketMultivariate
 
     x_train, x_test = data.x_train.numpy(), data.x_test.numpy()
     transform = MiniRocket if data.input_shape[0] == 1 else MiniRocketMultivariate
 
-    def fit_predict() -> np.ndarray:
-        pipeline = make_pipeline(
-            transform(random_state=seed, n_jobs=1),
-            StandardScaler(with_mean=False),
-            RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)),
-        )
-        pipeline.fit(x_train, data.y_train.numpy())
-        return pipeline.predict(x_test)
+    def fit_predict() -> np.ndarray:  # the steps of sktime's pipeline, one by one
+        rocket = transform(random_state=seed, n_jobs=1)
+        features = rocket.fit_transform(x_train)
+        scaler = StandardScaler(with_mean=False).fit(features)
+        ridge = RidgeClassifierCV(alphas=np.logspace(-3, 3, 10))
+        ridge.fit(scaler.transform(features), data.y_train.numpy())
+        return ridge.predict(scaler.transform(rocket.transform(x_test)))
 
     return fit_predict
 
