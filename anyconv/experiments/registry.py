@@ -19,6 +19,7 @@ MODULES = (
     "flip",
     "convergence",
     "gabor",
+    "random_kernels",
 )
 """The experiment modules of :mod:`anyconv.experiments`, in the order ``list`` shows them
 (the order in which the theory meets the claims)."""
