@@ -40,6 +40,27 @@ def _expand(token: str) -> list[str]:
     return [stem, *(base + d for d in dims)]
 
 
+MODULE_BLOCK = re.compile(r"# (\w+)\.py\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def readme_modules(tmp_path_factory):
+    """The blocks that start with ``# NAME.py`` are files a user writes (the README's own
+    model): written into a folder on the module search path for the other blocks."""
+    folder = tmp_path_factory.mktemp("readme_modules")
+    names = []
+    for block in PYTHON_BLOCKS:
+        match = MODULE_BLOCK.match(block)
+        if match:
+            (folder / f"{match[1]}.py").write_text(block)
+            names.append(match[1])
+    sys.path.insert(0, str(folder))
+    yield names
+    sys.path.remove(str(folder))
+    for name in names:
+        sys.modules.pop(name, None)
+
+
 def test_readme_has_python_blocks():
     assert len(PYTHON_BLOCKS) >= 1
 

@@ -45,6 +45,17 @@ class ReceptiveField:
         return all(s <= n for s, n in zip(self.size, input_size, strict=True))
 
 
+def axes_text(values: Sequence[float]) -> str:
+    """Sizes per axis for a table or a label: ``"5x5"``; a fractional field (after
+    resampling) rounded to two decimals, ``"4.33x4.33"``, never ``"4.33333"``.
+
+    Example:
+        >>> axes_text((5, 5.0)), axes_text((13 / 3, 1 / 3)), axes_text((0.5, 2.25))
+        ('5x5', '4.33x0.33', '0.5x2.25')
+    """
+    return "x".join(f"{float(v):.2f}".rstrip("0").rstrip(".") for v in values)
+
+
 def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 

@@ -31,6 +31,7 @@ algorithms on one problem.
   anyconv train cnn1d --data mnist1d a 1-D CNN on MNIST-1D sequences
   anyconv train allcnn --data folder:DIR --image-size 32   your own image folder
   anyconv predict RUN_DIR img.png    classify files with a trained run
+  anyconv explore RUN_DIR            one web page: the trained network at work, layer by layer
   anyconv models | datasets          what can be trained, on what
   anyconv summary lenet5             shapes, parameters, MACs, receptive fields
   anyconv animate --input 5,5 --kernel 3 --stride 2 --padding same --out conv.gif
@@ -42,7 +43,7 @@ Run 'anyconv COMMAND --help' for the options of a command."""
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 
-COMMAND_MODULES = ("train", "listings", "analysis", "demo", "experiment")
+COMMAND_MODULES = ("train", "listings", "analysis", "demo", "experiment", "explore")
 """The command modules of :mod:`anyconv.cli`, in the order ``anyconv --help`` lists their
 commands. A new group of commands is one module here that registers with ``@command``."""
 

@@ -108,7 +108,9 @@ def _geometry_arguments(
 
 
 def _axes(values: Any) -> str:
-    return "x".join(f"{v:g}" for v in values)
+    from anyconv.analysis.receptive import axes_text
+
+    return axes_text(values)  # fractional fields (after resampling) rounded: 4.33
 
 
 def _field_json(field: Any) -> dict[str, Any] | None:

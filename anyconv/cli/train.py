@@ -37,7 +37,12 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
 
     hints = typing.get_type_hints(TrainConfig)
     helps = TrainConfig.field_help()
-    parser.add_argument("model", nargs="?", help="a name from 'anyconv models' (default: lenet5)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="a name from 'anyconv models' (default: lenet5), or your own model as "
+        "'package.module:Name' (see the README's 'Your own model')",
+    )
     group = parser.add_argument_group("training settings")
     facts = setting_facts()
     for f in dataclasses.fields(TrainConfig):

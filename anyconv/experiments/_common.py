@@ -8,7 +8,6 @@ import functools
 import json
 import re
 import statistics
-import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from rich.console import Console
 from anyconv.data import DataSpec, Splits, load_dataset
 from anyconv.train import TrainConfig, evaluate, train
 from anyconv.train.augment import random_shift
+from anyconv.train.run import scratch_folder
 
 _TRAINED: dict[str, tuple[dict[str, torch.Tensor], dict[str, Any]]] = {}
 
@@ -116,8 +116,8 @@ def fit(
         pictures=False,
         val_fraction=0.0,
     )
-    with tempfile.TemporaryDirectory() as out:
-        return train(TrainConfig(**config, out=out), data, model, console=Console(quiet=True))
+    with scratch_folder() as out:  # removed on exit; a killed run's, by the next one
+        return train(TrainConfig(**config, out=str(out)), data, model, console=Console(quiet=True))
 
 
 def trained(

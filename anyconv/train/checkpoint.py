@@ -6,11 +6,14 @@ A checkpoint is a dict of tensors, numbers, strings, lists and dicts only, so
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
+import re
+import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,17 +22,52 @@ import torch
 FORMAT_VERSION = 1
 
 
+class NoSpaceLeft(OSError):
+    """A file could not be written for lack of space (``ENOSPC``/``EDQUOT``); the earlier
+    file of that name is kept. Its message is one line: ``no space left on DIR: ...``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+TMP_PREFIX = ".anyconv-"
+TMP_SUFFIX = ".tmp"
+""":func:`atomic_write`'s temporary names are ``.anyconv-NAME.PID.tmp``: only files of this
+form are ever removed as strays (:func:`remove_strays`)."""
+
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+FULL_FREE_BYTES = 64 << 10  # free bytes under which a failed write is put down to a full disk
+
+
+def _disk_full(error: BaseException, folder: Path) -> bool:
+    """Whether a failed write ran out of space: an ``ENOSPC``/``EDQUOT`` anywhere in the
+    error's chain (``torch.save`` wraps it in its own ``RuntimeError``), or almost no free
+    space left on the folder's file system while the temporary file still holds its bytes."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in FULL_ERRNOS:
+            return True
+        error = error.__cause__ or error.__context__
+    try:
+        return shutil.disk_usage(folder).free < FULL_FREE_BYTES
+    except OSError:
+        return False
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
     """Write a file so that readers see the old or the new content, never a torn one.
 
     ``write(f)`` fills a temporary file in the same folder (same file system, so the
     rename is atomic), which is flushed to disk and then ``os.replace``-d over ``path``.
-    A process killed mid-write leaves at most a stray ``.tmp`` file behind, which the next
-    writer that holds the folder removes (:func:`remove_strays`).
+    A process killed mid-write leaves at most a stray ``.anyconv-NAME.PID.tmp`` file
+    behind, which the next writer that holds the folder removes (:func:`remove_strays`).
+    A full disk ends in :class:`NoSpaceLeft` (``no space left on DIR``), the temporary file
+    removed and any earlier ``path`` kept whole.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -37,33 +75,44 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_folder(path.parent)
+    except Exception as error:
+        if _disk_full(error, path.parent):
+            kept = f"the earlier {path.name} is kept" if path.exists() else "nothing written"
+            raise NoSpaceLeft(
+                errno.ENOSPC,
+                f"no space left on {path.parent}: {path.name} could not be written ({kept}); "
+                "free some space, then --resume continues",
+            ) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
 
 
-TMP_SUFFIX = ".tmp"
-"""The end of :func:`atomic_write`'s temporary names, ``.NAME.PID.tmp``."""
-
-
-def remove_strays(folder: str | Path) -> list[Path]:
+def remove_strays(folder: str | Path, names: Collection[str]) -> list[Path]:
     """Delete the temporary files that writers killed inside :func:`atomic_write` left in
-    ``folder`` (``.NAME.PID.tmp``; the finished files are never touched). Call it only
-    while holding the folder, so that no live writer's file is taken; returns the removed.
+    ``folder`` for the files ``names`` (``.anyconv-NAME.PID.tmp``; the finished files and
+    every other file, such as a user's own ``.draft.2024.tmp``, are never touched). Call it
+    only while holding the folder, so that no live writer's file is taken; returns the
+    removed.
 
     Example:
         >>> import tempfile
         >>> folder = Path(tempfile.mkdtemp())
-        >>> _ = (folder / ".checkpoint.pt.123.tmp").write_bytes(b"torn")
-        >>> [p.name for p in remove_strays(folder)]
-        ['.checkpoint.pt.123.tmp']
+        >>> _ = (folder / ".anyconv-checkpoint.pt.123.tmp").write_bytes(b"torn")
+        >>> _ = (folder / ".notes.2024.tmp").write_text("the user's")
+        >>> [p.name for p in remove_strays(folder, ["checkpoint.pt"])]
+        ['.anyconv-checkpoint.pt.123.tmp']
     """
-    strays = [
-        p
-        for p in Path(folder).glob(f".*.*{TMP_SUFFIX}")
-        if p.name.removesuffix(TMP_SUFFIX).rpartition(".")[2].isdigit() and p.is_file()
-    ]
+    pattern = re.compile(
+        rf"{re.escape(TMP_PREFIX)}(.+)\.\d+{re.escape(TMP_SUFFIX)}", flags=re.ASCII
+    )
+    strays = []
+    for p in Path(folder).glob(f"{TMP_PREFIX}*{TMP_SUFFIX}"):
+        match = pattern.fullmatch(p.name)
+        if match and match[1] in names and p.is_file() and not p.is_symlink():
+            strays.append(p)
     for stray in strays:
         stray.unlink(missing_ok=True)
     return strays

@@ -13,7 +13,7 @@ from typing import Any
 
 from anyconv._checks import check_bool, check_int, check_real, fail
 from anyconv.data.spec import DataSpec
-from anyconv.train.recipes import recipe
+from anyconv.train.recipes import fallback_keys, recipe
 from anyconv.train.run import RunFolder
 
 __all__ = [
@@ -220,7 +220,10 @@ class TrainConfig:
 
     ``epochs``, ``batch_size``, ``lr``, ``augment``, ``weight_decay`` and ``val_fraction``
     left at ``None`` take the default recipe of the model and data, where it has one
-    (:func:`anyconv.train.recipes.recipe`).
+    (:func:`anyconv.train.recipes.recipe`); epochs from the fallback recipe (data without
+    a recipe of its own) grow on small data to give at least
+    :data:`~anyconv.train.advice.MIN_STEPS` optimiser steps (the trainer decides, once the
+    data's size is known).
 
     Example:
         >>> TrainConfig(model="lenet5", epochs=2).to_dict()["optimizer"]
@@ -277,10 +280,16 @@ class TrainConfig:
     ensemble: int = setting(1, resume=True, check=_int(minimum=1, maximum=MAX_ENSEMBLE))
 
     def __post_init__(self) -> None:
+        filled = set()
         if isinstance(self.model, str) and isinstance(self.data, str):
             for key, value in recipe(self.model, self.data).items():
                 if getattr(self, key) is None:
                     setattr(self, key, value)
+                    filled.add(key)
+            filled &= fallback_keys(self.model, self.data)
+        # Not a field (neither a flag nor saved): which settings the fallback recipe gave,
+        # so that the trainer scales its epochs to the data (recipes.epochs_for_steps).
+        self.from_fallback = frozenset(filled)
         self.validate()
 
     @classmethod

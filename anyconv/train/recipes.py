@@ -10,6 +10,7 @@ any data, the model's recipe for this data set.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from anyconv.data.spec import DataSpec
@@ -20,14 +21,17 @@ RECIPE_KEYS = ("epochs", "batch_size", "lr", "augment")
 default otherwise); every other setting has one fixed default."""
 
 FALLBACK: dict[str, Any] = {
-    "epochs": 20,
+    "epochs": 20,  # at least MIN_STEPS optimiser steps on small data: epochs_for_steps
     "batch_size": 64,
     "lr": 3e-3,
     "augment": True,
     "weight_decay": 1e-4,
 }
 """For data sets without a recipe of their own (your ``npz:``, ``folder:`` or ``ucr:``
-data), and the weight decay of every recipe that sets none."""
+data), and the weight decay of every recipe that sets none. Its epochs grow on small data
+so that a run takes at least :data:`~anyconv.train.advice.MIN_STEPS` optimiser steps
+(:func:`epochs_for_steps`): 20 epochs of 93 images in batches of 64 are 40 steps, which
+left ``allcnn`` at chance."""
 
 DATA_RECIPES: dict[str, dict[str, Any]] = {
     # 1437 training images: many short epochs; cosine to zero over 50 epochs.
@@ -96,6 +100,36 @@ def recipe(model: str, data: str | DataSpec) -> dict[str, Any]:
     name = DataSpec.parse(data).name if isinstance(data, str | DataSpec) else ""
     own = MODEL_RECIPES.get(model, {})
     return {**FALLBACK, **DATA_RECIPES.get(name, {}), **own.get("*", {}), **own.get(name, {})}
+
+
+def fallback_keys(model: str, data: str) -> set[str]:
+    """The settings that :func:`recipe` takes from :data:`FALLBACK` for ``model`` on
+    ``data`` (none of the data set's or model's recipes sets them).
+
+    Example:
+        >>> sorted(fallback_keys("allcnn", "folder:photos"))
+        ['augment', 'batch_size', 'epochs', 'lr', 'weight_decay']
+        >>> fallback_keys("lenet5", "digits"), sorted(fallback_keys("fcn", "ucr:ECG200"))
+        ({'weight_decay'}, [])
+    """
+    name = data.partition(":")[0] if isinstance(data, str) else ""
+    own = MODEL_RECIPES.get(model, {})
+    decided = {*DATA_RECIPES.get(name, {}), *own.get("*", {}), *own.get(name, {})}
+    return set(FALLBACK) - decided
+
+
+def epochs_for_steps(epochs: int, steps_per_epoch: int) -> int:
+    """``epochs``, or more where they give fewer than
+    :data:`~anyconv.train.advice.MIN_STEPS` optimiser steps of ``steps_per_epoch``: the
+    fallback recipe's epochs scaled to small data.
+
+    Example:
+        >>> epochs_for_steps(20, 2), epochs_for_steps(20, 100)
+        (150, 20)
+    """
+    from anyconv.train.advice import MIN_STEPS
+
+    return max(epochs, math.ceil(MIN_STEPS / max(steps_per_epoch, 1)))
 
 
 def describe(settings: dict[str, Any]) -> str:

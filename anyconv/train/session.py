@@ -279,12 +279,14 @@ class RunSession:
         return {**options, **data.options()}
 
     def run_config(
-        self, model_kwargs: dict[str, Any], data: Dataset, input_record: dict[str, Any]
+        self, model: dict[str, Any], data: Dataset, input_record: dict[str, Any]
     ) -> dict[str, Any]:
-        """The ``config.json`` dict (see :func:`anyconv.train.run.run_config`)."""
+        """The ``config.json`` dict (see :func:`anyconv.train.run.run_config`); ``model`` is
+        what describes the model (``model``, ``model_kwargs``, ``model_source``,
+        ``model_class``: :meth:`ModelRecord.fields
+        <anyconv.train.model_source.ModelRecord.fields>`)."""
         return run_config(
-            model=self.config.model,
-            model_kwargs=model_kwargs,
+            **model,
             data_spec=self.config.data,
             data=data,
             train=self.config.to_dict(),

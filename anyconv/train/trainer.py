@@ -19,6 +19,7 @@ bitwise the same weights as an uninterrupted run on the same device and thread c
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,15 @@ from rich.console import Console
 from anyconv._checks import fail
 from anyconv.data.base import Dataset
 from anyconv.models.fitted import FittedModel
+from anyconv.train import advice
 from anyconv.train import distributed as D
+from anyconv.train.advice import MIN_STEPS
 from anyconv.train.checkpoint import FORMAT_VERSION, rng_state, set_rng_state
 from anyconv.train.config import TrainConfig
 from anyconv.train.metrics import autocast, batch_sums, summarize
+from anyconv.train.model_source import build_model, record_given, short_name
 from anyconv.train.progress import PhaseClock, TrainingProgress
-from anyconv.train.recipes import EXAMPLE_DATA
+from anyconv.train.recipes import EXAMPLE_DATA, epochs_for_steps
 from anyconv.train.run import history_jobs
 from anyconv.train.schedule import lr_factor
 from anyconv.train.session import RunFacts, RunSession, RunState
@@ -70,15 +74,21 @@ class TrainingDiverged(RuntimeError):
 
 
 def _check_model_name(config: TrainConfig) -> None:
-    """A registered model and options it takes, checked before any data is loaded."""
+    """A registered model and options it takes, or an importable model of your own,
+    checked before any data is loaded."""
+    from anyconv.models.imported import import_builder, is_import_path
     from anyconv.models.options import check_model_options
     from anyconv.models.registry import MODELS
 
+    if config.model not in MODELS and is_import_path(config.model):
+        import_builder(config.model, "train")
+        return
     if config.model not in MODELS:
         raise fail(
             "train",
             "model",
-            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models)",
+            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models), or your own "
+            "as 'package.module:Name'",
             config.model,
         )
     check_model_options(config.model, config.model_kwargs)
@@ -141,24 +151,24 @@ class Trainer:
 
             check_trainable(self.data)  # one class: it would reach 100% and learn nothing
             self.clock.start("build")
-            if model is None:
+            from anyconv.models.registry import MODELS
+
+            if model is None and config.model in MODELS:
                 from anyconv.models.options import check_model_fits
 
                 check_model_fits(config.model, self.data.input_shape, config.data, EXAMPLE_DATA)
-            self.model_kwargs = {
-                **config.model_kwargs,
-                "in_channels": self.data.input_shape[0],
-                "num_classes": self.data.num_classes,
-                "input_size": tuple(self.data.input_shape[1:]),
-            }
             self.model, self.parallel_model = self._build_model(model)
+            self.config = config = self._recorded_config(config)
             self.fitted = isinstance(self.model, FittedModel)
             self.optimizer = None if self.fitted else self._build_optimizer()
             self.amp_dtype, self.scaler = _mixed_precision(config, self.device)
             self.generator = torch.Generator().manual_seed(config.seed)
             self.feed = TrainingData(self.data, config, self.dist, self.device)
+            self.notes: list[str] = []  # printed once the run folder is open
             if self.fitted:
                 self._check_fitted()
+            else:
+                self.config = config = self._scaled_recipe(config)
             self.keep_best = self._keep_best()
             steps = 0 if self.fitted else self.feed.steps_per_epoch
             self.total_steps = steps * config.epochs
@@ -167,6 +177,7 @@ class Trainer:
             D.teardown(self.dist)
             raise
         self.state = RunState(best=BestEpoch(patience=config.patience))
+        self.said_slow = False  # the hint about a collapse of throughput, once per run
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.last_eval: tuple[torch.Tensor, torch.Tensor] | None = None
         self.fit_facts: dict[str, Any] | None = None  # a fitted model's, for metrics.json
@@ -196,12 +207,18 @@ class Trainer:
         self, model: torch.nn.Module | None
     ) -> tuple[torch.nn.Module, torch.nn.Module]:
         """The model on the device, and the module the loop calls (DDP-wrapped when
-        data-parallel)."""
-        torch.manual_seed(self.config.seed)  # weight initialisation
+        data-parallel); ``self.record`` says how it was made (what ``config.json`` keeps)."""
+        config, shape = self.config, self.data.input_shape
+        data_kwargs = {
+            "in_channels": shape[0],
+            "num_classes": self.data.num_classes,
+            "input_size": tuple(shape[1:]),
+        }
+        if model is not None:
+            self.record = record_given(model, config.model, config.model_kwargs, data_kwargs)
+        torch.manual_seed(config.seed)  # weight initialisation
         if model is None:
-            from anyconv.models import create_model
-
-            model = create_model(self.config.model, **self.model_kwargs)
+            model, self.record = build_model(config.model, config.model_kwargs, data_kwargs)
         model = model.to(self.device)
         if not self.dist.enabled:
             return model, model
@@ -209,6 +226,30 @@ class Trainer:
 
         ids = [self.device.index] if self.device.type == "cuda" else None
         return model, DistributedDataParallel(model, device_ids=ids)
+
+    def _recorded_config(self, config: TrainConfig) -> TrainConfig:
+        """``config`` naming the model that is trained: a model given as an object that
+        ``config.model`` does not build is recorded by its class, never under the name of
+        another (the default ``lenet5``)."""
+        if self.record.name == config.model:
+            return config
+        return _changed(config, model=self.record.name, model_kwargs={})
+
+    def _scaled_recipe(self, config: TrainConfig) -> TrainConfig:
+        """``config`` with the fallback recipe's epochs raised on small data to at least
+        :data:`~anyconv.train.advice.MIN_STEPS` optimiser steps (said in a note)."""
+        steps = self.feed.steps_per_epoch
+        if "epochs" not in config.from_fallback:
+            return config
+        epochs = epochs_for_steps(config.epochs, steps)
+        if epochs == config.epochs:
+            return config
+        self.notes.append(
+            f"{self.feed.samples_per_epoch} training samples make {steps} steps per epoch: "
+            f"the fallback recipe's {config.epochs} epochs become {epochs}, for at least "
+            f"{MIN_STEPS} optimiser steps (--epochs sets them)"
+        )
+        return _changed(config, epochs=epochs)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         config = self.config
@@ -310,6 +351,36 @@ class Trainer:
         best = state.get("best_model") or None
         self.best_weights = {k: v.to(self.device) for k, v in best.items()} if best else None
         self.console.print(f"resuming {path} after epoch {self.state.epoch}", markup=False)
+        note = self._schedule_change(state)
+        if note:
+            self._say(f"note: {note}")
+
+    def _schedule_change(self, state: dict[str, Any]) -> str | None:
+        """A sentence when more ``--epochs`` than the checkpoint's stretch its learning-rate
+        schedule: the rate at the resumed step then differs from the saved schedule's (past
+        the end of a finished cosine schedule it restarts from zero at part of the peak).
+        Resuming does it on purpose (the schedule spans the epochs asked for); the note
+        says so, with the two rates."""
+        config, step = self.config, self.state.step
+        saved = state.get("scheduler", {}).get("total_steps")
+        if config.schedule == "none" or not isinstance(saved, int) or saved == self.total_steps:
+            return None
+        before = config.lr * lr_factor(config.schedule, step, saved)
+        now = config.lr * lr_factor(config.schedule, step, self.total_steps)
+        old_epochs = saved // max(self.feed.steps_per_epoch, 1)
+        ended = step >= saved
+        return (
+            f"--epochs {config.epochs} stretches the {config.schedule} schedule of the "
+            f"checkpoint ({old_epochs} epoch{'s' if old_epochs != 1 else ''}"
+            + (", finished" if ended else "")
+            + f"): the learning rate {'restarts' if ended else 'jumps'} from {before:.3g} to "
+            f"{now:.3g} ({now / config.lr:.0%} of --lr)"
+            + (
+                ", a warm restart as in SGDR"
+                if ended
+                else f"; --epochs {old_epochs} keeps the schedule"
+            )
+        )
 
     # -- one epoch ---------------------------------------------------------------------
 
@@ -445,7 +516,7 @@ class Trainer:
 
     def run_config(self) -> dict[str, Any]:
         """The ``config.json`` dict (see :func:`anyconv.train.run.run_config`)."""
-        return self.session.run_config(self.model_kwargs, self.data, self.feed.input_record)
+        return self.session.run_config(self.record.fields(), self.data, self.feed.input_record)
 
     def _save(self, status: str, model: bool = True, **extra: Any) -> dict[str, Any]:
         """Rank 0's files after an epoch or at the end: metrics and, with ``model``,
@@ -465,6 +536,8 @@ class Trainer:
                 resumed = self.session.open(lambda: self.feed.fingerprint)
                 if resumed is not None:
                     self.load_state_dict(resumed, self.session.folder.checkpoint)
+                if self.dist.main:
+                    self._start_notes()
                 enabled = not self.config.quiet and self.dist.main
                 with TrainingProgress(
                     self.epoch_console, enabled, self.config.epochs, self.dist.world_size
@@ -513,6 +586,12 @@ class Trainer:
                 self.session.save_checkpoint(self.state_dict())
                 self._save("running", model=improved or not self.keep_best or epoch == 1)
         progress.epoch_line({**entry, "samples": row["samples"]})
+        if self.dist.main and not self.said_slow:
+            speeds = [self.feed.samples_per_epoch / max(r["seconds"], 1e-9) for r in state.history]
+            hint = advice.throughput_hint(speeds, torch.get_num_threads())
+            if hint:
+                self._say(f"hint: {hint}")
+                self.said_slow = True
         if state.stopped:
             self.console.print(
                 f"stopping early: no better validation accuracy for {config.patience} "
@@ -542,18 +621,19 @@ class Trainer:
                 self.state.step_losses,
                 test["confusion"],
                 self.data.class_names,
-                title=f"{self.config.model} on {label}",
+                title=f"{short_name(self.config.model)} on {label}",
                 test=(self.session.kept_epoch(self.state), test["loss"], test["accuracy"]),
             )
             if self.fitted:  # one pass: no curve to draw
                 jobs.pop("history.png", None)
             verb = "fitted" if self.fitted else "trained"
-            trained = f"{self.config.model} {verb} on {label}"
+            trained = f"{short_name(self.config.model)} {verb} on {label}"
             jobs.update(viz.network_jobs(self.model, self.data, title=trained))
             pictures = self.session.write_pictures(jobs)
             self.clock.stop("pictures")
+        notes = self._end_notes()
         with self.clock("checkpoint"):
-            metrics = self._save("finished", pictures=pictures)
+            metrics = self._save("finished", pictures=pictures, notes=notes)
         best = self.state.best
         kept = (
             f"model of epoch {metrics['kept_epoch']}, best validation accuracy "
@@ -567,12 +647,54 @@ class Trainer:
             else f"{metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s of training"
         )
         self.console.print(
-            f"test accuracy {metrics['test_accuracy']:.2%} ({self.config.model} on "
+            f"test accuracy {metrics['test_accuracy']:.2%} ({short_name(self.config.model)} on "
             f"{self.config.data}, {kept}{done}); run folder {self.run_dir}",
             highlight=False,
             markup=False,
         )
+        for line in notes:
+            self._say(line)
         return metrics
+
+    def _say(self, line: str) -> None:
+        """One line for the user (rank 0; also in a quiet run), printed verbatim."""
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    def _start_notes(self) -> None:
+        """Print what the user should know before the epochs run: the recipe scaled to
+        small data, a model that resamples its input, a busy machine."""
+        resampled = advice.resampling_note(self.model, self.data.input_shape[1:])
+        busy = advice.busy_machine_hint(torch.get_num_threads())
+        for line in self.notes + ([resampled] if resampled else []):
+            self._say(f"note: {line}")
+        if busy:
+            self._say(f"hint: {busy}")
+
+    def _end_notes(self) -> list[str]:
+        """What the user should know about the finished run, one line each as printed
+        (:mod:`anyconv.train.advice`): a test accuracy at chance, too few optimiser steps,
+        a model the folder cannot rebuild."""
+        confusion = summarize(*self.last_eval)["confusion"]
+        warnings = [
+            advice.chance_warning(confusion, self.data.class_names),
+            None  # a fitted model takes no optimiser steps
+            if self.fitted
+            else advice.steps_note(self.state.step, self.feed.steps_per_epoch, self.state.epoch),
+        ]
+        lines = [f"warning: {w}" for w in warnings if w]
+        if not self.record.rebuildable:
+            lines.append(f"note: {advice.object_note(self.record.name)}")
+        return lines
+
+
+def _changed(config: TrainConfig, **settings: Any) -> TrainConfig:
+    """A copy of ``config`` with ``settings`` changed and checked (its other attributes,
+    such as ``from_fallback``, kept)."""
+    config = copy.copy(config)
+    for key, value in settings.items():
+        setattr(config, key, value)
+    config.validate()
+    return config
 
 
 def _step_means(losses: torch.Tensor, batch: int, samples: int) -> list[float]:
@@ -605,8 +727,16 @@ def train(
             ``x (N, C, *spatial)`` float and ``y (N,)`` int64; default
             ``load_dataset(config.data, seed=config.data_seed)``.
         model: a module mapping ``(N, C, *spatial)`` to logits ``(N, num_classes)``; default
-            ``create_model(config.model, in_channels=C, num_classes=K, input_size=spatial,
-            **config.model_kwargs)``. ``load_run`` can rebuild only registered models.
+            ``config.model`` built with ``config.model_kwargs`` and the data's
+            ``in_channels=C, num_classes=K, input_size=spatial``: a registered model, or
+            your own as ``"package.module:Name"`` (a class, or a function annotated
+            ``-> torch.nn.Module``; it gets those of the data's arguments it takes), which
+            the run folder records so that ``load_run``, ``evaluate``, ``predict`` and
+            ``summary`` rebuild it. A model given here is recorded under ``config.model``
+            only if that builds the same class and weight shapes; otherwise by its class
+            (``model_source`` ``"object"``: its weights are kept, but its constructor
+            arguments are unknown, so ``load_run(RUN, model=...)`` needs a model built by
+            you).
         console: where progress and per-epoch lines go (default: stderr).
 
     Returns:
@@ -632,8 +762,8 @@ def train(
         >>> with tempfile.TemporaryDirectory() as out:
         ...     cfg = TrainConfig(model="toy", epochs=1, out=out, quiet=True, pictures=False)
         ...     metrics = train(cfg, data, net)
-        >>> metrics["epochs"], metrics["parameters"]
-        (1, 34)
+        >>> metrics["epochs"], metrics["parameters"], metrics["model"]
+        (1, 34, 'torch.nn.modules.container:Sequential')
     """
     if config.ensemble > 1:
         if model is not None:

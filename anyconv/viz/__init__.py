@@ -13,6 +13,7 @@ from anyconv.viz.animate import ConvAnimation, ConvFrame, animate_conv, conv_win
 from anyconv.viz.cam import class_activation_maps, plot_cam
 from anyconv.viz.curves import plot_confusion, plot_history
 from anyconv.viz.equivariance import plot_equivariance
+from anyconv.viz.explorer import explore
 from anyconv.viz.fields import plot_receptive_field
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import FeatureMap, activations, conv_layers, feature_maps, plot_feature_maps
@@ -36,6 +37,7 @@ __all__ = [
     "conv_layers",
     "conv_windows",
     "draw_pictures",
+    "explore",
     "feature_maps",
     "first_conv_weight",
     "network_jobs",

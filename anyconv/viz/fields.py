@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from anyconv._checks import fail
+from anyconv.analysis.receptive import axes_text
 from anyconv.viz._figure import new_figure, save
 
 
@@ -76,7 +77,10 @@ def plot_receptive_field(
             ax.plot([lo - 0.5, hi + 0.5], [i, i], color="#c0504d", linewidth=2)
         ax.set_yticks(
             range(len(maps)),
-            [f"{m.name} {type(kinds[m.name]).__name__}, RF {m.analytic.size[0]:g}" for m in maps],
+            [
+                f"{m.name} {type(kinds[m.name]).__name__}, RF {axes_text(m.analytic.size)}"
+                for m in maps
+            ],
             fontsize=7,
         )
         ax.axvspan(-0.5, spatial[0] - 0.5, color="#eeeeee", zorder=-1)
@@ -119,8 +123,7 @@ def plot_receptive_field(
             )
             ax.set_xlim(min(-0.5, c0 - 1), max(spatial[-1] - 0.5, c1 + 1))
             ax.set_ylim(max(spatial[-2] - 0.5, r1 + 1), min(-0.5, r0 - 1))
-            size = "x".join(f"{v:g}" for v in m.analytic.size)
-            jump = "x".join(f"{v:g}" for v in m.analytic.jump)
+            size, jump = axes_text(m.analytic.size), axes_text(m.analytic.jump)
             ax.set_title(
                 f"{m.name} {type(kinds[m.name]).__name__}\nfield {size}, jump {jump}", fontsize=8
             )

@@ -83,7 +83,11 @@ def test_learns_digits_and_writes_the_run_folder(tmp_path, digits, make_model, d
     assert rows[0]["test_accuracy"] == ""  # the test split is touched once, at the end
     assert sum(map(sum, saved["confusion"])) == len(digits.y_test)
     config = json.loads((out / "config.json").read_text())
-    assert config["model_kwargs"] == {"in_channels": 1, "num_classes": 10, "input_size": [8, 8]}
+    # Issue 26.5: a model given as an object is recorded as what it is, not as the
+    # config's model name; its constructor arguments are unknown.
+    assert config["model"] == config["model_class"] == "torch.nn.modules.container:Sequential"
+    assert config["model_source"] == "object" and config["model_kwargs"] == {}
+    assert saved["model"] == config["model"] and config["train"]["model"] == config["model"]
     assert config["class_names"] == digits.class_names
 
 

@@ -183,11 +183,107 @@ def test_atomic_write_syncs_the_folder_after_the_rename(tmp_path, monkeypatch):
 
 
 def test_resume_removes_the_temporary_files_of_a_killed_writer(run):
-    """A writer killed inside atomic_write leaves ``.NAME.PID.tmp``; the next writer that
-    holds the folder removes such files, and only those."""
-    torn = run / ".checkpoint.pt.4242.tmp"
+    """A writer killed inside atomic_write leaves ``.anyconv-NAME.PID.tmp``; the next writer
+    that holds the folder removes such files of the run's own names, and only those."""
+    torn = run / ".anyconv-checkpoint.pt.4242.tmp"
     torn.write_bytes(b"half a checkpoint")
     mine = run / ".notes.tmp"  # not atomic_write's pattern: kept
     mine.write_text("keep me")
     assert _resume(run)["epochs"] == 2
     assert not torn.exists() and mine.read_text() == "keep me"
+
+
+USERS_FILES = (
+    ".draft.2024.tmp",  # the reported case (L1): .NAME.DIGITS.tmp, the old stray pattern
+    ".checkpoint.pt.4242.tmp",
+    ".anyconv-notes.txt.12.tmp",  # anyconv's prefix, but no file of a run
+    ".anyconv-checkpoint.pt.x12.tmp",
+)
+
+
+@pytest.mark.parametrize("holds_a_run", [True, False])
+def test_the_users_hidden_files_are_never_removed(run, tmp_path, holds_a_run):
+    """Issue 26 L1: training into any --out deleted the user's hidden .NAME.DIGITS.tmp
+    files; and a folder that holds no run is never cleaned at all."""
+    folder = run if holds_a_run else tmp_path / "notes"
+    folder.mkdir(exist_ok=True)
+    for name in USERS_FILES:
+        (folder / name).write_text("the user's")
+    ours = folder / ".anyconv-metrics.json.77.tmp"
+    ours.write_text("torn")
+    if holds_a_run:
+        _resume(run)
+    else:
+        train(_config(folder, epochs=1), _data(), _net())
+    for name in USERS_FILES:
+        assert (folder / name).read_text() == "the user's"
+    assert ours.exists() is not holds_a_run  # only in a folder that holds a run
+
+
+def test_the_lock_is_removed_when_the_writer_ends(run, tmp_path):
+    """Issue 26 (17): a stale .lock holding a pid stayed in every finished run folder."""
+    assert not (run / ".lock").exists()
+    with RunFolder(run).lock():
+        assert (run / ".lock").read_text() == f"pid {os.getpid()}"
+    assert not (run / ".lock").exists()
+    with pytest.raises(RuntimeError, match="boom"), RunFolder(run).lock():
+        raise RuntimeError("boom")
+    assert not (run / ".lock").exists()
+    _resume(run)
+    assert ".lock" not in {p.name for p in run.iterdir()}
+
+
+def test_a_writer_that_opened_a_lock_being_removed_takes_the_new_one(tmp_path, monkeypatch):
+    """Removing the lock on release must not let two writers hold two files: one that
+    opened the old file just before it was removed checks, once it holds it, that it is
+    still the file at .lock."""
+    folder = RunFolder(tmp_path / "run")
+    real_open, opened = open, []
+
+    def racing_open(path, *args, **kwargs):
+        handle = real_open(path, *args, **kwargs)
+        if str(path).endswith(".lock") and not opened:
+            opened.append(path)
+            os.unlink(path)  # the releasing writer removes it between open and flock
+        return handle
+
+    monkeypatch.setattr("builtins.open", racing_open)
+    with folder.lock():
+        monkeypatch.setattr("builtins.open", real_open)
+        held = (folder.path / ".lock").stat().st_ino
+        assert (folder.path / ".lock").read_text() == f"pid {os.getpid()}"
+        # the file at .lock is the one held
+        with pytest.raises(FileExistsError), RunFolder(folder.path).lock():
+            pass
+        assert (folder.path / ".lock").stat().st_ino == held
+    assert len(opened) == 1
+
+
+def test_resuming_past_the_end_of_the_schedule_says_the_rate_restarts(run, capsys):
+    """Issue 26 (17): --resume with more epochs than a finished cosine run restarted the
+    learning rate without a word. It still stretches the schedule over the epochs asked
+    for (a warm restart, as SGDR does), and says so with both rates."""
+    capsys.readouterr()
+    metrics = _resume(run, epochs=2)
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "note: --epochs 2 stretches the cosine schedule of the checkpoint (1 epoch, "
+        "finished): the learning rate restarts from 0 to 0.0025 (50% of --lr), a warm restart"
+    ) in err
+    assert metrics["history"][1]["lr"] == pytest.approx(2.5e-3)  # what the note said
+
+
+def test_a_stretched_unfinished_schedule_is_noted_and_an_unchanged_one_is_not(run, capsys):
+    _edit(run, lambda s: s["scheduler"].update(total_steps=3 * s["step"]))  # 1 of 3 epochs
+    capsys.readouterr()
+    _resume(run, epochs=2)
+    err = " ".join(capsys.readouterr().err.split())
+    assert "stretches the cosine schedule of the checkpoint (3 epochs): the learning rate " in err
+    assert "jumps from 0.00375 to 0.0025 (50% of --lr); --epochs 3 keeps the schedule" in err
+    assert "stretches" not in err.split("jumps")[1]  # once
+
+
+def test_resuming_with_the_same_epochs_says_nothing_of_the_schedule(run, capsys):
+    capsys.readouterr()
+    assert _resume(run, epochs=1)["epochs"] == 1
+    assert "stretches" not in capsys.readouterr().err

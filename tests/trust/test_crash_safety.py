@@ -97,7 +97,7 @@ def test_sigkill_inside_the_checkpoint_write_then_resume_is_bitwise_identical(tm
         state = load_checkpoint(outs[point] / "checkpoint.pt")
         assert state["epoch"] == (2 if point == "after-rename" else 1), point
     strays = sorted(p.name for p in outs["half-written"].iterdir() if p.suffix == ".tmp")
-    assert len(strays) == 1 and strays[0].startswith(".checkpoint.pt.")  # the torn one
+    assert len(strays) == 1 and strays[0].startswith(".anyconv-checkpoint.pt.")  # the torn one
     reference = tmp_path / "reference"
     resumed = _start(job, "resume", reference, *outs.values())
     _, err = resumed.communicate(timeout=600)
@@ -108,4 +108,4 @@ def test_sigkill_inside_the_checkpoint_write_then_resume_is_bitwise_identical(tm
         assert got.keys() == want.keys(), point
         assert all(torch.equal(got[k], want[k]) for k in want), point
         assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 3
-        assert not list(out.glob("*.tmp")), point  # the torn file was removed on resume
+        assert not list(out.glob(".*.tmp")), point  # the torn file was removed on resume
