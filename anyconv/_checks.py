@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,13 +44,20 @@ def fail(func: str, arg: str, allowed: str, given: Any, error: type = ValueError
 
 
 def is_int(value: Any) -> bool:
-    """An ``int`` that is not a ``bool`` (``True`` is an int to Python, never to anyconv)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer that is not a ``bool`` (``True`` is an int to Python, never to anyconv):
+    a Python ``int`` or a NumPy integer scalar (``np.int64(3)``, what ``array.shape`` math
+    and ``np.arange`` give). The checks below return it as a Python ``int``."""
+    if type(value) is int:  # the common case, without the abstract-class check
+        return True
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def is_real(value: Any) -> bool:
-    """A real number given as ``int`` or ``float`` (not a ``bool``)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A real number given as an integer (as :func:`is_int`) or a float (Python's or a NumPy
+    floating scalar), not a ``bool``."""
+    if type(value) in (int, float):
+        return True
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _int_range(minimum: int | None, maximum: int | None) -> str:
@@ -80,7 +88,7 @@ def check_int(
         and (minimum is None or value >= minimum)
         and (maximum is None or value <= maximum)
     ):
-        return value
+        return int(value)
     allowed = _int_range(minimum, maximum) + (f" ({note})" if note else "")
     raise fail(func, arg, allowed, value, ValueError if is_int(value) else TypeError)
 
@@ -146,7 +154,9 @@ def _is_sequence(value: Any) -> bool:
 
 
 def int_tuple(value: Any, ndim: int, arg: str, func: str, *, minimum: int) -> tuple[int, ...]:
-    """Normalise an int or a tuple of ``ndim`` ints, each ``>= minimum``, to a tuple."""
+    """Normalise an int or a tuple of ``ndim`` ints, each ``>= minimum``, to a tuple of
+    Python ints. The message shows the value as given (``stride="2"`` says ``got '2'``)."""
+    given = value
     if is_int(value):
         value = (value,) * ndim
     elif _is_sequence(value):
@@ -154,17 +164,17 @@ def int_tuple(value: Any, ndim: int, arg: str, func: str, *, minimum: int) -> tu
     else:
         value = None
     if value is not None and len(value) == ndim and all(is_int(v) and v >= minimum for v in value):
-        return value
+        return tuple(int(v) for v in value)
     word = "positive" if minimum == 1 else f">= {minimum}"
     allowed = f"a {word} int or a tuple of {ndim} {word} ints (one per spatial axis)"
     typed = value is not None and all(is_int(v) for v in value)
-    raise fail(func, arg, allowed, value, ValueError if typed else TypeError)
+    raise fail(func, arg, allowed, given, ValueError if typed else TypeError)
 
 
 def int_sequence(value: Any, arg: str, func: str, *, minimum: int = 1) -> tuple[int, ...]:
-    """A non-empty tuple or list of ints, each ``>= minimum``, as a tuple."""
+    """A non-empty tuple or list of ints, each ``>= minimum``, as a tuple of Python ints."""
     if _is_sequence(value) and value and all(is_int(v) and v >= minimum for v in value):
-        return tuple(value)
+        return tuple(int(v) for v in value)
     word = "positive" if minimum == 1 else f">= {minimum}"
     typed = _is_sequence(value) and all(is_int(v) for v in value)
     raise fail(
@@ -211,6 +221,16 @@ def _axes_text(low: int, high: int | None) -> str:
     return f"with {words(counts)} spatial {axes} ({words([c + 2 for c in counts])} dims)"
 
 
+SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+"""The names of the spatial axes in shape messages, by their number."""
+
+
+def shape_text(channels: int | str, ndim: int, batch: bool = True) -> str:
+    """``(N, C, H, W)`` and its variants for messages: ``shape_text(3, 2, False)`` is
+    ``(3, H, W)``."""
+    return "(" + ", ".join([*(["N"] if batch else []), str(channels), *SPATIAL_NAMES[ndim]]) + ")"
+
+
 def check_input(
     x: Any,
     func: str,
@@ -218,6 +238,8 @@ def check_input(
     spatial: int | tuple[int, int | None] = (1, MAX_SPATIAL_DIMS),
     arg: str = "input",
     note: str = "",
+    unbatched: bool = False,
+    channels: int | None = None,
 ) -> int:
     """A real floating-point tensor ``(N, C, *spatial)``; returns its number of spatial axes.
 
@@ -226,6 +248,9 @@ def check_input(
             ``(low, high)`` range, ``high=None`` for no upper bound. The default is 1 to 3.
         arg: the argument's name in the message.
         note: added to the message, e.g. why that many axes are needed.
+        unbatched: also accept an unbatched ``(C, *spatial)``, as ``torch.nn`` layers do
+            (``spatial`` must be an int; the caller tells the two apart by ``x.dim()``).
+        channels: the channel count to show in the message (the layer's ``in_channels``).
 
     Example:
         >>> check_input(torch.zeros(2, 3, 8), "f")
@@ -235,8 +260,26 @@ def check_input(
         ...
         ValueError: f(): argument 'input' must be a tensor of shape (N, C, *spatial) with 1, 2 \
 or 3 spatial axes (3, 4 or 5 dims); got a tensor of shape (2, 3)
+        >>> check_input(torch.zeros(3, 8, 8), "Conv2d", spatial=2, unbatched=True)
+        2
+        >>> check_input(torch.zeros(1, 3, 4, 8, 8), "Conv2d", spatial=2, unbatched=True, channels=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: Conv2d(): argument 'input' must be a tensor of shape (N, 3, H, W) or, \
+unbatched, (3, H, W) (4 or 3 dims); got a tensor of shape (1, 3, 4, 8, 8)
     """
     check_float_tensor(x, arg, func)
+    if unbatched:
+        if not isinstance(spatial, int):
+            raise TypeError("check_input(): unbatched=True needs an int 'spatial'")
+        if x.dim() in (spatial + 1, spatial + 2):
+            return spatial
+        c = "C" if channels is None else channels
+        allowed = (
+            f"a tensor of shape {shape_text(c, spatial)} or, unbatched, "
+            f"{shape_text(c, spatial, batch=False)} ({spatial + 2} or {spatial + 1} dims)"
+        )
+        raise fail(func, arg, allowed + (f" {note}" if note else ""), x)
     low, high = (spatial, spatial) if isinstance(spatial, int) else spatial
     ndim = x.dim() - 2
     if ndim < low or (high is not None and ndim > high):
@@ -245,26 +288,57 @@ or 3 spatial axes (3, 4 or 5 dims); got a tensor of shape (2, 3)
     return ndim
 
 
+def _weight_ndim(weight: torch.Tensor, per_axis: int) -> int | None:
+    """The spatial axes a weight with ``per_axis`` dims per spatial axis describes (1..3),
+    or ``None`` when its rank fits none."""
+    spatial, rest = divmod(weight.dim() - 2, per_axis)
+    return spatial if not rest and 1 <= spatial <= MAX_SPATIAL_DIMS else None
+
+
 def check_conv_tensors(
     x: Any, weight: Any, bias: Any, func: str, *, extra: str | None = None
 ) -> int:
     """Type, rank, dtype and device checks for ``conv``; returns the number of spatial axes.
 
+    The weight's rank sets the number of spatial axes, as in ``torch.nn.functional.conv2d``;
+    the input is ``(N, C, *spatial)`` or, unbatched, ``(C, *spatial)`` (the caller tells
+    them apart by ``x.dim() == ndim + 1``). A rank that fits neither blames the input,
+    unless the input is a valid batched tensor on its own, which the weight must then match.
+
     ``extra`` names trailing weight axes, one per spatial axis, that a layer adds to the
     kernel (``"out_spatial"`` for locally connected, ``"tiles"`` for tiled convolution);
     such a layer checks its bias shape itself.
     """
-    ndim = check_input(x, func)
+    check_float_tensor(x, "input", func)
     check_float_tensor(weight, "weight", func)
-    dims = x.dim() + (ndim if extra else 0)
-    if weight.dim() != dims:
+    per_axis = 2 if extra else 1
+    ndim = _weight_ndim(weight, per_axis)
+    if ndim is None or x.dim() not in (ndim + 1, ndim + 2):
         layout = f"*kernel, *{extra}" if extra else "*kernel"
+        if 3 <= x.dim() <= MAX_SPATIAL_DIMS + 2:
+            spatial = x.dim() - 2
+            dims, other = spatial * per_axis + 2, (spatial + 1) * per_axis + 2
+            unbatched = (
+                f" ({other} dims if the input is an unbatched (C, *spatial))"
+                if spatial < MAX_SPATIAL_DIMS
+                else ""
+            )
+            raise fail(
+                func,
+                "weight",
+                f"a tensor of shape (out_channels, in_channels/groups, {layout}) with {dims} "
+                f"dims to match input of shape {tuple(x.shape)}{unbatched}",
+                weight,
+            )
+        if ndim is None:
+            check_input(x, func)  # the input fits no weight either: name the input
         raise fail(
             func,
-            "weight",
-            f"a tensor of shape (out_channels, in_channels/groups, {layout}) with {dims} dims "
-            f"to match input of shape {tuple(x.shape)}",
-            weight,
+            "input",
+            f"a tensor of shape (N, C, *spatial) or, unbatched, (C, *spatial) with {ndim} "
+            f"spatial {'axis' if ndim == 1 else 'axes'} ({ndim + 2} or {ndim + 1} dims) to "
+            f"match weight of shape {tuple(weight.shape)}",
+            x,
         )
     tensors = {"weight": weight}
     if bias is not None:

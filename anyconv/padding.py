@@ -175,10 +175,11 @@ def padding_entries(padding: Any, ndim: int, func: str) -> tuple[PaddingEntry, .
         elif is_int(entry):
             if entry < 0:
                 raise _padding_error(padding, ndim, func)
+            entry = int(entry)  # a NumPy integer becomes a Python int
         elif isinstance(entry, Sequence) and len(entry) == 2 and all(map(is_int, entry)):
             if min(entry) < 0:
                 raise _padding_error(padding, ndim, func)
-            entry = tuple(entry)
+            entry = (int(entry[0]), int(entry[1]))
         else:
             raise _padding_error(padding, ndim, func, TypeError)
         result.append(entry)

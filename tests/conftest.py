@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 
 import pytest
 import torch
@@ -27,6 +28,25 @@ def pytest_configure(config):
     threads = int(os.environ.get("ANYCONV_TEST_THREADS", "1"))
     torch.set_num_threads(threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    _load_jvp_decompositions()
+
+
+def _load_jvp_decompositions():
+    """Load PyTorch's forward-mode decompositions once, before any test.
+
+    ``torch.autograd.forward_ad.make_dual`` (used by ``gradcheck(check_forward_ad=True)``
+    and the dual-number tests) imports them on its first call, and torch 2.13 builds them
+    with ``torch.jit.script``, which is deprecated: 18 DeprecationWarnings in the middle of
+    whichever test came first. Those come from torch's own module, not from anything the
+    project can change; loaded here, under a filter for that one message, they no longer
+    appear, and a ``torch.jit.script`` call anywhere else still warns."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+        )
+        load = getattr(torch.autograd.forward_ad, "_maybe_load_decompositions", None)
+        if load is not None:  # a private hook of torch's: gone in a later version, nothing to do
+            load()
 
 
 NO_CUDA = "no CUDA device visible (torch.cuda.is_available() is False)"

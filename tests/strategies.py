@@ -4,9 +4,16 @@ One strategy, :func:`conv_specs`, with options that narrow it for a layer that t
 than the whole operator (no groups, no flip, 2-D and 3-D only, float64 only) or that needs
 more (a tile period). The geometry is checked with the reference's own padding table, so a
 drawn problem is valid by the GUIDE's rules, independently of anyconv.
+
+Inputs are drawn the way users' tensors come, too: sizes of every parity (1 to 9 per
+axis), and a ``layout`` (:data:`LAYOUTS`): batched, unbatched ``(C, *spatial)`` as
+``torch.nn`` takes it, or ``channels_last`` memory. :func:`laid_out` gives the input in its
+layout and :func:`reference_layout` the reference output it must then equal.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from hypothesis import assume
@@ -14,6 +21,8 @@ from hypothesis import strategies as st
 from reference import output_size, resolve
 
 MODES = ("zeros", "reflect", "replicate", "circular")
+LAYOUTS = ("batched", "unbatched", "channels_last")
+FORMATS = {4: torch.channels_last, 5: torch.channels_last_3d}
 RULES = ("valid", "same", "full", "causal")
 DTYPES = (torch.float64, torch.float32)
 
@@ -39,9 +48,11 @@ def conv_specs(
     """A random, valid convolution problem: dims 1-3 and every option of the operator.
 
     Keys: ``batch, groups, in_channels, out_channels, spatial, kernel, stride, dilation,
-    padding, padding_mode, bias, dtype, seed`` and, from the reference, ``pads`` (``(lo,
-    hi)`` per axis) and ``out`` (the output size); ``flip`` unless ``flip=False`` (layers
-    without a flip argument); ``tiles`` (a period per axis, 1..``tiles``) if ``tiles > 0``.
+    padding, padding_mode, bias, dtype, seed, layout`` and, from the reference, ``pads``
+    (``(lo, hi)`` per axis) and ``out`` (the output size); ``flip`` unless ``flip=False``
+    (layers without a flip argument); ``tiles`` (a period per axis, 1..``tiles``) if
+    ``tiles > 0``. An ``"unbatched"`` layout comes with ``batch == 1``, ``"channels_last"``
+    with 2 or 3 spatial axes.
     ``max_kernel`` and ``max_size`` give a bound per number of dims (index ``ndim - 1``);
     sizes reach past ``max_size`` when the dilated kernel needs it.
     """
@@ -75,8 +86,10 @@ def conv_specs(
         assume(not (mode == "reflect" and max(lo, hi) > n - 1))
         assume(not (mode == "circular" and max(lo, hi) > n))
     groups = draw(st.integers(1, max_groups))
+    layout = draw(st.sampled_from(LAYOUTS if ndim > 1 else LAYOUTS[:2]))
     spec = dict(
-        batch=draw(st.integers(1, max_batch)),
+        layout=layout,
+        batch=1 if layout == "unbatched" else draw(st.integers(1, max_batch)),
         groups=groups,
         in_channels=groups * draw(st.integers(1, max_per_group)),
         out_channels=groups * draw(st.integers(1, max_per_group)),
@@ -122,6 +135,33 @@ def make_tensors(spec, requires_grad=False, *, weight_extra=(), bias_shape=None)
         else None
     )
     return [t.requires_grad_(requires_grad) if t is not None else None for t in (x, w, b)]
+
+
+def laid_out(spec, x):
+    """``x`` (batched, as :func:`make_tensors` gives it) in ``spec``'s layout: the one sample
+    of an unbatched spec (a view, so gradients reach ``x``), or a ``channels_last`` copy."""
+    if spec.get("layout") == "unbatched":
+        return x[0]
+    if spec.get("layout") == "channels_last":
+        return x.contiguous(memory_format=FORMATS[x.dim()])
+    return x
+
+
+def reference_layout(spec, y):
+    """The reference output ``y`` ``(N, ...)`` as a result for ``spec``'s layout must be."""
+    return y[0] if spec.get("layout") == "unbatched" else y
+
+
+def assert_layout(spec, x, y):
+    """``y`` in the layout PyTorch gives for input ``x`` in ``spec``'s layout: channels_last
+    kept, where input and output can tell the formats apart (more than one channel and one
+    position; with one, both readings of the strides are contiguous)."""
+
+    def distinct(t):
+        return t.shape[1] > 1 and math.prod(t.shape[2:]) > 1
+
+    if spec.get("layout") == "channels_last" and distinct(x) and distinct(y):
+        assert y.is_contiguous(memory_format=FORMATS[y.dim()]), tuple(y.stride())
 
 
 def conv_options(spec, without=()):

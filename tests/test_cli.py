@@ -112,7 +112,7 @@ def test_demo_refuses_bad_sizes_before_allocating(argv, words, capsys):
 
 def test_summary_refuses_absurd_sizes_with_an_estimate(capsys):
     assert main(["summary", "lenet5", "--input-shape", "1,100000,100000"]) == 2
-    assert "would need about 6.1 TB, above the limit of" in capsys.readouterr().err
+    assert "would need about 15.1 TB, above the limit of" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,13 @@ from anyconv.analysis.receptive import (
     receptive_field,
     receptive_field_stages,
 )
-from anyconv.analysis.summary import summary
+from anyconv.analysis.summary import Summary, summary
 from anyconv.analysis.template import match_template
 
 __all__ = [
     "FieldMap",
     "ReceptiveField",
+    "Summary",
     "compare_algorithms",
     "field_maps",
     "layer_equivariance",

@@ -10,42 +10,73 @@ from typing import Any
 
 import torch
 
-from anyconv._checks import check_input, choice, fail
+from anyconv._checks import check_input, choice, fail, is_int
 from anyconv.analysis.receptive import ReceptiveField, field_of, receptive_field
 from anyconv.analysis.trace import trace
+from anyconv.padding import MAX_EXTENT
 
 MODES = ("circular", "crop")
 SHIFT_MODES = ("circular", "zeros")
 
 
+MAX_SHIFT = MAX_EXTENT
+"""The largest shift (in samples, either way): PyTorch's shifts are int64, and a shift
+beyond any axis anyconv can hold moves nothing more (circular shifts wrap)."""
+
+
 def _shift_list(shifts: Any, naxes: int, func: str) -> list[tuple[int, ...]]:
-    """Each shift as one int per shifted axis (an int moves every axis alike)."""
+    """Each shift as one int per shifted axis (an int moves every axis alike); NumPy
+    integers are ints too."""
     allowed = f"an iterable of ints or of tuples of {naxes} ints (one per shifted axis)"
-    if isinstance(shifts, int | str) or not isinstance(shifts, Iterable):
+    if is_int(shifts) or isinstance(shifts, str) or not isinstance(shifts, Iterable):
         raise fail(func, "shifts", allowed, shifts, TypeError)
     result = []
     for s in shifts:
-        if isinstance(s, int) and not isinstance(s, bool):
-            result.append((s,) * naxes)
-        elif isinstance(s, Sequence) and len(s) == naxes and all(isinstance(v, int) for v in s):
-            result.append(tuple(s))
-        else:
+        if is_int(s):
+            s = (s,) * naxes
+        elif not (isinstance(s, Sequence) and len(s) == naxes and all(map(is_int, s))):
             raise fail(func, "shifts", allowed, shifts, TypeError)
+        if any(abs(v) > MAX_SHIFT for v in s):
+            raise fail(func, "shifts", f"{allowed}, each within +-2**48 ({MAX_SHIFT:,})", shifts)
+        result.append(tuple(int(v) for v in s))
     if not result:
         raise fail(func, "shifts", allowed + " (at least one)", shifts)
     return result
+
+
+def _check_batch(x: Any, func: str) -> None:
+    """``x`` ``(N, C, *spatial)`` with at least one sample: an empty batch has no error or
+    consistency to average (it gave NaN)."""
+    check_input(x, func, arg="x")
+    if x.shape[0] == 0:
+        raise fail(func, "x", "a batch (N, C, *spatial) of at least one sample", x)
+
+
+def _one_tensor(y: Any, func: str) -> torch.Tensor:
+    """``f``'s output, which must be one tensor."""
+    if isinstance(y, torch.Tensor):
+        return y
+    given = f"a {type(y).__name__}" + (f" of {len(y)}" if isinstance(y, tuple | list) else "")
+    raise fail(
+        func,
+        "f",
+        "a function returning one tensor (N, C, *spatial) or (N, C) (for several outputs, "
+        "pass a function that picks one, e.g. lambda x: model(x)[0])",
+        given,
+        TypeError,
+    )
 
 
 def _axes(axes: Any, nspatial: int, func: str) -> tuple[int, ...]:
     """Spatial axes to shift, 0-based among the spatial axes (default: all of them)."""
     if axes is None:
         return tuple(range(nspatial))
-    values = (axes,) if isinstance(axes, int) else tuple(axes)
-    if not values or not all(isinstance(a, int) and -nspatial <= a < nspatial for a in values):
+    values = (axes,) if is_int(axes) else tuple(axes) if isinstance(axes, Iterable) else ()
+    if not values or not all(is_int(a) and -nspatial <= a < nspatial for a in values):
         raise fail(
             func, "axes", f"spatial axis indices in [-{nspatial}, {nspatial})", axes, ValueError
         )
-    return tuple(sorted({a % nspatial for a in values}))
+    return tuple(sorted({int(a) % nspatial for a in values}))
 
 
 def translate(
@@ -157,15 +188,44 @@ def _compare(
     }
 
 
-def _geometry(f: Any, x: torch.Tensor, func: str) -> tuple[Sequence[float], Any]:
-    """Total stride per input axis and the output's receptive field (modules only)."""
+class _Function(torch.nn.Module):
+    """A plain function as a module, so that the tracer can follow it too."""
+
+    def __init__(self, f: Callable) -> None:
+        super().__init__()
+        self.f = f
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.f(x)
+
+
+def _geometry(f: Any, x: torch.Tensor, func: str) -> tuple[Sequence[float], Any, Any]:
+    """Total stride per input axis, the output's receptive field and its layout (``None``
+    where the tracer could not follow ``f``)."""
     if isinstance(f, torch.nn.Module):
         calls = trace(f, tuple(x.shape[1:]), func=func)
-        root = next((c for c in reversed(calls) if c.name == ""), None)
-        field = field_of(root.layout, x.dim() - 2) if root is not None else None
-        if field is not None:
-            return field.jump, field
-    return (), None
+    else:  # what the function does is all there is: nothing taken as pointwise unseen
+        calls = trace(_Function(f), tuple(x.shape[1:]), func=func, pointwise=False)
+    root = next((c for c in reversed(calls) if c.name == ""), None)
+    layout = root.layout if root is not None else None
+    field = field_of(layout, x.dim() - 2)
+    if field is not None:
+        return field.jump, field, layout
+    return (), None, layout
+
+
+def _check_spatial(y: torch.Tensor, layout: Any, spatial: Sequence[int], func: str) -> None:
+    """An output ``(N, C)`` is compared for invariance; refuse one whose second axis holds
+    the input's positions (a flattened map), which a shift moves rather than leaves."""
+    if y.dim() == 2 and layout is not None and any(a for _, a in layout.dims[1]):
+        raise fail(
+            func,
+            "f",
+            f"a function whose output is (N, C) with the positions pooled away, or has "
+            f"{len(spatial)} spatial axes (a flattened feature map moves with a shift; "
+            "compare the map itself, or pool it for invariance)",
+            f"an output of shape {tuple(y.shape)} that holds the input's positions",
+        )
 
 
 def shift_equivariance(
@@ -186,16 +246,19 @@ def shift_equivariance(
 
     Args:
         f: a ``torch.nn.Module`` or a function ``(N, C, *spatial) -> (N, C', *spatial')``
-            (or ``(N, C')``). For a module the total stride and the receptive field come
-            from :func:`receptive_field`; a plain function must keep a grid whose size
-            divides the input's.
-        x: input ``(N, C, *spatial)``.
-        shifts: ints (every axis in ``axes`` moves alike) or tuples (one per axis).
+            (or ``(N, C')``, with the positions pooled away: a flattened map is refused),
+            returning one tensor. The total stride and the receptive field come from the
+            tracer (:func:`receptive_field`); where it cannot follow a function, its grid
+            must have a size that divides the input's.
+        x: input ``(N, C, *spatial)``, at least one sample.
+        shifts: ints (every axis in ``axes`` moves alike) or tuples (one per axis), each
+            within ``+-2**48``.
         axes: spatial axes to shift (0 is the first spatial axis); default all.
         mode: ``"circular"`` rolls input and output (borders wrap around: a circular
             convolution commutes exactly); ``"crop"`` rolls the input but compares only
             output positions whose receptive fields stay inside the input and away from the
-            wrapped part, so zero-padding border effects are excluded (modules only).
+            wrapped part, so zero-padding border effects are excluded (needs the field:
+            a module or function the tracer follows).
 
     Returns:
         one dict per shift: ``shift`` (per axis), ``output_shift``, ``aligned`` (the shift
@@ -215,7 +278,7 @@ def shift_equivariance(
         [((0, 0), False, False), ((1, 1), True, True)]
     """
     func = "shift_equivariance"
-    check_input(x, func, arg="x")
+    _check_batch(x, func)
     if not callable(f):
         raise fail(func, "f", "a torch.nn.Module or a function", type(f).__name__, TypeError)
     choice(mode, MODES, "mode", func)
@@ -223,8 +286,9 @@ def shift_equivariance(
     axes = _axes(axes, len(spatial), func)
     rows = _shift_list(shifts, len(axes), func)
     with torch.no_grad():
-        jumps, field = _geometry(f, x, func)
-        y = f(x)
+        y = _one_tensor(f(x), func)
+        jumps, field, layout = _geometry(f, x, func)
+        _check_spatial(y, layout, spatial, func)
         if y.dim() not in (2, x.dim()):
             raise fail(
                 func,
@@ -243,7 +307,9 @@ def shift_equivariance(
         if y.dim() > 2 and not jumps:
             jumps = [n / m for n, m in zip(spatial, y.shape[2:], strict=True)]
         return [
-            _compare(y, f(translate(x, s, axes)), s, axes, jumps, mode, field, spatial)
+            _compare(
+                y, _one_tensor(f(translate(x, s, axes)), func), s, axes, jumps, mode, field, spatial
+            )
             for s in rows
         ]
 
@@ -278,7 +344,7 @@ def layer_equivariance(
         {'0': [True, True], '1': [False, True]}
     """
     func = "layer_equivariance"
-    check_input(x, func, arg="x")
+    _check_batch(x, func)
     if not isinstance(model, torch.nn.Module):
         raise fail(func, "model", "a torch.nn.Module", type(model).__name__, TypeError)
     choice(mode, MODES, "mode", func)
@@ -361,7 +427,7 @@ def shift_consistency(
         1.0
     """
     func = "shift_consistency"
-    check_input(x, func, arg="x")
+    _check_batch(x, func)
     if not isinstance(model, torch.nn.Module):
         raise fail(func, "model", "a torch.nn.Module", type(model).__name__, TypeError)
     choice(mode, SHIFT_MODES, "mode", func)

@@ -143,11 +143,32 @@ def receptive_field(
         raise fail(func, "model", "a torch.nn.Module", type(model).__name__, TypeError)
     if len(shape) < 2:
         raise fail(func, "input_shape", "a tuple (C, *spatial) with a spatial axis", shape)
-    calls = _first_calls(trace(model, shape, strict=True, func=func), len(shape) - 1)
+    traced = trace(model, shape, strict=True, func=func)
+    calls = _first_calls(traced, len(shape) - 1)
     fields = {name: f for name, (f, _) in calls.items()}
     if method == "analytic":
         return fields
+    _check_gradient_memory(model, shape, traced, func)
     return _gradient_fields(model, shape, calls)
+
+
+def _check_gradient_memory(
+    model: torch.nn.Module, shape: tuple[int, ...], traced: list[Call], func: str
+) -> None:
+    """The gradient method keeps every activation of a float64 copy for the backward pass,
+    and a gradient as large: refuse, in one line, what would not fit."""
+    from anyconv.functional.algorithms import memory
+
+    param = next(model.parameters(), None)
+    kept = sum(math.prod(c.output_shape) for c in traced if c.leaf and c.output_shape)
+    values = sum(p.numel() for p in model.parameters()) + 2 * (math.prod(shape) + kept)
+    memory.check_allocation(
+        8 * values,
+        f"{func}(): method='gradient' (every activation of a float64 copy of the model, "
+        f"kept for the backward pass of one sample of shape {shape}; method='analytic' "
+        "needs none of them)",
+        param.device if param is not None else "cpu",
+    )
 
 
 def receptive_field_stages(model: torch.nn.Module, input_shape: Sequence[int]) -> list[str]:

@@ -439,6 +439,14 @@ def _unfold(tr, args, kwargs, out):
     return L.Layout((*layout.dims, ((size, None),)), layout.covered, layout.notes)
 
 
+def _cast(tr, args, kwargs, out):
+    """``x.to(...)``, ``x.type_as(y)``: the values of ``x`` alone, in another dtype or on
+    another device (``y`` gives only those); a constant cast like a traced tensor stays a
+    constant."""
+    x = args[0]
+    return tr.lay(x) if tr.get(x) is not None else None
+
+
 def _unknown_mixing(tr, args, kwargs, out):
     raise L.CannotFollow("it moves elements between spatial positions")
 
@@ -528,6 +536,7 @@ RULES: dict[str, Callable] = {
     **dict.fromkeys(("matmul", "mm", "bmm", "__matmul__", "__rmatmul__"), _matmul),
     **dict.fromkeys(("addmm", "baddbmm"), _addmm),
     "unfold": _unfold,
+    **dict.fromkeys(("to", "type_as"), _cast),
     **dict.fromkeys(
         (
             "rot90",

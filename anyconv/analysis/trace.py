@@ -16,6 +16,7 @@ covering what they reduce, and every other function that keeps the shape as elem
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from anyconv.analysis import layout as L
+from anyconv.analysis import ops
+from anyconv.analysis.ops import separable_macs
 from anyconv.analysis.rules import CONSTANT, RULES, default, tensors
 from anyconv.padding import ConvSpec
 
@@ -77,33 +80,6 @@ def _module_macs(module: torch.nn.Module, spec: ConvSpec, out: torch.Tensor) -> 
     return 0
 
 
-def separable_macs(
-    in_channels: int,
-    out_channels: int,
-    rank: int,
-    kernel: Sequence[int],
-    padded: Sequence[int],
-    out: Sequence[int],
-    batch: int = 1,
-) -> int:
-    """MACs of :func:`anyconv.functional.separable_conv`'s 1-D passes: axis ``a`` is filtered
-    while the axes before it are at their output size and those after at their padded
-    size; every pass but the last keeps the ``C·O·r`` partial maps apart, the last sums
-    ``C·r`` of them into each of the ``O`` outputs.
-
-    Example:
-        >>> separable_macs(1, 1, 1, (3, 3), (5, 5), (3, 3))  # 3x5 then 3x3 outputs, 3 taps
-        72
-    """
-    maps = in_channels * out_channels * rank
-    total = 0
-    for a, k in enumerate(kernel):
-        positions = math.prod(out[: a + 1]) * math.prod(padded[a + 1 :])
-        last = a == len(kernel) - 1
-        total += (out_channels * positions * in_channels * rank if last else maps * positions) * k
-    return batch * total
-
-
 def _op_macs(name: str, args: tuple, out: Any) -> int:
     """MACs of the PyTorch functions that multiply-accumulate (conv, linear, matmul)."""
     if not isinstance(out, torch.Tensor):
@@ -133,25 +109,34 @@ def _name(func: Callable) -> str:
 
 
 class _Tracer(TorchFunctionMode):
-    def __init__(self, strict: bool, func: str) -> None:
+    def __init__(self, strict: bool, func: str, pointwise: bool = True) -> None:
         super().__init__()
-        self.layouts: dict[int, tuple[torch.Tensor, L.Layout]] = {}
+        # id -> (weak reference, layout): the trace keeps no activation alive, so it needs
+        # no more memory than the forward pass itself (it kept every one, 8x the peak of a
+        # TCN's forward pass)
+        self.layouts: dict[int, tuple[weakref.ref, L.Layout]] = {}
         self.stack: list[Call] = []
         self.skip = 0
-        self.strict, self.func = strict, func
+        self.strict, self.func, self.pointwise = strict, func, pointwise
         self.current = ""  # the PyTorch function being followed
 
     # -- layouts of tensors ------------------------------------------------------------
     def get(self, t: Any) -> L.Layout | None:
         entry = self.layouts.get(id(t)) if isinstance(t, torch.Tensor) else None
-        return entry[1] if entry is not None and entry[0] is t else None
+        return entry[1] if entry is not None and entry[0]() is t else None
 
     def put(self, t: Any, layout: L.Layout | None) -> None:
         if isinstance(t, torch.Tensor):
             if layout is None:
                 self.layouts.pop(id(t), None)
             else:
-                self.layouts[id(t)] = (t, layout)
+                key = id(t)
+
+                def forget(ref: weakref.ref, layouts: dict = self.layouts) -> None:
+                    if layouts.get(key, (None,))[0] is ref:  # not a newer entry's
+                        del layouts[key]
+
+                self.layouts[key] = (weakref.ref(t, forget), layout)
 
     def lay(self, t: torch.Tensor) -> L.Layout:
         """A tensor's layout; an untracked tensor (a constant) carries no axis."""
@@ -165,8 +150,9 @@ class _Tracer(TorchFunctionMode):
         if self.skip:
             return out
         name = _name(func)
+        own = ops.read(func, args, kwargs)  # anyconv's operators, whatever the algorithm
         if self.stack:
-            self.stack[-1].macs += _op_macs(name, args, out)
+            self.stack[-1].macs += ops.macs(func, own, out) if own else _op_macs(name, args, out)
         inputs = [t for t in tensors((*args, *kwargs.values())) if self.get(t) is not None]
         if not inputs:
             return out
@@ -175,8 +161,10 @@ class _Tracer(TorchFunctionMode):
             return out
         self.current = name
         try:
-            rule = RULES.get(name, default)
-            result = rule(self, args, kwargs, out)
+            if own:
+                result = ops.layout(self, own, out)
+            else:
+                result = RULES.get(name, default)(self, args, kwargs, out)
         except L.CannotFollow as error:
             self.cannot_follow(f"torch function '{name}': {error}")
             result = None
@@ -269,7 +257,11 @@ class _Tracer(TorchFunctionMode):
             self.put(out, None)
             return
         carried = [i for i, d in enumerate(source.dims) if any(a for _, a in d)]
-        if out.dim() == x.dim() and all(out.shape[i] == x.shape[i] for i in carried):
+        kept = out.dim() == x.dim() and all(out.shape[i] == x.shape[i] for i in carried)
+        if kept and not self.pointwise:  # taken as unknown, not as pointwise
+            self.put(out, None)
+            return
+        if kept:
             dims = [
                 source.dims[i] if i in carried else ((n, None),) for i, n in enumerate(out.shape)
             ]
@@ -287,12 +279,66 @@ class _Tracer(TorchFunctionMode):
         self.put(out, None)
 
 
+TRACE_FACTOR = 16
+"""A traced forward pass of one sample is taken to need up to this many times its widest
+activation (the widest layer's channels at the input's spatial size). Measured peaks on the
+2-core machine (resident memory above the start, in float32): 1.7x (mobilenet_tiny at
+256x256) to 10.6x (tcn on 200,000 samples: its residual blocks keep padded copies and the
+block's input beside the output)."""
+
+
+def _reference(model: torch.nn.Module) -> torch.Tensor | None:
+    param = next(model.parameters(), None)
+    return param if param is not None else next(model.buffers(), None)
+
+
+def trace_memory(model: torch.nn.Module, input_shape: Sequence[int]) -> tuple[int, int]:
+    """``(bytes, widest)``: what one traced forward pass of a sample of ``input_shape`` may
+    need at its peak (:data:`TRACE_FACTOR` times the widest activation, plus the input; the
+    trace keeps no activation alive), and the channel count taken as the widest (the
+    largest ``out_channels`` of the model's modules, or the input's). Nothing is run, so
+    a model built on the meta device can be sized before it is built for real.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU())
+        >>> trace_memory(net, (1, 100, 100))  # 16 x 8 x 100 x 100 x 4 bytes + the input
+        (5160000, 8)
+    """
+    ref = _reference(model)
+    item = ref.dtype.itemsize if ref is not None and ref.dtype.is_floating_point else 4
+    widest = max(
+        [input_shape[0]]
+        + [c for m in model.modules() if isinstance(c := getattr(m, "out_channels", 0), int)]
+    )
+    positions = math.prod(input_shape[1:])
+    return item * (math.prod(input_shape) + TRACE_FACTOR * widest * positions), widest
+
+
+def check_trace_memory(model: torch.nn.Module, input_shape: Sequence[int], func: str) -> None:
+    """Refuse, before anything is allocated, a sample too large to trace: anyconv's
+    ``ValueError`` in one line with the estimate and the limit
+    (:func:`anyconv.functional.algorithms.memory.check_allocation`: half the device's
+    memory, and on the CPU what is available now)."""
+    from anyconv.functional.algorithms import memory
+
+    ref = _reference(model)
+    need, widest = trace_memory(model, input_shape)
+    memory.check_allocation(
+        need,
+        f"{func}(): one sample of shape {tuple(input_shape)} through the model (its widest "
+        f"layer: {widest} channel{'s' if widest != 1 else ''} at "
+        f"{math.prod(input_shape[1:]):,} positions; use a smaller input_shape)",
+        ref.device if ref is not None else "cpu",
+    )
+
+
 def trace(
     model: torch.nn.Module,
     input_shape: Sequence[int],
     *,
     strict: bool = False,
     func: str = "trace",
+    pointwise: bool = True,
 ) -> list[Call]:
     """Run a batch of one (zeros, eval mode, no gradients) and describe every module call.
 
@@ -302,6 +348,9 @@ def trace(
         strict: raise a ``ValueError`` naming the module where the receptive field cannot
             be followed; otherwise the fields after it are ``None``.
         func: the public function name used in error messages.
+        pointwise: take a leaf module that keeps its input's shape, but whose functions
+            could not all be followed, as pointwise (normalisation layers written in ways
+            the rules do not know); ``False``: its output is not followed.
 
     Returns:
         one :class:`Call` per module call in the order the calls return (a container after
@@ -313,7 +362,8 @@ def trace(
         >>> [(c.name, c.output_shape, c.macs) for c in trace(net, (1, 8, 8))]
         [('0', (2, 6, 6), 648), ('1', (2, 3, 3), 0), ('', (2, 3, 3), 0)]
     """
-    tracer = _Tracer(strict, func)
+    check_trace_memory(model, input_shape, func)
+    tracer = _Tracer(strict, func, pointwise)
     calls: list[Call] = []
     counted: set[int] = set()
     handles = []
@@ -326,9 +376,7 @@ def trace(
         leaf = is_window_layer(module) or not any(True for _ in module.children())
         handles.append(module.register_forward_pre_hook(tracer.pre_hook(name, leaf, counted)))
         handles.append(module.register_forward_hook(tracer.post_hook(calls)))
-    param = next(model.parameters(), None)
-    buffer = next(model.buffers(), None)
-    ref = param if param is not None else buffer
+    ref = _reference(model)
     x = torch.zeros(
         1,
         *input_shape,

@@ -107,7 +107,7 @@ def list_experiments() -> dict[str, str]:
 
     Example:
         >>> len(list_experiments()), "fft-crossover" in list_experiments()
-        (10, True)
+        (11, True)
     """
     _load_all()
 

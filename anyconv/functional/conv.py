@@ -10,7 +10,9 @@ import torch
 from anyconv._checks import check_bool, check_conv_tensors, check_float_tensor, fail
 from anyconv.functional.algorithms.matrix import build_matrix
 from anyconv.functional.algorithms.registry import Problem, document_algorithms, prepare
-from anyconv.functional.precision import autocast_operands
+from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
+from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.padding import conv_spec, document_rules
 
 __all__ = ["conv", "conv_matrix"]
@@ -21,6 +23,7 @@ def _flip(weight: torch.Tensor, flip: Any, func: str) -> torch.Tensor:
     return weight.flip(tuple(range(2, weight.dim()))) if flip else weight
 
 
+@overridable
 @document_algorithms
 @document_rules
 def conv(
@@ -42,7 +45,9 @@ def conv(
     p*dilation]`` where ``g`` is the group of output channel ``o``.
 
     Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes, or an unbatched
+            ``(C_in, *spatial)``: the weight's rank says which, as in
+            ``torch.nn.functional.conv2d``.
         weight: ``(C_out, C_in/groups, *kernel)``, PyTorch's layout.
         bias: ``(C_out,)`` or ``None``.
         stride, dilation: an int or one int per spatial axis, all >= 1.
@@ -61,7 +66,14 @@ def conv(
             {algorithm_list}
 
     Returns:
-        ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`.
+        ``(N, C_out, *out_spatial)`` with ``out_spatial`` from :func:`anyconv.output_shape`
+        (``(C_out, *out_spatial)`` for an unbatched input), in ``channels_last`` memory
+        format when the input or the weight is (as PyTorch's convolutions), whatever the
+        algorithm. Every algorithm has the same gradients, backward and forward-mode
+        (``torch.func.jvp``; on ``fft`` and ``matrix`` for finite operands). Under
+        ``torch.autocast`` float32 operands are cast to the autocast dtype first, as
+        PyTorch casts its convolutions'; float16 and bfloat16 problems are summed in
+        float32.
 
     Example:
         >>> x = torch.randn(2, 3, 16, 16)
@@ -71,9 +83,14 @@ def conv(
         >>> a = conv(x, w, padding="full", algorithm="fft")
         >>> torch.allclose(a, conv(x, w, padding="full", algorithm="im2col"), atol=1e-4)
         True
+        >>> conv(x[0], w).shape  # unbatched
+        torch.Size([8, 12, 12])
     """
     x, weight, bias = autocast_operands(x, weight, bias)
-    check_conv_tensors(x, weight, bias, "conv")
+    ndim = check_conv_tensors(x, weight, bias, "conv")
+    unbatched = x.dim() == ndim + 1
+    if unbatched:
+        x = x.unsqueeze(0)
     spec = conv_spec(
         tuple(x.shape),
         tuple(weight.shape),
@@ -83,8 +100,12 @@ def conv(
         groups=groups,
         padding_mode=padding_mode,
     )
+    fmt = memory_format(x, weight)
     weight = _flip(weight, flip, "conv")
-    return prepare(algorithm, Problem.of(x, weight, spec))(x, weight, bias, spec)
+    run = prepare(algorithm, Problem.of(x, weight, spec))
+    with autocast_off(x.device):
+        y = keep_format(run(x, weight, bias, spec), fmt)
+    return y.squeeze(0) if unbatched else y
 
 
 def conv_matrix(

@@ -181,7 +181,7 @@ def _angles(value: Any, arg: str, func: str, default: Any, dtype: torch.dtype) -
     if is_int(value):
         if value < 1:
             raise fail(func, arg, "a positive int (how many) or a 1-D sequence of floats", value)
-        return default(value)
+        return default(int(value))
     if isinstance(value, torch.Tensor):
         check_float_tensor(value, arg, func)
         if value.dim() != 1 or value.numel() == 0:

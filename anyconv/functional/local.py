@@ -15,7 +15,9 @@ from typing import Any
 import torch
 
 from anyconv._checks import check_conv_tensors, fail
-from anyconv.functional.precision import autocast_operands
+from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
+from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.padding import ConvSpec, conv_spec, pad
 
 
@@ -32,40 +34,41 @@ class _LocallyConnected(torch.autograd.Function):
 
     Works on a position-major layout ``(*spatial, G, N, C/G)`` so that, for each kernel
     offset ``p``, the whole layer is one batched matmul over (position, group) of
-    ``(N, C/G) @ (C/G, O/G)``. Only the input (one copy) and the weight are kept for the
-    backward pass: autograd through ``einsum`` would save one input-sized copy per kernel
-    offset, i.e. the dense column tensor that this path exists to avoid.
+    ``(N, C/G) @ (C/G, O/G)``. Only the input and the weight are kept for the backward
+    pass: autograd through ``einsum`` would save one input-sized copy per kernel offset,
+    i.e. the dense column tensor that this path exists to avoid. The map is bilinear, so
+    its forward-mode tangent is ``f(dx, w) + f(x, dw)`` (``jvp``; ``setup_context`` apart
+    from ``forward`` lets ``torch.func`` transforms run it).
     """
 
     @staticmethod
-    def forward(ctx: Any, xp: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
-        n, c = xp.shape[:2]
-        g, out_channels, ndim = spec.groups, weight.shape[0], len(spec.out_shape)
-        kernel, out = tuple(weight.shape[2 : 2 + ndim]), spec.out_shape
-        space = tuple(range(3, 3 + ndim))
-        xl = xp.reshape(n, g, c // g, *xp.shape[2:]).permute(*space, 1, 0, 2).contiguous()
-        wg = weight.reshape(g, out_channels // g, c // g, *weight.shape[2:])
-        w_perm = (*range(3, 3 + ndim), 0, 2, 1)  # (*out, G, C/G, O/G) for one offset
-        batch = math.prod(out) * g
-        acc = xp.new_zeros(batch, n, out_channels // g)
-        for offset in itertools.product(*map(range, kernel)):
-            xs = xl[_window(offset, spec)].reshape(batch, n, c // g)
-            wp = wg[(slice(None),) * 3 + offset].permute(w_perm).reshape(batch, c // g, -1)
-            # reshape may return a view with batch stride 1 that BLAS cannot batch: copy
-            acc.baddbmm_(xs, wp.contiguous())
-            del xs, wp  # free before the next offset's copies, not after
-        ctx.save_for_backward(xl, weight)
-        ctx.spec, ctx.xp_shape = spec, xp.shape
-        # (*out, G, N, O/G) -> (N, G, O/G, *out)
-        y = acc.view(*out, g, n, -1).permute(ndim + 1, ndim, ndim + 2, *range(ndim))
-        return y.reshape(n, out_channels, *out)
+    def forward(xp: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+        return _local_sum(xp, weight, spec)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
+        xp, weight, spec = inputs
+        ctx.save_for_backward(xp, weight)
+        ctx.save_for_forward(xp, weight)
+        ctx.spec = spec
+
+    @staticmethod
+    def jvp(ctx: Any, dxp: Any, dweight: Any, _spec: Any) -> torch.Tensor | None:
+        xp, weight = ctx.saved_tensors
+        terms = []
+        if dxp is not None:
+            terms.append(_local_sum(dxp, weight, ctx.spec))
+        if dweight is not None:
+            terms.append(_local_sum(xp, dweight, ctx.spec))
+        return sum(terms[1:], terms[0]) if terms else None
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        xl, weight = ctx.saved_tensors
+        xp, weight = ctx.saved_tensors
+        xl = _position_major(xp, ctx.spec.groups)
         spec: ConvSpec = ctx.spec
-        n, c, *padded = ctx.xp_shape
+        n, c, *padded = xp.shape
         g, out_channels, ndim = spec.groups, weight.shape[0], len(spec.out_shape)
         kernel, out = tuple(weight.shape[2 : 2 + ndim]), spec.out_shape
         batch = math.prod(out) * g
@@ -105,6 +108,35 @@ class _LocallyConnected(torch.autograd.Function):
         return grad_x, grad_w, None
 
 
+def _position_major(xp: torch.Tensor, groups: int) -> torch.Tensor:
+    """``(N, C, *padded)`` -> ``(*padded, G, N, C/G)``, contiguous."""
+    n, c, *padded = xp.shape
+    space = tuple(range(3, 3 + len(padded)))
+    return xp.reshape(n, groups, c // groups, *padded).permute(*space, 1, 0, 2).contiguous()
+
+
+def _local_sum(xp: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+    """``y[n, o, j] = sum_{c, p} w[o, c, p, j] * xp[n, c, j*stride + p*dilation]``."""
+    n, c = xp.shape[:2]
+    g, out_channels, ndim = spec.groups, weight.shape[0], len(spec.out_shape)
+    kernel, out = tuple(weight.shape[2 : 2 + ndim]), spec.out_shape
+    xl = _position_major(xp, g)
+    wg = weight.reshape(g, out_channels // g, c // g, *weight.shape[2:])
+    w_perm = (*range(3, 3 + ndim), 0, 2, 1)  # (*out, G, C/G, O/G) for one offset
+    batch = math.prod(out) * g
+    acc = xp.new_zeros(batch, n, out_channels // g)
+    for offset in itertools.product(*map(range, kernel)):
+        xs = xl[_window(offset, spec)].reshape(batch, n, c // g)
+        wp = wg[(slice(None),) * 3 + offset].permute(w_perm).reshape(batch, c // g, -1)
+        # reshape may return a view with batch stride 1 that BLAS cannot batch: copy
+        acc.baddbmm_(xs, wp.contiguous())
+        del xs, wp  # free before the next offset's copies, not after
+    # (*out, G, N, O/G) -> (N, G, O/G, *out)
+    y = acc.view(*out, g, n, -1).permute(ndim + 1, ndim, ndim + 2, *range(ndim))
+    return y.reshape(n, out_channels, *out)
+
+
+@overridable
 def locally_connected(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -126,13 +158,16 @@ def locally_connected(
     ``(N, C*k^d, L)`` column tensor is built.
 
     Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes, or an unbatched
+            ``(C_in, *spatial)`` (the weight's rank says which).
         weight: ``(C_out, C_in/groups, *kernel, *out_spatial)``.
         bias: ``(C_out, *out_spatial)`` (one value per channel and position) or ``None``.
         stride, padding, dilation, groups, padding_mode: as in :func:`anyconv.conv`.
 
     Returns:
-        ``(N, C_out, *out_spatial)``; ``out_spatial`` must equal the trailing weight axes.
+        ``(N, C_out, *out_spatial)`` (unbatched in, unbatched out); ``out_spatial`` must
+        equal the trailing weight axes. ``channels_last`` input gives ``channels_last``
+        output, as :func:`anyconv.conv`.
 
     Example:
         >>> x = torch.randn(2, 3, 8, 8)
@@ -147,6 +182,9 @@ def locally_connected(
     func = "locally_connected"
     x, weight, bias = autocast_operands(x, weight, bias)
     ndim = check_conv_tensors(x, weight, bias, func, extra="out_spatial")
+    unbatched = x.dim() == ndim + 1
+    if unbatched:
+        x = x.unsqueeze(0)
     spec = conv_spec(
         tuple(x.shape),
         tuple(weight.shape[: 2 + ndim]),
@@ -172,5 +210,7 @@ def locally_connected(
             f"None or a tensor of shape {(weight.shape[0], *out)} (out_channels, *out_spatial)",
             bias,
         )
-    y = _LocallyConnected.apply(pad(x, spec.padding, spec.padding_mode), weight, spec)
-    return y if bias is None else y + bias
+    with autocast_off(x.device):
+        y = _LocallyConnected.apply(pad(x, spec.padding, spec.padding_mode), weight, spec)
+        y = keep_format(y if bias is None else y + bias, memory_format(x))
+    return y.squeeze(0) if unbatched else y

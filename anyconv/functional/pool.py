@@ -7,7 +7,12 @@ result: max pooling pads with ``-inf``, average pooling divides by
 the real elements (or by the window clipped to the padded input with
 ``count_include_pad=True``), SoftPool gives padded positions zero weight. Ceil-mode
 overhang beyond the padding is never counted. Every window must contain at least one
-input element.
+input element. The output keeps a ``channels_last`` (``channels_last_3d``) input's memory
+format.
+
+The functions read the number of spatial axes from the input's rank, so they take batched
+``(N, C, *spatial)`` input; the layers (:mod:`anyconv.nn`), whose number of axes is fixed,
+also take an unbatched ``(C, *spatial)``, as ``torch.nn`` does.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from anyconv._checks import (
     int_tuple,
     is_int,
 )
+from anyconv.functional.formats import keep_format, memory_format
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
 
@@ -146,7 +152,7 @@ def _sum_pool(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
             xp.reshape(n * c, 1, *xp.shape[2:]), ones, None, spec.stride, 0, spec.dilation
         )
         y = y.view(n, c, *y.shape[2:])
-    return _narrow(y, spec.out_shape)
+    return keep_format(_narrow(y, spec.out_shape), memory_format(x))
 
 
 @document_rules
@@ -230,7 +236,8 @@ def avg_pool(
     # avg_pool3d also insists on an unpadded input at least as large as the kernel.
     fits = all(n >= k for n, k in zip(spec.in_shape, kernel, strict=True))
     if direct is not None and fits and all(d == 1 for d in spec.dilation):
-        return _AVG[ndim](x, kernel, spec.stride, direct, ceil_mode, count_include_pad)
+        y = _AVG[ndim](x, kernel, spec.stride, direct, ceil_mode, count_include_pad)
+        return keep_format(y, memory_format(x))  # avg_pool3d drops channels_last_3d
     y = _sum_pool(x, spec)
     divisor = torch.ones((), dtype=torch.long)
     for axis, c in enumerate(_counts(spec, count_include_pad)):
@@ -315,18 +322,18 @@ class _SoftPoolTiled(torch.autograd.Function):
     enough not to need it (:func:`_unshifted_is_exact`), and reuses PyTorch's pooling
     kernels for the sums. Backward is the closed form ``dy/dx_i = p_i (1 + x_i - y)`` with
     ``p = softmax(window)``, a few elementwise passes instead of autograd's chain through
-    exp, mul and two pools; ``p = e / sum(e)`` holds with or without the shift.
+    exp, mul and two pools; ``p = e / sum(e)`` holds with or without the shift. The
+    forward-mode tangent is the same closed form, ``dy = sum_i p_i (1 + x_i - y) dx_i``.
+
+    ``forward`` also returns the weights ``e`` and their window sums, marked
+    non-differentiable, for the other passes (``setup_context`` apart from ``forward``,
+    as ``torch.func`` transforms need); :meth:`run` returns the pooled output alone.
     """
 
     @staticmethod
-    def forward(
-        ctx: Any, xt: torch.Tensor, kernel: tuple[int, ...], padded: bool, shift: bool
-    ) -> torch.Tensor:
+    def forward(xt: torch.Tensor, kernel: tuple[int, ...], padded: bool, shift: bool):
         nd = len(kernel)
-        n, c, *size = xt.shape
-        out = [m // k for m, k in zip(size, kernel, strict=True)]
-        tiled = (n, c, *(v for o, k in zip(out, kernel, strict=True) for v in (o, k)))
-        bcast = (n, c, *(v for o in out for v in (o, 1)))
+        tiled, bcast = _SoftPoolTiled.shapes(xt.shape, kernel)
         x6 = xt.view(tiled)
         e = torch.sub(x6, _window_max(x6, kernel).view(bcast)).exp_() if shift else x6.exp()
         if padded:
@@ -334,21 +341,55 @@ class _SoftPoolTiled(torch.autograd.Function):
             x6 = torch.where(e > 0, x6, 0)
         num = _AVG[nd]((e * x6).view(xt.shape), kernel)
         den = _AVG[nd](e.view(xt.shape), kernel)
-        y = num / den
+        return num / den, e, den
+
+    @staticmethod
+    def shapes(shape, kernel) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The tiled view ``(N, C, o_1, k_1, ...)`` and its broadcast ``(N, C, o_1, 1, ...)``."""
+        n, c, *size = shape
+        out = [m // k for m, k in zip(size, kernel, strict=True)]
+        tiled = (n, c, *(v for o, k in zip(out, kernel, strict=True) for v in (o, k)))
+        return tiled, (n, c, *(v for o in out for v in (o, 1)))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        xt, kernel, padded, _ = inputs
+        y, e, den = output
+        ctx.mark_non_differentiable(e, den)
+        tiled, bcast = _SoftPoolTiled.shapes(xt.shape, kernel)
+        x6 = xt.view(tiled)
+        if padded:
+            x6 = torch.where(e > 0, x6, 0)
         ctx.save_for_backward(x6, e, y, den)
-        ctx.shapes = (tuple(xt.shape), bcast, math.prod(kernel))
-        return y
+        ctx.save_for_forward(x6, e, y, den)
+        ctx.shapes = (tuple(xt.shape), bcast, math.prod(kernel), kernel)
+
+    @classmethod
+    def run(cls, *args: Any) -> torch.Tensor:
+        """The pooled output alone."""
+        return cls.apply(*args)[0]
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
         x6, e, y, den = ctx.saved_tensors
-        shape, bcast, size = ctx.shapes
+        shape, bcast, size, _ = ctx.shapes
+        grad = grad.contiguous()  # e.g. channels_last, from an output kept in that format
         # grad_i = g * e_i / sum(e) * (x_i - (y - 1)) = e_i * (a * x_i - b)
         a = grad / (den * size)
         b = a * (y - 1)
         gx = torch.addcmul(-b.view(bcast), a.view(bcast), x6).mul_(e)
         return gx.view(shape), None, None, None
+
+    @staticmethod
+    def jvp(ctx: Any, dxt: Any, *_: Any) -> tuple[torch.Tensor | None, None, None]:
+        if dxt is None:
+            return None, None, None
+        x6, e, y, den = ctx.saved_tensors
+        shape, bcast, _, kernel = ctx.shapes
+        # the -inf padding is a constant: its tangent is 0, and so is its weight e
+        terms = e * (1 + x6 - y.view(bcast)) * dxt.reshape(x6.shape)
+        return _AVG[len(kernel)](terms.view(shape), kernel) / den, None, None
 
 
 def _soft_pool_sums(x: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
@@ -406,10 +447,12 @@ def soft_pool(
         exact = _exact_padding(spec, crop=True)
         padded = any(lo > 0 or hi > 0 for lo, hi in exact)
         xt = pad(x, exact, value=-math.inf).contiguous()
-        return _SoftPoolTiled.apply(xt, spec.kernel_size, padded, not unshifted)
-    if unshifted:
-        return _soft_pool_sums(x, spec)
-    return _soft_pool_unfold(x, spec)
+        y = _SoftPoolTiled.run(xt, spec.kernel_size, padded, not unshifted)
+    elif unshifted:
+        y = _soft_pool_sums(x, spec)
+    else:
+        y = _soft_pool_unfold(x, spec)
+    return keep_format(y, memory_format(x))
 
 
 def global_avg_pool(x: torch.Tensor, keepdim: bool = False) -> torch.Tensor:

@@ -9,6 +9,8 @@ a network of anyconv layers trains with ``--amp`` like one of ``torch.nn`` layer
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from typing import Any
 
 import torch
@@ -35,7 +37,7 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
     if not isinstance(first, torch.Tensor):
         return tensors
     device = first.device.type
-    if not torch.amp.is_autocast_available(device) or not torch.is_autocast_enabled(device):
+    if not _autocast_on(device):
         return tensors  # e.g. the meta device has no autocast
     dtype = torch.get_autocast_dtype(device)
     return tuple(
@@ -44,3 +46,29 @@ def autocast_operands(*tensors: Any) -> tuple[Any, ...]:
         else t
         for t in tensors
     )
+
+
+def autocast_off(device: torch.device):
+    """A context in which autocast is off on ``device``: once an operator has cast its
+    operands (:func:`autocast_operands`), its algorithm runs in exactly that dtype, as
+    PyTorch's own kernels do. Without it autocast would cast again inside: the float32 sums
+    that float16/bfloat16 problems are accumulated in would drop back to half precision,
+    and a custom backward pass would see a dtype its forward pass never used.
+
+    Example:
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16), autocast_off(torch.device("cpu")):
+        ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+        torch.float32
+    """
+    kind = device.type
+    return torch.autocast(kind, enabled=False) if _autocast_on(kind) else contextlib.nullcontext()
+
+
+@functools.cache
+def _autocast_available(kind: str) -> bool:
+    return torch.amp.is_autocast_available(kind)
+
+
+def _autocast_on(kind: str) -> bool:
+    """Whether autocast is on for devices of ``kind`` (never on one without autocast)."""
+    return _autocast_available(kind) and torch.is_autocast_enabled(kind)

@@ -15,6 +15,8 @@ import torch
 
 from anyconv._checks import check_bool, check_float_tensor, check_input, check_int, fail
 from anyconv.functional.conv import conv
+from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
 from anyconv.padding import conv_spec, pad
 
 
@@ -229,6 +231,7 @@ def reconstruct(factors: Sequence[torch.Tensor]) -> torch.Tensor:
     return _outer_sum(_check_factors(factors, "reconstruct"))
 
 
+@overridable
 def separable_conv(
     x: torch.Tensor,
     factors: Sequence[torch.Tensor],
@@ -252,7 +255,7 @@ def separable_conv(
     dilation act on each axis in its own pass.
 
     Args:
-        x: ``(N, C, *spatial)`` with 2 or 3 spatial axes.
+        x: ``(N, C, *spatial)`` with 2 or 3 spatial axes, or an unbatched ``(C, *spatial)``.
         factors: one tensor ``(O, C, r, k_a)`` per spatial axis, as :func:`factorize` returns.
         bias: ``(O,)`` or ``None``.
         stride, padding, dilation, padding_mode, flip, algorithm: as in
@@ -278,7 +281,11 @@ def separable_conv(
     ndim = len(factors)
     out_channels, in_channels, rank = factors[0].shape[:3]
     kernel = tuple(f.shape[-1] for f in factors)
-    check_input(x, func, spatial=ndim, note=f"to match {ndim} factors")
+    check_input(x, func, spatial=ndim, note=f"to match {ndim} factors", unbatched=True)
+    if x.dim() == ndim + 1:  # unbatched (C, *spatial), as torch.nn's layers take it
+        options = dict(stride=stride, padding=padding, dilation=dilation)
+        options.update(padding_mode=padding_mode, flip=flip, algorithm=algorithm)
+        return separable_conv(x.unsqueeze(0), factors, bias, **options).squeeze(0)
     for name, t in (("factors", factors[0]), ("bias", bias)):
         if t is not None and (t.dtype, t.device) != (x.dtype, x.device):
             raise fail(
@@ -330,4 +337,4 @@ def separable_conv(
     for axis in range(1, ndim - 1):
         y = along(y, factors[axis].reshape(-1, 1, kernel[axis]), axis, y.shape[1])
     last = factors[-1].reshape(out_channels, in_channels * rank, kernel[-1])
-    return along(y, last, ndim - 1, out_channels, bias)
+    return keep_format(along(y, last, ndim - 1, out_channels, bias), memory_format(x))

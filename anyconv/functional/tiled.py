@@ -39,7 +39,9 @@ from anyconv.functional.algorithms.registry import (
     get_algorithm,
     prepare,
 )
-from anyconv.functional.precision import autocast_operands
+from anyconv.functional.formats import keep_format, memory_format
+from anyconv.functional.overrides import overridable
+from anyconv.functional.precision import autocast_off, autocast_operands
 from anyconv.functional.tiled_phases import phase_sizes
 from anyconv.padding import ConvSpec, conv_spec, effective_kernel, pad
 
@@ -69,17 +71,32 @@ class _Interleave(torch.autograd.Function):
     Written straight into a buffer laid out ``(N, O, size_0, phase_0, size_1, ...)``, whose
     reshape to the result is free; the backward pass hands each phase a strided view of
     the gradient. Autograd's own slice assignment would clone the whole gradient once per
-    phase instead.
+    phase instead. The forward-mode tangent interleaves the phases' tangents.
     """
 
     @staticmethod
-    def forward(ctx: Any, phases: tuple[int, ...], *ys: torch.Tensor) -> torch.Tensor:
+    def forward(phases: tuple[int, ...], *ys: torch.Tensor) -> torch.Tensor:
         n, o, *sizes = ys[0].shape
-        ctx.phases, ctx.sizes = phases, sizes
         buf = ys[0].new_empty(n, o, *itertools.chain(*zip(sizes, phases, strict=True)))
         for phase, y in zip(itertools.product(*map(range, phases)), ys, strict=True):
             buf[_phase_index(phase)] = y
         return buf.view(n, o, *(m * p for m, p in zip(sizes, phases, strict=True)))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: torch.Tensor) -> None:
+        phases, *ys = inputs
+        ctx.phases, ctx.sizes = phases, list(ys[0].shape[2:])
+        ctx.like = [(y.shape, y.dtype, y.device) for y in ys]
+
+    @staticmethod
+    def jvp(ctx: Any, _phases: Any, *tangents: torch.Tensor | None) -> torch.Tensor | None:
+        if all(t is None for t in tangents):
+            return None
+        filled = [
+            torch.zeros(shape, dtype=dtype, device=device) if t is None else t
+            for t, (shape, dtype, device) in zip(tangents, ctx.like, strict=True)
+        ]
+        return _Interleave.forward(ctx.phases, *filled)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
@@ -94,6 +111,7 @@ def _phase_index(phase: Sequence[int]) -> tuple[slice | int, ...]:
     return (slice(None), slice(None), *itertools.chain(*((slice(None), t) for t in phase)))
 
 
+@overridable
 def tiled_conv(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -123,7 +141,8 @@ def tiled_conv(
     :data:`BLOCKS_MAX_WASTE` times the work on zeros, and the phases otherwise.
 
     Args:
-        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes.
+        x: input ``(N, C_in, *spatial)`` with 1, 2 or 3 spatial axes, or an unbatched
+            ``(C_in, *spatial)`` (the weight's rank says which).
         weight: ``(C_out, C_in/groups, *kernel, *tiles)``.
         bias: ``(C_out,)``, shared by all tiles (as in the paper), or ``None``.
         tiles: the period ``T``: an int or one int per spatial axis; must match the
@@ -134,7 +153,8 @@ def tiled_conv(
         method: ``"auto"``, ``"phases"`` or ``"blocks"``.
 
     Returns:
-        ``(N, C_out, *out_spatial)``, the same size as :func:`anyconv.conv` gives.
+        ``(N, C_out, *out_spatial)``, the same size (and memory format) as
+        :func:`anyconv.conv` gives; unbatched in, unbatched out.
 
     Example:
         >>> x = torch.randn(2, 3, 8, 8)
@@ -152,6 +172,9 @@ def tiled_conv(
     func = "tiled_conv"
     x, weight, bias = autocast_operands(x, weight, bias)
     ndim = check_conv_tensors(x, weight, bias, func, extra="tiles")
+    unbatched = x.dim() == ndim + 1
+    if unbatched:
+        x = x.unsqueeze(0)
     tiles = int_tuple(tiles, ndim, "tiles", func, minimum=1)
     if tuple(weight.shape[2 + ndim :]) != tiles:
         raise ValueError(
@@ -178,6 +201,15 @@ def tiled_conv(
         func=func,
     )
     method = choice(method, METHODS, "method", func)
+    with autocast_off(x.device):
+        y = _dispatch(x, weight, bias, tiles, spec, algorithm, method, func)
+    y = keep_format(y, memory_format(x))
+    return y.squeeze(0) if unbatched else y
+
+
+def _dispatch(x, weight, bias, tiles, spec: ConvSpec, algorithm: str, method: str, func: str):
+    """The tiled convolution of a checked, batched problem by ``method``."""
+    kernel_shape = tuple(weight.shape[: 2 + len(tiles)])
     training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     get_algorithm(algorithm, func)
     whole = Problem(tuple(x.shape), kernel_shape, spec, x.dtype, x.device, training)

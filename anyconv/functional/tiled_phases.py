@@ -209,24 +209,70 @@ class PhaseConv(torch.autograd.Function):
 
     ``apply(x, weight, bias, start, stride, dilation, groups, out)``: ``x`` ``(N, C, *S)``
     is zero outside its extent, and output ``j`` reads ``x[start + j·stride + p·dilation]``
-    with tile ``j mod T`` of ``weight`` ``(O, C/g, *k, *T)``.
+    with tile ``j mod T`` of ``weight`` ``(O, C/g, *k, *T)``. It returns the output and,
+    marked non-differentiable, the shared source, which backward reuses (``run`` returns
+    the output alone). ``setup_context`` apart from ``forward`` lets ``torch.func``'s
+    transforms run it; the forward-mode tangent of this bilinear map is
+    ``f(dx, w) + f(x, dw) + db``.
     """
 
     @staticmethod
-    def forward(ctx: Any, x, weight, bias, start, stride, dilation, groups, out):
+    def forward(x, weight, bias, start, stride, dilation, groups, out):
         ndim = x.dim() - 2
         kernel, tiles = weight.shape[2 : 2 + ndim], weight.shape[2 + ndim :]
         plans = _plans(x.shape[2:], start, stride, dilation, kernel, tiles, out)
-        last = channels_last(ndim, x.device)
-        src = _source(x, tuple((p.lo, p.hi) for p in plans), last)
-        ctx.save_for_backward(x, weight, src)
-        ctx.geometry = (start, stride, dilation, groups, out, plans, last)
-        ctx.has_bias = bias is not None
+        src = _source(x, tuple((p.lo, p.hi) for p in plans), channels_last(ndim, x.device))
         zero = (0,) * len(start)
-        return _run_phases(src, weight, bias, plans, zero, stride, dilation, groups, out)
+        y = _run_phases(src, weight, bias, plans, zero, stride, dilation, groups, out)
+        # the input itself when it needs no copy: a view, as autograd wants of an output
+        return y, src.view_as(src) if src is x else src
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor):
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        x, weight, bias, start, stride, dilation, groups, out = inputs
+        src = output[1]
+        ctx.mark_non_differentiable(src)
+        ndim = x.dim() - 2
+        kernel, tiles = weight.shape[2 : 2 + ndim], weight.shape[2 + ndim :]
+        plans = _plans(x.shape[2:], start, stride, dilation, kernel, tiles, out)
+        ctx.save_for_backward(x, weight, src)
+        ctx.save_for_forward(x, weight, src)
+        ctx.geometry = (start, stride, dilation, groups, out, plans, channels_last(ndim, x.device))
+        ctx.has_bias = bias is not None
+
+    @classmethod
+    def run(cls, *args) -> torch.Tensor:
+        """The output alone (``apply`` returns the shared source too)."""
+        return cls.apply(*args)[0]
+
+    @staticmethod
+    def jvp(ctx: Any, dx, dweight, dbias, *_):
+        x, weight, src = ctx.saved_tensors
+        start, stride, dilation, groups, out, plans, last = ctx.geometry
+        zero = (0,) * len(start)
+        geometry = (plans, zero, stride, dilation, groups, out)
+        terms = []
+        if dx is not None:
+            dsrc = _source(dx, tuple((p.lo, p.hi) for p in plans), last)
+            terms.append(_run_phases(dsrc, weight, None, *geometry))
+        if dweight is not None:
+            terms.append(_run_phases(src, dweight, None, *geometry))
+        if dbias is not None:
+            terms.append(dbias.view(-1, *(1,) * len(out)).expand(x.shape[0], -1, *out))
+        if not terms:
+            return None, None
+        # The output is a crop of the phases' buffer; its tangent must be laid out alike.
+        tangent = sum(terms[1:], terms[0])
+        tiles = weight.shape[2 + len(out) :]
+        used = _used(tiles, out)
+        whole = tuple(m * t for m, t in zip(phase_sizes(out, tiles), used, strict=True))
+        buf = tangent.new_zeros(*tangent.shape[:2], *whole)
+        crop = (..., *(slice(0, m) for m in out))
+        buf[crop] = tangent
+        return buf[crop], None
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor, _src_grad: Any = None):
         x, weight, src = ctx.saved_tensors
         start, stride, dilation, groups, out, plans, last = ctx.geometry
         ndim = x.dim() - 2
@@ -335,6 +381,6 @@ def phase_conv(
     else:
         x = pad(x, spec.padding, spec.padding_mode)
         start = (0,) * len(spec.padding)
-    return PhaseConv.apply(
+    return PhaseConv.run(
         x, weight, bias, start, spec.stride, spec.dilation, spec.groups, spec.out_shape
     )

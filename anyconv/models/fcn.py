@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from anyconv._checks import fail
+from anyconv._checks import fail, is_int
 from anyconv.models._common import check_common
 from anyconv.models.registry import register_model
 from anyconv.nn.base import Module
@@ -40,12 +40,12 @@ def check_widths(
         if (
             not isinstance(value, Sequence)
             or not value
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+            or not all(is_int(v) and v > 0 for v in value)
         ):
             raise fail(func, arg, "a non-empty tuple of positive ints", value, TypeError)
     if len(channels) != len(kernel_sizes):
         raise fail(func, "kernel_sizes", f"{len(channels)} sizes, one per conv", kernel_sizes)
-    return tuple(channels), tuple(kernel_sizes)
+    return tuple(map(int, channels)), tuple(map(int, kernel_sizes))
 
 
 @register_model(

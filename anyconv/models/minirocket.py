@@ -90,8 +90,8 @@ def fit_dilations(
 
     Example:
         >>> fit_dilations(150)
-        ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 18], [23, 7, 7, 7, 7, 7, 7, 7, \
-7, 7, 7, 7, 7, 7, 7, 7])
+        ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 18], [30, 15, 12, 12, 4, 8, 8, \
+4, 4, 4, 3, 3, 3, 3, 3, 3])
     """
     per_kernel = num_features // NUM_KERNELS
     most = min(per_kernel, max_dilations_per_kernel)
@@ -177,7 +177,7 @@ class MiniRocket(FittedModel):
         ``(N, num_features)``.
 
     Example:
-        >>> torch.manual_seed(0); x = torch.randn(20, 1, 60); y = torch.arange(20) % 2
+        >>> _ = torch.manual_seed(0); x = torch.randn(20, 1, 60); y = torch.arange(20) % 2
         >>> x[y == 1, :, 20:30] += 3  # a bump marks class 1
         >>> model = MiniRocket(num_classes=2, input_size=(60,))
         >>> logits, facts = model.fit(x, y, generator=torch.Generator().manual_seed(0))
@@ -274,7 +274,8 @@ class MiniRocket(FittedModel):
         block = max(1, BLOCK_VALUES // (NUM_KERNELS * self.length))
         biases = self._biases_by_dilation()
         out = x.new_empty(n, self.num_features)
-        with torch.no_grad():
+        # float32 whatever torch.autocast says: the features count outputs above float32 biases
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             for start in range(0, n, block):
                 xb = x[start : start + block]
                 parts = [
@@ -310,7 +311,7 @@ class MiniRocket(FittedModel):
         if len(y) != len(x):
             raise fail("MiniRocket.fit", "y", f"{len(x)} labels, one per series", len(y))
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             if self.in_channels > 1:
                 self._draw_combinations(generator)
             self._fit_biases(x, generator)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from anyconv._checks import check_bool, check_ndim, int_tuple, positive_int
+from anyconv._checks import check_bool, check_input, check_ndim, int_tuple, positive_int
 from anyconv.functional.algorithms import get_algorithm
 from anyconv.functional.conv import conv
 from anyconv.padding import ConvSpec, conv_arguments, conv_spec
@@ -202,8 +202,19 @@ an int >= 0 or a (lo, hi) pair of ints >= 0; got 'sane'
         func = type(self).__name__
         return conv_spec(in_shape, weight_shape, groups=self.groups, func=func, **self._geometry())
 
+    def _check_input(self, x: Any) -> bool:
+        """Check the input's rank in this layer's name: ``(N, in_channels, *spatial)`` or,
+        unbatched as ``torch.nn`` takes it, ``(in_channels, *spatial)``; returns whether it
+        is unbatched (the functional layers take both)."""
+        ndim = len(self.kernel_size)
+        if not (isinstance(x, torch.Tensor) and x.dim() in (ndim + 1, ndim + 2)):
+            name = type(self).__name__
+            check_input(x, name, spatial=ndim, unbatched=True, channels=self.in_channels)
+        return x.dim() == ndim + 1  # the dtype is the functional layer's to check
+
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """:func:`anyconv.conv` of ``x`` with ``weight``, this layer's bias and geometry."""
+        self._check_input(x)
         options = {"groups": self.groups, "flip": self.flip, "algorithm": self.algorithm}
         return conv(x, weight, self.bias, **options, **self._geometry())
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from anyconv._checks import fail, positive_int
+from anyconv._checks import check_input, fail, positive_int
+from anyconv.functional.formats import with_batch
 from anyconv.nn.base import ConvLayer, Module, spatial_ndim
 from anyconv.padding import document_rules
 
@@ -267,6 +268,12 @@ class DepthwiseSeparableConv(Module):
         self.act2 = activation() if activation else torch.nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ndim, channels = len(self.depthwise.kernel_size), self.depthwise.in_channels
+        check_input(x, type(self).__name__, spatial=ndim, unbatched=True, channels=channels)
+        # as a batch of one, so that the batch norms (norm=True) take an unbatched sample too
+        return with_batch(x, ndim, self._blocks)
+
+    def _blocks(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act1(self.norm1(self.depthwise(x)))
         return self.act2(self.norm2(self.pointwise(x)))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from anyconv._checks import fail, positive_int
+from anyconv._checks import check_input, fail, positive_int
+from anyconv.functional.formats import with_batch
 from anyconv.functional.pool import max_pool
 from anyconv.nn.base import Module
 from anyconv.nn.conv import ConvNd, spatial_ndim
@@ -101,6 +102,10 @@ class Inception(Module):
         self.pool_proj = unit(in_channels, pool_proj, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, type(self).__name__, spatial=self.ndim, unbatched=True)
+        return with_batch(x, self.ndim, self._branches)
+
+    def _branches(self, x: torch.Tensor) -> torch.Tensor:
         pooled = max_pool(x, 3, stride=1, padding="same")
         return torch.cat(
             [self.branch1(x), self.branch3(x), self.branch5(x), self.pool_proj(pooled)], dim=1
@@ -130,7 +135,8 @@ class InceptionTimeBlock(Module):
 
     Shapes:
         ``(N, in_channels, *spatial)`` -> ``(N, out_channels, *spatial)`` with
-        ``out_channels = (len(kernel_sizes) + 1) * filters``.
+        ``out_channels = (len(kernel_sizes) + 1) * filters``; unbatched
+        ``(in_channels, *spatial)`` too.
 
     Example:
         >>> block = InceptionTimeBlock(3, filters=8, ndim=1)
@@ -171,6 +177,10 @@ class InceptionTimeBlock(Module):
         self.norm = _batch_norm(self.ndim, self.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, type(self).__name__, spatial=self.ndim, unbatched=True)
+        return with_batch(x, self.ndim, self._branches)
+
+    def _branches(self, x: torch.Tensor) -> torch.Tensor:
         narrow = self.bottleneck(x) if self.bottleneck is not None else x
         pooled = max_pool(x, 3, stride=1, padding="same")
         out = torch.cat([b(narrow) for b in self.branches] + [self.pool_proj(pooled)], dim=1)

@@ -52,12 +52,14 @@ class _LocallyConnectedNd(ConvLayer):
         self._create_parameters(bias, weight_axes=out, bias_axes=out, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(x, torch.Tensor) and tuple(x.shape[2:]) != self.input_size:
+        unbatched = self._check_input(x)
+        if tuple(x.shape[2 - unbatched :]) != self.input_size:
             sizes = ", ".join(map(str, self.input_size))
             raise fail(
                 type(self).__name__,
                 "input",
-                f"a tensor of shape (N, {self.in_channels}, {sizes}) (the layer's input_size)",
+                f"a tensor of shape (N, {self.in_channels}, {sizes}) or, unbatched, "
+                f"({self.in_channels}, {sizes}) (the layer's input_size)",
                 x,
             )
         return locally_connected(x, self.weight, self.bias, groups=self.groups, **self._geometry())
@@ -176,6 +178,7 @@ class _TiledConvNd(ConvLayer):
         self._create_parameters(bias, weight_axes=self.tiles, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
         options = {"groups": self.groups, "algorithm": self.algorithm, "method": self.method}
         return tiled_conv(
             x, self.weight, self.bias, tiles=self.tiles, **options, **self._geometry()

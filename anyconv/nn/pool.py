@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 
 from anyconv._checks import check_bool, check_input, check_real, positive_int
+from anyconv.functional.formats import with_batch
 from anyconv.functional.pool import (
     IntOrTuple,
     avg_pool,
@@ -26,7 +27,9 @@ class _PoolNd(WindowLayer):
     """Shared arguments of the sliding-window pools; subclasses fix ``ndim`` and the maths.
 
     Arguments are validated when the layer is built, so a bad layer fails at construction
-    rather than at the first forward pass.
+    rather than at the first forward pass. The input is ``(N, C, *spatial)`` or, as
+    ``torch.nn`` takes it, unbatched ``(C, *spatial)``; a subclass writes ``_pool`` for the
+    batched case.
     """
 
     ndim: ClassVar[int]
@@ -66,8 +69,12 @@ class _PoolNd(WindowLayer):
             func=type(self).__name__,
         )
 
-    def _check(self, x: Any) -> None:
-        check_input(x, type(self).__name__, spatial=self.ndim)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, type(self).__name__, spatial=self.ndim, unbatched=True)
+        return with_batch(x, self.ndim, self._pool)
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def extra_repr(self) -> str:
         text = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding!r}"
@@ -88,8 +95,7 @@ class _MaxPoolNd(_PoolNd):
     ) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
         return max_pool(
             x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
         )
@@ -102,7 +108,7 @@ class MaxPool1d(_MaxPoolNd):
     :mod:`anyconv.padding`), ``dilation``, keyword ``ceil_mode``; see
     :func:`anyconv.functional.pool.max_pool`.
 
-    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``.
+    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``; unbatched ``(C, L)`` -> ``(C, L_out)``.
 
     Example:
         >>> MaxPool1d(3, stride=1, padding="causal")(torch.tensor([[[1.0, 3.0, 2.0, 0.0]]]))
@@ -117,7 +123,7 @@ class MaxPool2d(_MaxPoolNd):
 
     Args: as :class:`MaxPool1d`.
 
-    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
+    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; unbatched ``(C, H, W)`` too.
 
     Example:
         >>> MaxPool2d(3, stride=2, padding="same")(torch.randn(1, 4, 9, 9)).shape
@@ -132,7 +138,8 @@ class MaxPool3d(_MaxPoolNd):
 
     Args: as :class:`MaxPool1d`.
 
-    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``.
+    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``; unbatched
+    ``(C, D, H, W)`` too.
 
     Example:
         >>> MaxPool3d((1, 2, 2), ceil_mode=True)(torch.randn(1, 2, 4, 5, 5)).shape
@@ -158,8 +165,7 @@ class _AvgPoolNd(_PoolNd):
             count_include_pad, "count_include_pad", type(self).__name__
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
         return avg_pool(
             x,
             self.kernel_size,
@@ -181,7 +187,7 @@ class AvgPool1d(_AvgPoolNd):
     ``count_include_pad`` (divide by the whole window or only by real elements), keyword
     ``dilation``; see :func:`anyconv.functional.pool.avg_pool`.
 
-    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``.
+    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``; unbatched ``(C, L)`` -> ``(C, L_out)``.
 
     Example:
         >>> AvgPool1d(2, padding=((1, 0),), count_include_pad=False)(torch.ones(1, 1, 3))
@@ -196,7 +202,7 @@ class AvgPool2d(_AvgPoolNd):
 
     Args: as :class:`AvgPool1d`.
 
-    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
+    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; unbatched ``(C, H, W)`` too.
 
     Example:
         >>> AvgPool2d(2)(torch.arange(16.0).view(1, 1, 4, 4))
@@ -212,7 +218,8 @@ class AvgPool3d(_AvgPoolNd):
 
     Args: as :class:`AvgPool1d`.
 
-    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``.
+    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``; unbatched
+    ``(C, D, H, W)`` too.
 
     Example:
         >>> AvgPool3d(2, padding=("causal", 0, 0))(torch.randn(2, 3, 4, 4, 4)).shape
@@ -236,8 +243,7 @@ class _LPPoolNd(_PoolNd):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
         self.norm_type = check_real(norm_type, "norm_type", type(self).__name__, above=0)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
         return lp_pool(
             x,
             self.norm_type,
@@ -259,7 +265,7 @@ class LPPool1d(_LPPoolNd):
     ``padding``, keywords ``ceil_mode`` and ``dilation``; see
     :func:`anyconv.functional.pool.lp_pool`.
 
-    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``.
+    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``; unbatched ``(C, L)`` -> ``(C, L_out)``.
 
     Example:
         >>> LPPool1d(2, 2)(torch.tensor([[[3.0, 4.0, 6.0, 8.0]]]))
@@ -274,7 +280,7 @@ class LPPool2d(_LPPoolNd):
 
     Args: as :class:`LPPool1d`.
 
-    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
+    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; unbatched ``(C, H, W)`` too.
 
     Example:
         >>> LPPool2d(3, 2, padding="same")(torch.randn(1, 2, 5, 5)).shape
@@ -289,7 +295,8 @@ class LPPool3d(_LPPoolNd):
 
     Args: as :class:`LPPool1d`.
 
-    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``.
+    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``; unbatched
+    ``(C, D, H, W)`` too.
 
     Example:
         >>> LPPool3d(2, 2)(torch.randn(1, 2, 4, 4, 4)).shape
@@ -309,8 +316,7 @@ class _SoftPoolNd(_PoolNd):
     ) -> None:
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check(x)
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
         return soft_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
 
 
@@ -322,7 +328,7 @@ class SoftPool1d(_SoftPoolNd):
     Args: ``kernel_size``, ``stride`` (default ``kernel_size``), ``padding``,
     ``ceil_mode``; see :func:`anyconv.functional.pool.soft_pool`.
 
-    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``.
+    Shape: ``(N, C, L)`` -> ``(N, C, L_out)``; unbatched ``(C, L)`` -> ``(C, L_out)``.
 
     Example:
         >>> SoftPool1d(2)(torch.tensor([[[0.0, 0.0, 1000.0, -1000.0]]]))
@@ -337,7 +343,7 @@ class SoftPool2d(_SoftPoolNd):
 
     Args: as :class:`SoftPool1d`.
 
-    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``.
+    Shape: ``(N, C, H, W)`` -> ``(N, C, H_out, W_out)``; unbatched ``(C, H, W)`` too.
 
     Example:
         >>> SoftPool2d(2, ceil_mode=True)(torch.randn(8, 16, 15, 15)).shape
@@ -352,7 +358,8 @@ class SoftPool3d(_SoftPoolNd):
 
     Args: as :class:`SoftPool1d`.
 
-    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``.
+    Shape: ``(N, C, D, H, W)`` -> ``(N, C, D_out, H_out, W_out)``; unbatched
+    ``(C, D, H, W)`` too.
 
     Example:
         >>> SoftPool3d((1, 2, 2))(torch.randn(2, 3, 4, 8, 8)).shape
@@ -363,6 +370,10 @@ class SoftPool3d(_SoftPoolNd):
 
 
 class _GlobalPool(Module):
+    """Global pooling works for any number of spatial axes, so it reads that number from
+    the input's rank and takes batched input only: pool an unbatched ``(C, *spatial)``
+    sample as ``x[None]``."""
+
     def __init__(self, keepdim: bool = False) -> None:
         super().__init__()
         self.keepdim = check_bool(keepdim, "keepdim", type(self).__name__)
@@ -409,7 +420,8 @@ class ChannelMaxPool(Module):
     """Maxout (Goodfellow et al. 2013): max over groups of ``pool_size`` consecutive channels.
 
     Put it after a layer with ``pool_size * k`` output channels to pool across separately
-    parametrised filters.
+    parametrised filters. Any number of spatial axes, so the input is batched (``x[None]``
+    for one unbatched sample).
 
     Args:
         pool_size: channels per group; must divide the input's channel count.

@@ -68,7 +68,9 @@ class _SeparableConvNd(ConvLayer):
         return reconstruct(tuple(self.factors))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, in_channels, *spatial)`` -> ``(N, out_channels, *out_spatial)``."""
+        """``(N, in_channels, *spatial)`` -> ``(N, out_channels, *out_spatial)`` (unbatched
+        ``(in_channels, *spatial)`` -> ``(out_channels, *out_spatial)``)."""
+        self._check_input(x)
         return separable_conv(x, tuple(self.factors), self.bias, **self._geometry())
 
     @classmethod

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anyconv._checks import fail, int_tuple
+from anyconv._checks import check_int, check_real, fail, int_tuple
 from anyconv.padding import window_spec
 from anyconv.viz._figure import new_figure
 
@@ -264,6 +264,13 @@ class _Painter:
         ).convert("RGB")
 
 
+def _check_output_options(seconds_per_frame: Any, dpi: Any) -> None:
+    """A GIF frame lasts 1 to 65535 hundredths of a second; beyond 600 dpi one frame of a
+    few inches is a picture of tens of megapixels (10**6 dpi: bad_alloc)."""
+    check_real(seconds_per_frame, "seconds_per_frame", "animate_conv", minimum=0.01, below=655.36)
+    check_int(dpi, "dpi", "animate_conv", minimum=10, maximum=600, note="dots per inch")
+
+
 def animate_conv(
     input_size: Sequence[int],
     kernel_size: int | Sequence[int],
@@ -290,8 +297,8 @@ def animate_conv(
         out: where to write: a ``.gif`` animation, or with ``strip=True`` a PNG with all
             frames in a grid; ``None`` draws nothing (the frames' data only).
         strip: write the frames side by side in one PNG instead of an animation.
-        seconds_per_frame: GIF frame duration.
-        dpi: resolution of each frame.
+        seconds_per_frame: GIF frame duration, 0.01 to 655 s (what a GIF can hold).
+        dpi: resolution of each frame, 10 to 600 dots per inch.
 
     Returns:
         a :class:`ConvAnimation`: geometry, one :class:`ConvFrame` per output position (in
@@ -302,6 +309,7 @@ def animate_conv(
         >>> a.padding, [f.taps for f in a.frames]
         (((1, 0),), [((-1,), (0,)), ((1,), (2,))])
     """
+    _check_output_options(seconds_per_frame, dpi)
     anim = conv_windows(input_size, kernel_size, stride=stride, padding=padding, dilation=dilation)
     if out is None:
         return anim

@@ -77,6 +77,14 @@ def plot_conv_matrix(
     """
     func = "plot_conv_matrix"
     check_float_tensor(weight, "weight", func)
+    if weight.is_meta or weight.numel() == 0:
+        raise fail(
+            func,
+            "weight",
+            "a tensor with values to draw: at least one output channel, input channel and tap, "
+            "not on the meta device",
+            f"a tensor of shape {tuple(weight.shape)} on {weight.device}",
+        )
     matrix = conv_matrix(
         weight.detach().cpu(),
         tuple(input_shape),

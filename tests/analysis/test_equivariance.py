@@ -133,7 +133,9 @@ def test_bad_arguments(x):
         shift_equivariance(conv, x, 3)
     with pytest.raises(ValueError, match="axes"):
         shift_equivariance(conv, x, [1], axes=2)
-    with pytest.raises(TypeError, match="'f'"):
-        shift_equivariance(lambda t: t, x, [1], mode="crop")
+    with pytest.raises(TypeError, match="'f'"):  # a roll: no receptive field to crop by
+        shift_equivariance(lambda t: torch.roll(t, 1, -1), x, [1], mode="crop")
+    # a plain function the tracer follows has its field: crop works
+    assert shift_equivariance(lambda t: t, x, [1], mode="crop")[0]["error"] == 0
     with pytest.raises(ValueError, match="classifier"):
         shift_consistency(conv, x, [1])

@@ -197,3 +197,28 @@ class _Res(nn.Module):
 def test_macs_agree_with_torchinfo_on_plain_pytorch_stacks(build, shape):
     torch.manual_seed(0)
     _check_against_torchinfo(build(), shape)
+
+
+def test_a_printed_summary_is_a_table_and_still_the_rows():
+    """Item 15: ``print(summary(model, shape))`` was one unreadable line of dicts."""
+    model = create_model("lenet5")
+    rows = summary(model, (1, 28, 28))
+    assert isinstance(rows, list) and rows[-1]["macs"] == 416_520
+    assert rows == [dict(r) for r in rows]  # the rows are plain dicts, as before
+    text = str(rows)
+    assert repr(rows) == text
+    lines = text.splitlines()
+    assert lines[0] == "LeNet5 on input (1, 28, 28)"
+    assert lines[2].split() == ["layer", "type", "output", "params", "MACs", "RF", "jump"]
+    for row in rows:  # every row, its numbers whole (never "82,8…")
+        line = next(line for line in lines if line.split()[:1] == [row["name"]])
+        assert f"{row['parameters']:,}" in line.split() and f"{row['macs']:,}" in line.split()
+    assert "…" not in text and "61,706 parameters; 416,520 MACs per sample" in text
+    assert max(len(line) for line in lines) <= max(len(lines[1]), 72)  # the rules' width
+
+
+def test_a_printed_summary_rounds_fractional_fields():
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Upsample(scale_factor=3, mode="bilinear"))
+    text = str(summary(net, (1, 8, 8)))
+    assert "0.33x0.33" in text and "0.333" not in text  # the jump after upsampling
+    assert "note: after resampling" in text

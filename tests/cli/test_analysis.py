@@ -159,3 +159,59 @@ def test_equivariance_of_a_run_on_resized_folder_images(tmp_path, capsys):
         == 0
     )
     assert "4 test samples" in capsys.readouterr().out and out.stat().st_size > 0
+
+
+OWN_MODEL = """
+import torch
+import anyconv.nn as ann
+
+
+class Small(torch.nn.Module):
+    def __init__(self, in_channels=1, num_classes=10):
+        super().__init__()
+        self.conv = ann.Conv2d(in_channels, 4, 3, stride=2)
+        self.head = torch.nn.Linear(4, num_classes)
+
+    def forward(self, x):
+        return self.head(self.conv(x).mean((2, 3)))
+
+
+def build(num_classes: int = 10) -> torch.nn.Module:
+    head = torch.nn.LazyLinear(num_classes)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5), torch.nn.Flatten(), head)
+"""
+
+
+def test_summary_of_your_own_model_by_module_or_file(tmp_path, capsys, monkeypatch, request):
+    """Item 15: ``anyconv summary module:Name`` (or ``file.py:Name``) builds your model,
+    with the arguments it takes, and prints the library's counts."""
+    import sys
+
+    from anyconv.analysis import summary
+    from anyconv.cli.analysis import import_model
+
+    (tmp_path / "summarised_nets.py").write_text(OWN_MODEL)
+    monkeypatch.chdir(tmp_path)
+    request.addfinalizer(lambda: sys.modules.pop("summarised_nets", None))
+    assert (
+        main(["summary", "summarised_nets:Small", "--input-shape", "3,9,9", "--num-classes", "5"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    model, shape, _ = import_model("summarised_nets:Small", (3, 9, 9), 5)
+    total = summary(model, shape)[-1]
+    assert model.head.out_features == 5 and model.conv.in_channels == 3
+    assert f"{total['macs']:,}" in out and f"{total['parameters']:,}" in out
+    assert "Small (summarised_nets) on input (3, 9, 9)" in out
+    assert (
+        main(["summary", str(tmp_path / "summarised_nets.py") + ":build", "--input-shape", "1,8,8"])
+        == 0
+    )
+    assert "Conv2d" in capsys.readouterr().out
+    for argv, message in (
+        (["summary", "summarised_nets:Small"], "needs --input-shape"),
+        (["summary", "summarised_nets:Nothing", "--input-shape", "1,8,8"], "has no 'Nothing'"),
+        (["summary", "nosuch:Net", "--input-shape", "1,8,8"], "cannot be imported"),
+    ):
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

@@ -10,7 +10,14 @@ import scipy.signal
 import torch
 from hypothesis import HealthCheck, given, settings
 from reference import conv_reference, rel_err, torch_reference
-from strategies import conv_options, conv_specs, make_tensors
+from strategies import (
+    assert_layout,
+    conv_options,
+    conv_specs,
+    laid_out,
+    make_tensors,
+    reference_layout,
+)
 
 import anyconv
 
@@ -61,15 +68,22 @@ def test_every_algorithm_matches_references_forward_and_backward(spec, device):
     assert shape == tuple(ref.shape[2:])
     # "fft/bmm": the FFT path with its batched-matmul channel contraction, which the small
     # channel counts drawn here would otherwise never reach
+    # the input as users bring it: batched, unbatched (C, *spatial) or channels_last
+    brute, grad_out = (
+        reference_layout(spec, torch.as_tensor(brute)),
+        reference_layout(spec, grad_out),
+    )
     for algo in [*ALGOS, "fft/bmm"]:
         x, w, b = (
             None if t is None else t.detach().to(device, dtype).requires_grad_()
             for t in (x64, w64, b64)
         )
+        xin = laid_out(spec, x)
         with contraction("bmm" if algo == "fft/bmm" else "default"):
-            y = anyconv.conv(x, w, b, algorithm=algo.split("/")[0], **opts)
-        assert y.dtype == dtype and tuple(y.shape[2:]) == shape
-        assert y.device.type == device
+            y = anyconv.conv(xin, w, b, algorithm=algo.split("/")[0], **opts)
+        assert y.dtype == dtype and tuple(y.shape[-len(shape) :]) == shape
+        assert y.dim() == xin.dim() and y.device.type == device
+        assert_layout(spec, xin, y)
         assert rel_err(y, brute) <= tol, algo
         grads = torch.autograd.grad(
             y, [t for t in (x, w, b) if t is not None], grad_out.to(device, dtype)

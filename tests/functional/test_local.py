@@ -10,10 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from reference import conv_reference
 from strategies import (
     GRADCHECK_CASES,
+    assert_layout,
     conv_options,
     conv_specs,
     gradcheck_input,
+    laid_out,
     make_tensors,
+    reference_layout,
 )
 
 import anyconv
@@ -34,10 +37,12 @@ def local_tensors(spec):
 @given(conv_specs(**LOCAL_SPECS))
 def test_locally_connected_matches_brute_force(spec):
     x, w, b = local_tensors(spec)
-    y = locally_connected(x, w, b, **conv_options(spec))
+    xin = laid_out(spec, x)  # batched, unbatched or channels_last, as users bring it
+    y = locally_connected(xin, w, b, **conv_options(spec))
     ref = conv_reference(x, w, b, local=True, **conv_options(spec))
-    assert y.shape == ref.shape == (spec["batch"], spec["out_channels"], *spec["out"])
-    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
+    assert ref.shape == (spec["batch"], spec["out_channels"], *spec["out"])
+    assert_layout(spec, xin, y)
+    np.testing.assert_allclose(y.numpy(), reference_layout(spec, ref), rtol=1e-10, atol=1e-10)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])

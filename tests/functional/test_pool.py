@@ -378,7 +378,7 @@ def test_channel_max_pool_is_maxout(shape):
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda x: max_pool(x, 0), ValueError, r"'kernel_size'.*got \(0, 0\)"),
+        (lambda x: max_pool(x, 0), ValueError, r"'kernel_size'.*got 0$"),  # as given
         (lambda x: max_pool(x, (2, 2, 2)), ValueError, "'kernel_size'"),
         (lambda x: max_pool(x, 2.0), TypeError, "'kernel_size'"),
         (lambda x: avg_pool(x, 2, stride=0), ValueError, "'stride'"),

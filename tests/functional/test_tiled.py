@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 from reference import conv_reference
 from strategies import (
     GRADCHECK_CASES,
+    assert_layout,
     conv_options,
     conv_specs,
     gradcheck_input,
+    laid_out,
     make_tensors,
+    reference_layout,
 )
 
 import anyconv
@@ -38,10 +41,12 @@ def test_tiled_conv_matches_brute_force(spec, algorithm, method):
     tiles = spec["tiles"]
     x, w, b = tiled_tensors(spec)
     opts = conv_options(spec)
-    y = tiled_conv(x, w, b, tiles=tiles, algorithm=algorithm, method=method, **opts)
+    xin = laid_out(spec, x)  # batched, unbatched or channels_last, as users bring it
+    y = tiled_conv(xin, w, b, tiles=tiles, algorithm=algorithm, method=method, **opts)
     ref = conv_reference(x, w, b, tiles=tiles, **opts)
-    assert y.shape == ref.shape == (spec["batch"], spec["out_channels"], *spec["out"])
-    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-10, atol=1e-10)
+    assert ref.shape == (spec["batch"], spec["out_channels"], *spec["out"])
+    assert_layout(spec, xin, y)
+    np.testing.assert_allclose(y.numpy(), reference_layout(spec, ref), rtol=1e-10, atol=1e-10)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])

@@ -174,8 +174,9 @@ def test_bad_arguments_fail_at_construction(build, error, match):
 
 
 def test_wrong_input_rank_names_the_input():
-    with pytest.raises(ValueError, match=r"MaxPool2d\(\): argument 'input'.*4 dims"):
-        MaxPool2d(2)(torch.randn(3, 8, 8))
+    with pytest.raises(ValueError, match=r"MaxPool2d\(\): argument 'input'.*\(4 or 3 dims\)"):
+        MaxPool2d(2)(torch.randn(8, 8))
+    assert MaxPool2d(2)(torch.randn(3, 8, 8)).shape == (3, 4, 4)  # unbatched, as torch.nn
     with pytest.raises(ValueError, match=r"'pool_size'.*dividing the 5"):
         ChannelMaxPool(2)(torch.randn(1, 5, 3))
 

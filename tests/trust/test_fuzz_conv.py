@@ -8,6 +8,8 @@ The number of examples comes from the hypothesis profile: the default in CI, man
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
@@ -19,6 +21,7 @@ import anyconv
 
 ALGORITHMS = anyconv.list_algorithms()
 LAYOUTS = ("contiguous", "strided", "channels_last", "expanded_batch", "expanded_space")
+X_LAYOUTS = (*LAYOUTS, "unbatched")
 TOL = {torch.float64: 1e-9, torch.float32: 2e-4}
 FUZZ = settings(
     deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
@@ -41,6 +44,8 @@ def with_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
         return t[:1].expand(t.shape)
     if layout == "expanded_space":
         return t[..., :1].expand(t.shape)
+    if layout == "unbatched":  # the one sample (C, *spatial), as torch.nn takes it
+        return t[0]
     return t
 
 
@@ -49,7 +54,9 @@ def problems(draw):
     spec = draw(conv_specs())
     if draw(st.integers(0, 9)) == 0:
         spec["batch"] = 0
-    spec["x_layout"] = draw(st.sampled_from(LAYOUTS))
+    spec["x_layout"] = draw(st.sampled_from(X_LAYOUTS))
+    if spec["x_layout"] == "unbatched":
+        spec["batch"] = 1
     spec["w_layout"] = draw(st.sampled_from(LAYOUTS))
     return spec
 
@@ -59,13 +66,14 @@ def problems(draw):
 def test_every_algorithm_matches_the_float64_references(spec, device):
     x0, w0, b0 = make_tensors(spec)
     dtype, opts = spec["dtype"], conv_options(spec)
-    x_ref = with_layout(x0, spec["x_layout"]).detach()
+    unbatched = spec["x_layout"] == "unbatched"
+    x_ref = x0 if unbatched else with_layout(x0, spec["x_layout"]).detach()
     w_ref = with_layout(w0, spec["w_layout"]).detach()
     want = torch.as_tensor(conv_reference(x_ref, w_ref, b0, **opts))
     leaves = [t.detach().clone().requires_grad_() for t in (x0, w0)]
     g_want = torch.autograd.grad(
         torch_reference(
-            with_layout(leaves[0], spec["x_layout"]),
+            leaves[0] if unbatched else with_layout(leaves[0], spec["x_layout"]),
             with_layout(leaves[1], spec["w_layout"]),
             b0,
             **opts,
@@ -74,6 +82,8 @@ def test_every_algorithm_matches_the_float64_references(spec, device):
         torch.ones(want.shape, dtype=torch.float64),
         allow_unused=True,
     )
+    if unbatched:
+        want = want[0]
     for algorithm in ALGORITHMS:
         leaves = [t.detach().to(device, dtype).requires_grad_() for t in (x0, w0)]
         x = with_layout(leaves[0], spec["x_layout"])
@@ -83,6 +93,16 @@ def test_every_algorithm_matches_the_float64_references(spec, device):
         y = anyconv.conv(x, w, b, algorithm=algorithm, **opts)
         assert y.dtype == dtype and y.shape == want.shape, algorithm
         assert y.device.type == device, algorithm
+        if "channels_last" in (spec["x_layout"], spec["w_layout"]) and y.dim() > 3:
+            # PyTorch's rule: channels_last when the input or the weight is laid out so
+            laid = [t for t in (x, w) if t.shape[1] > 1 and math.prod(t.shape[2:]) > 1]
+            fmt = torch.channels_last if y.dim() == 4 else torch.channels_last_3d
+            if (
+                y.shape[1] > 1
+                and math.prod(y.shape[2:]) > 1
+                and any(t.is_contiguous(memory_format=fmt) and not t.is_contiguous() for t in laid)
+            ):
+                assert y.is_contiguous(memory_format=fmt), (algorithm, y.stride())
         assert rel_err(y, want) <= TOL[dtype], (algorithm, rel_err(y, want))
         grads = torch.autograd.grad(y, leaves, torch.ones_like(y), allow_unused=True)
         for got, ref, name in zip(grads, g_want, ("input", "weight")):
@@ -222,12 +242,12 @@ def _break_tensors(kind, x, w, b):
         x = x.to(torch.complex128)
     elif kind == "scalar_input":
         x = x.sum()
-    elif kind == "2d_input":
-        x = x.reshape(x.shape[0], -1)
+    elif kind == "2d_input":  # (N, C*L) would read as an unbatched 1-D input: flatten all
+        x = x.reshape(-1)
     elif kind == "6d_input":
         x = x.reshape(*x.shape, *(1,) * (6 - x.dim()))
-    elif kind == "weight_rank":
-        w = w.unsqueeze(-1)
+    elif kind == "weight_rank":  # one more axis would read x as unbatched: add two
+        w = w[..., None, None]
     elif kind == "weight_channels":
         w = torch.cat([w, w[:, :1]], 1)
     elif kind == "bias_shape":

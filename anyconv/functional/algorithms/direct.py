@@ -6,18 +6,24 @@ import itertools
 
 import torch
 
-from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
+from anyconv.functional.algorithms.memory import nbytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import ConvSpec, pad
+
+_HALF = (torch.float16, torch.bfloat16)
 
 
 def direct_memory(problem: Problem) -> int:
     """Peak bytes: the padded input, the running sum and one term (two outputs), and the
-    input slice of one kernel offset, which ``einsum`` may copy."""
+    input slice of one kernel offset, which ``einsum`` may copy; all in float32 for a
+    float16/bfloat16 problem, which also keeps its float32 copy of the input."""
     spec = problem.spec
-    padded = nbytes(padded_shape(problem.x_shape, spec.padding), problem.dtype)
-    window = nbytes((*problem.x_shape[:2], *spec.out_shape), problem.dtype)
-    return padded + 2 * output_bytes(problem) + window
+    dtype = torch.float32 if problem.dtype in _HALF else problem.dtype
+    padded = nbytes(padded_shape(problem.x_shape, spec.padding), dtype)
+    window = nbytes((*problem.x_shape[:2], *spec.out_shape), dtype)
+    out = nbytes((problem.x_shape[0], problem.weight_shape[0], *spec.out_shape), dtype)
+    widened = nbytes(problem.x_shape, dtype) if problem.dtype in _HALF else 0
+    return widened + padded + 2 * out + window
 
 
 def conv_direct(
@@ -28,8 +34,13 @@ def conv_direct(
     One term per kernel offset ``p``: the input slice that offset sees at every output
     position is a strided view, contracted with ``w[:, :, p]`` over the channels of its
     group. Readable, works for any number of axes and any floating dtype, autograd does the
-    backward pass.
+    backward pass (and the forward-mode one). float16 and bfloat16 are summed in float32,
+    as the other algorithms' kernels do: a running sum of many half-precision terms loses
+    the small ones (a 63x63 kernel in bfloat16 was off by 69%).
     """
+    if x.dtype in _HALF:
+        y = conv_direct(x.float(), weight.float(), None if bias is None else bias.float(), spec)
+        return y.to(x.dtype)
     x = pad(x, spec.padding, spec.padding_mode)
     n, groups = x.shape[0], spec.groups
     out_channels, per_group, *kernel = weight.shape

@@ -97,24 +97,37 @@ def im2col_memory(problem: Problem) -> int:
     return padded + columns + output_bytes(problem)
 
 
+def _gemm(
+    xp: torch.Tensor, weight: torch.Tensor, stride: Ints, dilation: Ints, groups: int
+) -> torch.Tensor:
+    """``(N, C_out, L)``: one GEMM per group of the weight with the columns of ``xp``."""
+    cols = im2col(xp, tuple(weight.shape[2:]), stride, dilation, groups)
+    out_channels = weight.shape[0]
+    y = weight.reshape(groups, out_channels // groups, -1) @ cols  # (N, G, O/G, L)
+    return y.reshape(xp.shape[0], out_channels, -1)
+
+
 class _Im2colConv(torch.autograd.Function):
     """GEMM over im2col columns, with the backward pass written out:
-    grad_w = grad_y · colsᵀ, grad_b = sum of grad_y, grad_x = col2im(wᵀ · grad_y)."""
+    grad_w = grad_y · colsᵀ, grad_b = sum of grad_y, grad_x = col2im(wᵀ · grad_y); and the
+    forward-mode tangent of a bilinear map: conv(dx, w) + conv(x, dw) + db.
+
+    ``setup_context`` apart from ``forward`` lets ``torch.func`` transforms (``jvp``,
+    ``jacfwd``) run it."""
 
     @staticmethod
-    def forward(ctx, xp, weight, bias, stride, dilation, groups, out):
-        kernel = tuple(weight.shape[2:])
-        cols = im2col(xp, kernel, stride, dilation, groups)
-        out_channels = weight.shape[0]
-        y = weight.reshape(groups, out_channels // groups, -1) @ cols  # (N, G, O/G, L)
-        y = y.reshape(xp.shape[0], out_channels, -1)
-        if bias is not None:
-            y = y + bias[:, None]
+    def forward(xp, weight, bias, stride, dilation, groups, out):
+        y = _gemm(xp, weight, stride, dilation, groups)
+        return y if bias is None else y + bias[:, None]
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        xp, weight, _, stride, dilation, groups, out = inputs
         # Keep the input, not the columns: prod(kernel) times smaller, and rebuilding the
         # columns in backward keeps grad_w differentiable in x (double backward).
         ctx.save_for_backward(xp, weight)
-        ctx.conf = (kernel, stride, dilation, groups, out)
-        return y
+        ctx.save_for_forward(xp, weight)
+        ctx.conf = (tuple(weight.shape[2:]), stride, dilation, groups, out)
 
     @staticmethod
     def backward(ctx, grad_y):
@@ -133,6 +146,21 @@ class _Im2colConv(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_b = grad_y.sum((0, 2))
         return grad_x, grad_w, grad_b, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, dxp, dweight, dbias, *_):
+        xp, weight = ctx.saved_tensors
+        _, stride, dilation, groups, _ = ctx.conf
+        terms = []
+        if dxp is not None:
+            terms.append(_gemm(dxp, weight, stride, dilation, groups))
+        if dweight is not None:
+            terms.append(_gemm(xp, dweight, stride, dilation, groups))
+        if dbias is not None:
+            terms.append(dbias[:, None].expand(xp.shape[0], -1, math.prod(ctx.conf[4])))
+        if not terms:
+            return None
+        return sum(terms[1:], terms[0])
 
 
 def conv_im2col(

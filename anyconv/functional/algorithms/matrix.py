@@ -63,19 +63,18 @@ def matrix_memory(problem: Problem) -> int:
     return 2 * entries * (2 * 8 + item) + out * item
 
 
-def build_matrix(
-    weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec, func: str = "conv"
-) -> torch.Tensor:
-    """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec.
+def _pattern(
+    weight_shape: tuple[int, ...], spatial: tuple[int, ...], spec: ConvSpec, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The matrix's structure, without values: ``(indices, taps, inverse)``.
 
-    The values are gathered from ``weight`` with autograd intact, so gradients flow to the
-    weight through the matrix.
+    ``indices`` ``(2, U)`` are the coalesced (row, column) pairs in row-major order;
+    ``taps`` are the flat weight indices of every (output position, tap) that reads the
+    input, and ``inverse`` says which coalesced entry each of them adds to (a tap and its
+    mirror reading one pixel share one). The values are then
+    ``zeros(U).index_add(0, inverse, weight.flatten()[taps])``, linear in the weight.
     """
-    device = weight.device
-    reason = matrix_refusal(Problem((), tuple(weight.shape), spec, weight.dtype, device, False))
-    if reason is not None:
-        raise ValueError(f"{func}(): the matrix {reason}; use a smaller problem")
-    out_channels, per_group, *kernel = weight.shape
+    out_channels, per_group, *kernel = weight_shape
     groups = spec.groups
     ndim = len(spatial)
     # Per axis: input coordinate read by (output position j, tap p), shape (m, k).
@@ -105,15 +104,107 @@ def build_matrix(
     cols = in_channel * size + flat.view(1, 1, positions, taps)
     shape4 = (out_channels, per_group, positions, taps)
     keep = valid.view(1, 1, positions, taps).expand(shape4)
-    values = weight.reshape(out_channels, per_group, 1, taps).expand(shape4)[keep]
-    indices = torch.stack([rows.expand(shape4)[keep], cols.expand(shape4)[keep]])
-    matrix = torch.sparse_coo_tensor(
-        indices,
-        values,
-        (out_channels * positions, groups * per_group * size),
-        check_invariants=False,
+    tap = (o * per_group + c) * taps + torch.arange(taps, device=device).view(1, 1, 1, -1)
+    n_cols = groups * per_group * size
+    linear = rows.expand(shape4)[keep] * n_cols + cols.expand(shape4)[keep]
+    unique, inverse = torch.unique(linear, sorted=True, return_inverse=True)
+    indices = torch.stack([unique // n_cols, unique % n_cols])
+    return indices, tap.expand(shape4)[keep], inverse
+
+
+def _values(weight: torch.Tensor, taps: torch.Tensor, inverse: torch.Tensor, count: int):
+    """The coalesced entries: each the sum of the weight taps that land on it."""
+    return weight.new_zeros(count).index_add(0, inverse, weight.reshape(-1)[taps])
+
+
+def build_matrix(
+    weight: torch.Tensor, spatial: tuple[int, ...], spec: ConvSpec, func: str = "conv"
+) -> torch.Tensor:
+    """The sparse ``(C_out * prod(out), C_in * prod(spatial))`` matrix of a resolved spec.
+
+    The values are gathered from ``weight`` with autograd intact, so gradients flow to the
+    weight through the matrix.
+    """
+    _check_entries(weight, spec, func)
+    indices, taps, inverse = _pattern(tuple(weight.shape), spatial, spec, weight.device)
+    values = _values(weight, taps, inverse, indices.shape[1])
+    return _sparse(indices, values, _matrix_shape(weight.shape, spatial, spec))
+
+
+def _check_entries(weight: torch.Tensor, spec: ConvSpec, func: str) -> None:
+    problem = Problem((), tuple(weight.shape), spec, weight.dtype, weight.device, False)
+    reason = matrix_refusal(problem)
+    if reason is not None:
+        raise ValueError(f"{func}(): the matrix {reason}; use a smaller problem")
+
+
+def _matrix_shape(weight_shape, spatial: tuple[int, ...], spec: ConvSpec) -> tuple[int, int]:
+    out_channels, per_group = weight_shape[:2]
+    rows = out_channels * math.prod(spec.out_shape)
+    return rows, spec.groups * per_group * math.prod(spatial)
+
+
+_CHUNK = 1 << 22
+"""Products formed at once for the gradient of the matrix entries (entries x batch)."""
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``M(values) @ x`` for the coalesced sparse matrix with fixed ``indices``, with the
+    passes written out: PyTorch's sparse product has no forward-mode formula, and under
+    autocast its backward mixed dtypes.
+
+    - backward: ``grad_x = Mᵀ · grad``; the entry of (row r, column c) gets
+      ``sum_n grad[r, n] · x[c, n]``, formed in chunks of :data:`_CHUNK` products.
+    - forward mode: ``d(M x) = M(d values) · x + M(values) · dx``.
+
+    Both are built of differentiable operations, so double backward works too.
+    """
+
+    @staticmethod
+    def forward(values, x, indices, shape):
+        return torch.sparse.mm(_sparse(indices, values, shape), x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        values, x, indices, shape = inputs
+        ctx.save_for_backward(values, x, indices)
+        ctx.save_for_forward(values, x, indices)
+        ctx.shape = shape
+
+    @staticmethod
+    def backward(ctx, grad):
+        values, x, indices = ctx.saved_tensors
+        grad_values = grad_x = None
+        if ctx.needs_input_grad[0]:
+            rows, cols = indices
+            step = max(1, _CHUNK // max(1, x.shape[1]))
+            pieces = [
+                (grad[rows[i : i + step]] * x[cols[i : i + step]]).sum(1)
+                for i in range(0, rows.numel(), step)
+            ]
+            grad_values = torch.cat(pieces) if pieces else values.new_zeros(0)
+        if ctx.needs_input_grad[1]:
+            grad_x = torch.sparse.mm(_sparse(indices, values, ctx.shape).t(), grad)
+        return grad_values, grad_x, None, None
+
+    @staticmethod
+    def jvp(ctx, dvalues, dx, *_):
+        values, x, indices = ctx.saved_tensors
+        terms = []
+        if dvalues is not None:
+            terms.append(torch.sparse.mm(_sparse(indices, dvalues, ctx.shape), x))
+        if dx is not None:
+            terms.append(torch.sparse.mm(_sparse(indices, values, ctx.shape), dx))
+        if not terms:
+            return None
+        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+def _sparse(indices: torch.Tensor, values: torch.Tensor, shape) -> torch.Tensor:
+    """The coalesced sparse matrix (indices sorted and unique by construction)."""
+    return torch.sparse_coo_tensor(
+        indices, values, shape, is_coalesced=True, check_invariants=False
     )
-    return matrix.coalesce()
 
 
 def _product(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
@@ -121,8 +212,12 @@ def _product(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Ten
     dtype = x.dtype
     if dtype in (torch.float16, torch.bfloat16):
         x, weight = x.float(), weight.float()
-    matrix = build_matrix(weight, tuple(x.shape[2:]), spec)
-    y = torch.sparse.mm(matrix, x.reshape(x.shape[0], -1).T).T
+    spatial = tuple(x.shape[2:])
+    _check_entries(weight, spec, "conv")
+    indices, taps, inverse = _pattern(tuple(weight.shape), spatial, spec, weight.device)
+    values = _values(weight, taps, inverse, indices.shape[1])
+    shape = _matrix_shape(weight.shape, spatial, spec)
+    y = _SparseProduct.apply(values, x.reshape(x.shape[0], -1).T, indices, shape).T
     return y.reshape(x.shape[0], weight.shape[0], *spec.out_shape).to(dtype)
 
 

@@ -48,9 +48,13 @@ class _Windows(torch.autograd.Function):
         return x.reshape(x.shape[0] * math.prod(counts), x.shape[1 + ndim], *windows)
 
     @staticmethod
-    def forward(ctx, x, counts, windows, steps):
-        ctx.shape, ctx.counts, ctx.windows, ctx.steps = x.shape, counts, windows, steps
+    def forward(x, counts, windows, steps):
         return _Windows.cut(x, counts, windows, steps)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # apart from forward, for torch.func.jvp
+        x, counts, windows, steps = inputs
+        ctx.shape, ctx.counts, ctx.windows, ctx.steps = x.shape, counts, windows, steps
 
     @staticmethod
     def jvp(ctx, tangent, *_):

@@ -140,27 +140,34 @@ class SpectralConv(torch.autograd.Function):
     """Zero-padded correlation by FFT, with a spectral backward pass.
 
     ``forward(x, weight, operand, geo)``: ``operand`` is :func:`kernel_spectrum` of
-    ``weight`` when the caller has it (the cache), else ``None``. The input spectrum and the
-    kernel operand are kept for backward. Under ``create_graph`` they are recomputed from
-    ``x`` and ``weight`` on the graph, so that double backward sees their dependence.
+    ``weight`` when the caller has it (the cache), else ``None``. It returns the output and,
+    marked non-differentiable, the input spectrum and the kernel operand, which backward
+    and ``jvp`` reuse (``setup_context`` apart from ``forward``, as ``torch.func``'s
+    transforms need, keeps them that way); :meth:`run` returns the output alone. Under
+    ``create_graph`` they are recomputed from ``x`` and ``weight`` on the graph, so that
+    double backward sees their dependence.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, operand, geo):
-        if operand is None:
-            operand = kernel_spectrum(weight, geo)
+    def forward(x, weight, operand, geo):
+        # A cached operand comes back as a view: autograd refuses an input returned as is.
+        operand = kernel_spectrum(weight, geo) if operand is None else operand.view_as(operand)
         xs = _spectrum(x, geo)
-        ctx.geo = geo
-        ctx.spectra = (xs, operand)
-        ctx.save_for_backward(x, weight)
-        ctx.save_for_forward(x, weight)
-        return _correlate(xs, operand, geo, weight.shape[0])
+        return _correlate(xs, operand, geo, weight.shape[0]), xs, operand
 
     @staticmethod
-    def backward(ctx, grad):
-        x, weight = ctx.saved_tensors
+    def setup_context(ctx, inputs, output):
+        x, weight, _, geo = inputs
+        _, xs, operand = output
+        ctx.mark_non_differentiable(xs, operand)
+        ctx.geo = geo
+        ctx.save_for_backward(x, weight, xs, operand)
+        ctx.save_for_forward(x, weight, xs, operand)
+
+    @staticmethod
+    def backward(ctx, grad, _xs_grad, _operand_grad):
+        x, weight, xs, operand = ctx.saved_tensors
         geo = ctx.geo
-        xs, operand = ctx.spectra
         if torch.is_grad_enabled():
             xs = _spectrum(x, geo)
             operand = kernel_spectrum(weight, geo)
@@ -172,15 +179,20 @@ class SpectralConv(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, x_tangent, weight_tangent, _operand_tangent, _geo_tangent):
         geo = ctx.geo
-        xs, operand = ctx.spectra
-        out_channels = ctx.saved_tensors[1].shape[0]
+        _, weight, xs, operand = ctx.saved_tensors
+        out_channels = weight.shape[0]
         result = None
         if x_tangent is not None:
             result = _correlate(_spectrum(x_tangent, geo), operand, geo, out_channels)
         if weight_tangent is not None:
             term = _correlate(xs, kernel_spectrum(weight_tangent, geo), geo, out_channels)
             result = term if result is None else result + term
-        return result
+        return result, None, None
+
+    @classmethod
+    def run(cls, x, weight, operand, geo) -> torch.Tensor:
+        """The correlation alone (``apply`` returns the kept spectra too)."""
+        return cls.apply(x, weight, operand, geo)[0]
 
 
 def correlate_zero_padded(
@@ -202,7 +214,7 @@ def correlate_zero_padded(
             (geo.sizes, geo.taps, geo.groups, compute_dtype),
             lambda: kernel_spectrum(source.to(compute_dtype), geo),
         )
-    y = SpectralConv.apply(x, weight, operand, geo)
+    y = SpectralConv.run(x, weight, operand, geo)
     if nonfinite.spreads(y, x, weight):
         spec = dataclasses.replace(spec, padding=tuple(padding), padding_mode="zeros")
         return nonfinite.exact(_correlate_plain, x, weight, spec)
@@ -211,4 +223,4 @@ def correlate_zero_padded(
 
 def _correlate_plain(x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
     """:class:`SpectralConv` with ``spec``'s zero padding, no cache, no non-finite check."""
-    return SpectralConv.apply(x, weight, None, geometry(x.shape, weight.shape, spec, spec.padding))
+    return SpectralConv.run(x, weight, None, geometry(x.shape, weight.shape, spec, spec.padding))
