@@ -534,7 +534,51 @@ def channel_max_pool(x: torch.Tensor, pool_size: int) -> torch.Tensor:
     return x.reshape(n, c // pool_size, pool_size, *spatial).amax(dim=2)
 
 
-PPV_BLOCK = 1 << 18  # comparisons per block of ppv_pool: a block's float mask stays in cache
+PPV_BLOCK = 1 << 18
+"""Comparisons per step of :func:`ppv_count`: the float mask of a step stays in a core's L2
+cache (1 MiB), so each comparison and its sum cost a few tenths of a nanosecond."""
+
+
+def ppv_count(
+    values: torch.Tensor, thresholds: torch.Tensor, out: torch.Tensor, scratch: torch.Tensor
+) -> torch.Tensor:
+    """The counting core of :func:`ppv_pool`, without checks: ``out[b, c, m]`` becomes the
+    number of positions ``p`` where ``values[c, m, p] > thresholds[b, c, 0, 0]``.
+
+    Every argument may be a strided view (of a larger buffer: the callers reuse theirs). The
+    comparisons run ``len(scratch) // values.numel()`` thresholds at a time, as 0/1 floats
+    written to ``scratch`` and summed along ``p`` (a float comparison and a float sum are
+    vectorised where a boolean's sum is not). Counts are exact up to ``2**24`` positions.
+
+    Args:
+        values: ``(C, M, P)``.
+        thresholds: ``(B, C, 1, 1)``.
+        out: ``(B, C, M)``, of ``values``' dtype.
+        scratch: a 1-D buffer of ``values``' dtype holding at least ``values.numel()``.
+
+    Returns:
+        ``out``.
+
+    Example:
+        >>> counts = torch.empty(2, 1, 1)
+        >>> limits = torch.tensor([0.5, -1.0]).view(2, 1, 1, 1)
+        >>> ppv_count(torch.tensor([[[0.0, 1.0, 2.0]]]), limits, counts, torch.empty(8))
+        tensor([[[2.]],
+        <BLANKLINE>
+                [[3.]]])
+    """
+    per, total = values.numel(), len(thresholds)
+    step = max(1, scratch.numel() // max(per, 1))
+    if step >= total:  # the usual case: one comparison and one sum
+        mask = scratch[: total * per].view(total, *values.shape)
+        torch.gt(values, thresholds, out=mask)
+        return torch.sum(mask, dim=-1, out=out)
+    for start in range(0, total, step):
+        part = thresholds[start : start + step]
+        mask = scratch[: len(part) * per].view(len(part), *values.shape)
+        torch.gt(values, part, out=mask)
+        torch.sum(mask, dim=-1, out=out[start : start + step])
+    return out
 
 
 def ppv_pool(x: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
@@ -544,9 +588,9 @@ def ppv_pool(x: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
     spatial axes. It is MiniRocket's only pooling: the thresholds play the role of a
     convolution's bias, and the comparison that of its activation.
 
-    The masks are built and summed in blocks of samples (comparisons as 0/1 floats, whose
-    comparison and sum are vectorised, unlike a boolean's), so memory stays at
-    :data:`PPV_BLOCK` values whatever the input's size. Not differentiable (a count).
+    The comparisons run in blocks of samples and thresholds (:func:`ppv_count`), so memory
+    stays at :data:`PPV_BLOCK` values whatever the input's size. Not differentiable (a
+    count).
 
     Args:
         x: input ``(N, C, *spatial)`` with at least one spatial axis holding an element.
@@ -582,14 +626,12 @@ def ppv_pool(x: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
             TypeError,
         )
     n, count = x.shape[0], math.prod(x.shape[2:])
-    flat = x.reshape(n, channels, 1, count)
-    below = thresholds.unsqueeze(-1)  # (C, B, 1)
-    out = x.new_empty(n, channels, thresholds.shape[1])
-    per_sample = channels * thresholds.shape[1] * count
-    step = max(1, PPV_BLOCK // max(per_sample, 1))
-    mask = x.new_empty(min(step, n), channels, thresholds.shape[1], count)
+    values = x.reshape(n, channels, count).transpose(0, 1)  # (C, N, P), a view
+    counts = x.new_empty(thresholds.shape[1], channels, n)
+    limits = thresholds.t()[..., None, None]
+    step = max(1, PPV_BLOCK // (channels * count))
+    scratch = x.new_empty(max(PPV_BLOCK, channels * count))
     for start in range(0, n, step):
-        block = mask[: min(step, n - start)]
-        torch.gt(flat[start : start + step], below, out=block)
-        torch.sum(block, dim=-1, out=out[start : start + step])
-    return out.div_(count)
+        part = counts[..., start : start + step]
+        ppv_count(values[:, start : start + step], limits, part, scratch)
+    return torch.div(counts.permute(2, 1, 0), count, out=x.new_empty(n, channels, counts.shape[0]))

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from anyconv._checks import check_int, choice, fail
 from anyconv.functional.algorithms import memory
 from anyconv.functional.conv import conv
-from anyconv.functional.pool import ppv_pool
+from anyconv.functional.pool import PPV_BLOCK, ppv_count
 from anyconv.models._common import check_common
 from anyconv.models.fitted import FittedModel
 from anyconv.models.registry import register_model
@@ -65,7 +65,9 @@ LOGISTIC = {"batch_size": 256, "lr": 1e-3, "max_epochs": 100, "patience": 10, "l
 """The paper's logistic regression (its ``softmax.py``): Adam, minibatches of 256, the
 learning rate halved after 5 epochs without a better validation loss, stopped after 10,
 the best epoch kept."""
-BLOCK_VALUES = 1 << 22  # convolution outputs (N x 84 x L) computed at a time
+BLOCK_VALUES = 1 << 16
+"""Convolution outputs (84 x series x L) of one block of :meth:`MiniRocket.transform`: 256 KiB
+of float32, so that a block's outputs stay in cache while PPV compares them with each bias."""
 
 
 def kernel_weights() -> torch.Tensor:
@@ -251,39 +253,82 @@ class MiniRocket(FittedModel):
             x = F.pad(x, (0, self.length - self.input_length))
         return x
 
-    def _pooled(self, i: int, out: torch.Tensor, biases: torch.Tensor) -> torch.Tensor:
-        """PPV of dilation ``i``'s outputs ``(N, 84, L)`` against its biases ``(84, B)``:
-        the kernels ``k`` with ``(i + k)`` even over every position, the others over the
-        positions the padding does not reach (``4d`` in from either end)."""
-        pad = (KERNEL_LENGTH - 1) * self.dilations[i] // 2
-        features = out.new_empty(out.shape[0], NUM_KERNELS, biases.shape[1])
-        full, inner = i % 2, 1 - i % 2
-        features[:, full::2] = ppv_pool(out[:, full::2], biases[full::2])
-        features[:, inner::2] = ppv_pool(out[:, inner::2, pad:-pad], biases[inner::2])
-        return features
-
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """MiniRocket's features ``(N, num_features)`` of series ``(N, C, L)``, in the
-        paper's order (dilation, then kernel, then bias); computed in blocks of series so
-        that the convolution outputs of a block stay below :data:`BLOCK_VALUES` values."""
+        paper's order (dilation, then kernel, then bias); see :meth:`_features` for how."""
         return self._features(self._check(x))
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`transform` of series already checked and padded."""
-        n = x.shape[0]
-        block = max(1, BLOCK_VALUES // (NUM_KERNELS * self.length))
+        """:meth:`transform` of series already checked and padded, in blocks of series.
+
+        Per block and dilation ``d``: the 9 shifted copies of the block's (once zero-padded)
+        series are gathered into columns ``(C * 9, nb * L)`` and one GEMM with the 84
+        kernels' weights ``(84, C * 9)`` gives every output (the convolution of ``convs``
+        as im2col + GEMM, without a per-call dispatch). The kernels that pool only the
+        positions ``4d`` in from either end get ``-FLT_MAX`` added at the others (one
+        ``addcmul``), so that every kernel's PPV counts over the whole output: then
+        :func:`~anyconv.functional.pool.ppv_count` counts the outputs above each bias.
+        A block (:data:`BLOCK_VALUES` outputs) and the comparison masks
+        (:data:`~anyconv.functional.pool.PPV_BLOCK`) are sized to stay in a core's cache,
+        and every buffer is allocated once per call. The counts become fractions at the end.
+
+        Computed in float32 whatever ``torch.autocast`` says: the features count outputs
+        above float32 biases.
+        """
+        n, channels, length = x.shape
+        block = max(1, min(n, BLOCK_VALUES // (NUM_KERNELS * length)))
+        blocks = -(-n // block)
+        taps = channels * KERNEL_LENGTH
+        reach = (KERNEL_LENGTH - 1) // 2 * self.dilations[-1]  # the widest padding
+        padded = F.pad(x, (reach, reach + 0))
+        if blocks * block > n:  # whole blocks: the last one's extra series are zeros
+            padded = F.pad(padded, (0, 0, 0, 0, 0, blocks * block - n))
+        padded = padded.view(blocks, block, channels, -1)
+        cols = x.new_empty(channels, KERNEL_LENGTH, block, length)
+        flat_cols = cols.view(taps, block * length)
+        out = x.new_empty(NUM_KERNELS, block, length)
+        flat_out = out.view(NUM_KERNELS, block * length)
+        scratch = x.new_empty(max(PPV_BLOCK, out.numel()))
+        features = x.new_empty(blocks, block, self.num_features)
+        # per dilation: weights, biases (B, 84, 1, 1), the -FLT_MAX rows, the counts' views
+        steps = []
+        inner_rows = torch.zeros(NUM_KERNELS, 1, 1, dtype=x.dtype, device=x.device)
+        offset = 0
         biases = self._biases_by_dilation()
-        out = x.new_empty(n, self.num_features)
-        # float32 whatever torch.autocast says: the features count outputs above float32 biases
+        for i, (d, layer, b) in enumerate(zip(self.dilations, self.convs, biases, strict=True)):
+            pad = (KERNEL_LENGTH - 1) // 2 * d
+            edges = torch.zeros(1, 1, length, dtype=x.dtype, device=x.device)
+            edges[..., :pad] = edges[..., length - pad :] = torch.finfo(x.dtype).min
+            inner = inner_rows.clone()
+            inner[1 - i % 2 :: 2] = 1.0
+            size = NUM_KERNELS * b.shape[1]
+            target = features[..., offset : offset + size].view(blocks, block, NUM_KERNELS, -1)
+            steps.append((d, pad, layer.weight.reshape(NUM_KERNELS, taps), b.t()[..., None, None],
+                          inner, edges, target.permute(0, 3, 2, 1)))  # fmt: skip
+            offset += size
+        counts = x.new_empty(max(self.features_per_dilation), NUM_KERNELS, block)
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
-            for start in range(0, n, block):
-                xb = x[start : start + block]
-                parts = [
-                    self._pooled(i, layer(xb), b).flatten(1)
-                    for i, (layer, b) in enumerate(zip(self.convs, biases, strict=True))
-                ]
-                out[start : start + block] = torch.cat(parts, 1)
-        return out
+            for index in range(blocks):
+                series = padded[index]
+                for d, pad, weight, limits, inner, edges, target in steps:
+                    window = series[..., reach - pad : reach + pad + length]
+                    cols.copy_(window.unfold(2, length, d).permute(1, 2, 0, 3))
+                    torch.mm(weight, flat_cols, out=flat_out)
+                    out.addcmul_(inner, edges)
+                    c = counts[: len(limits)]
+                    ppv_count(out, limits, c, scratch)
+                    target[index].copy_(c)
+        return features.view(blocks * block, -1)[:n].div_(self._positions())
+
+    def _positions(self) -> torch.Tensor:
+        """The positions each feature's PPV pools over ``(num_features,)``: the whole length,
+        or the length less ``8d`` (the kernels that leave the padding out)."""
+        parts = []
+        for i, (d, b) in enumerate(zip(self.dilations, self.features_per_dilation, strict=True)):
+            part = torch.full((NUM_KERNELS, b), float(self.length))
+            part[1 - i % 2 :: 2] -= (KERNEL_LENGTH - 1) * d
+            parts.append(part.flatten())
+        return torch.cat(parts).to(self.biases)
 
     def _biases_by_dilation(self) -> list[torch.Tensor]:
         sizes = [NUM_KERNELS * b for b in self.features_per_dilation]

@@ -271,3 +271,30 @@ def test_ppv_pool_is_the_fraction_above_each_threshold():
         ppv_pool(x, b[:2])
     with pytest.raises(TypeError, match="of the input's dtype"):
         ppv_pool(x, b.float())
+
+
+@pytest.mark.parametrize("block", [1, 16, 100])
+def test_ppv_pool_in_blocks_of_samples_and_thresholds(monkeypatch, block):
+    # blocks smaller than a sample's comparisons: ppv_count steps through the thresholds too
+    import anyconv.functional.pool as pool
+
+    torch.manual_seed(1)
+    x, b = torch.randn(7, 2, 9), torch.randn(2, 5)
+    whole = ppv_pool(x, b)
+    monkeypatch.setattr(pool, "PPV_BLOCK", block)
+    assert torch.equal(ppv_pool(x, b), whole)
+    assert torch.equal(whole, (x.unsqueeze(-1) > b[:, None]).float().mean(2))
+
+
+def test_transform_in_blocks_equals_the_whole(monkeypatch):
+    # blocks of 2 series (the last one short: 7 series) and comparison steps of a few biases
+    import anyconv.models.minirocket as mr
+
+    torch.manual_seed(2)
+    model = MiniRocket(input_size=(40,), num_features=840)
+    x = torch.randn(7, 1, 40)
+    model.fit(x, torch.arange(7) % 2, generator=torch.Generator().manual_seed(0))
+    whole = model.transform(x)
+    monkeypatch.setattr(mr, "BLOCK_VALUES", 2 * NUM_KERNELS * 40)
+    monkeypatch.setattr(mr, "PPV_BLOCK", 3 * NUM_KERNELS * 2 * 40)
+    assert torch.equal(model.transform(x), whole)
