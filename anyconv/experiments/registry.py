@@ -19,6 +19,7 @@ MODULES = (
     "flip",
     "convergence",
     "gabor",
+    "checkerboard",
     "random_kernels",
 )
 """The experiment modules of :mod:`anyconv.experiments`, in the order ``list`` shows them
@@ -107,7 +108,7 @@ def list_experiments() -> dict[str, str]:
 
     Example:
         >>> len(list_experiments()), "fft-crossover" in list_experiments()
-        (11, True)
+        (12, True)
     """
     _load_all()
 
