@@ -271,6 +271,9 @@ class MiniRocket(FittedModel):
         A block (:data:`BLOCK_VALUES` outputs) and the comparison masks
         (:data:`~anyconv.functional.pool.PPV_BLOCK`) are sized to stay in a core's cache,
         and every buffer is allocated once per call. The counts become fractions at the end.
+        While a forward hook watches one of ``convs`` (feature maps, pictures, the tracer),
+        each dilation's outputs come from calling that ``Conv1d`` instead, the same values
+        (a test checks) a little slower, so that the hook sees them.
 
         Computed in float32 whatever ``torch.autocast`` says: the features count outputs
         above float32 biases.
@@ -280,7 +283,7 @@ class MiniRocket(FittedModel):
         blocks = -(-n // block)
         taps = channels * KERNEL_LENGTH
         reach = (KERNEL_LENGTH - 1) // 2 * self.dilations[-1]  # the widest padding
-        padded = F.pad(x, (reach, reach + 0))
+        padded = F.pad(x, (reach, reach))
         if blocks * block > n:  # whole blocks: the last one's extra series are zeros
             padded = F.pad(padded, (0, 0, 0, 0, 0, blocks * block - n))
         padded = padded.view(blocks, block, channels, -1)
@@ -303,17 +306,22 @@ class MiniRocket(FittedModel):
             inner[1 - i % 2 :: 2] = 1.0
             size = NUM_KERNELS * b.shape[1]
             target = features[..., offset : offset + size].view(blocks, block, NUM_KERNELS, -1)
-            steps.append((d, pad, layer.weight.reshape(NUM_KERNELS, taps), b.t()[..., None, None],
-                          inner, edges, target.permute(0, 3, 2, 1)))  # fmt: skip
+            weight = layer.weight.reshape(NUM_KERNELS, taps)
+            steps.append((layer, d, pad, weight, b.t()[..., None, None], inner, edges,
+                          target.permute(0, 3, 2, 1)))  # fmt: skip
             offset += size
         counts = x.new_empty(max(self.features_per_dilation), NUM_KERNELS, block)
+        watched = any(layer._forward_hooks or layer._forward_pre_hooks for layer in self.convs)
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             for index in range(blocks):
                 series = padded[index]
-                for d, pad, weight, limits, inner, edges, target in steps:
-                    window = series[..., reach - pad : reach + pad + length]
-                    cols.copy_(window.unfold(2, length, d).permute(1, 2, 0, 3))
-                    torch.mm(weight, flat_cols, out=flat_out)
+                for layer, d, pad, weight, limits, inner, edges, target in steps:
+                    if watched:  # the module itself, so that its hooks see its output
+                        out.copy_(layer(series[..., reach : reach + length]).transpose(0, 1))
+                    else:
+                        window = series[..., reach - pad : reach + pad + length]
+                        cols.copy_(window.unfold(2, length, d).permute(1, 2, 0, 3))
+                        torch.mm(weight, flat_cols, out=flat_out)
                     out.addcmul_(inner, edges)
                     c = counts[: len(limits)]
                     ppv_count(out, limits, c, scratch)

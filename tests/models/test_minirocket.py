@@ -298,3 +298,22 @@ def test_transform_in_blocks_equals_the_whole(monkeypatch):
     monkeypatch.setattr(mr, "BLOCK_VALUES", 2 * NUM_KERNELS * 40)
     monkeypatch.setattr(mr, "PPV_BLOCK", 3 * NUM_KERNELS * 2 * 40)
     assert torch.equal(model.transform(x), whole)
+
+
+def test_a_hook_on_a_convolution_sees_its_outputs_and_the_features_stay():
+    # feature maps and pictures watch convs[i] by a forward hook: the transform then calls
+    # the Conv1d modules themselves; the features are those of the GEMM path
+    torch.manual_seed(3)
+    model = MiniRocket(input_size=(50,), num_features=840)
+    x = torch.randn(5, 1, 50)
+    model.fit(x, torch.arange(5) % 2, generator=torch.Generator().manual_seed(0))
+    fast = model.transform(x)
+    seen = []
+    handle = model.convs[1].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    try:
+        watched = model.transform(x)
+    finally:
+        handle.remove()
+    assert seen and all(s[1:] == (NUM_KERNELS, 50) for s in seen)
+    torch.testing.assert_close(watched, fast, rtol=0, atol=2 / 42)
+    assert (watched != fast).float().mean() < 1e-3
