@@ -1,0 +1,164 @@
+"""The teaching notebooks in ``notebooks/``: stored valid and stripped (default profile), and
+executed top to bottom by a real Jupyter kernel (``slow``: each takes 10-60 s).
+
+The kernel is this interpreter (``sys.executable``), found through a kernel spec written
+at test time into a temporary ``JUPYTER_PATH``, so a fresh CI virtual environment needs no
+``jupyter kernelspec install`` and a user's own ``python3`` kernel is never picked up.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import importlib.util
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+NAMES = [p.stem for p in NOTEBOOKS]
+KERNEL = "anyconv-tests-python"
+TIME_LIMIT = 120.0  # seconds a notebook may take on 2 CPU cores (the notebooks' promise)
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _imports(source: str) -> set[str]:
+    """Top-level module names a cell imports (magics and shell lines dropped first)."""
+    code = "\n".join(line for line in source.splitlines() if line.lstrip()[:1] not in "%!")
+    names = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_there_are_the_five_course_notebooks_in_order():
+    assert len(NOTEBOOKS) >= 5
+    assert [n[:3] for n in NAMES] == [f"{i:02d}_" for i in range(1, len(NAMES) + 1)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_notebook_is_valid_stripped_and_imports_only_installed_modules(path):
+    nb = _read(path)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.language == "python"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    prose = [c for c in nb.cells if c.cell_type == "markdown"]
+    assert code and len(prose) >= 5, "a notebook that teaches explains what it does"
+    assert prose[0].source.startswith("# "), "the first cell is the notebook's title"
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, "store notebooks stripped"
+    assert path.stat().st_size < 100_000
+    for name in set().union(*(_imports(c.source) for c in code)):
+        assert importlib.util.find_spec(name) is not None, f"{path.name} imports {name}"
+    text = path.read_text()
+    assert not re.search(r"/work/|/home/|/Users/|C:\\\\", text), "no machine paths"
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """A kernel spec for this interpreter, in a temporary JUPYTER_PATH."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    root = tmp_path_factory.mktemp("jupyter")
+    spec = root / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.joinpath("kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "anyconv tests", "language": "python"})
+    )
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "IPYTHONDIR", "MPLBACKEND")}
+    os.environ["JUPYTER_PATH"] = str(root)
+    os.environ["IPYTHONDIR"] = str(root / "ipython")  # no user profile, no startup files
+    os.environ.pop("MPLBACKEND", None)  # the notebooks' %matplotlib inline decides
+    yield KERNEL
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _execute(path: Path, kernel: str):
+    from nbclient import NotebookClient
+
+    nb = _read(path)
+    start = time.perf_counter()
+    NotebookClient(
+        nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    return nb, time.perf_counter() - start
+
+
+def _outputs(nb):
+    """Per code cell: (source, printed text, image mime types)."""
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        text, images = "", []
+        for o in cell.outputs:
+            assert o.output_type != "error", f"{o.ename}: {o.evalue}"
+            if o.output_type == "stream" and o.name == "stdout":
+                text += o.text
+            for mime, data in o.get("data", {}).items():
+                if mime.startswith("image/"):
+                    assert len(base64.b64decode(data)) > 2000, "an empty picture"
+                    images.append(mime)
+                elif mime == "text/plain":
+                    text += data + "\n"
+        cells.append((cell.source, text, images))
+    return cells
+
+
+def _printed(cells, pattern: str) -> re.Match:
+    for _, text, _ in cells:
+        m = re.search(pattern, text, flags=re.M)
+        if m:
+            return m
+    raise AssertionError(f"no output matches {pattern!r}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
+def test_notebook_runs_top_to_bottom_and_shows_its_pictures(path, kernel):
+    nb, seconds = _execute(path, kernel)
+    cells = _outputs(nb)
+    images = [m for _, _, ims in cells for m in ims]
+    assert len(images) >= 4, "each notebook shows its pictures inline"
+    # a budget for a 2-core machine shared with other work; the notebooks take 10-60 s
+    assert seconds < 2 * TIME_LIMIT, f"{path.name} took {seconds:.0f} s"
+    CHECKS[path.stem[:2]](cells)
+
+
+def _check_operator(cells):
+    import anyconv
+
+    # the printed table of output sizes agrees with anyconv.output_shape
+    row = r"^\s*(valid|same|full|causal)\s+(\d)\s+(\d)\s+\((\d+), (\d+)\)" + r"\s+(\d+)" * 3 + "$"
+    rows = re.findall(row, "".join(t for _, t, _ in cells), flags=re.M)
+    assert len(rows) == 12
+    for rule, s, d, lo, hi, f, a, t in rows:
+        kw = {"stride": int(s), "dilation": int(d), "padding": rule}
+        want = anyconv.output_shape((7,), 3, **kw)[0]
+        assert int(f) == int(a) == int(t) == want
+        assert anyconv.resolve_padding((7,), 3, **kw) == ((int(lo), int(hi)),)
+    assert _printed(cells, r"^anyconv: \(4, 8, 32, 32\) \| torch: \(4, 8, 32, 32\)")
+    m = _printed(cells, r"^largest difference: (\S+)")
+    assert float(m.group(1)) < 1e-5
+    assert any("image/gif" in ims for _, _, ims in cells), "the arithmetic animation"
+
+
+CHECKS = {"01": _check_operator}
