@@ -161,4 +161,26 @@ def _check_operator(cells):
     assert any("image/gif" in ims for _, _, ims in cells), "the arithmetic animation"
 
 
-CHECKS = {"01": _check_operator}
+def _check_algorithms(cells):
+    import anyconv
+
+    table = re.findall(
+        r"^\s*(\w+) +\(2, 4, 16, 16\) +(\S+) +\S+$", "".join(t for _, t, _ in cells), re.M
+    )
+    assert sorted(name for name, _ in table) == sorted(anyconv.list_algorithms()[1:])
+    assert all(float(err) < 1e-5 for _, err in table)
+    for claim in (
+        "M @ x equals conv(x)",
+        "autograd's input gradient equals M.T @ g",
+        "eigenvalues equal the DFT of the kernel",
+        "GEMM result equals anyconv.conv",
+    ):
+        assert _printed(cells, rf"^{re.escape(claim)}: True$")
+    assert float(_printed(cells, r"ifft\(fft\(x\) \* fft\(w\)\): (\S+)").group(1)) < 1e-12
+    picks = dict(
+        re.findall(r"^k=\s*(\d+):.*auto picks (\w+)$", "".join(t for _, t, _ in cells), re.M)
+    )
+    assert picks["3"] == "native" and picks["31"] == "fft"  # the cost model, not a timing
+
+
+CHECKS = {"01": _check_operator, "02": _check_algorithms}
