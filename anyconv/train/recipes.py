@@ -88,7 +88,7 @@ def recipe(model: str, data: str | DataSpec) -> dict[str, Any]:
     return {**FALLBACK, **DATA_RECIPES.get(name, {}), **own.get("*", {}), **own.get(name, {})}
 
 
-def fallback_keys(model: str, data: str) -> set[str]:
+def fallback_keys(model: str, data: str | DataSpec) -> set[str]:
     """The settings that :func:`recipe` takes from :data:`FALLBACK` for ``model`` on
     ``data`` (none of the data set's or model's recipes sets them).
 
@@ -98,7 +98,7 @@ def fallback_keys(model: str, data: str) -> set[str]:
         >>> fallback_keys("lenet5", "digits"), sorted(fallback_keys("fcn", "ucr:ECG200"))
         ({'weight_decay'}, [])
     """
-    name = data.partition(":")[0] if isinstance(data, str) else ""
+    name = DataSpec.parse(data).name if isinstance(data, str | DataSpec) else ""
     own = MODEL_RECIPES.get(model, {})
     decided = {*DATA_RECIPES.get(name, {}), *own.get("*", {}), *own.get(name, {})}
     return set(FALLBACK) - decided

@@ -27,7 +27,6 @@ import re
 import shutil
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -499,15 +498,10 @@ class RunFolder:
     def write_pictures(self, jobs: dict[str, Callable[[Path], Any]]) -> list[str]:
         """Draw each ``name -> draw(path)`` into the folder; a picture that fails is
         skipped with a warning (a finished training run is worth more than its figures).
-        Returns the names written."""
-        written = []
-        for name, draw in jobs.items():
-            try:
-                draw(self.file(name))
-                written.append(name)
-            except Exception as error:
-                warnings.warn(f"{name} not written: {error}", RuntimeWarning, stacklevel=2)
-        return written
+        Returns the names written (:func:`anyconv.viz.draw_pictures`)."""
+        from anyconv.viz import draw_pictures
+
+        return draw_pictures(jobs, self.path)
 
     # -- reading -----------------------------------------------------------------------
 

@@ -150,7 +150,7 @@ class RunSession:
         config, folder = self.config, self.folder
         if config.resume and folder.has_checkpoint():
             state = folder.load_checkpoint()
-            self.check_resumable(state, fingerprint())
+            self.check_resumable(state, fingerprint)
             return state
         if config.resume:
             where = (
@@ -172,10 +172,13 @@ class RunSession:
         self.replacing = folder.holds_run()
         return None
 
-    def check_resumable(self, state: dict[str, Any], fingerprint: dict[str, Any]) -> None:
+    def check_resumable(
+        self, state: dict[str, Any], fingerprint: Callable[[], dict[str, Any]]
+    ) -> None:
         """Refuse a checkpoint that does not fit this run (other settings, other data,
         another number of processes, damaged counters or weights), naming the file;
-        ``config.force`` lets the data and the number of processes differ."""
+        ``config.force`` lets the data and the number of processes differ (the data's
+        ``fingerprint()`` is then not asked for)."""
         config, path, facts = self.config, self.folder.checkpoint, self.facts
         saved = state["config"]
         now = config.to_dict()
@@ -205,10 +208,10 @@ class RunSession:
                     f"{facts.world_size}; the batches would differ (--force resumes anyway)"
                 )
             saved_data = state.get("data")
-            if saved_data is not None and saved_data != fingerprint:
+            if saved_data is not None and saved_data != fingerprint():
                 raise ValueError(
                     f"cannot resume {path}: the data under '{config.data}' changed since the "
-                    f"checkpoint ({describe_change(saved_data, fingerprint)}); "
+                    f"checkpoint ({describe_change(saved_data, fingerprint())}); "
                     "--force resumes anyway"
                 )
 
