@@ -183,4 +183,24 @@ def _check_algorithms(cells):
     assert picks["3"] == "native" and picks["31"] == "fft"  # the cost model, not a timing
 
 
-CHECKS = {"01": _check_operator, "02": _check_algorithms}
+def _check_layer_variants(cells):
+    import anyconv
+
+    text = "".join(t for _, t, _ in cells)
+    macs = set(
+        re.findall(
+            r"^\s*(?:LocallyConnected2d|TiledConv2d \(T=\d\)|Conv2d) .* ([\d,]+)$", text, re.M
+        )
+    )
+    assert macs == {"115,200"}, "sharing changes the parameters, not the MACs"
+    assert _printed(cells, r"^locally connected with shared kernels equals the convolution: True$")
+    assert _printed(cells, r"^separable_conv equals conv: True$")
+    m = _printed(cells, r"/ ordinary MACs = (\S+); 1/C_out \+ 1/k\^2 = (\S+)$")
+    assert abs(float(m.group(1)) - float(m.group(2))) < 0.01
+    model = anyconv.models.create_model("mobilenet_tiny", in_channels=3, num_classes=10)
+    total = anyconv.analysis.summary(model, (3, 32, 32))[-1]
+    m = _printed(cells, r"^\s*mobilenet_tiny\s+([\d,]+)\s+([\d,]+)")
+    assert (m.group(1), m.group(2)) == (f"{total['parameters']:,}", f"{total['macs']:,}")
+
+
+CHECKS = {"01": _check_operator, "02": _check_algorithms, "03": _check_layer_variants}
