@@ -203,4 +203,28 @@ def _check_layer_variants(cells):
     assert (m.group(1), m.group(2)) == (f"{total['parameters']:,}", f"{total['macs']:,}")
 
 
-CHECKS = {"01": _check_operator, "02": _check_algorithms, "03": _check_layer_variants}
+def _check_lenet5(cells):
+    from anyconv.analysis import receptive_field
+    from anyconv.models import create_model
+
+    shape = _printed(cells, r"^data: .* of shape \((\d+), (\d+), (\d+)\)")
+    shape = tuple(int(s) for s in shape.groups())
+    model = create_model("lenet5", in_channels=1, num_classes=10, input_size=shape[1:])
+    params = sum(p.numel() for p in model.parameters())
+    assert _printed(cells, rf"^total\s+{params:,}\s")
+    accuracy = re.findall(r"test accuracy ([\d.]+)%$", "".join(t for _, t, _ in cells), re.M)
+    assert float(accuracy[-1]) > 80, "LeNet-5 learned the digits"
+    fields = receptive_field(model, shape)
+    for name in ("features.1", "features.4", "features.6"):
+        size = " x ".join(f"{s:g}" for s in fields[name].size)
+        assert _printed(cells, rf"^\s*{re.escape(name)}: receptive field\s+{re.escape(size)},")
+    assert _printed(cells, r"^\s*features\.1 Conv2d:( 0\.00){9} \(shifts")  # exact equivariance
+    assert _printed(cells, r"^wrote lenet5_explore\.html, [\d.]+ MB")
+
+
+CHECKS = {
+    "01": _check_operator,
+    "02": _check_algorithms,
+    "03": _check_layer_variants,
+    "04": _check_lenet5,
+}
