@@ -218,7 +218,7 @@ def _check_lenet5(cells):
     for name in ("features.1", "features.4", "features.6"):
         size = " x ".join(f"{s:g}" for s in fields[name].size)
         assert _printed(cells, rf"^\s*{re.escape(name)}: receptive field\s+{re.escape(size)},")
-    assert _printed(cells, r"^\s*features\.1 Conv2d:( 0\.00){9} \(shifts")  # exact equivariance
+    assert _printed(cells, r"^\s*features\.1 Conv2d:( 0\.00)+ \(shifts")  # exact equivariance
     assert _printed(cells, r"^wrote lenet5_explore\.html, [\d.]+ MB")
 
 
