@@ -222,9 +222,28 @@ def _check_lenet5(cells):
     assert _printed(cells, r"^wrote lenet5_explore\.html, [\d.]+ MB")
 
 
+def _check_time_series(cells):
+    assert _printed(cells, r"^inputs that reach the output at t=40: steps 0 to 40$")
+    assert _printed(cells, r"^any future step reaches it: False$")
+    assert _printed(cells, r"^mean of each map \+ bias equals the logits: True$")
+    for model in (
+        "fcn on ItalyPowerDemand",
+        "tcn on ItalyPowerDemand",
+        r"fcn \(32-64-32\) on GunPoint",
+    ):
+        accuracy = float(_printed(cells, rf"^{model}: test accuracy ([\d.]+)%").group(1))
+        assert accuracy > 75, f"{model} learned (chance is 50%)"
+    for length in (24, 150):  # the tcn's field covers the series
+        m = _printed(
+            cells, rf"^tcn for length\s+{length}: \d+ blocks, receptive field of a step (\d+)"
+        )
+        assert int(m.group(1)) >= length
+
+
 CHECKS = {
     "01": _check_operator,
     "02": _check_algorithms,
     "03": _check_layer_variants,
     "04": _check_lenet5,
+    "05": _check_time_series,
 }
