@@ -60,6 +60,7 @@ def test_notebook_is_valid_stripped_and_imports_only_installed_modules(path):
     assert prose[0].source.startswith("# "), "the first cell is the notebook's title"
     for cell in code:
         assert cell.outputs == [] and cell.execution_count is None, "store notebooks stripped"
+        assert "execution" not in cell.metadata, "and without the run's timestamps"
     assert path.stat().st_size < 100_000
     for name in set().union(*(_imports(c.source) for c in code)):
         assert importlib.util.find_spec(name) is not None, f"{path.name} imports {name}"
