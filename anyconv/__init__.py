@@ -3,7 +3,7 @@
 The public surface, one name per idea:
 
 - ``anyconv.X`` for every operator of :mod:`anyconv.functional` (``conv``,
-  ``conv_matrix``, ``locally_connected``, ``tiled_conv``, ``separable_conv``,
+  ``conv_transpose``, ``conv_matrix``, ``locally_connected``, ``tiled_conv``, ``separable_conv``,
   ``factorize``, the pooling functions, ...), the padding geometry of
   :mod:`anyconv.padding`, ``measure``, ``MATRIX_MAX_NONZEROS`` and ``match_template``;
 - ``anyconv.filters`` for the fixed kernels: the module :mod:`anyconv.functional.filters`
@@ -37,6 +37,7 @@ from anyconv.functional import (
     channel_max_pool,
     conv,
     conv_matrix,
+    conv_transpose,
     factorize,
     filters,
     global_avg_pool,
@@ -53,7 +54,14 @@ from anyconv.functional import (
 )
 from anyconv.functional.algorithms.auto import measure
 from anyconv.functional.algorithms.matrix import MATRIX_MAX_NONZEROS
-from anyconv.padding import effective_kernel, output_shape, pad, resolve_padding
+from anyconv.padding import (
+    effective_kernel,
+    output_shape,
+    pad,
+    resolve_padding,
+    transposed_output_shape,
+    transposed_output_sizes,
+)
 
 # ``import anyconv.filters`` and ``from anyconv.filters import ...`` find the one module.
 _sys.modules[f"{__name__}.filters"] = filters
@@ -73,6 +81,7 @@ __all__ = [
     "channel_max_pool",
     "conv",
     "conv_matrix",
+    "conv_transpose",
     "data",
     "effective_kernel",
     "factorize",
@@ -97,6 +106,8 @@ __all__ = [
     "soft_pool",
     "tiled_conv",
     "train",
+    "transposed_output_shape",
+    "transposed_output_sizes",
     "viz",
 ]
 

@@ -296,7 +296,13 @@ def _weight_ndim(weight: torch.Tensor, per_axis: int) -> int | None:
 
 
 def check_conv_tensors(
-    x: Any, weight: Any, bias: Any, func: str, *, extra: str | None = None
+    x: Any,
+    weight: Any,
+    bias: Any,
+    func: str,
+    *,
+    extra: str | None = None,
+    groups: Any = None,
 ) -> int:
     """Type, rank, dtype and device checks for ``conv``; returns the number of spatial axes.
 
@@ -307,10 +313,19 @@ def check_conv_tensors(
 
     ``extra`` names trailing weight axes, one per spatial axis, that a layer adds to the
     kernel (``"out_spatial"`` for locally connected, ``"tiles"`` for tiled convolution);
-    such a layer checks its bias shape itself.
+    such a layer checks its bias shape itself. ``groups`` marks a transposed convolution,
+    whose weight is ``(in_channels, out_channels/groups, *kernel)`` and whose bias has
+    ``weight.shape[1] * groups`` entries.
     """
     check_float_tensor(x, "input", func)
     check_float_tensor(weight, "weight", func)
+    if groups is not None:
+        positive_int(groups, "groups", func)
+    channels = (
+        "in_channels, out_channels/groups"
+        if groups is not None
+        else "out_channels, in_channels/groups"
+    )
     per_axis = 2 if extra else 1
     ndim = _weight_ndim(weight, per_axis)
     if ndim is None or x.dim() not in (ndim + 1, ndim + 2):
@@ -326,7 +341,7 @@ def check_conv_tensors(
             raise fail(
                 func,
                 "weight",
-                f"a tensor of shape (out_channels, in_channels/groups, {layout}) with {dims} "
+                f"a tensor of shape ({channels}, {layout}) with {dims} "
                 f"dims to match input of shape {tuple(x.shape)}{unbatched}",
                 weight,
             )
@@ -343,11 +358,12 @@ def check_conv_tensors(
     tensors = {"weight": weight}
     if bias is not None:
         check_float_tensor(bias, "bias", func)
-        if extra is None and tuple(bias.shape) != (weight.shape[0],):
+        out = weight.shape[0] if groups is None else weight.shape[1] * groups
+        if extra is None and tuple(bias.shape) != (out,):
             raise fail(
                 func,
                 "bias",
-                f"None or a tensor of shape ({weight.shape[0]},) (one value per output channel)",
+                f"None or a tensor of shape ({out},) (one value per output channel)",
                 bias,
             )
         tensors["bias"] = bias
@@ -377,6 +393,30 @@ def check_channels(in_channels: int, weight_shape: Sequence[int], groups: Any, f
             f"{func}(): argument 'weight' has shape {tuple(weight_shape)}, so it expects "
             f"weight.shape[1] * groups = {per_group} * {groups} = {per_group * groups} input "
             f"channels, but argument 'input' has {in_channels} channels"
+        )
+    return groups
+
+
+def check_transposed_channels(
+    in_channels: int, weight_shape: Sequence[int], groups: Any, func: str
+) -> int:
+    """Check ``groups`` and the input's channels against a transposed convolution's weight
+    ``(in_channels, out_channels/groups, *kernel)`` (PyTorch's layout)."""
+    if not is_int(groups):
+        raise fail(func, "groups", "a positive int", groups, TypeError)
+    if groups < 1 or weight_shape[0] % groups:
+        raise fail(
+            func,
+            "groups",
+            f"a positive int dividing in_channels ({weight_shape[0]}, weight.shape[0])",
+            groups,
+        )
+    if weight_shape[0] != in_channels:
+        raise ValueError(
+            f"{func}(): argument 'weight' has shape {tuple(weight_shape)}, PyTorch's transposed "
+            "layout (in_channels, out_channels/groups, *kernel), so it expects "
+            f"weight.shape[0] = {weight_shape[0]} input channels, but argument 'input' has "
+            f"{in_channels} channels"
         )
     return groups
 

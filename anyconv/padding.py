@@ -13,6 +13,16 @@ an axis, a padding entry resolves to:
 {table}
 
 The output size along an axis is ``floor((n + lo + hi - k_eff) / s) + 1``.
+
+A transposed convolution (:func:`anyconv.conv_transpose`) is the adjoint of the convolution
+with the same arguments: it maps an input of size ``m`` back to a size ``n`` whose
+convolution has ``m`` outputs. Several sizes do (``stride`` of them for most rules);
+:func:`transposed_output_sizes` lists them, and the default is:
+
+{transposed_table}
+
+``output_padding`` (at most ``max(stride, dilation) - 1``, as in PyTorch) adds to the
+smallest size; ``output_size=`` picks any size of the range.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import torch.nn.functional as F
 from anyconv._checks import (
     check_bool,
     check_channels,
+    check_transposed_channels,
     choice,
     fail,
     int_tuple,
@@ -53,6 +64,10 @@ class PaddingRule:
     resolve: Callable[[int, int, int], tuple[int, int]]
     lo: str
     hi: str
+    largest: bool = False
+    """A transposed convolution's default output size: the largest size that maps back
+    (Keras's ``m*s`` for ``"same"``), where ``output_padding`` must be 0; else the smallest
+    plus ``output_padding`` (PyTorch's formula for int padding)."""
 
 
 def _same(n: int, k_eff: int, s: int) -> tuple[int, int]:
@@ -63,7 +78,10 @@ def _same(n: int, k_eff: int, s: int) -> tuple[int, int]:
 RULES: dict[str, PaddingRule] = {
     "valid": PaddingRule(lambda n, k_eff, s: (0, 0), "0", "0"),
     "same": PaddingRule(
-        _same, "total // 2", "total - total // 2, total = max((ceil(n/s) - 1)*s + k_eff - n, 0)"
+        _same,
+        "total // 2",
+        "total - total // 2, total = max((ceil(n/s) - 1)*s + k_eff - n, 0)",
+        largest=True,
     ),
     "full": PaddingRule(lambda n, k_eff, s: (k_eff - 1, k_eff - 1), "k_eff - 1", "k_eff - 1"),
     "causal": PaddingRule(lambda n, k_eff, s: (k_eff - 1, 0), "k_eff - 1", "0"),
@@ -87,8 +105,24 @@ def _rules_table() -> str:
     return "\n".join([rule, line(("rule", "lo", "hi")), rule, *map(line, rows), rule])
 
 
+def _transposed_table() -> str:
+    smallest = "(m - 1)*s + k_eff - lo - hi + output_padding"
+    rows = [
+        (f'"{name}"', "m*s, the largest" if rule.largest else smallest)
+        for name, rule in RULES.items()
+    ]
+    rows += [("int p", "(m - 1)*s + k_eff - 2*p + output_padding"), ("(lo, hi)", smallest)]
+    widths = [max(len(row[i]) for row in [*rows, ("rule", "output size n")]) for i in range(2)]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(("rule", "output size n")), rule, *map(line, rows), rule])
+
+
 if __doc__:  # None under python -OO
-    __doc__ = __doc__.format(table=_rules_table())
+    __doc__ = __doc__.format(table=_rules_table(), transposed_table=_transposed_table())
 
 _Documented = TypeVar("_Documented")
 
@@ -227,6 +261,15 @@ def _out_size(n: int, lo: int, hi: int, k_eff: int, s: int, ceil_mode: bool) -> 
     return out
 
 
+def _entry_padding(entry: PaddingEntry, n: int, k_eff: int, s: int) -> tuple[int, int]:
+    """``(lo, hi)`` of one validated padding entry along an axis of size ``n``."""
+    if isinstance(entry, str):
+        return RULES[entry].resolve(n, k_eff, s)
+    if isinstance(entry, int):
+        return entry, entry
+    return entry
+
+
 MAX_EXTENT = 1 << 48
 """Largest padded input extent along one axis (input plus padding), stride and dilation
 that a resolved spec may hold: far beyond any tensor that fits in memory, and far enough
@@ -252,12 +295,7 @@ def _resolve(
         zip(entries, spatial, kernel, stride, dilation, strict=True)
     ):
         k_eff = d * (k - 1) + 1
-        if isinstance(entry, str):
-            lo, hi = RULES[entry].resolve(n, k_eff, s)
-        elif isinstance(entry, int):
-            lo = hi = entry
-        else:
-            lo, hi = entry
+        lo, hi = _entry_padding(entry, n, k_eff, s)
         if n + lo + hi < k_eff:
             raise ValueError(
                 f"{func}(): the kernel is larger than the padded input on spatial axis {axis}: "
@@ -373,6 +411,343 @@ def conv_spec(
     spec = _resolve(spatial, *args, func, groups=groups, padding_mode=padding_mode)
     check_border(spec.padding, spatial, padding_mode, func)
     return spec
+
+
+def _axis_outputs(entry: PaddingEntry, n: int, k_eff: int, s: int) -> int:
+    """Outputs of the convolution along an axis of size ``n`` (0 where the kernel overhangs
+    the padded input)."""
+    lo, hi = _entry_padding(entry, n, k_eff, s)
+    span = n + lo + hi - k_eff
+    return span // s + 1 if span >= 0 else 0
+
+
+def _sizes_back(entry: PaddingEntry, m: int, k_eff: int, s: int) -> range:
+    """The sizes ``n`` whose convolution has ``m`` outputs along an axis.
+
+    Explicit padding (an int or a ``(lo, hi)`` pair) does not depend on ``n``: PyTorch's
+    ``range(first, first + s)`` with ``first = (m - 1)*s + k_eff - lo - hi``, which may
+    start below 0 (PyTorch's ``output_padding`` may still reach a size >= 0). A rule's
+    output count never decreases with ``n``, so its sizes form a range too, found by
+    bisection over ``n >= 0`` for any row of :data:`RULES` (no formula per rule)."""
+    if not isinstance(entry, str):
+        lo, hi = _entry_padding(entry, 0, k_eff, s)
+        start = (m - 1) * s + k_eff - lo - hi
+        return range(start, start + s)
+
+    def first(target: int) -> int:  # the smallest n with at least ``target`` outputs
+        low, high = 0, target * s + k_eff  # the conv of ``high`` has more than ``target``
+        while low < high:
+            mid = (low + high) // 2
+            if _axis_outputs(entry, mid, k_eff, s) >= target:
+                high = mid
+            else:
+                low = mid + 1
+        return low
+
+    return range(first(m), first(m + 1))
+
+
+def _largest(entry: PaddingEntry) -> bool:
+    return isinstance(entry, str) and RULES[entry].largest
+
+
+def transposed_arguments(
+    ndim: int,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    dilation: Any,
+    func: str,
+) -> tuple[
+    tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[PaddingEntry, ...], tuple[int, ...]
+]:
+    """The input-size-independent checks of a transposed convolution: ``(kernel_size,
+    stride, dilation, padding entries, output_padding)``, one entry per spatial axis.
+    ``output_padding`` is smaller than ``max(stride, dilation)`` (PyTorch's rule) and 0 on
+    the axes whose rule takes the largest size (``"same"``). Layers call it at
+    construction."""
+    kernel, stride, dilation, entries = window_arguments(
+        ndim, kernel_size, stride, padding, dilation, func
+    )
+    extra = int_tuple(output_padding, ndim, "output_padding", func, minimum=0)
+    for axis, (op, s, d, entry) in enumerate(zip(extra, stride, dilation, entries, strict=True)):
+        if op >= max(s, d):
+            raise fail(
+                func,
+                "output_padding",
+                "an int or a tuple of ints >= 0, each smaller than the stride or the dilation "
+                f"of its axis (PyTorch's rule; axis {axis} has stride {s} and dilation {d})",
+                output_padding,
+            )
+        if op and _largest(entry):
+            raise ValueError(
+                f"{func}(): argument 'output_padding' must be 0 on spatial axis {axis}, whose "
+                f"padding {entry!r} gives the largest output size that maps back (input size "
+                f"* stride, as Keras); got {output_padding!r}; choose a smaller size with "
+                "'output_size'"
+            )
+    return kernel, stride, dilation, entries, extra
+
+
+def _no_size_back(
+    func: str, axis: int, entry: PaddingEntry, m: int, k: int, d: int, s: int, why: str
+) -> ValueError:
+    return ValueError(
+        f"{func}(): no output size maps back to the input size {m} on spatial axis {axis} "
+        f"with kernel_size {k}, dilation {d}, stride {s} and padding {entry!r}: {why}; use "
+        "less padding or a larger input"
+    )
+
+
+def check_transposed_border(padding_mode: Any, func: str) -> str:
+    """A transposed convolution's border: zeros only, or anyconv's error saying why.
+
+    Example:
+        >>> check_transposed_border("zeros", "f")
+        'zeros'
+        >>> check_transposed_border("reflect", "f")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: f(): argument 'padding_mode' must be 'zeros' (a transposed convolution ...
+    """
+    choice(padding_mode, PADDING_MODES, "padding_mode", func)
+    if padding_mode != "zeros":
+        raise fail(
+            func,
+            "padding_mode",
+            "'zeros' (a transposed convolution scatters its input onto the output; a border "
+            "reads outside a convolution's input, and its adjoint would fold those reads back "
+            "onto the output's edges, which PyTorch's ConvTranspose refuses too)",
+            padding_mode,
+        )
+    return padding_mode
+
+
+def _output_size(output_size: Any, ndim: int, func: str) -> tuple[int, ...] | None:
+    """``output_size`` as spatial sizes: ``None``, or ``ndim`` ints (or ``ndim + 2``, whose
+    first two are the batch and channels, as PyTorch accepts)."""
+    if output_size is None:
+        return None
+    allowed = f"None or a tuple of {ndim} ints >= 0 (the spatial output size)"
+    if isinstance(output_size, Sequence | torch.Size) and len(output_size) in (ndim, ndim + 2):
+        sizes = tuple(output_size)[-ndim:]
+        if all(is_int(n) and n >= 0 for n in sizes):
+            return sizes
+        typed = all(is_int(n) for n in sizes)
+        raise fail(func, "output_size", allowed, output_size, ValueError if typed else TypeError)
+    error = ValueError if isinstance(output_size, Sequence | torch.Size) else TypeError
+    raise fail(func, "output_size", allowed, output_size, error)
+
+
+def _size_ranges(
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    entries: tuple[PaddingEntry, ...],
+    func: str,
+) -> list[range]:
+    """:func:`_sizes_back` per axis, after the checks of the input sizes."""
+    sizes = []
+    for axis, (entry, m, k, s, d) in enumerate(
+        zip(entries, spatial, kernel, stride, dilation, strict=True)
+    ):
+        if max(m, s, d) > MAX_EXTENT:
+            raise ValueError(
+                f"{func}(): the input of size {m} with stride {s} and dilation {d} on spatial "
+                f"axis {axis} is beyond the {MAX_EXTENT:,} (2**48) positions that anyconv "
+                "supports; check the input size, stride and dilation"
+            )
+        if m == 0:
+            why = "an axis of size 0 is the output of no convolution"
+            raise _no_size_back(func, axis, entry, m, k, d, s, why)
+        sizes.append(_sizes_back(entry, m, d * (k - 1) + 1, s))
+    return sizes
+
+
+def _transposed(
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    entries: tuple[PaddingEntry, ...],
+    output_padding: tuple[int, ...],
+    output_size: Any,
+    func: str,
+    groups: int = 1,
+) -> ConvSpec:
+    """The convolution whose adjoint the transposed convolution is (see
+    :func:`transposed_spec`)."""
+    sizes = _size_ranges(spatial, kernel, stride, dilation, entries, func)
+    allowed = [range(max(r.start, 0), r.stop) for r in sizes]
+    requested = _output_size(output_size, len(spatial), func)
+    if requested is not None:
+        if any(output_padding):
+            raise ValueError(
+                f"{func}(): give 'output_padding' or 'output_size', not both; got "
+                f"output_padding={output_padding!r} and output_size={output_size!r}"
+            )
+        if any(n not in r for n, r in zip(requested, allowed, strict=True)):
+            ranges = ", ".join(f"{r[0]}..{r[-1]}" if r else "none" for r in allowed)
+            raise fail(
+                func,
+                "output_size",
+                f"a size that maps back to the input of spatial size {spatial}, per spatial "
+                f"axis one of {ranges}",
+                output_size,
+            )
+        chosen = requested
+    else:
+        picks = []
+        for axis, (r, e, op, m, k, s, d) in enumerate(
+            zip(sizes, entries, output_padding, spatial, kernel, stride, dilation, strict=True)
+        ):
+            n = (r[-1] if _largest(e) else r.start + op) if r else -1
+            if n < 0:
+                least = _axis_outputs(e, 0, d * (k - 1) + 1, s)
+                why = (
+                    f"the output size would be {n}"
+                    if r
+                    else f"the convolution of any size has at least {least} outputs there"
+                )
+                raise _no_size_back(func, axis, e, m, k, d, s, why)
+            picks.append(n)
+        chosen = tuple(picks)
+    pads = []
+    for entry, n, r, k, s, d in zip(entries, chosen, sizes, kernel, stride, dilation, strict=True):
+        lo, hi = _entry_padding(entry, n, d * (k - 1) + 1, s)
+        # past the range (output_padding >= stride, which PyTorch allows below the dilation):
+        # the last positions are read by no window of the m outputs; hi < 0 crops them
+        pads.append((lo, hi - max(n - r[-1], 0)))
+    spec = _resolve(chosen, kernel, stride, dilation, tuple(pads), func, groups=groups)
+    if spec.out_shape != spatial:  # a rule whose output count decreases with the size
+        raise AssertionError(f"{func}(): {spec} does not map back to {spatial}")
+    return spec
+
+
+def transposed_spec(
+    input_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    *,
+    stride: Any = 1,
+    padding: Any = "valid",
+    output_padding: Any = 0,
+    output_size: Any = None,
+    dilation: Any = 1,
+    groups: Any = 1,
+    func: str = "conv_transpose",
+) -> ConvSpec:
+    """Validate a transposed convolution's arguments against the shapes and resolve them.
+
+    Args:
+        input_shape: ``(N, C_in, *spatial)``.
+        weight_shape: ``(C_in, C_out/groups, *kernel)``, PyTorch's transposed layout.
+        stride, padding, output_padding, output_size, dilation, groups: as in
+            :func:`anyconv.conv_transpose`.
+        func: the public function named in error messages.
+
+    Returns:
+        the :class:`ConvSpec` of the convolution whose adjoint it is: ``in_shape`` is the
+        transposed convolution's spatial output size ``n``, ``out_shape`` its input size
+        ``m``, ``padding`` the convolution's ``(lo, hi)`` at ``n``.
+
+    Example:
+        >>> spec = transposed_spec((1, 8, 4, 4), (8, 3, 3, 3), stride=2, padding="same")
+        >>> spec.in_shape, spec.padding, spec.out_shape
+        ((8, 8), ((0, 1), (0, 1)), (4, 4))
+    """
+    check_transposed_channels(input_shape[1], weight_shape, groups, func)
+    ndim = len(weight_shape) - 2
+    args = transposed_arguments(
+        ndim, weight_shape[2:], stride, padding, output_padding, dilation, func
+    )
+    spatial = tuple(input_shape[2:])
+    return _transposed(spatial, *args, output_size, func, groups=groups)
+
+
+def transposed_output_sizes(
+    input_shape: Sequence[int],
+    kernel_size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    dilation: int | Sequence[int] = 1,
+) -> tuple[range, ...]:
+    """The output sizes a transposed convolution may have: per spatial axis, the sizes whose
+    convolution (with the same arguments) has ``input_shape``'s size; ``output_size=`` takes
+    any of them.
+
+    Args:
+        input_shape: spatial sizes ``(*spatial)`` of the transposed convolution's input.
+        kernel_size, stride, padding, dilation: as in :func:`output_shape`.
+
+    Returns:
+        a ``range`` per spatial axis (``stride`` sizes for the rules whose padding does not
+        depend on the size).
+
+    Example:
+        >>> transposed_output_sizes((4,), 3, stride=2, padding=1)
+        (range(7, 9),)
+        >>> transposed_output_sizes((4,), 3, stride=2, padding="same")
+        (range(7, 9),)
+    """
+    func = "transposed_output_sizes"
+    spatial = _spatial(input_shape, func)
+    ndim = len(spatial)
+    kernel, stride, dilation, entries = window_arguments(
+        ndim, kernel_size, stride, padding, dilation, func
+    )
+    ranges = _size_ranges(spatial, kernel, stride, dilation, entries, func)
+    allowed = tuple(range(max(r.start, 0), r.stop) for r in ranges)
+    for axis, (r, e, m, k, s, d) in enumerate(
+        zip(allowed, entries, spatial, kernel, stride, dilation, strict=True)
+    ):
+        if not r:
+            least = _axis_outputs(e, 0, d * (k - 1) + 1, s)
+            why = f"the convolution of any size has at least {least} outputs there"
+            raise _no_size_back(func, axis, e, m, k, d, s, why)
+    return allowed
+
+
+def transposed_output_shape(
+    input_shape: Sequence[int],
+    kernel_size: int | Sequence[int],
+    *,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "valid",
+    output_padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+) -> tuple[int, ...]:
+    """Spatial output size of a transposed convolution (:func:`anyconv.conv_transpose`).
+
+    Int and ``(lo, hi)`` padding and the rules other than ``"same"`` give PyTorch's
+    ``(m - 1)*s + k_eff - lo - hi + output_padding``; ``"same"`` gives ``m*s`` (Keras).
+
+    Args:
+        input_shape: spatial sizes ``(*spatial)`` of its input (no batch or channel axes).
+        kernel_size, stride, padding, dilation: as in :func:`output_shape`; they describe
+            the convolution whose adjoint it is.
+        output_padding: added to the smallest size (below ``max(stride, dilation)``).
+
+    Returns:
+        the spatial output shape; the convolution with the same arguments maps it back to
+        ``input_shape``.
+
+    Example:
+        >>> transposed_output_shape((14, 14), 4, stride=2, padding=1)
+        (28, 28)
+        >>> transposed_output_shape((14,), 3, stride=2, padding="same")
+        (28,)
+        >>> output_shape((28,), 3, stride=2, padding="same")
+        (14,)
+    """
+    func = "transposed_output_shape"
+    spatial = _spatial(input_shape, func)
+    args = transposed_arguments(
+        len(spatial), kernel_size, stride, padding, output_padding, dilation, func
+    )
+    return _transposed(spatial, *args, None, func).in_shape
 
 
 @document_rules

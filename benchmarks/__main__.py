@@ -16,7 +16,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import conv, layers
+from benchmarks import conv, layers, transposed
 
 SUITES = {
     "conv2d": lambda a: conv.conv_sweep("2d", quick=a.quick, repeat=a.repeat, device=a.device),
@@ -29,6 +29,9 @@ SUITES = {
     "local": lambda a: layers.local(repeat=a.repeat, device=a.device),
     "tiled": lambda a: layers.tiled(repeat=a.repeat, device=a.device),
     "softpool": lambda a: layers.softpool(repeat=a.repeat, device=a.device),
+    "transposed": lambda a: transposed.transposed_sweep(
+        quick=a.quick, repeat=a.repeat, device=a.device
+    ),
 }
 
 
@@ -103,6 +106,49 @@ def show_sweep(console: Console, rows: list[dict]) -> None:
     )
 
 
+def show_transposed(console: Console, rows: list[dict]) -> None:
+    """conv_transpose: PyTorch's against each anyconv algorithm, forward+backward ms, and
+    the ratio of PyTorch's time to native's and auto's (> 1: anyconv faster)."""
+    labels = ["torch", *transposed.ALGORITHMS]
+    clock = "CPU" if rows[0].get("clock") == "cpu" else "wall-clock"
+    table = Table(
+        title=f"conv_transpose, forward+backward {clock} ms (PyTorch's conv_transpose vs "
+        "anyconv's algorithms; -: refused) and ratios of PyTorch's time to anyconv's"
+    )
+    for col in [
+        "case",
+        "shape",
+        "k",
+        "s",
+        *labels,
+        "torch/native",
+        "torch/auto",
+        "auto runs",
+        "fwd torch/auto",
+        "max err",
+    ]:
+        table.add_column(col, justify="right")
+    for r in rows:
+        cells = [
+            _ms(r[f"{label}_fwd_bwd_s"]) if f"{label}_fwd_bwd_s" in r else "-" for label in labels
+        ]
+        errors = [v for k, v in r.items() if k.endswith("_rel_error")]
+        table.add_row(
+            r["case"],
+            "x".join(map(str, r["shape"])),
+            str(r["kernel"]),
+            str(r["stride"]),
+            *cells,
+            f"{r['torch_fwd_bwd_s'] / r['native_fwd_bwd_s']:.2f}x",
+            f"{r['torch_fwd_bwd_s'] / r['auto_fwd_bwd_s']:.2f}x",
+            r["auto_runs"],
+            f"{r['torch_fwd_s'] / r['auto_fwd_s']:.2f}x",
+            f"{max(errors):.1e}",
+        )
+    console.print(table)
+    console.print()
+
+
 def show_rows(console: Console, name: str, rows: list[dict]) -> None:
     table = Table(title=name)
     table.add_column("measure")
@@ -152,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         results["suites"][name] = rows
         if rows and "sweep" in rows[0]:
             show_sweep(console, rows)
+        elif rows and rows[0].get("bench") == "transposed":
+            show_transposed(console, rows)
         elif rows:
             show_rows(console, name, rows)
     if args.json:

@@ -203,3 +203,59 @@ def rel_err(a: torch.Tensor, ref, floor: float = 1.0) -> float:
 
 def _tup(v, n):
     return (v,) * n if isinstance(v, int) else tuple(v)
+
+
+def transposed_sizes(padding, m, kernel, stride, dilation):
+    """Per axis, every size ``n`` (scanned one by one) whose convolution has ``m`` outputs:
+    the output sizes a transposed convolution may have, straight from the table above."""
+    ndim = len(m)
+    entries = padding if isinstance(padding, tuple) else (padding,) * ndim
+    sizes = []
+    for e, mm, k, s, d in zip(entries, m, kernel, _tup(stride, ndim), _tup(dilation, ndim)):
+        k_eff = d * (k - 1) + 1
+        found = []
+        for n in range(0, (mm + 1) * s + k_eff + 1):
+            lo, hi = pads_from_rule(e, n, k, s, d)
+            if n + lo + hi >= k_eff and (n + lo + hi - k_eff) // s + 1 == mm:
+                found.append(n)
+        sizes.append(found)
+    return sizes
+
+
+def conv_transpose_reference(
+    y, w, b=None, *, out, stride=1, padding="valid", dilation=1, groups=1, flip=False
+):
+    """float64 brute force of the transposed convolution to spatial size ``out``, one input
+    position at a time, straight from the scatter definition: ``x_pad[n, c, j*s + p*d] +=
+    w[o, c, p] * y[n, o, j]`` (``w`` in PyTorch's layout ``(O, C/groups, *kernel)``), then
+    the padding, resolved at ``out`` by the table above, cut off. Positions past the padded
+    grid's end (``output_padding`` beyond the stride) stay zero. Returns ``(N, C, *out)``."""
+    y, w = np.asarray(y, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    ndim = y.ndim - 2
+    stride, dilation = _tup(stride, ndim), _tup(dilation, ndim)
+    kernel = w.shape[2:]
+    if flip:
+        w = np.flip(w, axis=tuple(range(2, 2 + ndim)))
+    pads = resolve(padding, out, kernel, stride, dilation)
+    n, o, per_group = y.shape[0], w.shape[0], w.shape[1]
+    og = o // groups
+    reach = [
+        max(n_ + lo + hi, (m - 1) * s + d * (k - 1) + 1)
+        for n_, (lo, hi), m, k, s, d in zip(out, pads, y.shape[2:], kernel, stride, dilation)
+    ]
+    grid = np.zeros((n, groups * per_group, *reach))
+    for j in itertools.product(*map(range, y.shape[2:])):
+        idx = np.ix_(*(np.arange(k) * d + i * s for k, d, s, i in zip(kernel, dilation, stride, j)))
+        for g in range(groups):
+            # (N, O/g) x (O/g, C/g, *k) -> (N, C/g, *k)
+            term = np.tensordot(
+                y[(slice(None), slice(g * og, (g + 1) * og), *j)], w[g * og : (g + 1) * og], 1
+            )
+            grid[(slice(None), slice(g * per_group, (g + 1) * per_group), *idx)] += term
+    crop = tuple(slice(lo, lo + n_) for n_, (lo, _) in zip(out, pads))
+    x = np.zeros((n, groups * per_group, *out))
+    inside = grid[(slice(None), slice(None), *crop)]
+    x[(slice(None), slice(None), *(slice(0, s) for s in inside.shape[2:]))] = inside
+    if b is not None:
+        x += np.asarray(b, dtype=np.float64).reshape(-1, *(1,) * ndim)
+    return x

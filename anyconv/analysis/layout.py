@@ -11,7 +11,10 @@ of convolutional neural networks", Distill 2019):
   field reaches into the left padding).
 
 A sliding window (kernel k, dilation d, stride s, left padding p) maps ``(r, j, start)`` to
-``(r + (k_eff - 1)|j|, j s, start + ((k_eff - 1)/2 - p) j)`` with ``k_eff = d (k - 1) + 1``.
+``(r + (k_eff - 1)|j|, j s, start + ((k_eff - 1)/2 - p) j)`` with ``k_eff = d (k - 1) + 1``;
+a transposed convolution with the same arguments maps it to ``(r + (k_eff - 1)|j|/s, j/s,
+start + (p - (k_eff - 1)/2) j/s)``: the jump divides by the stride (the size is an upper
+bound, see :meth:`Axis.transposed`).
 
 A dimension is a product of *factors* ``(length, axis or None)`` so that layout changes
 (reshape, permute, slicing, concatenation, folding frames into the batch and back) are
@@ -58,6 +61,21 @@ class Axis:
             self.size + (k_eff - 1) * abs(self.jump),
             self.jump * stride,
             self.start + ((k_eff - 1) / 2 - lo) * self.jump,
+        )
+
+    def transposed(self, kernel: int, stride: int, dilation: int, lo: int) -> Axis:
+        """After a transposed convolution (kernel, stride, dilation and left padding ``lo``
+        of the convolution whose adjoint it is): output ``i`` reads the inputs ``j`` with
+        ``j·stride + p·dilation - lo = i`` for a tap ``p``, all within ``(k_eff - 1) /
+        stride`` of ``(i + lo - (k_eff - 1)/2) / stride``. So the jump divides by the
+        stride, and the size returned holds every position's field: an upper bound (which
+        inputs a position reads depends on its phase, the checkerboard)."""
+        k_eff = dilation * (kernel - 1) + 1
+        return Axis(
+            self.axis,
+            self.size + (k_eff - 1) * abs(self.jump) / stride,
+            self.jump / stride,
+            self.start + (lo - (k_eff - 1) / 2) * self.jump / stride,
         )
 
 
@@ -354,6 +372,39 @@ def window(
     dims = list(layout.dims)
     dims[first - 1] = ((out_channels, None),)
     return _finish(dims, covered, list(layout.notes))
+
+
+TRANSPOSED_NOTE = (
+    "after a transposed convolution the fields are irregular (each output position reads "
+    "the inputs of its phase: the checkerboard); the sizes given are upper bounds"
+)
+
+
+def transposed_window(
+    layout: Layout,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    lo: Sequence[int],
+    out: Sequence[int],
+    out_channels: int,
+) -> Layout:
+    """A transposed convolution over the last ``len(kernel)`` dimensions, given by the
+    convolution whose adjoint it is (:meth:`Axis.transposed`); it mixes the channels into
+    ``out_channels``. A stride above 1 adds :data:`TRANSPOSED_NOTE`."""
+    first = len(layout.dims) - len(kernel)
+    for i, (k, s, d, p, o) in enumerate(zip(kernel, stride, dilation, lo, out, strict=True)):
+        _, a, ones = _one_factor(layout, first + i, "a transposed convolution")
+        layout = _set(layout, first + i, [(o, a and a.transposed(k, s, d, p)), *ones])
+    notes = list(layout.notes)
+    if any(s > 1 for s in stride) and TRANSPOSED_NOTE not in notes:
+        notes.append(TRANSPOSED_NOTE)
+    covered = dict(layout.covered)
+    dims = list(layout.dims)
+    if first >= 1:
+        _cover(covered, layout.dims[first - 1])
+        dims[first - 1] = ((out_channels, None),)
+    return _finish(dims, covered, notes)
 
 
 def pad(layout: Layout, pads: Sequence[tuple[int, int]]) -> Layout:

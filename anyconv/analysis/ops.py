@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from anyconv.analysis import layout as L
-from anyconv.padding import ConvSpec, conv_spec
+from anyconv.padding import ConvSpec, conv_spec, transposed_spec
 
 
 def separable_macs(
@@ -53,15 +53,26 @@ def separable_macs(
 @dataclass(frozen=True)
 class Op:
     """How the tracer reads one operator: ``kernel(arguments)`` gives the weight's
-    ``(C_out, C_in/groups, *kernel)`` shape, ``macs(arguments, spec, out)`` the count."""
+    ``(C_out, C_in/groups, *kernel)`` shape, ``macs(arguments, spec, out)`` the count;
+    ``transposed``: a transposed convolution, whose spec is the convolution's whose
+    adjoint it is (:func:`anyconv.padding.transposed_spec`)."""
 
     kernel: Callable[[dict], tuple[int, ...]]
     macs: Callable[[dict, ConvSpec, torch.Tensor], int]
+    transposed: bool = False
 
 
 def _dense_macs(a: dict, spec: ConvSpec, out: torch.Tensor) -> int:
     """Each output sums ``C_in/groups · prod(kernel)`` products."""
     return out.numel() * a["in_per_group"] * math.prod(spec.kernel_size)
+
+
+def _scatter_macs(a: dict, spec: ConvSpec, out: torch.Tensor) -> int:
+    """Each input position scatters ``C_out/groups · prod(kernel)`` products (as many as the
+    adjoint convolution's)."""
+    c_in, out_per_group = a["weight"].shape[:2]
+    taps = out_per_group * math.prod(spec.kernel_size)
+    return a["batch"] * c_in * math.prod(spec.out_shape) * taps
 
 
 def _separable(a: dict, spec: ConvSpec, out: torch.Tensor) -> int:
@@ -97,6 +108,7 @@ def operators() -> dict[Callable, Op]:
         F.locally_connected: Op(_weight_kernel(2), _dense_macs),
         F.tiled_conv: Op(_weight_kernel(2), _dense_macs),
         F.separable_conv: Op(_factors_kernel, _separable),
+        F.conv_transpose: Op(_weight_kernel(1), _scatter_macs, transposed=True),
     }
 
 
@@ -117,6 +129,23 @@ def read(func: Callable, args: tuple, kwargs: dict) -> tuple[dict, ConvSpec] | N
     batched = x.dim() == len(kernel)  # (N, C, *spatial) against (O, C/g, *kernel)
     a["batch"] = x.shape[0] if batched else 1
     a["in_per_group"] = kernel[1]
+    if op.transposed:
+        size = a.get("output_size")
+        if size is not None and not batched and len(size) == len(kernel) - 1:
+            size = tuple(size)[1:]  # (C_out, *spatial) of an unbatched input
+        spec = transposed_spec(
+            (a["batch"], *x.shape[1 if batched else 0 :]),
+            kernel,
+            stride=a.get("stride", 1),
+            padding=a.get("padding", "valid"),
+            output_padding=a.get("output_padding", 0),
+            output_size=size,
+            dilation=a.get("dilation", 1),
+            groups=a.get("groups", 1),
+            func=func.__name__,
+        )
+        a["transposed"] = True
+        return a, spec
     spec = conv_spec(
         (a["batch"], *x.shape[1 if batched else 0 :]),
         kernel,
@@ -139,8 +168,19 @@ def macs(func: Callable, call: tuple[dict, ConvSpec], out: Any) -> int:
 
 
 def layout(tr: Any, call: tuple[dict, ConvSpec], out: torch.Tensor) -> L.Layout:
-    """The output's layout: a window over the input's spatial axes that mixes channels."""
+    """The output's layout: a window over the input's spatial axes that mixes channels (a
+    transposed one for a transposed convolution, whose output size is ``spec.in_shape``)."""
     a, spec = call
+    if a.get("transposed"):
+        return L.transposed_window(
+            tr.lay(a["x"]),
+            spec.kernel_size,
+            spec.stride,
+            spec.dilation,
+            [lo for lo, _ in spec.padding],
+            spec.in_shape,
+            out.shape[-len(spec.in_shape) - 1],
+        )
     return L.window(
         tr.lay(a["x"]),
         spec.kernel_size,

@@ -265,6 +265,31 @@ def _conv(tr, args, kwargs, out):
     return _torch_window(tr, x, out, w.shape[2:], stride, padding, dilation, nd, w.shape[0])
 
 
+def _conv_transpose(tr, args, kwargs, out):
+    """``conv_transpose{1,2,3}d(input, weight, bias, stride, padding, output_padding,
+    groups, dilation)``: PyTorch's padding ``p`` is the left padding of the convolution
+    whose adjoint it is."""
+    x, w = args[0], args[1]
+    nd = w.dim() - 2
+
+    def per_axis(v: Any) -> tuple[int, ...]:
+        return tuple(v) if isinstance(v, Sequence) else (v,) * nd
+
+    stride = per_axis(_arg(args, kwargs, 3, "stride", 1))
+    padding = per_axis(_arg(args, kwargs, 4, "padding", 0))
+    groups = _arg(args, kwargs, 6, "groups", 1)
+    dilation = per_axis(_arg(args, kwargs, 7, "dilation", 1))
+    return L.transposed_window(
+        tr.lay(x),
+        tuple(w.shape[2:]),
+        stride,
+        dilation,
+        padding,
+        tuple(out.shape[-nd:]),
+        w.shape[1] * groups,
+    )
+
+
 def _torch_window(tr, x, out, kernel, stride, padding, dilation, nd, channels=None):
     """A torch convolution or pooling: padding int/tuple/'same'/'valid' as anyconv's rules
     (PyTorch's ``"same"`` is anyconv's at stride 1, the only stride it allows)."""
@@ -514,6 +539,7 @@ RULES: dict[str, Callable] = {
     ),
     **dict.fromkeys(_REDUCTIONS, _reduction),
     **dict.fromkeys(("conv1d", "conv2d", "conv3d"), _conv),
+    **dict.fromkeys(("conv_transpose1d", "conv_transpose2d", "conv_transpose3d"), _conv_transpose),
     **dict.fromkeys(
         (
             "max_pool1d",
@@ -553,9 +579,6 @@ RULES: dict[str, Callable] = {
             "repeat",
             "tile",
             "repeat_interleave",
-            "conv_transpose1d",
-            "conv_transpose2d",
-            "conv_transpose3d",
             "topk",
             "kthvalue",
         ),

@@ -8,13 +8,20 @@ from collections.abc import Callable
 
 
 def timed_rounds(
-    fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: int = 1, device: str = "cpu"
+    fns: dict[str, Callable[[], object]],
+    repeat: int = 5,
+    warmup: int = 1,
+    device: str = "cpu",
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, list[float]]:
     """Wall-clock seconds of each ``fns[name]()`` in each of ``repeat`` rounds.
 
     The contenders run in turn within every round, so that a slow spell of a shared machine
     falls on all of them alike, and the order rotates from round to round: a step runs
     measurably slower right after a memory-heavy one (caches and freshly faulted pages).
+    ``clock=time.process_time`` counts the process's CPU seconds instead: with one thread
+    on a machine so busy that the process waits for a core most of the time, the wall
+    clock measures the waiting, the CPU time the work.
 
     Example:
         >>> rounds = timed_rounds({"a": lambda: sum(range(10)), "b": lambda: None}, repeat=3)
@@ -34,19 +41,23 @@ def timed_rounds(
             fn = fns[name]
             if device == "cuda":
                 torch.cuda.synchronize()
-            start = time.perf_counter()
+            start = clock()
             fn()
             if device == "cuda":
                 torch.cuda.synchronize()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return times
 
 
 def median_times(
-    fns: dict[str, Callable[[], object]], repeat: int = 5, warmup: int = 1, device: str = "cpu"
+    fns: dict[str, Callable[[], object]],
+    repeat: int = 5,
+    warmup: int = 1,
+    device: str = "cpu",
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Median seconds of each contender over the rounds of :func:`timed_rounds`."""
-    rounds = timed_rounds(fns, repeat, warmup, device)
+    rounds = timed_rounds(fns, repeat, warmup, device, clock)
     return {name: statistics.median(t) for name, t in rounds.items()}
 
 

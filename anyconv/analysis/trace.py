@@ -73,6 +73,9 @@ def _module_macs(module: torch.nn.Module, spec: ConvSpec, out: torch.Tensor) -> 
             spec.out_shape,
             batch=out.shape[0],
         )
+    if module.transposed:  # every input scatters C_out/groups · kernel taps
+        inputs = out.shape[0] * module.in_channels * math.prod(spec.out_shape)
+        return inputs * module.out_channels // module.groups * math.prod(kernel)
     if isinstance(module, ConvLayer):
         return out.numel() * module.in_channels // module.groups * math.prod(kernel)
     if isinstance(module, _BlurPoolNd):
@@ -226,7 +229,13 @@ class _Tracer(TorchFunctionMode):
             return
         module = call.module
         spatial = tuple(x.shape[2:])
-        spec = module.spec(spatial)
+        # a transposed convolution gives the convolution whose adjoint it is, for the
+        # output size this call produced (``forward(x, output_size)`` may choose one)
+        spec = (
+            module.spec(spatial, tuple(out.shape[2:]))
+            if module.transposed
+            else module.spec(spatial)
+        )
         call.macs += _module_macs(module, spec, out)
         source = self.get(x)
         if source is None:
@@ -235,7 +244,7 @@ class _Tracer(TorchFunctionMode):
 
         channels = out.shape[1] if isinstance(module, ConvLayer) else None  # mixes channels
         try:
-            result = L.window(
+            result = (L.transposed_window if module.transposed else L.window)(
                 source,
                 spec.kernel_size,
                 spec.stride,

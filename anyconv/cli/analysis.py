@@ -328,20 +328,37 @@ def _animate_arguments(parser: argparse.ArgumentParser) -> None:
         "valid, same, full, causal, an int, a lo:hi pair, or one per axis: causal,same "
         "(default: valid)",
     )
-    parser.add_argument("--out", help="conv.gif (default), or a .png with --frames")
+    parser.add_argument(
+        "--out",
+        help="conv.gif (default; conv_transpose.gif with --transpose), or a .png with --frames",
+    )
     parser.add_argument("--frames", action="store_true", help="all frames in one PNG strip")
+    parser.add_argument(
+        "--transpose",
+        action="store_true",
+        help="animate the transposed convolution with these arguments (--input is its input): "
+        "the flipped kernel sliding over the input with stride-1 zeros inserted between "
+        "samples, padded (Dumoulin & Visin's figures)",
+    )
+    parser.add_argument(
+        "--output-padding",
+        type=ints,
+        default=(0,),
+        help="with --transpose: added to the smallest output size (default: 0)",
+    )
 
 
 @command(
     "animate",
-    "animate a convolution's sliding window (GIF, or a PNG strip)",
+    "animate a convolution's sliding window, or a transposed one's (GIF, or a PNG strip)",
     _animate_arguments,
 )
 def _animate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import animate_conv
     from anyconv.viz._figure import output_path
 
-    out = output_path(args.out or "conv", ".png" if args.frames else ".gif")
+    default = "conv_transpose" if args.transpose else "conv"
+    out = output_path(args.out or default, ".png" if args.frames else ".gif")
     if args.frames and out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
     anim = animate_conv(
@@ -352,11 +369,22 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
         dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
         out=out,
         strip=args.frames,
+        transpose=args.transpose,
+        output_padding=(
+            args.output_padding if len(args.output_padding) > 1 else args.output_padding[0]
+        ),
     )
     pads = ", ".join(f"({lo}, {hi})" for lo, hi in anim.padding)
+    grid = ""
+    if anim.transposed:
+        conv = ", ".join(f"({lo}, {hi})" for lo, hi in anim.conv_padding)
+        grid = (
+            f"the adjoint of the convolution padded by (lo, hi) = {conv}; the zero-inserted "
+            f"input {anim.input_size} is padded by "
+        )
     console.print(
-        f"{len(anim.frames)} frames (one per output position), padding (lo, hi) = {pads}, "
-        f"output {anim.output_size}: {anim.path}",
+        f"{len(anim.frames)} frames (one per output position), {grid or 'padding (lo, hi) = '}"
+        f"{pads}, output {anim.output_size}: {anim.path}",
         highlight=False,
     )
     return 0
@@ -380,11 +408,17 @@ def _matrix_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--channels", type=ints, default=(1, 1), help="C_in,C_out (default: 1,1)")
     parser.add_argument("--out", help="the PNG (default: matrix.png)")
+    parser.add_argument(
+        "--transpose",
+        action="store_true",
+        help="draw M^T beside M: the matrix of the transposed convolution with these "
+        "arguments, from the output back to --input (zero borders)",
+    )
 
 
 @command(
     "matrix",
-    "draw a convolution as its sparse (Toeplitz / circulant) matrix",
+    "draw a convolution as its sparse (Toeplitz / circulant) matrix, and its transpose",
     _matrix_arguments,
 )
 def _matrix(args: argparse.Namespace, console: Console) -> int:
@@ -409,11 +443,16 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
         dilation=args.dilation[0] if len(args.dilation) == 1 else args.dilation,
         padding_mode=mode,
     )
-    out = plot_conv_matrix(weight, shape, out, **kwargs)
+    out = plot_conv_matrix(weight, shape, out, transpose=args.transpose, **kwargs)
     matrix = conv_matrix(weight, shape, **kwargs)
+    also = (
+        f"; M^T ({matrix.shape[1]} x {matrix.shape[0]}), the transposed convolution, beside it"
+        if args.transpose
+        else ""
+    )
     console.print(
         f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
-        f"(kernel weights 1..{count}, padding {padding!r}, border {mode}): {out}",
+        f"(kernel weights 1..{count}, padding {padding!r}, border {mode}){also}: {out}",
         highlight=False,
     )
     return 0

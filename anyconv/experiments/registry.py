@@ -19,6 +19,7 @@ MODULES = (
     "flip",
     "convergence",
     "gabor",
+    "checkerboard",
 )
 """The experiment modules of :mod:`anyconv.experiments`, in the order ``list`` shows them
 (the order in which the theory meets the claims)."""
@@ -106,7 +107,7 @@ def list_experiments() -> dict[str, str]:
 
     Example:
         >>> len(list_experiments()), "fft-crossover" in list_experiments()
-        (10, True)
+        (11, True)
     """
     _load_all()
 

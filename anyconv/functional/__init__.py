@@ -30,6 +30,7 @@ from anyconv.functional.separable import (
     separable_conv,
 )
 from anyconv.functional.tiled import tiled_conv
+from anyconv.functional.transposed import conv_transpose
 
 __all__ = [
     "ALGORITHMS",
@@ -40,6 +41,7 @@ __all__ = [
     "channel_max_pool",
     "conv",
     "conv_matrix",
+    "conv_transpose",
     "difference_kernel",
     "factorize",
     "gabor_bank",

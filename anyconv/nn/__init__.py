@@ -49,6 +49,12 @@ from anyconv.nn.pool import (
     SoftPool3d,
 )
 from anyconv.nn.separable import SeparableConv2d, SeparableConv3d
+from anyconv.nn.transposed import (
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+    ConvTransposeNd,
+)
 
 __all__ = [
     "AvgPool1d",
@@ -63,6 +69,10 @@ __all__ = [
     "Conv3d",
     "ConvLayer",
     "ConvNd",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "ConvTransposeNd",
     "DepthwiseConv",
     "DepthwiseSeparableConv",
     "GaborConv2d",

@@ -46,8 +46,12 @@ class WindowLayer(Module):
 
     It answers :meth:`spec`, its resolved geometry for an input size, so that the
     analysis (output sizes, receptive fields, MACs) asks each layer rather than knowing
-    its class or reading its attributes.
+    its class or reading its attributes. A transposed convolution (``transposed``) answers
+    with the convolution whose adjoint it is: ``spec(input_size, output_size)`` has
+    ``in_shape`` its output size and ``out_shape`` its input size.
     """
+
+    transposed: ClassVar[bool] = False
 
     def spec(self, input_size: Sequence[int]) -> ConvSpec:
         """The resolved geometry (kernel, stride, dilation, explicit ``(lo, hi)`` padding,

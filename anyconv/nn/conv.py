@@ -1,5 +1,6 @@
 """Convolution layers: ``Conv1d/2d/3d`` on one N-d base, depthwise, pointwise and
-depthwise-separable convolution, and ``convert`` for existing PyTorch models."""
+depthwise-separable convolution, and ``convert`` for existing PyTorch models (their
+transposed convolutions too: :mod:`anyconv.nn.transposed`)."""
 
 from __future__ import annotations
 
@@ -279,10 +280,12 @@ class DepthwiseSeparableConv(Module):
 
 
 _TORCH_CONVS = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+_TORCH_TRANSPOSED = (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)
 
 
-def from_torch(layer: torch.nn.Module) -> ConvNd:
-    """The anyconv layer equal to a ``torch.nn.Conv{1,2,3}d``, sharing its parameters.
+def from_torch(layer: torch.nn.Module) -> ConvLayer:
+    """The anyconv layer equal to a ``torch.nn.Conv{1,2,3}d`` or
+    ``torch.nn.ConvTranspose{1,2,3}d``, sharing its parameters.
 
     Example:
         >>> t = torch.nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect")
@@ -290,30 +293,50 @@ def from_torch(layer: torch.nn.Module) -> ConvNd:
         >>> x = torch.randn(1, 3, 8, 8)
         >>> torch.equal(a(x), t(x))
         True
+        >>> type(from_torch(torch.nn.ConvTranspose2d(4, 3, 4, stride=2))).__name__
+        'ConvTranspose2d'
     """
-    if not isinstance(layer, _TORCH_CONVS):
+    from anyconv.nn.transposed import CONV_TRANSPOSE_BY_NDIM
+
+    if not isinstance(layer, _TORCH_CONVS + _TORCH_TRANSPOSED):
         raise fail(
             "from_torch",
             "layer",
-            "a torch.nn.Conv1d, Conv2d or Conv3d",
+            "a torch.nn.Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d or "
+            "ConvTranspose3d",
             type(layer).__name__,
             TypeError,
         )
     ndim = layer.weight.dim() - 2
     padding = layer.padding if isinstance(layer.padding, str) else tuple(layer.padding)
-    new = CONV_BY_NDIM[ndim](
-        layer.in_channels,
-        layer.out_channels,
-        layer.kernel_size,
-        layer.stride,
-        padding,
-        layer.dilation,
-        layer.groups,
-        layer.bias is not None,
-        layer.padding_mode,
-        device=layer.weight.device,
-        dtype=layer.weight.dtype,
-    )
+    kw = {"device": layer.weight.device, "dtype": layer.weight.dtype}
+    if isinstance(layer, _TORCH_TRANSPOSED):
+        new: ConvLayer = CONV_TRANSPOSE_BY_NDIM[ndim](
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            layer.stride,
+            padding,
+            tuple(layer.output_padding),
+            layer.groups,
+            layer.bias is not None,
+            layer.dilation,
+            layer.padding_mode,
+            **kw,
+        )
+    else:
+        new = CONV_BY_NDIM[ndim](
+            layer.in_channels,
+            layer.out_channels,
+            layer.kernel_size,
+            layer.stride,
+            padding,
+            layer.dilation,
+            layer.groups,
+            layer.bias is not None,
+            layer.padding_mode,
+            **kw,
+        )
     # The same Parameter objects: an optimiser built before the conversion still sees them.
     new.weight, new.bias = layer.weight, layer.bias
     new.train(layer.training)
@@ -321,24 +344,25 @@ def from_torch(layer: torch.nn.Module) -> ConvNd:
 
 
 def convert(model: torch.nn.Module) -> torch.nn.Module:
-    """Swap every ``torch.nn.Conv{1,2,3}d`` in ``model`` for the anyconv layer, in place.
+    """Swap every ``torch.nn.Conv{1,2,3}d`` and ``torch.nn.ConvTranspose{1,2,3}d`` in
+    ``model`` for the anyconv layer, in place.
 
     Outputs are identical (the same parameters, the same arithmetic); afterwards a layer's
-    ``algorithm``, ``flip`` or padding rule can be changed. Transposed convolutions are
-    left alone.
+    ``algorithm``, ``flip`` or padding rule can be changed.
 
     Returns:
         ``model`` itself, or the converted layer when ``model`` is a bare conv.
 
     Example:
-        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU())
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(),
+        ...                           torch.nn.ConvTranspose2d(4, 1, 3))
         >>> x = torch.randn(2, 1, 8, 8)
         >>> before = net(x)
         >>> net = convert(net)
-        >>> type(net[0]).__name__, torch.equal(net(x), before)
-        ('Conv2d', True)
+        >>> type(net[0]).__name__, type(net[2]).__name__, torch.equal(net(x), before)
+        ('Conv2d', 'ConvTranspose2d', True)
     """
-    if isinstance(model, _TORCH_CONVS):
+    if isinstance(model, _TORCH_CONVS + _TORCH_TRANSPOSED):
         return from_torch(model)
     for name, child in model.named_children():
         setattr(model, name, convert(child))

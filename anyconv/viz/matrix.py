@@ -1,15 +1,17 @@
-"""The matrix view of a convolution: the sparsity pattern of ``conv_matrix``, drawn."""
+"""The matrix view of a convolution: the sparsity pattern of ``conv_matrix``, drawn (and
+its transpose, the transposed convolution's matrix, beside it)."""
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from anyconv._checks import check_float_tensor, fail
+from anyconv._checks import check_bool, check_float_tensor, fail
 from anyconv.functional.conv import conv_matrix
 from anyconv.padding import output_shape
 from anyconv.viz._figure import new_figure, save
@@ -38,6 +40,61 @@ def _index_names(shape: Sequence[int], what: str) -> tuple[list[int], list[str],
     return ticks, labels, row
 
 
+def _draw(
+    ax: Any,
+    dense: torch.Tensor,
+    row_shape: tuple[int, ...],
+    col_shape: tuple[int, ...],
+    names: tuple[str, str],
+    limit: float,
+) -> Any:
+    """One matrix on ``ax``: rows the flattened ``row_shape`` ``(c, *spatial)``, columns the
+    flattened ``col_shape``; ``names`` the row and column indices' names (``"input"``,
+    ``"output"``). Returns the image."""
+    rows, cols = dense.shape
+    shown = dense.masked_fill(dense == 0, float("nan")).numpy()
+    image = ax.imshow(shown, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_facecolor("white")
+    marks = {"input": "r", "output": "i"}
+    col_ticks, col_labels, col_row = _index_names(col_shape, marks[names[1]])
+    row_ticks, row_labels, row_row = _index_names(row_shape, marks[names[0]])
+    for ticks, channel, draw in (
+        (col_ticks, math.prod(col_shape[1:]), ax.axvline),
+        (row_ticks, math.prod(row_shape[1:]), ax.axhline),
+    ):
+        for t in ticks[1:]:
+            draw(t - 0.5, color="black", linewidth=1.6 if t % channel == 0 else 0.5)
+    step = max(1, len(col_ticks) // 24)
+    ax.set_xticks(col_ticks[::step], col_labels[::step], rotation=90, fontsize=7)
+    step = max(1, len(row_ticks) // 24)
+    ax.set_yticks(row_ticks[::step], row_labels[::step], fontsize=7)
+    spatial = col_shape[1:]
+    axes = ", ".join(("c", *"hwd"[: len(spatial)]))
+    width, height = (v * 13 for v in ax.get_position().size * ax.figure.get_size_inches())
+    ax.set_xlabel(
+        textwrap.fill(
+            f"{names[1]} index ({axes}) flattened; {marks[names[1]]}<n>: where {names[1]} row "
+            f"n starts ({col_row} columns)",
+            max(24, int(width)),
+        ),
+        fontsize=8,
+    )
+    ax.set_ylabel(
+        textwrap.fill(
+            f"{names[0]} index flattened; {marks[names[0]]}<n>: where {names[0]} row n starts "
+            f"({row_row} each)",
+            max(24, int(height)),
+        ),
+        fontsize=8,
+    )
+    if max(rows, cols) <= 96:  # a faint grid: one cell per entry
+        ax.set_xticks([c - 0.5 for c in range(cols + 1)], minor=True)
+        ax.set_yticks([r - 0.5 for r in range(rows + 1)], minor=True)
+        ax.grid(which="minor", color="#e2e2e2", linewidth=0.4)
+        ax.tick_params(which="minor", length=0)
+    return image
+
+
 def plot_conv_matrix(
     weight: torch.Tensor,
     input_shape: Sequence[int],
@@ -49,20 +106,27 @@ def plot_conv_matrix(
     groups: int = 1,
     padding_mode: str = "zeros",
     flip: bool = False,
+    transpose: bool = False,
 ) -> Path:
-    """Draw the matrix ``M`` of a convolution on one sample, ``y = M x``.
+    """Draw the matrix ``M`` of a convolution on one sample, ``y = M x``; with
+    ``transpose=True`` also, beside it, ``M^T``: the matrix of the transposed convolution
+    with the same arguments (:func:`anyconv.conv_transpose`), ``x = M^T y``.
 
     Rows are the flattened outputs ``(o, *out_spatial)``, columns the flattened inputs
-    ``(c, *spatial)``. Each nonzero entry is coloured by its weight (zeros stay white);
-    thin lines separate the blocks of one input row / output row (in 2-D: the Toeplitz
-    blocks, circulant with a circular border) and thick lines the channels. Tick labels
-    name the input row (``r``) and output row (``i``) where each block starts.
+    ``(c, *spatial)`` (the other way round for ``M^T``). Each nonzero entry is coloured by
+    its weight (zeros stay white); thin lines separate the blocks of one input row / output
+    row (in 2-D: the Toeplitz blocks, circulant with a circular border) and thick lines the
+    channels. Tick labels name the input row (``r``) and output row (``i``) where each
+    block starts.
 
     Args:
-        weight: ``(C_out, C_in/groups, *kernel)`` with 1 to 3 spatial axes.
-        input_shape: ``(C_in, *spatial)`` of one sample.
+        weight: ``(C_out, C_in/groups, *kernel)`` with 1 to 3 spatial axes (for ``M^T``:
+            the transposed convolution's weight in PyTorch's layout, the same tensor).
+        input_shape: ``(C_in, *spatial)`` of one sample (``M^T``'s output).
         path: where to write the picture.
         stride, padding, dilation, groups, padding_mode, flip: as in :func:`anyconv.conv`.
+        transpose: draw ``M^T`` beside ``M`` (zero borders only, as the transposed
+            convolution).
 
     Returns:
         ``path``.
@@ -77,6 +141,14 @@ def plot_conv_matrix(
     """
     func = "plot_conv_matrix"
     check_float_tensor(weight, "weight", func)
+    check_bool(transpose, "transpose", func)
+    if transpose and padding_mode != "zeros":
+        raise fail(
+            func,
+            "padding_mode",
+            "'zeros' with transpose=True (a transposed convolution has zero borders only)",
+            padding_mode,
+        )
     if weight.is_meta or weight.numel() == 0:
         raise fail(
             func,
@@ -109,46 +181,52 @@ def plot_conv_matrix(
     out_spatial = output_shape(
         spatial, tuple(weight.shape[2:]), stride=stride, padding=padding, dilation=dilation
     )
+    in_shape, out_shape = tuple(input_shape), (weight.shape[0], *out_spatial)
     limit = float(dense.abs().max()) or 1.0
     side = min(12.0, max(5.0, 0.16 * max(rows, cols) + 3))
-    fig = new_figure(side * cols / max(rows, cols) + 2.5, side * rows / max(rows, cols) + 1.8)
-    ax = fig.subplots()
-    shown = dense.masked_fill(dense == 0, float("nan")).numpy()
-    image = ax.imshow(shown, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.set_facecolor("white")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="weight (blank: 0)")
-    in_ticks, in_labels, in_row = _index_names(tuple(input_shape), "r")
-    out_ticks, out_labels, out_row = _index_names((weight.shape[0], *out_spatial), "i")
-    for ticks, channel, draw in (
-        (in_ticks, math.prod(spatial), ax.axvline),
-        (out_ticks, math.prod(out_spatial), ax.axhline),
-    ):
-        for t in ticks[1:]:
-            draw(t - 0.5, color="black", linewidth=1.6 if t % channel == 0 else 0.5)
-    step = max(1, len(in_ticks) // 24)
-    ax.set_xticks(in_ticks[::step], in_labels[::step], rotation=90, fontsize=7)
-    step = max(1, len(out_ticks) // 24)
-    ax.set_yticks(out_ticks[::step], out_labels[::step], fontsize=7)
-    names = ", ".join(("c", *"hwd"[: len(spatial)]))
-    ax.set_xlabel(
-        f"input index ({names}) flattened; r<n>: where input row n starts ({in_row} columns)",
-        fontsize=8,
-    )
-    ax.set_ylabel(
-        f"output index flattened; i<n>: where output row n starts ({out_row} each)", fontsize=8
-    )
-    if max(rows, cols) <= 96:  # a faint grid: one cell per entry
-        ax.set_xticks([c - 0.5 for c in range(cols + 1)], minor=True)
-        ax.set_yticks([r - 0.5 for r in range(rows + 1)], minor=True)
-        ax.grid(which="minor", color="#e2e2e2", linewidth=0.4)
-        ax.tick_params(which="minor", length=0)
+    if transpose:  # M and M^T side by side, cells of one size, tops aligned, placed by hand
+        cell = min(side / max(rows, cols), 0.45)
+        left, gap, right, top, bottom = 1.3, 1.5, 1.6, 1.1, 1.5
+        width = left + cell * (cols + rows) + gap + right
+        height = top + cell * max(rows, cols) + bottom
+        fig = new_figure(width, height, None)
+        axes, x = [], left
+        for w, h in ((cols, rows), (rows, cols)):
+            box = (x / width, 1 - (top + h * cell) / height, w * cell / width, h * cell / height)
+            axes.append(fig.add_axes(box))
+            x += w * cell + gap
+    else:
+        fig = new_figure(side * cols / max(rows, cols) + 2.5, side * rows / max(rows, cols) + 1.8)
+        axes = [fig.subplots()]
+    image = _draw(axes[0], dense, out_shape, in_shape, ("output", "input"), limit)
+    if transpose:
+        _draw(axes[1], dense.T, in_shape, out_shape, ("input", "output"), limit)
+        axes[0].set_title("M: the convolution, y = M x", fontsize=9)
+        axes[1].set_title("M^T: the transposed convolution,\nx = M^T y", fontsize=9)
+    if transpose:
+        bar = fig.add_axes(
+            (
+                (width - right + 0.35) / width,
+                bottom / height,
+                0.18 / width,
+                1 - (top + bottom) / height,
+            )
+        )
+        fig.colorbar(image, cax=bar, label="weight (blank: 0)")
+    else:
+        fig.colorbar(image, ax=list(axes), shrink=0.8, label="weight (blank: 0)")
     circulant = padding_mode == "circular"
     kind = {1: "circulant" if circulant else "Toeplitz"}.get(
         len(spatial), "block circulant" if circulant else "doubly block Toeplitz"
     )
     nonzero = int((dense != 0).sum())
+    what = (
+        "convolution and transposed convolution as matrices: y = M x, x = M^T y"
+        if transpose
+        else "convolution as a matrix: y = M x"
+    )
     fig.suptitle(
-        f"convolution as a matrix: y = M x, M is {rows} x {cols} ({kind}, {nonzero} nonzeros, "
+        f"{what}, M is {rows} x {cols} ({kind}, {nonzero} nonzeros, "
         f"{nonzero / (rows * cols):.0%} dense)\nkernel {tuple(weight.shape)}, input "
         f"{tuple(input_shape)}, padding {padding!r} ({padding_mode}), stride {stride}",
         fontsize=9,

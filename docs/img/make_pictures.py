@@ -7,7 +7,9 @@
 accuracy.)
 
 Writes into docs/img/: receptive_fields.png, equivariance.png, blurpool.png, conv.gif,
-matrix.png, feature_maps.png, filters.png, samples.png.
+matrix.png, feature_maps.png, filters.png, samples.png, and the transposed convolution's
+conv_transpose.gif and matrix_transpose.png (alone: ``python docs/img/make_pictures.py
+--transposed``).
 """
 
 from __future__ import annotations
@@ -100,9 +102,30 @@ def main(run_dir: str) -> None:
         padding="same",
         padding_mode="circular",
     )
+    transposed()
     for png in OUT.glob("*.png"):
         shrink(png)
 
 
+def transposed() -> None:
+    """The transposed convolution's pictures: after Dumoulin & Visin's figures (2x2 input,
+    3x3 kernel, stride 2, padding 1: a 3x3 output, 9 frames), and M^T beside M."""
+    animate_conv(
+        (2, 2), 3, stride=2, padding=1, transpose=True, out=OUT / "conv_transpose.gif", dpi=75
+    )
+    plot_conv_matrix(
+        torch.arange(1.0, 10.0).view(1, 1, 3, 3),
+        (1, 4, 4),
+        OUT / "matrix_transpose.png",
+        stride=2,
+        padding=1,
+        transpose=True,
+    )
+    shrink(OUT / "matrix_transpose.png")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1:] == ["--transposed"]:
+        transposed()
+    else:
+        main(sys.argv[1])

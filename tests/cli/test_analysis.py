@@ -135,6 +135,24 @@ def test_matrix(tmp_path, capsys):
     assert "kernel is larger" in capsys.readouterr().err
 
 
+def test_animate_and_matrix_transposed(tmp_path, capsys):
+    gif = tmp_path / "t.gif"
+    argv = ["animate", "--transpose", "--input", "2,2", "--kernel", "3", "--stride", "2"]
+    assert main([*argv, "--out", str(gif)]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # the console wraps at 80 columns
+    assert "25 frames" in text and "padded by (2, 2), (2, 2)" in text and "(5, 5)" in text
+    with Image.open(gif) as image:
+        assert image.n_frames == 25
+    png = tmp_path / "m.png"
+    argv = ["matrix", "--transpose", "--input", "4,4", "--stride", "2", "--padding", "1"]
+    assert main([*argv, "--out", str(png)]) == 0
+    assert "M^T (16 x 4)" in " ".join(capsys.readouterr().out.split())
+    assert png.stat().st_size > 0
+    argv = ["animate", "--transpose", "--input", "4", "--stride", "2", "--output-padding", "2"]
+    assert main([*argv, "--out", str(tmp_path / "x.gif")]) == 2
+    assert "output_padding" in capsys.readouterr().err
+
+
 def test_equivariance_of_a_run_on_resized_folder_images(tmp_path, capsys):
     """The run's test split is read with its own transform (``data_options``): images of
     mixed sizes, resized for training, used to be loaded as they are and refused."""

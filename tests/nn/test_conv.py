@@ -97,7 +97,7 @@ def test_convert_swaps_every_conv_and_keeps_outputs():
     params = list(net.parameters())
     convert(net)
     assert type(net[0]) is Conv2d and type(net[2][0]) is Conv2d and type(net[3]) is Conv2d
-    assert type(net[4]) is torch.nn.ConvTranspose2d
+    assert type(net[4]) is anyconv.nn.ConvTranspose2d
     assert all(a is b for a, b in zip(params, net.parameters()))  # optimisers keep working
     assert torch.equal(net(x), before)
     net[3].algorithm = "fft"

@@ -23,6 +23,22 @@ LAYERS = {
     "Conv2d": (lambda: ann.Conv2d(3, 4, 3, padding=1), 2, lambda: torch.nn.Conv2d(3, 4, 3, 1, 1)),
     "Conv3d": (lambda: ann.Conv3d(3, 4, 3, stride=2), 3, lambda: torch.nn.Conv3d(3, 4, 3, 2)),
     "ConvNd": (lambda: ann.ConvNd(3, 4, (3, 2), padding="causal"), 2, None),
+    "ConvTranspose1d": (
+        lambda: ann.ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1),
+        1,
+        lambda: torch.nn.ConvTranspose1d(3, 4, 3, 2, 1, 1),
+    ),
+    "ConvTranspose2d": (
+        lambda: ann.ConvTranspose2d(3, 4, 3, stride=2, padding="same"),
+        2,
+        lambda: torch.nn.ConvTranspose2d(3, 4, 3, 2),
+    ),
+    "ConvTranspose3d": (
+        lambda: ann.ConvTranspose3d(3, 2, 2, stride=2, groups=1),
+        3,
+        lambda: torch.nn.ConvTranspose3d(3, 2, 2, 2),
+    ),
+    "ConvTransposeNd": (lambda: ann.ConvTransposeNd(3, 4, (3, 2), stride=(2, 1)), 2, None),
     "DepthwiseConv": (lambda: ann.DepthwiseConv(3, 3, multiplier=2), 2, None),
     "PointwiseConv": (lambda: ann.PointwiseConv(3, 5, ndim=3), 3, None),
     "DepthwiseSeparableConv": (

@@ -129,3 +129,72 @@ def test_receptive_field_and_equivariance_pictures(tmp_path):
         assert png.format == "PNG"
     with pytest.raises(ValueError, match="layers"):
         plot_equivariance({}, tmp_path / "x.png")
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "output_padding", "dilation", "draw"),
+    [
+        ((2, 2), 3, 2, 1, 0, 1, True),  # 9 frames, drawn
+        ((2, 2), 3, 2, "valid", 0, 1, False),  # Dumoulin & Visin's figure 4.5: padded by 2
+        ((3, 3), 4, 2, 1, 1, 1, False),  # windows start inside the padding of 2
+        ((5,), 3, 2, "same", 0, 1, True),  # 5 -> 10, the extra padding at the end
+        ((4,), 2, 3, 0, 0, 2, False),  # dilation and a stride above the kernel: empty outputs
+        ((3, 4), (2, 3), (1, 2), ("causal", (3, 0)), 0, 1, False),  # windows start inside
+    ],
+)
+def test_transposed_frames_compute_conv_transpose(
+    tmp_path, size, kernel, stride, padding, output_padding, dilation, draw
+):
+    """Each frame's taps (read back from the drawn rectangles where the case is drawn),
+    with the flipped kernel over the zero-inserted grid, give anyconv.conv_transpose's
+    output at that position."""
+    import anyconv
+
+    anim = animate_conv(
+        size,
+        kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        out=tmp_path / "t.gif" if draw else None,
+        dpi=30,
+        transpose=True,
+        output_padding=output_padding,
+    )
+    nd = len(size)
+    y = torch.randn(1, 1, *size, dtype=torch.float64)
+    k = (kernel,) * nd if isinstance(kernel, int) else kernel
+    w = torch.randn(1, 1, *k, dtype=torch.float64)
+    want = anyconv.conv_transpose(
+        y, w, stride=stride, padding=padding, output_padding=output_padding, dilation=dilation
+    )[0, 0]
+    assert anim.output_size == tuple(want.shape) and len(anim.frames) == want.numel()
+    s = anim.inserted
+    flipped = w[0, 0].flip(tuple(range(nd)))
+    for frame in anim.frames:
+        assert sorted(frame.drawn) == (sorted(frame.taps) if draw else [])
+        total = 0.0
+        for q, cell in zip(_tap_indices(k), frame.taps):
+            inside = all(0 <= c < g for c, g in zip(cell, anim.input_size))
+            if inside and all(c % p == 0 for c, p in zip(cell, s)):
+                total += float(flipped[q] * y[(0, 0, *(c // p for c, p in zip(cell, s)))])
+        assert abs(total - float(want[frame.output])) < 1e-12
+    if draw:
+        with Image.open(anim.path) as gif:
+            assert gif.n_frames == len(anim.frames)
+
+
+def _tap_indices(kernel):
+    taps = [()]
+    for k in kernel:
+        taps = [(*t, q) for t in taps for q in range(k)]
+    return taps
+
+
+def test_transposed_matrix_is_drawn_beside_the_matrix(tmp_path):
+    w = torch.arange(1.0, 10.0).view(1, 1, 3, 3)
+    path = plot_conv_matrix(w, (1, 5, 5), tmp_path / "t.png", stride=2, transpose=True)
+    with Image.open(path) as png:
+        assert png.format == "PNG" and png.size[0] > png.size[1] > 300
+    with pytest.raises(ValueError, match="'zeros' with transpose=True"):
+        plot_conv_matrix(w, (1, 4, 4), tmp_path / "c.png", padding_mode="circular", transpose=True)

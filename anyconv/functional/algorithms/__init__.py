@@ -12,21 +12,30 @@ Each is registered as an :class:`~anyconv.functional.algorithms.registry.Algorit
 its optional hooks (capability check, memory estimate, cost model for ``"auto"``); callers
 ask the registry (:func:`~anyconv.functional.algorithms.registry.prepare`) and never test
 names. Adding an algorithm means adding one module and one :func:`register` call below.
+
+An algorithm may also have a transposed form (``transpose``): the adjoint ``(y, weight,
+bias, spec) -> x`` of its convolution, which :func:`anyconv.conv_transpose` runs; ``spec``
+is then the convolution's, whose input ``x`` is.
 """
 
 from __future__ import annotations
 
 from anyconv.functional.algorithms import auto
-from anyconv.functional.algorithms.direct import conv_direct, direct_memory
+from anyconv.functional.algorithms.direct import conv_direct, conv_transpose_direct, direct_memory
 from anyconv.functional.algorithms.fft import conv_fft
-from anyconv.functional.algorithms.fft.conv import fft_memory
-from anyconv.functional.algorithms.im2col import conv_im2col, im2col_memory
+from anyconv.functional.algorithms.fft.conv import conv_transpose_fft, fft_memory
+from anyconv.functional.algorithms.im2col import conv_im2col, conv_transpose_im2col, im2col_memory
 from anyconv.functional.algorithms.matrix import (
     conv_matrix_algorithm,
+    conv_transpose_matrix,
     matrix_memory,
     matrix_refusal,
 )
-from anyconv.functional.algorithms.native import conv_native, native_memory
+from anyconv.functional.algorithms.native import (
+    conv_native,
+    conv_transpose_native,
+    native_memory,
+)
 from anyconv.functional.algorithms.registry import (
     ALGORITHMS,
     Algorithm,
@@ -46,6 +55,7 @@ register(
         "picks the cheapest candidate by a cost model (native kernels or the FFT path), or "
         "the fastest measured one within ``anyconv.measure()``",
         select=auto.select,
+        transpose=auto.conv_transpose_auto,
     )
 )
 register(
@@ -56,6 +66,7 @@ register(
         memory=native_memory,
         cost=auto.native_cost,
         tiled=phase_conv,
+        transpose=conv_transpose_native,
     )
 )
 register(
@@ -64,6 +75,7 @@ register(
         conv_direct,
         "the definition: a sum over kernel offsets of strided input slices times weights",
         memory=direct_memory,
+        transpose=conv_transpose_direct,
     )
 )
 register(
@@ -72,6 +84,7 @@ register(
         conv_im2col,
         "unfold into a column matrix, one GEMM per group, a written-out backward (col2im)",
         memory=im2col_memory,
+        transpose=conv_transpose_im2col,
     )
 )
 register(
@@ -82,6 +95,7 @@ register(
         "contraction, overlap-save blocks for large inputs",
         memory=fft_memory,
         cost=auto.fft_cost,
+        transpose=conv_transpose_fft,
     )
 )
 register(
@@ -91,6 +105,7 @@ register(
         "the explicit sparse matrix (doubly block Toeplitz, block circulant when circular)",
         check=matrix_refusal,
         memory=matrix_memory,
+        transpose=conv_transpose_matrix,
     )
 )
 

@@ -25,6 +25,10 @@ channels, 7.5 / 6.5 for 16x16 and 6 / 4.5 for 32x32; in 1-D 2.3 / 2.9 for 16x16 
 3.3 / 2.6 for 64x64; in 3-D 2.1 / 7 for 8x8 and 9.5 / 8.5 for 16x16. Where a fit and a
 measurement disagree the fit errs towards PyTorch's kernels.
 
+A transposed convolution (the adjoint) is chosen the same way, among the candidates that
+have a transposed form, by its convolution's costs: the two do the same multiply-adds and
+the same transforms.
+
 Measured mode (:func:`measure`), like cuDNN's benchmark mode or SciPy's
 ``choose_conv_method(measure=True)``, times the candidates once per problem and caches the
 winner for the rest of the process.
@@ -138,9 +142,10 @@ def select(problem: Problem) -> Algorithm:
     key = (problem, _state["measure"])
     if key in _decisions:
         return registry.ALGORITHMS[_decisions[key]]
-    accepted = [a for a in registry.candidates() if registry.refusal(a, problem) is None]
+    candidates = registry.candidates(problem)
+    accepted = [a for a in candidates if registry.refusal(a, problem) is None]
     if not accepted:  # the caller's check (registry.prepare) explains the cheapest's refusal
-        accepted = registry.candidates()
+        accepted = candidates
     if _state["measure"] and len(accepted) > 1:
         best = _measure_once(problem, accepted)
     else:
@@ -156,7 +161,7 @@ def _measure_once(problem: Problem, algorithms: list[Algorithm]) -> Algorithm:
     device, grad = problem.device, problem.training
     x, weight = (
         torch.randn(shape, dtype=problem.dtype, device=device)
-        for shape in (problem.x_shape, problem.weight_shape)
+        for shape in (problem.operand_shape, problem.weight_shape)
     )
     for algorithm in algorithms:
         xs, ws = (t.requires_grad_(grad) for t in (x.clone(), weight.clone()))
@@ -166,7 +171,7 @@ def _measure_once(problem: Problem, algorithms: list[Algorithm]) -> Algorithm:
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
             with torch.set_grad_enabled(grad):
-                y = algorithm.run(xs, ws, None, problem.spec)
+                y = algorithm.runner(problem)(xs, ws, None, problem.spec)
                 if grad:
                     y.sum().backward()
             if device.type == "cuda":
@@ -204,3 +209,11 @@ def conv_auto(
 ) -> torch.Tensor:
     """Run the algorithm :func:`select` picks for this problem."""
     return select(Problem.of(x, weight, spec)).run(x, weight, bias, spec)
+
+
+def conv_transpose_auto(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """Run the transposed form of the algorithm :func:`select` picks for the transposed
+    problem (its convolution's costs: the same multiply-adds and transforms)."""
+    return select(Problem.of(y, weight, spec, transposed=True)).transpose(y, weight, bias, spec)

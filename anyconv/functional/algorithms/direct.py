@@ -1,4 +1,5 @@
-"""The definition itself: a sum over kernel offsets of strided input slices times weights."""
+"""The definition itself: a sum over kernel offsets of strided input slices times weights,
+and for the transposed convolution a scatter-add of the input times each tap."""
 
 from __future__ import annotations
 
@@ -57,3 +58,36 @@ def conv_direct(
     if bias is not None:
         y = y + bias.view(-1, *(1,) * len(kernel))
     return y
+
+
+def conv_transpose_direct(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The adjoint of :func:`conv_direct` by its definition, a scatter-add:
+    ``x_pad[n, c, j*stride + p*dilation] += sum_o w[o, c, p] * y[n, o, j]`` for every tap
+    ``p`` and input position ``j``, then the padding cut off (``x = x_pad[lo : lo + n]``).
+
+    One term per kernel offset, added into a strided slice of the padded grid; autograd
+    does the backward pass. float16 and bfloat16 accumulate in float32.
+    """
+    dtype = y.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        y, weight = y.float(), weight.float()
+        bias = None if bias is None else bias.float()
+    n, groups = y.shape[0], spec.groups
+    out_channels, per_group, *kernel = weight.shape
+    padded = [size + lo + hi for size, (lo, hi) in zip(spec.in_shape, spec.padding, strict=True)]
+    yg = y.reshape(n, groups, out_channels // groups, *spec.out_shape)
+    wg = weight.reshape(groups, out_channels // groups, per_group, *kernel)
+    grid = y.new_zeros(n, groups, per_group, *padded)
+    for offset in itertools.product(*map(range, kernel)):
+        window = tuple(
+            slice(p * d, p * d + s * (m - 1) + 1, s)
+            for p, d, s, m in zip(offset, spec.dilation, spec.stride, spec.out_shape, strict=True)
+        )
+        grid[(..., *window)] += torch.einsum("ngo...,goc->ngc...", yg, wg[(..., *offset)])
+    crop = tuple((-lo, -hi) for lo, hi in spec.padding)
+    x = pad(grid.reshape(n, groups * per_group, *padded), crop)
+    if bias is not None:
+        x = x + bias.view(-1, *(1,) * len(kernel))
+    return x.to(dtype)

@@ -11,6 +11,10 @@ kernels raise on some of them and return a wrong shape on others):
 
 The output shape is always the geometry's; gradients flow (zeros for input and weight, the
 summed output gradient for the bias).
+
+A transposed convolution (the adjoint) with nothing to sum, or an empty output, is ``bias``
+(zeros without one) at every output position: its sums have no terms at all, since the
+transposed input has no elements or the output none.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import torch
 from anyconv.padding import ConvSpec
 
 
-def is_empty(x_shape, weight_shape) -> bool:
-    """Whether input or weight has no elements."""
-    return math.prod(x_shape) == 0 or math.prod(weight_shape) == 0
+def is_empty(x_shape, weight_shape, result_shape=()) -> bool:
+    """Whether input, weight or result has no elements."""
+    return any(math.prod(shape) == 0 for shape in (x_shape, weight_shape, result_shape))
 
 
 def conv_empty(
@@ -43,3 +47,20 @@ def conv_empty(
     taps = (weight * 0).sum(tuple(range(1, weight.dim()))).view(1, o, *ones)
     y = x.new_zeros(n, o, *spec.out_shape) + taps + x.flatten()[:0].sum()
     return y if bias is None else y + bias.view(1, o, *ones)
+
+
+def conv_transpose_empty(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The closed form of a zero-size transposed convolution: ``bias`` everywhere.
+
+    Example:
+        >>> spec = ConvSpec((2,), (1,), ((0, 0),), 1, "zeros", (3,), (3,), (7,))
+        >>> conv_transpose_empty(torch.randn(0, 4, 3), torch.randn(4, 1, 3), None, spec).shape
+        torch.Size([0, 1, 7])
+    """
+    n, c = y.shape[0], weight.shape[1] * spec.groups
+    ones = (1,) * len(spec.in_shape)
+    # no terms, but the gradients flow (zeros) to y and the weight
+    z = y.new_zeros(n, c, *spec.in_shape) + (y.flatten()[:0].sum() + weight.flatten()[:0].sum())
+    return z if bias is None else z + bias.view(1, c, *ones)

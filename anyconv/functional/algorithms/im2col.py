@@ -1,4 +1,6 @@
-"""im2col + GEMM, with the backward pass written out (col2im) instead of left to autograd."""
+"""im2col + GEMM, with the backward pass written out (col2im) instead of left to autograd;
+the transposed convolution is the other way round: col2im of the weight times the input's
+columns, with im2col in its backward pass."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from anyconv.padding import ConvSpec, pad
 
 Ints = tuple[int, ...]
 
-__all__ = ["col2im", "conv_im2col", "im2col", "sliding_windows"]  # sliding_windows: old path
+# sliding_windows: its old path
+__all__ = ["col2im", "conv_im2col", "conv_transpose_im2col", "im2col", "sliding_windows"]
 
 
 def im2col(
@@ -81,9 +84,11 @@ def col2im(
     n, groups, rows, _ = cols.shape
     channels = groups * rows // math.prod(kernel)
     index = _col2im_index(padded, kernel, stride, dilation, out, cols.device)
-    grid = cols.new_zeros(n, channels, math.prod(padded))
-    grid.index_add_(2, index, cols.reshape(n, channels, -1))
-    return grid.view(n, channels, *padded)
+    grid = cols.new_zeros(n, channels, *padded)
+    # into a flat view of the grid, which is returned itself (a custom Function must not
+    # return a view of its intermediates: forward-mode AD refuses it)
+    grid.view(n, channels, -1).index_add_(2, index, cols.reshape(n, channels, -1))
+    return grid
 
 
 def im2col_memory(problem: Problem) -> int:
@@ -94,6 +99,8 @@ def im2col_memory(problem: Problem) -> int:
     padded = nbytes(padded_shape(problem.x_shape, spec.padding), problem.dtype)
     taps = math.prod(problem.weight_shape[2:])
     columns = nbytes((n, c * taps, *spec.out_shape), problem.dtype)
+    if problem.transposed:  # the columns are scattered onto the padded grid, then cropped
+        return 2 * padded + columns
     return padded + columns + output_bytes(problem)
 
 
@@ -174,3 +181,74 @@ def conv_im2col(
     xp = pad(x, spec.padding, spec.padding_mode)
     y = _Im2colConv.apply(xp, weight, bias, spec.stride, spec.dilation, spec.groups, spec.out_shape)
     return y.view(x.shape[0], weight.shape[0], *spec.out_shape)
+
+
+class _Col2imConvTranspose(torch.autograd.Function):
+    """The adjoint of :class:`_Im2colConv`'s GEMM: ``x_pad = col2im(wᵀ · y)``, with its
+    backward pass written out: grad_y = w · im2col(grad_x_pad) (a convolution),
+    grad_w = y · im2col(grad_x_pad)ᵀ; and its forward-mode derivative, ``col2im(wᵀ · dy +
+    dwᵀ · y)``."""
+
+    @staticmethod
+    def forward(y, weight, padded, stride, dilation, groups):
+        conf = (tuple(weight.shape[2:]), padded, stride, dilation, groups)
+        return _Col2imConvTranspose.scatter(y, weight, conf)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # the torch.func-ready form (jvp, vmap)
+        y, weight, padded, stride, dilation, groups = inputs
+        ctx.conf = (tuple(weight.shape[2:]), padded, stride, dilation, groups)
+        ctx.save_for_backward(y, weight)
+        ctx.save_for_forward(y, weight)
+
+    @staticmethod
+    def scatter(y, weight, conf):
+        kernel, padded, stride, dilation, groups = conf
+        n, out_channels = y.shape[:2]
+        w = weight.reshape(groups, out_channels // groups, -1)
+        cols = w.transpose(1, 2) @ y.reshape(n, groups, out_channels // groups, -1)
+        return col2im(cols, padded, kernel, stride, dilation, tuple(y.shape[2:]))
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, weight = ctx.saved_tensors
+        kernel, _, stride, dilation, groups = ctx.conf
+        n, out_channels = y.shape[:2]
+        cols = im2col(grad, kernel, stride, dilation, groups)  # (N, G, C/G·K, L)
+        grad_y = grad_w = None
+        if ctx.needs_input_grad[0]:
+            w = weight.reshape(groups, out_channels // groups, -1)
+            grad_y = (w @ cols).reshape(y.shape)
+        if ctx.needs_input_grad[1]:
+            yg = y.reshape(n, groups, out_channels // groups, -1)
+            grad_w = torch.einsum("ngol,ngrl->gor", yg, cols).reshape(weight.shape)
+        return grad_y, grad_w, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, y_tangent, weight_tangent, *_):
+        y, weight = ctx.saved_tensors
+        result = None
+        if y_tangent is not None:
+            result = _Col2imConvTranspose.scatter(y_tangent, weight, ctx.conf)
+        if weight_tangent is not None:
+            term = _Col2imConvTranspose.scatter(y, weight_tangent, ctx.conf)
+            result = term if result is None else result + term
+        return result
+
+
+def conv_transpose_im2col(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The adjoint of :func:`conv_im2col`: one GEMM per group gives the columns ``wᵀ · y``
+    (``(N, C·prod(kernel), L)``, a column per input position), and :func:`col2im` adds them
+    onto the padded output grid, whose padding is then cut off.
+
+    Memory: the column matrix holds ``prod(kernel)`` times the output's channels per input
+    position; the backward pass builds the columns of the output gradient instead.
+    """
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(spec.in_shape, spec.padding, strict=True))
+    grid = _Col2imConvTranspose.apply(y, weight, padded, spec.stride, spec.dilation, spec.groups)
+    x = pad(grid, tuple((-lo, -hi) for lo, hi in spec.padding))
+    if bias is not None:
+        x = x + bias.view(-1, *(1,) * len(padded))
+    return x

@@ -238,3 +238,37 @@ def conv_matrix_algorithm(
     if bias is not None:
         y = y + bias.view(-1, *(1,) * len(spec.out_shape))
     return y
+
+
+def _transposed_product(y: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+    """``Mᵀ y`` for every sample, ``(N, O, *out)`` -> ``(N, C, *spec.in_shape)``: the
+    matrix's pattern with rows and columns exchanged and sorted again (row-major, so still
+    coalesced), through the same :class:`_SparseProduct` (its backward pass, forward-mode
+    derivative and double backward); float32 inside for float16/bfloat16."""
+    dtype = y.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        y, weight = y.float(), weight.float()
+    spatial = tuple(spec.in_shape)
+    _check_entries(weight, spec, "conv_transpose")
+    indices, taps, inverse = _pattern(tuple(weight.shape), spatial, spec, weight.device)
+    values = _values(weight, taps, inverse, indices.shape[1])
+    rows, cols = _matrix_shape(weight.shape, spatial, spec)
+    order = torch.argsort(indices[1] * rows + indices[0])
+    flipped = indices.flip(0)[:, order]
+    x = _SparseProduct.apply(values[order], y.reshape(y.shape[0], -1).T, flipped, (cols, rows))
+    return x.T.reshape(y.shape[0], -1, *spatial).to(dtype)
+
+
+def conv_transpose_matrix(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The adjoint of :func:`conv_matrix_algorithm`: one sparse product ``x = Mᵀ y`` per
+    batch (float32 inside for float16/bfloat16).
+
+    A zero border folds nothing into the matrix, so each entry is one term of the direct
+    scatter and NaN/inf combine as there.
+    """
+    x = _transposed_product(y, weight, spec)
+    if bias is not None:
+        x = x + bias.view(-1, *(1,) * len(spec.in_shape))
+    return x

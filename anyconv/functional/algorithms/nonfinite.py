@@ -164,9 +164,11 @@ def grad_input_pattern(correlate: Correlate, grad, w, x_shape, spec: ConvSpec):
         y = correlate(probe, ws, _valid(spec))
         (counts_x,) = torch.autograd.grad(y, probe, torch.cat(_masks(grad, kinds_g)))
     counts_x = counts_x.view(len(kinds_g), n, g, len(kinds_w), c // g, *padded)
-    crop = tuple(slice(lo, lo + s) for s, (lo, _) in zip(x_shape[2:], spec.padding, strict=True))
+    # the padding cut off (a negative hi, which a transposed convolution's spec may have,
+    # gives back input positions that no window reads: zero counts)
+    crop = tuple((-lo, -hi) for lo, hi in spec.padding)
     counts = {
-        (a, b): counts_x[i, :, :, j].reshape(n, c, *padded)[(..., *crop)]
+        (a, b): pad(counts_x[i, :, :, j].reshape(n, c, *padded), crop)
         for i, a in enumerate(kinds_g)
         for j, b in enumerate(kinds_w)
     }
@@ -274,3 +276,51 @@ def exact(correlate: Correlate, x: torch.Tensor, w: torch.Tensor, spec: ConvSpec
         x = pad(x, spec.padding, spec.padding_mode)
         spec = _valid(spec)
     return _Exact.apply(x, w, correlate, spec)
+
+
+class _ExactTranspose(torch.autograd.Function):
+    """The transposed convolution of the finite parts, with the direct scatter's NaN/inf
+    pattern put back, forward and backward (first-order gradients only). The transposed
+    convolution is its convolution's input gradient, so its pattern is
+    :func:`grad_input_pattern`'s; its own gradients are the convolution of the output
+    gradient (:func:`forward_pattern`) and the convolution's weight gradient with the output
+    gradient as input (:func:`grad_weight_pattern`)."""
+
+    @staticmethod
+    def forward(ctx, y, w, transpose: Correlate, correlate: Correlate, spec: ConvSpec):
+        with torch.enable_grad():
+            leaves = [
+                _finite(t).detach().requires_grad_(need)
+                for t, need in zip((y, w), ctx.needs_input_grad[:2], strict=True)
+            ]
+            x0 = transpose(*leaves, spec)
+        ctx.graph = (x0, leaves)
+        ctx.correlate, ctx.spec = correlate, spec
+        ctx.save_for_backward(y, w)
+        pattern = grad_input_pattern(correlate, y, w, tuple(x0.shape), spec)
+        return place(x0.detach(), pattern)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        y, w = ctx.saved_tensors
+        x0, leaves = ctx.graph
+        wanted = [leaf for leaf in leaves if leaf.requires_grad]
+        grads = iter(torch.autograd.grad(x0, wanted, _finite(grad)) if wanted else ())
+        gy = next(grads) if leaves[0].requires_grad else None
+        gw = next(grads) if leaves[1].requires_grad else None
+        bad_grad = _has_nonfinite(grad)
+        if gy is not None and (bad_grad or _has_nonfinite(w)):
+            gy = place(gy, forward_pattern(ctx.correlate, grad, w, ctx.spec))
+        if gw is not None and (bad_grad or _has_nonfinite(y)):
+            gw = place(gw, grad_weight_pattern(ctx.correlate, grad, y, w.shape, ctx.spec))
+        return gy, gw, None, None, None
+
+
+def exact_transpose(
+    transpose: Correlate, correlate: Correlate, y: torch.Tensor, w: torch.Tensor, spec: ConvSpec
+):
+    """``transpose(y, w, spec)``, the adjoint of the zero-padded ``correlate``, with the
+    direct scatter's NaN and ±inf pattern in the output and in both gradients (the patterns
+    come from ``correlate``, through which the masks run)."""
+    return _ExactTranspose.apply(y, w, transpose, correlate, spec)

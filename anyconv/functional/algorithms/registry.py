@@ -11,7 +11,13 @@ names:
 - ``cost``: a model cost, which makes it a candidate of ``"auto"``;
 - ``select``: for an algorithm that only dispatches (``"auto"``), the one it would run;
 - ``tiled``: a fused implementation of the phases of a tiled convolution
-  (:func:`anyconv.tiled_conv`), if it has one.
+  (:func:`anyconv.tiled_conv`), if it has one;
+- ``transpose``: the transposed convolution (:func:`anyconv.conv_transpose`), the adjoint of
+  its convolution, if it has one.
+
+A transposed problem is a :class:`Problem` with ``transposed=True`` that describes the
+convolution whose adjoint is wanted (its input is the transposed convolution's output), so
+that the hooks (memory, cost) look at the same tensors with input and output exchanged.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import torch
 
 from anyconv._checks import choice
 from anyconv.functional.algorithms import memory
-from anyconv.functional.algorithms.empty import conv_empty, is_empty
+from anyconv.functional.algorithms.empty import conv_empty, conv_transpose_empty, is_empty
 from anyconv.padding import ConvSpec
 
 AlgorithmFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None, ConvSpec], torch.Tensor]
@@ -40,11 +46,36 @@ class Problem(NamedTuple):
     device: torch.device
     training: bool
     """A backward pass will follow (a gradient is recorded for the input or the weight)."""
+    transposed: bool = False
+    """The adjoint of this convolution is wanted (:func:`anyconv.conv_transpose`): it maps
+    an operand of the output's shape to one of ``x_shape``."""
 
     @classmethod
-    def of(cls, x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> Problem:
+    def of(
+        cls, x: torch.Tensor, weight: torch.Tensor, spec: ConvSpec, transposed: bool = False
+    ) -> Problem:
+        """The problem of ``x`` and ``weight``; for ``transposed``, ``x`` is the transposed
+        convolution's input and ``spec`` its convolution's (:func:`anyconv.padding.
+        transposed_spec`)."""
         training = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-        return cls(tuple(x.shape), tuple(weight.shape), spec, x.dtype, x.device, training)
+        x_shape = tuple(x.shape)
+        if transposed:
+            x_shape = (x_shape[0], weight.shape[1] * spec.groups, *spec.in_shape)
+        return cls(x_shape, tuple(weight.shape), spec, x.dtype, x.device, training, transposed)
+
+    @property
+    def operand_shape(self) -> tuple[int, ...]:
+        """The shape of the tensor the algorithm receives."""
+        if self.transposed:
+            return (self.x_shape[0], self.weight_shape[0], *self.spec.out_shape)
+        return self.x_shape
+
+    @property
+    def result_shape(self) -> tuple[int, ...]:
+        """The shape of the tensor the algorithm returns."""
+        if self.transposed:
+            return self.x_shape
+        return (self.x_shape[0], self.weight_shape[0], *self.spec.out_shape)
 
 
 @dataclass(frozen=True)
@@ -66,16 +97,29 @@ class Algorithm:
     """For a dispatcher: the algorithm it runs for this problem."""
     tiled: AlgorithmFn | None = None
     """Fused phases of a tiled convolution, taking weights ``(O, C/g, *kernel, *tiles)``."""
+    transpose: AlgorithmFn | None = None
+    """The adjoint ``(y, weight, bias, spec) -> x``: ``y`` ``(N, O, *spec.out_shape)``, the
+    weight in the convolution's layout ``(O, C/g, *kernel)`` (PyTorch's transposed layout),
+    ``bias`` ``(C,)``, ``x`` ``(N, C, *spec.in_shape)``."""
 
     def __call__(self, x, weight, bias, spec: ConvSpec) -> torch.Tensor:
         return self.run(x, weight, bias, spec)
+
+    def runner(self, problem: Problem) -> AlgorithmFn:
+        """The function that computes ``problem``: ``transpose`` for a transposed one."""
+        return self.transpose if problem.transposed else self.run
 
     def resolve(self, problem: Problem) -> Algorithm:
         """The algorithm that actually runs: ``select``'s answer for a dispatcher, else self."""
         return self.select(problem) if self.select is not None else self
 
 
-EMPTY = Algorithm("empty", conv_empty, "the closed form of a zero-size problem")
+EMPTY = Algorithm(
+    "empty",
+    conv_empty,
+    "the closed form of a zero-size problem",
+    transpose=conv_transpose_empty,
+)
 """What :func:`prepare` answers for every zero-size problem (not a registered name)."""
 
 ALGORITHMS: dict[str, Algorithm] = {}
@@ -108,6 +152,8 @@ def list_algorithms() -> list[str]:
 def refusal(algorithm: Algorithm, problem: Problem) -> str | None:
     """Why ``algorithm`` will not run ``problem`` (completing "algorithm=NAME ..."): its own
     check, then its memory estimate against :func:`~.memory.memory_limit`; else ``None``."""
+    if problem.transposed and algorithm.transpose is None:
+        return "has no transposed form"
     if algorithm.check is not None:
         reason = algorithm.check(problem)
         if reason is not None:
@@ -131,15 +177,15 @@ def check_size(problem: Problem, func: str = "conv") -> bool:
     to extend on an empty axis. Returns whether the problem has zero size (its answer is
     then :data:`EMPTY`'s whatever the algorithm)."""
     limit = memory.memory_limit(problem.device)
-    out = memory.output_bytes(problem)
+    out = memory.nbytes(problem.result_shape, problem.dtype)
     if limit is not None and out > limit:
-        shape = (problem.x_shape[0], problem.weight_shape[0], *problem.spec.out_shape)
+        shape = problem.result_shape
         raise ValueError(
             f"{func}(): the output of shape {shape} would take {memory.human_bytes(out)}, "
             f"above {memory.describe_limit(problem.device)}; check the padding (resolved "
             f"to {problem.spec.padding}), dilation and stride"
         )
-    if not is_empty(problem.x_shape, problem.weight_shape):
+    if not is_empty(problem.operand_shape, problem.weight_shape, problem.result_shape):
         return False
     spatial = problem.x_shape[2:]
     if problem.spec.padding_mode != "zeros" and 0 in spatial:
@@ -177,9 +223,15 @@ def prepare(name: str, problem: Problem, func: str = "conv") -> Algorithm:
     return algorithm
 
 
-def candidates() -> list[Algorithm]:
-    """The algorithms ``"auto"`` chooses from: those with a cost model."""
-    return [a for a in ALGORITHMS.values() if a.cost is not None]
+def candidates(problem: Problem | None = None) -> list[Algorithm]:
+    """The algorithms ``"auto"`` chooses from: those with a cost model (and a transposed
+    form, for a transposed ``problem``)."""
+    transposed = problem is not None and problem.transposed
+    return [
+        a
+        for a in ALGORITHMS.values()
+        if a.cost is not None and (a.transpose is not None or not transposed)
+    ]
 
 
 def describe(indent: str = "") -> str:

@@ -8,7 +8,10 @@ import torch
 
 from anyconv.functional.algorithms.fft.overlap_save import overlap_save
 from anyconv.functional.algorithms.fft.plan import block_plan, transform_sizes
-from anyconv.functional.algorithms.fft.spectral import correlate_zero_padded
+from anyconv.functional.algorithms.fft.spectral import (
+    correlate_zero_padded,
+    transpose_zero_padded,
+)
 from anyconv.functional.algorithms.memory import nbytes, output_bytes, padded_shape
 from anyconv.functional.algorithms.registry import Problem
 from anyconv.padding import ConvSpec, effective_kernel, pad
@@ -55,7 +58,7 @@ def fft_memory(problem: Problem) -> int:
     if math.prod(whole) > HUGE_TRANSFORM:  # no plan needed to know: it cannot fit
         return nbytes((problem.x_shape[0], problem.x_shape[1], *whole), dtype)
     x_shape, padding, per_block = _plan(
-        problem.x_shape, problem.weight_shape, spec, problem.training
+        problem.x_shape, problem.weight_shape, spec, problem.training, not problem.transposed
     )
     copies = nbytes(x_shape, dtype) if x_shape != problem.x_shape else 0
     if per_block is None:
@@ -120,3 +123,24 @@ def conv_fft(
     if bias is not None:
         y = y + bias.view(-1, *(1,) * (x.dim() - 2))
     return y.to(dtype)
+
+
+def conv_transpose_fft(
+    y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, spec: ConvSpec
+) -> torch.Tensor:
+    """The adjoint of :func:`conv_fft`: the input's spectrum placed where the outputs were
+    read, times the conjugate kernel spectrum, one inverse transform read over the output's
+    extent (:class:`~anyconv.functional.algorithms.fft.spectral.SpectralConvTranspose`).
+    One transform of the whole problem (no overlap-save blocks); float16 and bfloat16 are
+    transformed in float32; the kernel spectrum is cached for inference as in
+    :func:`conv_fft`.
+    """
+    dtype = y.dtype
+    source = weight
+    if dtype in (torch.float16, torch.bfloat16):
+        y, weight = y.float(), weight.float()
+        bias = bias.float() if bias is not None else None
+    x = transpose_zero_padded(y, weight, source, spec)
+    if bias is not None:
+        x = x + bias.view(-1, *(1,) * (x.dim() - 2))
+    return x.to(dtype)

@@ -39,7 +39,9 @@ def _spectrum(t: torch.Tensor, geo: Geometry, padded: bool = False) -> torch.Ten
     dims = tuple(range(2, 2 + ndim))
     s = torch.fft.rfftn(t, dim=dims) if padded else torch.fft.rfftn(t, s=geo.sizes, dim=dims)
     if geo.elementwise:
-        return s
+        # the transform of an expanded (stride-0) operand comes back with strides that the
+        # contraction's views cannot merge (batch stride below the channels')
+        return s.contiguous()
     n, c, *freq = s.shape
     s = s.view(n, geo.groups, c // geo.groups, *freq)
     return s.permute(*range(3, 3 + ndim), 1, 0, 2).contiguous()
@@ -193,6 +195,102 @@ class SpectralConv(torch.autograd.Function):
     def run(cls, x, weight, operand, geo) -> torch.Tensor:
         """The correlation alone (``apply`` returns the kept spectra too)."""
         return cls.apply(x, weight, operand, geo)[0]
+
+
+def _own(t: torch.Tensor) -> torch.Tensor:
+    """``t``, or a copy of it when it is a view (a custom Function must not return a view of
+    its intermediates)."""
+    return t if t._base is None else t.clone()
+
+
+class SpectralConvTranspose(torch.autograd.Function):
+    """The adjoint of :class:`SpectralConv`: ``x = irfft(Y · conj(W'))`` over the input's
+    extent, ``Y`` the spectrum of the transposed convolution's input placed where the
+    outputs were read (the input-gradient path of :class:`SpectralConv`).
+
+    ``apply(y, weight, operand, geo, channels)``; its backward pass is the spectral
+    correlation (grad_y) and the weight-gradient path of :class:`SpectralConv` with the
+    output gradient in the role of the input; its forward-mode derivative is ``T(dy, w) +
+    T(y, dw)``. Written with ``setup_context``, so that ``torch.func`` transforms
+    (``jvp``, ``vmap``) take it too; the spectra are therefore transformed again in the
+    backward pass rather than kept (on the graph under ``create_graph``: double backward).
+    """
+
+    @staticmethod
+    def forward(y, weight, operand, geo, channels):
+        if operand is None:
+            operand = kernel_spectrum(weight, geo)
+        return _own(_grad_input(_output_spectrum(y, geo), operand, geo, channels))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        y, weight, operand, geo, channels = inputs
+        ctx.geo, ctx.channels, ctx.operand = geo, channels, operand
+        ctx.save_for_backward(y, weight)
+        ctx.save_for_forward(y, weight)
+
+    @staticmethod
+    def _operand(ctx, weight):
+        """The kernel operand: the cached one, unless the weight's gradient is recorded or
+        a graph is being built (``create_graph``)."""
+        if ctx.operand is not None and not torch.is_grad_enabled():
+            return ctx.operand
+        return kernel_spectrum(weight, ctx.geo)
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, weight = ctx.saved_tensors
+        geo = ctx.geo
+        operand = SpectralConvTranspose._operand(ctx, weight)
+        gs = _spectrum(grad, geo)
+        gy = _correlate(gs, operand, geo, weight.shape[0]) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = _grad_weight(gs, _output_spectrum(y, geo), geo, weight.shape)
+        return gy, gw, None, None, None
+
+    @staticmethod
+    def jvp(ctx, y_tangent, weight_tangent, *_):
+        y, weight = ctx.saved_tensors
+        geo, channels = ctx.geo, ctx.channels
+        result = None
+        if y_tangent is not None:
+            operand = SpectralConvTranspose._operand(ctx, weight)
+            result = _grad_input(_output_spectrum(y_tangent, geo), operand, geo, channels)
+        if weight_tangent is not None:
+            ys = _output_spectrum(y, geo)
+            term = _grad_input(ys, kernel_spectrum(weight_tangent, geo), geo, channels)
+            result = term if result is None else result + term
+        return _own(result)
+
+
+def transpose_zero_padded(
+    y: torch.Tensor, weight: torch.Tensor, source: torch.Tensor, spec: ConvSpec
+) -> torch.Tensor:
+    """:class:`SpectralConvTranspose` for ``spec`` (zero padding), with the kernel operand
+    from the cache when no gradient is recorded for the weight (``source`` is the caller's
+    weight tensor), and the direct scatter's NaN/inf pattern when an operand is not finite
+    (:func:`~anyconv.functional.algorithms.nonfinite.exact_transpose`)."""
+    x_shape = (y.shape[0], weight.shape[1] * spec.groups, *spec.in_shape)
+    geo = geometry(x_shape, weight.shape, spec, spec.padding)
+    operand = None
+    if not (torch.is_grad_enabled() and weight.requires_grad):
+        operand = cached_operand(
+            source,
+            (geo.sizes, geo.taps, geo.groups, weight.dtype),
+            lambda: kernel_spectrum(source.to(weight.dtype), geo),
+        )
+    x = SpectralConvTranspose.apply(y, weight, operand, geo, x_shape[1])
+    if nonfinite.spreads(x, y, weight):
+        return nonfinite.exact_transpose(_transpose_plain, _correlate_plain, y, weight, spec)
+    return x
+
+
+def _transpose_plain(y: torch.Tensor, weight: torch.Tensor, spec: ConvSpec) -> torch.Tensor:
+    """:class:`SpectralConvTranspose` of ``spec``, no cache, no non-finite check."""
+    x_shape = (y.shape[0], weight.shape[1] * spec.groups, *spec.in_shape)
+    geo = geometry(x_shape, weight.shape, spec, spec.padding)
+    return SpectralConvTranspose.apply(y, weight, None, geo, x_shape[1])
 
 
 def correlate_zero_padded(
