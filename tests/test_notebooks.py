@@ -160,6 +160,15 @@ def _check_operator(cells):
     m = _printed(cells, r"^largest difference: (\S+)")
     assert float(m.group(1)) < 1e-5
     assert any("image/gif" in ims for _, _, ims in cells), "the arithmetic animation"
+    # the transposed convolution: its size formula, PyTorch's numbers, the adjoint identity
+    assert _printed(cells, r"^conv_transpose: \(4, 4\) -> \(7, 7\) \| formula: 7$")
+    assert _printed(cells, r"^conv with the same arguments maps it back to \(4, 4\)$")
+    assert (
+        float(_printed(cells, r"^largest difference from torch's conv_transpose2d: (\S+)$")[1])
+        < 1e-5
+    )
+    m = _printed(cells, r"^<conv\(u\), x> = (\S+)   <u, conv_transpose\(x\)> = (\S+)$")
+    assert m[1] == m[2]
 
 
 def _check_algorithms(cells):
