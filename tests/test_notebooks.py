@@ -15,7 +15,6 @@ import json
 import os
 import re
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,6 @@ nbformat = pytest.importorskip("nbformat")
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 NAMES = [p.stem for p in NOTEBOOKS]
 KERNEL = "anyconv-tests-python"
-TIME_LIMIT = 120.0  # seconds a notebook may take on 2 CPU cores (the notebooks' promise)
 
 
 def _read(path: Path):
@@ -96,11 +94,10 @@ def _execute(path: Path, kernel: str):
     from nbclient import NotebookClient
 
     nb = _read(path)
-    start = time.perf_counter()
     NotebookClient(
         nb, timeout=600, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}
     ).execute()
-    return nb, time.perf_counter() - start
+    return nb
 
 
 def _outputs(nb):
@@ -135,12 +132,10 @@ def _printed(cells, pattern: str) -> re.Match:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NAMES)
 def test_notebook_runs_top_to_bottom_and_shows_its_pictures(path, kernel):
-    nb, seconds = _execute(path, kernel)
+    nb = _execute(path, kernel)  # no time limit asserted: docs/testing.md has the times
     cells = _outputs(nb)
     images = [m for _, _, ims in cells for m in ims]
     assert len(images) >= 4, "each notebook shows its pictures inline"
-    # a budget for a 2-core machine shared with other work; the notebooks take 10-60 s
-    assert seconds < 2 * TIME_LIMIT, f"{path.name} took {seconds:.0f} s"
     CHECKS[path.stem[:2]](cells)
 
 
