@@ -42,7 +42,7 @@ def _imports(source: str) -> set[str]:
     return names
 
 
-def test_there_are_the_five_course_notebooks_in_order():
+def test_there_are_the_course_notebooks_in_order():
     assert len(NOTEBOOKS) >= 5
     assert [n[:3] for n in NAMES] == [f"{i:02d}_" for i in range(1, len(NAMES) + 1)]
 
@@ -245,10 +245,26 @@ def _check_time_series(cells):
         assert int(m.group(1)) >= length
 
 
+def _check_video(cells):
+    m = _printed(cells, r"^padding\s+\('causal', 'same', 'same'\): output \((.*?)\), \(lo, hi\)")
+    assert m[1] == "2, 8, 10, 32, 32"
+    assert _printed(cells, r"^equals torch's conv3d: True$")
+    assert _printed(cells, r"^\s*c3d: .* \(time x height x width\): 7 x 18 x 18$")
+    assert _printed(cells, r"^\s*frame2d: .* \(time x height x width\): 1 x 18 x 18$")
+    last = {
+        name: float(
+            _printed(cells, rf"^\s*{name}: test accuracy after each epoch .*'([\d.]+)%'\]")[1]
+        )
+        for name in ("c3d", "frame2d")
+    }
+    assert last["c3d"] > 60 and last["frame2d"] < 25, "motion needs time in the kernel"
+
+
 CHECKS = {
     "01": _check_operator,
     "02": _check_algorithms,
     "03": _check_layer_variants,
     "04": _check_lenet5,
     "05": _check_time_series,
+    "06": _check_video,
 }
