@@ -78,9 +78,11 @@ def kernel(tmp_path_factory):
     spec.joinpath("kernel.json").write_text(
         json.dumps({"argv": argv, "display_name": "anyconv tests", "language": "python"})
     )
-    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "IPYTHONDIR", "MPLBACKEND")}
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "IPYTHONDIR", "MPLBACKEND", "TMPDIR")}
     os.environ["JUPYTER_PATH"] = str(root)
     os.environ["IPYTHONDIR"] = str(root / "ipython")  # no user profile, no startup files
+    (root / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(root / "tmp")  # the notebooks' pictures, in pytest's tmp_path
     os.environ.pop("MPLBACKEND", None)  # the notebooks' %matplotlib inline decides
     yield KERNEL
     for k, v in saved.items():
