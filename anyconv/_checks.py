@@ -23,8 +23,9 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -41,6 +42,43 @@ def _show(value: Any) -> str:
 def fail(func: str, arg: str, allowed: str, given: Any, error: type = ValueError) -> Exception:
     """Build the standard message: ``func(): argument 'arg' must be <allowed>; got <given>``."""
     return error(f"{func}(): argument '{arg}' must be {allowed}; got {_show(given)}")
+
+
+def did_you_mean(given: Any, names: Iterable[str]) -> str:
+    """`` (did you mean 'NAME'?)`` for the name closest to ``given`` (same letters in
+    another case, or a close spelling by :func:`difflib.get_close_matches`), else ``""``.
+
+    Example:
+        >>> did_you_mean("lenet", ["allcnn", "lenet5"]), did_you_mean("xyz", ["lenet5"])
+        (" (did you mean 'lenet5'?)", '')
+    """
+    if not isinstance(given, str):
+        return ""
+    names = list(names)
+    same = [n for n in names if n.lower() == given.lower()]
+    close = same or difflib.get_close_matches(given, names, n=1, cutoff=0.6)
+    if not close:
+        folded = {n.lower().replace("_", "-"): n for n in names}
+        match = difflib.get_close_matches(given.lower().replace("_", "-"), folded, n=1)
+        close = [folded[m] for m in match]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_name(
+    func: str, arg: str, given: Any, names: Iterable[str], note: str = "", key: Any = None
+) -> ValueError:
+    """The standard message for a name that is not registered: the names allowed (then
+    ``note``), what was given, and the name closest to it (or to ``key``, the part of it
+    that names something, e.g. ``folde`` of ``folde:DIR``; :func:`did_you_mean`).
+
+    Example:
+        >>> print(unknown_name("f", "name", "lenet", ["allcnn", "lenet5"]))
+        f(): argument 'name' must be one of 'allcnn', 'lenet5'; got 'lenet' (did you mean 'lenet5'?)
+    """
+    names = list(names)
+    allowed = "one of " + ", ".join(map(repr, names)) + note
+    message = str(fail(func, arg, allowed, given))
+    return ValueError(message + did_you_mean(given if key is None else key, names))
 
 
 def is_int(value: Any) -> bool:
@@ -184,9 +222,10 @@ def int_sequence(value: Any, arg: str, func: str, *, minimum: int = 1) -> tuple[
 
 def choice(value: Any, options: Sequence[str], arg: str, func: str) -> str:
     """Check that ``value`` is one of the strings in ``options``."""
-    if not isinstance(value, str) or value not in options:
-        error = ValueError if isinstance(value, str) else TypeError
-        raise fail(func, arg, f"one of {', '.join(map(repr, options))}", value, error)
+    if not isinstance(value, str):
+        raise fail(func, arg, f"one of {', '.join(map(repr, options))}", value, TypeError)
+    if value not in options:
+        raise unknown_name(func, arg, value, options)
     return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -35,6 +35,8 @@ def compare_algorithms(
     algorithms: Sequence[str] | None = None,
     repeat: int = 3,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    skip: Mapping[str, str] | None = None,
+    budget: float | None = None,
     **conv_kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Run ``conv`` with each algorithm; report its error and its median time.
@@ -51,13 +53,18 @@ def compare_algorithms(
             matrix algorithm is skipped with a note when the problem is above its limit.
         repeat: timed repetitions (the median is reported).
         on_row: called with each row as soon as it is measured (to show progress).
+        skip: ``{name: reason}``: algorithms not run, reported as skipped for the reason.
+        budget: seconds of timed runs an algorithm should take, about: one whose warm-up
+            forward + backward pass took longer than ``budget / (2 * repeat)`` is timed
+            fewer times (at least once each way). ``None``: ``repeat`` times each.
         **conv_kwargs: ``stride``, ``padding``, ``dilation``, ``groups``, ``padding_mode``,
             ``flip`` as for :func:`anyconv.conv`.
 
     Returns:
         one dict per algorithm: ``algorithm``, ``shape`` (output shape), ``max_abs_error``
         and ``rel_error`` (against the float64 reference), ``forward_s`` and
-        ``forward_backward_s`` (median seconds), or ``skipped`` (the reason).
+        ``forward_backward_s`` (median seconds) and ``repeat`` (the timed runs each way),
+        or ``skipped`` (the reason).
 
     Example:
         >>> rows = compare_algorithms(torch.randn(1, 2, 16, 16), torch.randn(3, 2, 3, 3),
@@ -78,6 +85,11 @@ def compare_algorithms(
     scale = max(ref.abs().max().item(), 1e-30) if ref.numel() else 1.0
     rows = []
     for name in names:
+        if skip and name in skip:
+            rows.append(dict(algorithm=name, skipped=skip[name]))
+            if on_row is not None:
+                on_row(rows[-1])
+            continue
         try:
             y = conv(x, weight, bias, algorithm=name, **conv_kwargs)
         except ValueError as error:
@@ -97,15 +109,19 @@ def compare_algorithms(
         def forward_backward(name=name, leaves=leaves):
             conv(*leaves, bias, algorithm=name, **conv_kwargs).sum().backward()
 
-        forward_backward()  # warm-up: caches, allocator, lazy initialisation
+        warm_up = _median_seconds(forward_backward, 1, x.device)  # caches, allocator
+        runs = repeat
+        if budget is not None and warm_up * 2 * repeat > budget:
+            runs = max(1, min(repeat, int(budget / (2 * warm_up))))
         rows.append(
             dict(
                 algorithm=name,
                 shape=tuple(y.shape),
                 max_abs_error=err,
                 rel_error=err / scale,
-                forward_s=_median_seconds(forward, repeat, x.device),
-                forward_backward_s=_median_seconds(forward_backward, repeat, x.device),
+                forward_s=_median_seconds(forward, runs, x.device),
+                forward_backward_s=_median_seconds(forward_backward, runs, x.device),
+                repeat=runs,
             )
         )
         if on_row is not None:

@@ -78,13 +78,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def out_of_memory(error: BaseException) -> str | None:
+    """One line for PyTorch's failure to allocate (a ``RuntimeError`` from its CPU
+    allocator, or ``torch.OutOfMemoryError`` on a GPU), or ``None`` for any other error.
+
+    Example:
+        >>> out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. "
+        ...     "DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+        ...     "3277600000 bytes. Error code 12 (Cannot allocate memory)"))
+        'out of memory: PyTorch could not allocate 3.1 GiB; use smaller sizes (or free memory)'
+    """
+    import re
+
+    import torch
+
+    text = str(error)
+    if not isinstance(error, torch.OutOfMemoryError) and not (
+        isinstance(error, RuntimeError)
+        and ("can't allocate memory" in text or "not enough memory" in text)
+    ):
+        return None
+    tried = re.search(r"allocate (\d+) bytes", text) or re.search(
+        r"allocate ([\d.]+ [KMGT]iB)", text
+    )
+    size = ""
+    if tried is not None:
+        size = f" {int(tried[1]) / 2**30:.1f} GiB" if tried[1].isdigit() else f" {tried[1]}"
+    return f"out of memory: PyTorch could not allocate{size}; use smaller sizes (or free memory)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``anyconv`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
 
     anyconv's own errors (``ValueError``, ``TypeError``), expected OS errors (missing or
-    unreadable files) and a missing optional package end in one line on stderr and exit
-    code 2; a diverged training in exit code 3. ``--debug`` shows the traceback instead.
-    Under ``torchrun`` only rank 0 prints.
+    unreadable files), a missing optional package and PyTorch's failure to allocate memory
+    (:func:`out_of_memory`) end in one line on stderr and exit code 2; a diverged training
+    in exit code 3. ``--debug`` shows the traceback instead. Under ``torchrun`` only rank 0
+    prints.
     """
     args = build_parser().parse_args(argv)
     console = Console(quiet=not main_rank())
@@ -102,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print_error(errors, error_line(error))
+        return EXIT_BAD_INPUT
+    except RuntimeError as error:  # PyTorch's allocators fail with a RuntimeError
+        message = out_of_memory(error)
+        if args.debug or message is None:
+            raise
+        print_error(errors, message)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print_error(errors, "interrupted")

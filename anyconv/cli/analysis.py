@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from anyconv.cli.arguments import (
     integer,
@@ -25,6 +23,7 @@ from anyconv.cli.arguments import (
     padding_or_border,
     shifts,
 )
+from anyconv.cli.output import TextTable, plain
 from anyconv.cli.registry import command
 from anyconv.functional.algorithms import memory
 
@@ -37,6 +36,11 @@ def load_target(
     model, the input shape, a title and the run's config (``None`` for a fresh model)."""
     if not Path(target).is_dir() and ":" in target:
         return (*import_model(target, input_shape, num_classes), None)
+    from anyconv._checks import did_you_mean
+    from anyconv.models.registry import MODELS
+
+    if not target.strip():
+        raise ValueError("MODEL|RUN_DIR must not be empty: give a model name or a run folder")
     if Path(target).is_dir():
         from anyconv.train import load_run
 
@@ -50,7 +54,21 @@ def load_target(
         return model, shape, f"{config['model']} trained on {config['data']}", config
     from anyconv.models import create_model, default_input_shape
 
-    shape = tuple(input_shape or default_input_shape(target))
+    if target not in MODELS:
+        where = "a file" if Path(target).exists() else "no such folder either"
+        raise ValueError(
+            f"{target!r} is neither a model name (one of {', '.join(MODELS)}: anyconv models) "
+            f"nor a run folder ({where}) nor your own model (module:Name or file.py:Name)"
+            f"{did_you_mean(target, MODELS)}"
+        )
+    natural = default_input_shape(target)
+    if input_shape is not None and len(input_shape) != len(natural):
+        axes = {2: "C,L", 3: "C,H,W", 4: "C,T,H,W"}.get(len(natural), "C,*spatial")
+        raise ValueError(
+            f"--input-shape for {target} must be {axes}, channels first ({len(natural)} "
+            f"numbers, e.g. {','.join(map(str, natural))}); got {','.join(map(str, input_shape))}"
+        )
+    shape = tuple(input_shape or natural)
     if min(shape) < 1 or num_classes < 1:
         raise ValueError(
             f"--input-shape and --num-classes must be positive; got {shape} and {num_classes}"
@@ -185,13 +203,12 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
         ]
         print(json.dumps({"model": title, "input_shape": shape, "rows": out}, indent=2))
         return 0
-    table = Table(title=f"{title} on input {shape}", box=box.SIMPLE_HEAD)
-    for column in ("layer", "type", "output", "params", "MACs", "RF", "jump"):
-        table.add_column(
-            column,
-            justify="left" if column in ("layer", "type") else "right",
-            no_wrap=column != "type",
-        )
+    table = TextTable(
+        f"{title} on input {shape}",
+        ("layer", "type", "output", "params", "MACs", "RF", "jump"),
+        right=("output", "params", "MACs", "RF", "jump"),
+        compact=True,
+    )
     for row in rows:
         field = row["receptive_field"]
         table.add_row(
@@ -202,26 +219,27 @@ def _summary(args: argparse.Namespace, console: Console) -> int:
             f"{row['macs']:,}",
             _axes(field.size) if field else "",
             _axes(field.jump) if field else "",
-            style="bold" if row["name"] == "total" else None,
+            bold=row["name"] == "total",
         )
-    console.print(table)
+    table.show(console)
     total = rows[-1]
     console.print(
-        f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
-        f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
-        "normalisation count 0). output: channels x spatial size. RF: the receptive field "
-        "of one output position, in input samples per axis; jump: input samples between "
-        "neighbouring positions.",
-        highlight=False,
+        plain(
+            f"{total['parameters']:,} parameters; {total['macs']:,} MACs per sample = "
+            f"{2 * total['macs']:,} FLOPs (1 MAC = 2 FLOPs; pooling, activations and "
+            "normalisation count 0). output: channels x spatial size. RF: the receptive "
+            "field of one output position, in input samples per axis; jump: input samples "
+            "between neighbouring positions."
+        )
     )
     notes = {f.note for r in rows if (f := r["receptive_field"]) is not None and f.note}
     for note in sorted(notes):
-        console.print(f"note: {note}", highlight=False)
+        console.print(plain(f"note: {note}"))
     if args.fields:
         from anyconv.viz import plot_receptive_field
 
-        plot_receptive_field(model, shape, args.fields, title=title)
-        console.print(f"receptive fields drawn: {args.fields}", highlight=False)
+        drawn = plot_receptive_field(model, shape, args.fields, title=title)
+        console.print(plain(f"receptive fields drawn: {drawn}"))
     return 0
 
 
@@ -258,7 +276,21 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     from anyconv.analysis import layer_equivariance, receptive_field_stages, shift_consistency
     from anyconv.viz import plot_equivariance
 
+    if args.samples < 1:
+        raise ValueError(f"--samples must be a positive int; got {args.samples}")
     model, shape, title, config = load_target(args.target, args.input_shape, args.num_classes)
+    _check_shifts(args.shifts, shape)
+    memory.check_allocation(
+        _equivariance_estimate(model, shape, args.samples, len(args.shifts)),
+        f"equivariance of {args.samples:,} samples of shape {shape} under "
+        f"{len(args.shifts)} shifts",
+    )
+    layers = receptive_field_stages(model, shape)
+    if not layers:
+        raise ValueError(
+            f"{title} has no convolution or pooling layer to measure the shift equivariance "
+            "of; equivariance measures convolutional networks"
+        )
     if config is not None:  # the run's test split, seen as the run saw it
         from anyconv.train.run import load_run_data
 
@@ -268,7 +300,6 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
     else:
         x = torch.randn(args.samples, *shape, generator=torch.Generator().manual_seed(0))
         source = f"{args.samples} random inputs"
-    layers = receptive_field_stages(model, shape)
     errors = layer_equivariance(model, x, args.shifts, mode=args.mode, layers=layers)
     modules = dict(model.named_modules())
     errors = {f"{n} {type(modules[n]).__name__}": rows for n, rows in errors.items()}
@@ -308,17 +339,43 @@ def _equivariance(args: argparse.Namespace, console: Console) -> int:
         lines.append(f"{'same class':<{width}} {'':>6}" + "".join(f"{c:>6}" for c in kept))
     console.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
     console.print(
-        "*: the shift is not a multiple of the layer's total stride (compared with the nearest "
-        "output shift); -: no output position whose field stays inside the input. "
-        + (
-            f"Consistency {100 * consistency['consistency']:.1f}% over the nonzero shifts. "
-            if consistency
-            else ""
+        plain(
+            "*: the shift is not a multiple of the layer's total stride (compared with the "
+            "nearest output shift); -: no output position whose field stays inside the input. "
+            + (
+                f"Consistency {100 * consistency['consistency']:.1f}% over the nonzero shifts. "
+                if consistency
+                else ""
+            )
+            + f"Picture: {out}"
         )
-        + f"Picture: {out}",
-        highlight=False,
     )
     return 0
+
+
+def _check_shifts(values: Sequence[int], shape: Sequence[int]) -> None:
+    """Shifts no longer than the input: a larger one moves every sample out of view."""
+    largest = max(shape[1:])
+    beyond = [v for v in values if abs(v) > largest]
+    if beyond:
+        raise ValueError(
+            f"--shifts must lie in -{largest}..{largest} (a larger shift moves the whole input "
+            f"of shape {tuple(shape)} out of view); got {beyond[0]}"
+        )
+
+
+def _equivariance_estimate(
+    model: torch.nn.Module, shape: Sequence[int], samples: int, shifts: int
+) -> float:
+    """Bytes ``anyconv equivariance`` holds at its peak, about: the inputs and one shifted
+    copy, and every layer's output for both, in float32. The layers' outputs are taken as
+    the widest layer's channels over the input's size, per layer with parameters."""
+    spatial = math.prod(shape[1:])
+    channels = [getattr(m, "out_channels", 0) for m in model.modules()]
+    layers = sum(1 for c in channels if c) or 1
+    widest = max([*channels, shape[0]])
+    per_sample = 2 * (math.prod(shape) + layers * widest * spatial)
+    return 4.0 * samples * per_sample + 4.0 * samples * shifts
 
 
 def _animate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -356,24 +413,36 @@ def _animate_arguments(parser: argparse.ArgumentParser) -> None:
 def _animate(args: argparse.Namespace, console: Console) -> int:
     from anyconv.viz import animate_conv
     from anyconv.viz._figure import output_path
+    from anyconv.viz.animate import animation_refusal
 
     default = "conv_transpose" if args.transpose else "conv"
     out = output_path(args.out or default, ".png" if args.frames else ".gif")
     if args.frames and out.suffix.lower() != ".png":
         out = out.with_suffix(".png")
-    anim = animate_conv(
-        args.input,
-        args.kernel if len(args.kernel) > 1 else args.kernel[0],
+    geometry = dict(
         stride=args.stride if len(args.stride) > 1 else args.stride[0],
         padding=padding_for(args.padding, len(args.input)),
         dilation=args.dilation if len(args.dilation) > 1 else args.dilation[0],
-        out=out,
-        strip=args.frames,
         transpose=args.transpose,
         output_padding=(
             args.output_padding if len(args.output_padding) > 1 else args.output_padding[0]
         ),
     )
+    kernel = args.kernel if len(args.kernel) > 1 else args.kernel[0]
+    reason = animation_refusal(args.input, kernel, **geometry, strip=args.frames)
+    if reason is not None:  # the flags the user gave, not animate_conv's arguments
+        names = ("input", "kernel", "stride", "dilation")
+        names += ("output_padding",) if args.transpose else ()
+        flags = " ".join(
+            f"--{name.replace('_', '-')} {','.join(map(str, getattr(args, name)))}"
+            for name in names
+        )
+        flags += f" --padding {args.padding}" + (" --transpose" if args.transpose else "")
+        raise ValueError(
+            f"anyconv animate takes {reason}; got {flags}: use a smaller --input, --padding or "
+            "--dilation, or a larger --stride"
+        )
+    anim = animate_conv(args.input, kernel, **geometry, out=out, strip=args.frames)
     pads = ", ".join(f"({lo}, {hi})" for lo, hi in anim.padding)
     grid = ""
     if anim.transposed:
@@ -383,9 +452,10 @@ def _animate(args: argparse.Namespace, console: Console) -> int:
             f"input {anim.input_size} is padded by "
         )
     console.print(
-        f"{len(anim.frames)} frames (one per output position), {grid or 'padding (lo, hi) = '}"
-        f"{pads}, output {anim.output_size}: {anim.path}",
-        highlight=False,
+        plain(
+            f"{len(anim.frames)} frames (one per output position), "
+            f"{grid or 'padding (lo, hi) = '}{pads}, output {anim.output_size}: {anim.path}"
+        )
     )
     return 0
 
@@ -430,6 +500,11 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
     padding, mode = padding_for(args.padding, len(args.input)), args.padding_mode
     if isinstance(padding, str) and padding in PADDING_MODES:  # "--padding circular"
         padding, mode = "same", padding
+    if len(args.channels) != 2 or min(args.channels) < 1:
+        raise ValueError(
+            "--channels must be C_in,C_out, two positive ints (e.g. 2,3); got "
+            + ",".join(map(str, args.channels))
+        )
     c_in, c_out = args.channels
     kernel = args.kernel * len(args.input) if len(args.kernel) == 1 else args.kernel
     count = c_out * c_in * torch.Size(kernel).numel()
@@ -451,8 +526,9 @@ def _matrix(args: argparse.Namespace, console: Console) -> int:
         else ""
     )
     console.print(
-        f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
-        f"(kernel weights 1..{count}, padding {padding!r}, border {mode}){also}: {out}",
-        highlight=False,
+        plain(
+            f"M is {matrix.shape[0]} x {matrix.shape[1]} with {matrix._nnz()} nonzeros "
+            f"(kernel weights 1..{count}, padding {padding!r}, border {mode}){also}: {out}"
+        )
     )
     return 0

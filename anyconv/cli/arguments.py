@@ -40,6 +40,21 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def text(value: str) -> str:
+    """A non-empty string (``--out ""`` would name the current folder, ``--data ""`` no data
+    set: neither is what was meant).
+
+    Example:
+        >>> text("runs/a")
+        'runs/a'
+    """
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a non-empty value, got {value!r} (a folder: give . for the current one)"
+        )
+    return value
+
+
 def ints(text: str) -> tuple[int, ...]:
     """Comma-separated ints: ``28,28``.
 
@@ -113,8 +128,13 @@ def padding_or_border(text: str) -> str | int | tuple[Any, ...]:
     return text if text in PADDING_MODES else padding(text)
 
 
+MAX_SHIFTS = 1024
+"""Most shifts ``--shifts`` takes: each is a forward pass of every sample."""
+
+
 def shifts(text: str) -> list[int]:
-    """``-4..4`` (a range, both ends included) or ``0,1,2``.
+    """``-4..4`` (a range, both ends included) or ``0,1,2``; at most :data:`MAX_SHIFTS`
+    of them, counted before the list is built.
 
     Example:
         >>> shifts("-1..1"), shifts("0,2")
@@ -123,12 +143,21 @@ def shifts(text: str) -> list[int]:
     try:
         if ".." in text:
             lo, hi = (int(v) for v in text.split(".."))
-            return list(range(lo, hi + 1))
-        return [int(v) for v in text.split(",")]
+            count = hi - lo + 1
+            values = range(lo, hi + 1) if 0 < count <= MAX_SHIFTS else None
+        else:
+            values = [int(v) for v in text.split(",")]
+            count = len(values)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a range like -4..4 or comma-separated ints, got {text!r}"
         ) from None
+    if not 0 < count <= MAX_SHIFTS or values is None:
+        raise argparse.ArgumentTypeError(
+            f"expected 1 to {MAX_SHIFTS:,} shifts (each is a forward pass of every sample); "
+            f"got {text!r}, {max(count, 0):,} shifts"
+        )
+    return list(values)
 
 
 def literal(text: str) -> Any:

@@ -21,14 +21,13 @@ def _models(args: argparse.Namespace, console: Console) -> int:
     table = titled_table(
         "models (anyconv train MODEL)", ("name", "options (defaults)", "description")
     )
-    table.columns[0].no_wrap = True
     for name, text in list_models().items():
         options = ", ".join(f"{k}={v!r}" for k, v in model_options(name).items())
         for data, settings in MODEL_RECIPES.get(name, {}).items():
             on = "" if data == "*" else f" on {dataset_spec_form(data)} data"
             text += f" (recipe{on}: {describe(settings)})"
         table.add_row(plain(name), plain(options or "-"), plain(text))
-    console.print(table)
+    table.show(console)
     console.print(
         plain(
             "set an option with -o NAME=VALUE, e.g. anyconv train c3d --data moving-digits "
@@ -75,7 +74,7 @@ def _datasets(args: argparse.Namespace, console: Console) -> int:
             plain(text),
             plain(describe(settings) if settings else "fallback"),
         )
-    console.print(table)
+    table.show(console)
     console.print(plain(f"fallback recipe: {describe(FALLBACK)}; any flag overrides a recipe"))
     return 0
 
@@ -93,5 +92,5 @@ def _algorithms(args: argparse.Namespace, console: Console) -> int:
     table = titled_table("convolution algorithms (algorithm=NAME)", ("name", "what it does"))
     for name in list_algorithms():
         table.add_row(plain(name), plain(_algorithm_line(name)))
-    console.print(table)
+    table.show(console)
     return 0

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from anyconv.cli.arguments import Switch, integer, ints, model_option, number
+from anyconv.cli.arguments import Switch, integer, ints, model_option, number, text
 from anyconv.cli.output import error_line, main_rank, plain, print_error, titled_table, warn
 from anyconv.cli.registry import command
 
@@ -66,7 +66,7 @@ def config_arguments(parser: argparse.ArgumentParser) -> None:
                 help=help,
             )
         else:
-            parse = {int: integer, float: number, list: ints}.get(kind, str)
+            parse = {int: integer, float: number, list: ints}.get(kind, text)
             group.add_argument(
                 *names,
                 dest=f.name,
@@ -213,9 +213,9 @@ def _predict(args: argparse.Namespace, console: Console) -> int:
             label = path if len(probs) == 1 else f"{path}[{i}]"
             (best, p), rest = ranked[0], ranked[1:]
             others = ", ".join(f"{name} {q:.3f}" for name, q in rest)
-            table.add_row(plain(label), plain(best), f"{p:.3f}", plain(others))
-    if table.row_count:
-        console.print(table)
+            table.add_row(label, best, f"{p:.3f}", others)
+    if table.rows:
+        table.show(console)
     errors = Console(stderr=True, quiet=not main_rank())
     for line in failed:
         print_error(errors, line)

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from anyconv._checks import choice, fail, register_unique
+from anyconv._checks import choice, fail, register_unique, unknown_name
 from anyconv.data.spec import DataSpec
 
 SPLITS = ("train", "test")
@@ -252,13 +252,13 @@ def load_dataset(spec: str | DataSpec, *, seed: int = 0, **options: Any) -> Data
     """
     parsed = DataSpec.parse(spec)
     if parsed.name not in DATASETS:
-        raise fail(
+        raise unknown_name(
             "load_dataset",
             "spec",
-            "one of "
-            + ", ".join(f"'{n}'" for n in DATASETS)
-            + " (with ':ARG' where the loader takes one)",
-            spec,
+            str(spec),
+            DATASETS,
+            " (with ':ARG' where the loader takes one; anyconv datasets)",
+            key=parsed.name,
         )
     options = {k: v for k, v in options.items() if v is not None}
     taken = loader_options(parsed)

@@ -3,7 +3,8 @@
 ``anyconv experiment NAME`` (or :func:`run_experiment`) runs one and writes
 ``results.json`` (the claim, the measured table, whether the claim held by the rule the
 experiment states, the settings, the machine), ``table.md`` and PNG figures. ``--quick``
-(``quick=True``) is a reduced run of under a minute on two CPU cores.
+(``quick=True``) is a reduced run, a smoke test (2 to 56 s of CPU time on one thread on the
+bundled data, about 110 s for pooling-shift on MNIST), whose verdict is not evidence.
 
 Example:
     >>> from anyconv.experiments import list_experiments

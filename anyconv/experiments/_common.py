@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 import re
 import statistics
 from collections.abc import Callable, Sequence
@@ -40,8 +41,19 @@ def dataset(config: dict[str, Any], key: str = "data") -> Splits:
     The subsets are drawn once with a fixed generator (not the training seed), so every
     seed and every model of an experiment meets the same samples; ``None`` keeps a split
     whole. The name records the cut: ``"digits[500/200]"``.
+
+    The experiments' networks take images ``(C, H, W)`` (``key="data"``) or videos
+    ``(C, T, H, W)`` (``"clips"``): a data set of another kind is refused here, naming the
+    spec, before any network is built for it.
     """
     data = _load(config[key])
+    kind, axes = ("video", 4) if key == "clips" else ("image", 3)
+    if data.kind != kind or len(data.input_shape) != axes:
+        raise ValueError(
+            f"run_experiment(): argument '{key}' must be a data set of {kind}s "
+            f"({'C, T, H, W' if axes == 4 else 'C, H, W'}), as the experiment's networks take; "
+            f"got {config[key]!r}, {data.kind}s of shape {tuple(data.input_shape)}"
+        )
     sizes = (config.get("train_size"), config.get("test_size"))
     parts = []
     for (x, y), n in zip(
@@ -95,6 +107,18 @@ def epochs_for(steps: int, data: Splits) -> int:
     return max(1, round(steps * BATCH / len(data.x_train)))
 
 
+MAX_EVALUATIONS = 150
+"""Most test evaluations (and checkpoints) of one training in an experiment: a budget of
+steps on a tiny data set is hundreds of one-step epochs, each of which would be tested and
+checkpointed (a 20-sample set ran past 200 s in fsyncs). The default runs stay below it."""
+
+
+def evaluated(history: list[dict[str, Any]], key: str = "test_accuracy") -> list[dict[str, Any]]:
+    """The epochs of ``history`` that were evaluated (``key`` recorded): all of them, but
+    every few on data so small that :func:`fit` evaluates only every few epochs."""
+    return [row for row in history if row.get(key) is not None]
+
+
 def fit(
     model: torch.nn.Module, data: Splits, *, steps: int, lr: float, seed: int, label: str
 ) -> dict[str, Any]:
@@ -104,10 +128,13 @@ def fit(
 
     No validation split is held out (``val_fraction=0``): an experiment trains for a fixed
     budget and selects nothing, so every training sample is used, the last model is kept
-    and the history holds the test accuracy of every epoch (the curves of the figures)."""
+    and the history holds the test accuracy of every epoch (the curves of the figures), or
+    of every few epochs beyond :data:`MAX_EVALUATIONS` of them (:func:`evaluated`)."""
+    epochs = epochs_for(steps, data)
     config = dict(
         model=label,
-        epochs=epochs_for(steps, data),
+        epochs=epochs,
+        eval_every=max(1, math.ceil(epochs / MAX_EVALUATIONS)),
         batch_size=BATCH,
         lr=lr,
         seed=seed,

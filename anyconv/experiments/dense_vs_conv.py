@@ -29,7 +29,7 @@ from anyconv.experiments._plots import band
 from anyconv.experiments.registry import register_experiment
 from anyconv.experiments.runner import Context, Outcome
 from anyconv.models import mlp_width
-from anyconv.viz._figure import new_figure
+from anyconv.viz._figure import new_figure, separate_labels
 
 QUICK = dict(QUICK_TRAINING, seeds=1, shifts=4)
 FULL = dict(FULL_TRAINING, seeds=3, shifts=4)
@@ -48,6 +48,52 @@ def contenders(data) -> dict[str, tuple[str, dict]]:
         f"MLP {small} (~1x)": ("mlp", {"hidden": (small,)}),
         f"MLP {large}-{large} (~10x)": ("mlp", {"hidden": (large, large)}),
     }
+
+
+def parameters_panel(ax, table: list[dict]) -> list:
+    """Draw each model of ``table`` as a point (parameters, unshifted test accuracy) with a
+    label; returns the labels, for :func:`~anyconv.viz._figure.separate_labels` once the
+    figure is laid out."""
+    from matplotlib.ticker import FuncFormatter
+
+    points = [(row["parameters"], 100 * row["test_accuracy"]) for row in table]
+    widest = max(p for p, _ in points)
+    labels = []
+    for i, (row, point) in enumerate(zip(table, points, strict=True)):
+        # hollow markers, largest first: a point under another one stays visible
+        ax.scatter(
+            *point,
+            s=130 - 45 * i,
+            marker="os^"[i % 3],
+            facecolors="none",
+            edgecolors=f"C{i}",
+            linewidths=2,
+            zorder=3,
+        )
+        last = point[0] == widest  # the rightmost label reads leftwards, inside the axes
+        labels.append(
+            ax.annotate(
+                f"{row['model']}\n{row['parameters']:,} parameters, {row['macs']:,} MACs",
+                point,
+                textcoords="offset points",
+                xytext=(-10 if last else 10, 6),
+                ha="right" if last else "left",
+                fontsize=8,
+                color=f"C{i}",
+                arrowprops=dict(arrowstyle="-", color=f"C{i}", lw=0.6, shrinkB=6),
+            )
+        )
+    accuracies = [a for _, a in points]
+    ax.set_ylim(min(accuracies) - 4, max(accuracies) + 4)
+    ax.yaxis.set_major_formatter(  # room for the labels above 100%, no ticks there
+        FuncFormatter(lambda v, _: "" if v > 100 else f"{v:g}")
+    )
+    ax.set_xscale("log")
+    ax.set_xlim(right=widest * 8)
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("test accuracy, unshifted (%)")
+    ax.set_title("parameters vs accuracy", fontsize=10)
+    return labels
 
 
 @register_experiment(
@@ -104,22 +150,9 @@ def run(ctx: Context) -> Outcome:
     left.set_ylabel("test accuracy (%)")
     left.set_title(f"accuracy on shifted images ({seeds_note(ctx.seeds)})", fontsize=10)
     left.legend(fontsize=8)
-    for i, row in enumerate(table):
-        right.scatter(row["parameters"], 100 * row["test_accuracy"], color=f"C{i}", s=40)
-        right.annotate(
-            f"{row['model']}\n{row['macs']:,} MACs",
-            (row["parameters"], 100 * row["test_accuracy"]),
-            textcoords="offset points",
-            xytext=(6, -4),
-            fontsize=8,
-        )
-    right.margins(y=0.3)
-    right.set_xscale("log")
-    right.set_xlim(right=max(r["parameters"] for r in table) * 8)
-    right.set_xlabel("parameters (log scale)")
-    right.set_ylabel("test accuracy, unshifted (%)")
-    right.set_title("parameters vs accuracy", fontsize=10)
+    labels = parameters_panel(right, table)
     fig.suptitle(f"dense vs convolutional on {data_label(data)}")
+    separate_labels(fig, labels)  # LeNet-5 and the MLP of its size can nearly coincide
     return Outcome(
         table=table,
         holds=best_plain and best_shifted,

@@ -20,6 +20,7 @@ from anyconv.experiments._common import (
     convs,
     data_label,
     dataset,
+    evaluated,
     mean_std,
     seeds_count,
     seeds_note,
@@ -160,8 +161,9 @@ def run(ctx: Context) -> Outcome:
     left.set_ylim(max(0, low - 3 * max(noise * 100, 0.5)), 100)
     left.set_title(f"final test accuracy (bar: mean, dots: {seeds_count(ctx.seeds)})")
     for flip, color in ((False, "C0"), (True, "C1")):
-        history = [[h["test_accuracy"] * 100 for h in m["history"]] for m in runs[flip]]
-        epochs = range(1, len(history[0]) + 1)
+        rows = [evaluated(m["history"]) for m in runs[flip]]
+        history = [[h["test_accuracy"] * 100 for h in seed_rows] for seed_rows in rows]
+        epochs = [h["epoch"] for h in rows[0]]
         band(right, epochs, history, "flip=True" if flip else "flip=False", color)
     right.set_xlabel("epoch")
     right.set_ylabel("test accuracy (%)")

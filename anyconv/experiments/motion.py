@@ -13,6 +13,7 @@ import math
 from anyconv.experiments._common import (
     data_label,
     dataset,
+    evaluated,
     mean_std,
     seeds_count,
     seeds_note,
@@ -90,8 +91,9 @@ def run(ctx: Context) -> Outcome:
     left.set_title(f"final test accuracy (bar: mean, dots: {seeds_count(ctx.seeds)})")
     left.legend(loc="center right")
     for name, color in zip(MODELS, ("C0", "C1"), strict=True):
-        history = [[h["test_accuracy"] * 100 for h in m["history"]] for m in runs[name]]
-        band(right, range(1, len(history[0]) + 1), history, name, color)
+        rows = [evaluated(m["history"]) for m in runs[name]]
+        history = [[h["test_accuracy"] * 100 for h in seed_rows] for seed_rows in rows]
+        band(right, [h["epoch"] for h in rows[0]], history, name, color)
     right.axhline(chance * 100, color="k", ls="--", lw=1)
     right.set_ylim(0, 100)
     right.set_xlabel("epoch")

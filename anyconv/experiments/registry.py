@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from anyconv._checks import fail, register_unique
+from anyconv._checks import fail, register_unique, unknown_name
 
 MODULES = (
     "dense_vs_conv",
@@ -98,7 +98,9 @@ def get_experiment(name: str) -> Experiment:
     """
     _load_all()
     if name not in EXPERIMENTS:
-        raise fail("get_experiment", "name", "one of " + ", ".join(map(repr, EXPERIMENTS)), name)
+        raise unknown_name(
+            "get_experiment", "name", name, EXPERIMENTS, " (anyconv experiment list)"
+        )
     return EXPERIMENTS[name]
 
 

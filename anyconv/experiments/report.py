@@ -1,10 +1,8 @@
-"""Showing results: cells formatted per column, ``table.md`` and the rich table."""
+"""Showing results: cells formatted per column, the verdict, ``table.md``."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from rich.table import Table
 
 STD = "_std"
 
@@ -62,9 +60,30 @@ def cells(
 
 
 def verdict(results: dict[str, Any]) -> str:
-    """``"the claim holds"`` or ``"the claim does not hold"`` with the run kind."""
-    kind = "quick run" if results["config"].get("quick") else "full run"
-    return f"{'holds' if results['holds'] else 'does not hold'} ({kind})"
+    """The verdict in words. A full run: ``"the claim holds (full run)"`` or ``"the claim
+    does not hold (full run)"``. A quick run (reduced data and training, often one seed)
+    is a smoke test of the experiment, whose differences may be within the noise of a
+    single seed: its verdict says whether the numbers agree with the claim and that they
+    are not evidence either way.
+
+    Example:
+        >>> verdict({"holds": True, "config": {"quick": False, "seeds": 3}})
+        'the claim holds (full run)'
+        >>> quick = verdict({"holds": True, "config": {"quick": True, "seeds": 1}})
+        >>> quick.startswith("the numbers agree with the claim"), "1 seed" in quick
+        (True, True)
+        >>> quick.endswith("is not evidence: run it without --quick to test the claim")
+        True
+    """
+    if not results["config"].get("quick"):
+        return f"the claim {'holds' if results['holds'] else 'does not hold'} (full run)"
+    seeds = results["config"].get("seeds", 1)
+    agree = "agree" if results["holds"] else "do not agree"
+    return (
+        f"the numbers {agree} with the claim, but a quick run ({seeds} seed"
+        f"{'s' if seeds != 1 else ''}, reduced data and training) is not evidence: run it "
+        "without --quick to test the claim"
+    )
 
 
 def markdown_table(results: dict[str, Any]) -> list[str]:
@@ -93,19 +112,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"**Rule:** {results['rule']}",
         "",
-        f"**Verdict:** the claim {verdict(results)}, in {results['seconds']:.1f} s.",
+        f"**Verdict:** {verdict(results)} ({results['seconds']:.1f} s).",
     ]
     lines += ["", *(f"- {n}" for n in results.get("notes", []))] if results.get("notes") else []
     lines += ["", *(f"![{f}]({f})" for f in results["figures"])]
     return "\n".join(lines) + "\n"
-
-
-def rich_table(results: dict[str, Any]) -> Table:
-    """The table as a rich ``Table``, titled with the experiment and its claim."""
-    headers, rows = cells(results["table"], results.get("formats", {}))
-    table = Table(title=f"{results['experiment']}: {results['claim']}", title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*row)
-    return table

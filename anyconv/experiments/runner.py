@@ -18,9 +18,12 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from anyconv._checks import check_int, fail, positive_int
+from anyconv._checks import check_int, fail
 from anyconv.experiments.registry import Experiment, get_experiment
 from anyconv.train.config import MAX_SEED
+
+MAX_SEEDS = 1000
+"""Most training seeds one experiment takes (each trains all its networks again)."""
 
 RESULT_KEYS = ("experiment", "claim", "holds", "table", "figures", "seconds", "config")
 """The keys every ``results.json`` has (it has more: ``rule``, ``notes``, ``machine``)."""
@@ -152,8 +155,19 @@ def settings(
     func = "run_experiment"
     config = dict(experiment.quick if quick else experiment.full)
     if seeds is not None:
-        config["seeds"] = positive_int(seeds, "seeds", func)
+        config["seeds"] = check_int(
+            seeds, "seeds", func, minimum=1, maximum=MAX_SEEDS, note="each trains its networks"
+        )
     check_int(seed, "seed", func, minimum=0, maximum=MAX_SEED, note="2**63 - 1")
+    last = seed + config.get("seeds", 1) - 1
+    if last > MAX_SEED:
+        raise fail(
+            func,
+            "seed",
+            f"at most {MAX_SEED - config.get('seeds', 1) + 1} with {config.get('seeds', 1)} "
+            f"seeds (the seeds are seed, seed + 1, ...; the last must be at most 2**63 - 1)",
+            seed,
+        )
     if data is not None:
         if "data" not in config:
             raise fail(func, "data", f"None: experiment {experiment.name!r} reads no dataset", data)
@@ -178,19 +192,25 @@ def run_experiment(
     overrides: dict[str, Any] | None = None,
     console: Console | None = None,
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run experiment ``name``; write ``results.json``, ``table.md`` and its PNGs to ``out``.
 
     Args:
         name: a name from :func:`~anyconv.experiments.list_experiments`.
-        quick: the reduced run (small data, few epochs: under a minute on two cores).
+        quick: the reduced run, a smoke test (a subset of the data, a short training: 2 to
+            56 s of CPU time on one thread on the bundled data).
         seeds: how many training seeds (default: the experiment's own).
         seed: the first seed; the same seed gives the same numbers on the same machine.
-        out: the output folder; default ``runs/experiment-NAME`` (``-quick`` added).
+        out: the output folder; default ``runs/experiment-NAME`` (``-quick`` added). A
+            folder given here that holds an earlier run's ``results.json`` is refused
+            before any work unless ``overwrite`` (:func:`check_out`); the default folder is
+            the experiment's own and is replaced.
         data: a dataset spec (``"digits"``, ``"idx:DIR"``) for experiments that read one.
         overrides: other settings of the experiment, by the keys of its ``config``.
         console: where to print (default: stderr).
         progress: a rich ``Progress`` to show the stages in (default: none).
+        overwrite: replace the results of an earlier run in ``out``.
 
     Returns:
         the dict written to ``results.json``: ``experiment``, ``claim``, ``holds``,
@@ -211,6 +231,7 @@ def run_experiment(
         experiment, quick=quick, seeds=seeds, seed=seed, data=data, overrides=overrides
     )
     folder = Path(out) if out is not None else default_out(name, quick)
+    check_out(folder, overwrite=overwrite or out is None)
     folder.mkdir(parents=True, exist_ok=True)
     console = console or Console(stderr=True)
     ctx = Context(experiment, config, folder, console, progress)
@@ -248,6 +269,38 @@ def run_experiment(
 
     (folder / "table.md").write_text(markdown(results))
     return results
+
+
+def check_out(folder: str | Path, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that the results of a run can go to ``folder``: a folder
+    (or a path to one that does not exist yet), holding no earlier run's ``results.json``
+    unless ``overwrite``. As ``anyconv train`` refuses to replace a run.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "results.json").write_text("{}")
+        ...     try:
+        ...         check_out(d)
+        ...     except FileExistsError as error:
+        ...         print(str(error)[-78:])
+        earlier run (results.json); --overwrite replaces them, or choose another --out
+    """
+    folder = Path(folder)
+    blocker = next(
+        (p for p in (folder, *folder.parents) if p.is_symlink() and not p.exists()), None
+    )
+    if blocker is not None:
+        raise NotADirectoryError(f"{folder}: {blocker} is a broken or looping symbolic link")
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise NotADirectoryError(f"{folder}: {blocker} is a file, not a folder")
+    if (folder / "results.json").exists() and not overwrite:
+        raise FileExistsError(
+            f"{folder} holds the results of an earlier run (results.json); --overwrite "
+            "replaces them, or choose another --out"
+        )
+    return folder
 
 
 def default_out(name: str, quick: bool) -> Path:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from anyconv._checks import fail, register_unique
+from anyconv._checks import register_unique, unknown_name
 
 Factory = Callable[..., torch.nn.Module]
 MODELS: dict[str, tuple[Factory, str, tuple[int, ...]]] = {}
@@ -39,7 +39,7 @@ def default_input_shape(name: str) -> tuple[int, ...]:
         (1, 40)
     """
     if name not in MODELS:
-        raise fail("default_input_shape", "name", "one of " + ", ".join(map(repr, MODELS)), name)
+        raise unknown_name("default_input_shape", "name", name, MODELS, " (anyconv models)")
     return MODELS[name][2]
 
 
@@ -47,7 +47,7 @@ def create_model(name: str, **kwargs) -> torch.nn.Module:
     """Build a registered model, e.g. ``create_model("lenet5", in_channels=1,
     num_classes=10, input_size=(28, 28))``."""
     if name not in MODELS:
-        raise fail("create_model", "name", "one of " + ", ".join(map(repr, MODELS)), name)
+        raise unknown_name("create_model", "name", name, MODELS, " (anyconv models)")
     return MODELS[name][0](**kwargs)
 
 

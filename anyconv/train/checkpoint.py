@@ -55,15 +55,20 @@ def _disk_full(error: BaseException, folder: Path) -> bool:
         return False
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def atomic_write(
+    path: str | Path,
+    write: Callable[[IO[bytes]], Any],
+    *,
+    advice: str = "free some space, then --resume continues",
+) -> Path:
     """Write a file so that readers see the old or the new content, never a torn one.
 
     ``write(f)`` fills a temporary file in the same folder (same file system, so the
     rename is atomic), which is flushed to disk and then ``os.replace``-d over ``path``.
     A process killed mid-write leaves at most a stray ``.anyconv-NAME.PID.tmp`` file
     behind, which the next writer that holds the folder removes (:func:`remove_strays`).
-    A full disk ends in :class:`NoSpaceLeft` (``no space left on DIR``), the temporary file
-    removed and any earlier ``path`` kept whole.
+    A full disk ends in :class:`NoSpaceLeft` (``no space left on DIR``, then ``advice``),
+    the temporary file removed and any earlier ``path`` kept whole.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +86,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             raise NoSpaceLeft(
                 errno.ENOSPC,
                 f"no space left on {path.parent}: {path.name} could not be written ({kept}); "
-                "free some space, then --resume continues",
+                + advice,
             ) from None
         raise
     finally:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 
-from anyconv._checks import fail
+from anyconv._checks import fail, unknown_name
 from anyconv.data.base import Dataset
 from anyconv.train import advice
 from anyconv.train import distributed as D
@@ -83,12 +83,12 @@ def _check_model_name(config: TrainConfig) -> None:
         import_builder(config.model, "train")
         return
     if config.model not in MODELS:
-        raise fail(
+        raise unknown_name(
             "train",
             "model",
-            "one of " + ", ".join(map(repr, MODELS)) + " (anyconv models), or your own "
-            "as 'package.module:Name'",
             config.model,
+            MODELS,
+            " (anyconv models), or your own as 'package.module:Name'",
         )
     check_model_options(config.model, config.model_kwargs)
 

@@ -108,7 +108,7 @@ def history_figure(
     epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
     fig = new_figure(10, 4)
     colors = {"train": "C0", "validation": "C2", "test": "C1"}
-    loss_ax, acc_ax = fig.subplots(1, 2)
+    loss_ax, acc_ax = fig.subplots(1, 2, sharex=True)  # one epoch axis, the same ticks
     xs, ys = _step_curve(steps or [])
     if ys:
         loss_ax.plot(xs, ys, color=colors["train"], alpha=0.25, linewidth=0.8)
@@ -144,20 +144,20 @@ def history_figure(
                 color=colors["test"],
                 label=f"test, model of epoch {test[0]}",
             )
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-        steps_drawn = bool(ys) and metric == "loss"
-        ax.set_xlim(
-            0 if steps_drawn else min(epochs) - 0.5, max(epochs) + (0.1 if steps_drawn else 0.5)
-        )
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
+    # the per-step curve starts at 0 (before the first step); the epochs' points need a
+    # half epoch of room on either side
+    loss_ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    loss_ax.set_xlim(0 if ys else min(epochs) - 0.5, max(epochs) + (0.1 if ys else 0.5))
+    acc_ax.tick_params(labelbottom=True)
     acc_ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     loss_ax.set_title("loss")
     acc_ax.set_title("accuracy")
     if title:
-        fig.suptitle(title.replace("$", r"\$"))
+        fig.suptitle(title)
     return fig
 
 
@@ -200,7 +200,7 @@ def plot_confusion(
     image = ax.imshow(counts.numpy(), cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8, label="samples")
     ticks = range(k)
-    labels = [str(name).replace("$", r"\$") for name in class_names]  # never mathtext
+    labels = [str(name) for name in class_names]  # drawn as written (new_figure)
     ax.set_xticks(ticks, labels=labels, rotation=90 if k > 10 else 0)
     ax.set_yticks(ticks, labels=labels)
     ax.set_xlabel("predicted")
@@ -221,5 +221,5 @@ def plot_confusion(
                 )
     accuracy = counts.diag().sum().item() / max(counts.sum().item(), 1)
     heading = f"{title}: accuracy {accuracy:.2%}" if title else f"accuracy {accuracy:.2%}"
-    ax.set_title(heading.replace("$", r"\$"))
+    ax.set_title(heading)
     return save(fig, path)

@@ -148,8 +148,23 @@ def _filters_grid(weight: torch.Tensor, limit: float) -> Any:
         lo=-limit,
         hi=limit,
     )
-    fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
+    _weight_key(fig, ax, image, weight.shape[1], limit)
     return fig
+
+
+def _weight_key(fig: Any, ax: Any, image: Any, inputs: int, limit: float) -> None:
+    """The key to the tiles' colours: a colour bar of the weight for tiles on the diverging
+    scale; for RGB tiles (3 input channels), which no colour bar describes, a line saying
+    how each channel's weight becomes its colour's intensity."""
+    if inputs != 3:
+        fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
+        return
+    fig.supxlabel(
+        f"colour: the weights on the red, green and blue input channels, each as that "
+        f"colour's intensity\nfrom none at {-limit:.3g} to full at +{limit:.3g} (the "
+        f"largest |weight|); mid-grey: all three 0",
+        fontsize=9,
+    )
 
 
 def _filters_1d(weight: torch.Tensor, limit: float) -> Any:
@@ -197,5 +212,5 @@ def _filters_3d(weight: torch.Tensor, limit: float) -> Any:
     fig = new_figure(0.95 * per_row * depth + 2.0, 1.2 * rows + 1.0)
     ax = fig.subplots()
     image = mosaic(ax, tiles, labels, per_row * depth, cmap="RdBu_r", lo=-limit, hi=limit)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
+    _weight_key(fig, ax, image, weight.shape[1], limit)
     return fig

@@ -301,6 +301,45 @@ def _axes_text(values: Any) -> str:
     return "x".join(f"{v:.3g}" for v in values)
 
 
+LABEL_CHARS = 34  # a row label's lines are wrapped at this many characters
+LABEL_POINTS = 7
+
+
+def _as_lines(values: torch.Tensor, naxes: int, label: str) -> bool:
+    """A sequence input of at most 3 channels is drawn as lines, one per channel."""
+    return naxes == 1 and label.startswith("input") and len(values) <= 3
+
+
+def _video_frames(values: torch.Tensor, cols: int) -> tuple[int, list[int]]:
+    """The channel of ``values (C, T, H, W)`` shown (the most active) and its time steps
+    shown (all, or ``cols`` spread evenly)."""
+    channel = int(values.flatten(1).abs().mean(1).argmax())
+    steps = list(range(values.shape[1]))
+    if len(steps) > cols:
+        steps = [round(i * (len(steps) - 1) / (cols - 1)) for i in range(cols)]
+    return channel, steps
+
+
+def _row_note(values: torch.Tensor, naxes: int, cols: int, label: str = "") -> str:
+    """What a row shows of ``values (C, *spatial)``: which channels or time steps."""
+    if naxes == 1:
+        if _as_lines(values, naxes, label):
+            return f"{len(values)} channel{'s' if len(values) > 1 else ''} (lines)"
+        return f"all {values.shape[0]} channels (rows)\nagainst position (columns)"
+    if naxes == 3:
+        channel, steps = _video_frames(values, cols)
+        # "all 10 time steps", never "every 10 time steps" (which reads as every 10th)
+        which = "all" if len(steps) == values.shape[1] else f"{len(steps)} of the"
+        return (
+            f"channel {channel} (most active of {values.shape[0]}),\n{which} "
+            f"{values.shape[1]} time steps"
+        )
+    count = min(cols, len(values))
+    if count < len(values):
+        return f"first {count} of {len(values)} channels"
+    return f"all {len(values)} channels" if len(values) > 1 else "1 channel"
+
+
 def plot_feature_maps(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -365,16 +404,37 @@ def plot_feature_maps(
         cols = min(12, max(r[1].shape[1] for r in rows))
     elif naxes == 2:
         cols = min(max_channels, max(r[1].shape[0] for r in rows))
-    fig = new_figure(9.0 if naxes == 1 else 1.2 * cols + 3.4, 1.5 * len(rows) + 1.2)
-    for ax, (label, values, signed) in zip(fig.subplots(len(rows), 1), rows, strict=True):
+    # each row's label in a column of its own, as wide as the longest wrapped line, so
+    # that no label reaches past the figure's edge however long the layer names are
+    labels = [
+        _wrap(f"{label}\n{_row_note(values, naxes, cols, label)}", LABEL_CHARS)
+        for label, values, _ in rows
+    ]
+    label_width = max(len(line) for text in labels for line in text.split("\n"))
+    label_inches = 0.08 + label_width * LABEL_POINTS * 0.6 / 72
+    content = 7.0 if naxes == 1 else 1.2 * cols + 0.8
+    fig = new_figure(label_inches + content, 1.5 * len(rows) + 1.2)
+    grid_axes = fig.subplots(
+        len(rows), 2, squeeze=False, gridspec_kw={"width_ratios": [label_inches, content]}
+    )
+    for (label_ax, ax), text, (label, values, signed) in zip(grid_axes, labels, rows, strict=True):
+        label_ax.set_axis_off()
+        label_ax.text(
+            1.0,
+            0.5,
+            text,
+            transform=label_ax.transAxes,
+            fontsize=LABEL_POINTS,
+            ha="right",
+            va="center",
+        )
         cmap, lo, hi = _scale(values, signed)
         shown = None
-        if naxes == 1 and label.startswith("input") and len(values) <= 3:  # lines
+        if _as_lines(values, naxes, label):
             for line in values:
                 ax.plot(line.numpy(), linewidth=1)
             ax.set_xlim(-0.5, values.shape[1] - 0.5)
             ax.tick_params(labelsize=6)
-            note = f"{len(values)} channel{'s' if len(values) > 1 else ''} (lines)"
         elif naxes == 1:
             shown = ax.imshow(
                 values.numpy(), cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest"
@@ -382,40 +442,15 @@ def plot_feature_maps(
             ax.set_yticks(range(0, values.shape[0], max(1, values.shape[0] // 4)))
             ax.set_xticks(range(0, values.shape[1], max(1, values.shape[1] // 8)))
             ax.tick_params(labelsize=6)
-            note = f"all {values.shape[0]} channels (rows)\nagainst position (columns)"
         elif naxes == 3:
-            channel = int(values.flatten(1).abs().mean(1).argmax())
-            steps = list(range(values.shape[1]))
-            if len(steps) > cols:
-                steps = [round(i * (len(steps) - 1) / (cols - 1)) for i in range(cols)]
+            channel, steps = _video_frames(values, cols)
             tiles = [values[channel, t].numpy() for t in steps]
             shown = mosaic(ax, tiles, [f"t={t}" for t in steps], cols, cmap=cmap, lo=lo, hi=hi)
-            which = "every" if len(steps) == values.shape[1] else f"{len(steps)} of"
-            note = (
-                f"channel {channel} (most active of {values.shape[0]}),\n{which} "
-                f"{values.shape[1]} time steps"
-            )
         else:
             count = min(cols, len(values))
             tiles = [v.numpy() for v in values[:count]]
-            labels = [f"channel {c}" for c in range(count)]
-            shown = mosaic(ax, tiles, labels, cols, cmap=cmap, lo=lo, hi=hi)
-            note = (
-                f"first {count} of {len(values)} channels"
-                if count < len(values)
-                else f"all {len(values)} channels"
-                if len(values) > 1
-                else "1 channel"
-            )
-        ax.text(
-            -0.07 if naxes == 1 else -0.01,
-            0.5,
-            f"{label}\n{note}",
-            transform=ax.transAxes,
-            fontsize=7,
-            ha="right",
-            va="center",
-        )
+            names = [f"channel {c}" for c in range(count)]
+            shown = mosaic(ax, tiles, names, cols, cmap=cmap, lo=lo, hi=hi)
         if shown is not None:
             bar = fig.colorbar(shown, ax=ax, shrink=0.9, pad=0.01, aspect=12)
             bar.ax.tick_params(labelsize=6)
@@ -431,5 +466,24 @@ def plot_feature_maps(
         facts.append(predicted)
     if facts:
         lines.append(", ".join(facts))
-    fig.suptitle("\n".join(lines), fontsize=10)
+    width = fig.get_figwidth()
+    fig.suptitle("\n".join(_wrap(line, int(width * 13.5)) for line in lines), fontsize=10)
     return save(fig, path)
+
+
+def _wrap(text: str, width: int) -> str:
+    r"""``text`` with each of its lines wrapped at ``width`` characters.
+
+    Example:
+        >>> print(_wrap("a long line of words\nshort", 10))
+        a long
+        line of
+        words
+        short
+    """
+    import textwrap
+
+    return "\n".join(
+        "\n".join(textwrap.wrap(line, width, break_on_hyphens=False)) or line
+        for line in text.split("\n")
+    )

@@ -3,6 +3,7 @@ its transpose, the transposed convolution's matrix, beside it)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import textwrap
 from collections.abc import Sequence
@@ -40,20 +41,48 @@ def _index_names(shape: Sequence[int], what: str) -> tuple[list[int], list[str],
     return ticks, labels, row
 
 
+def _entry_colours(dense: torch.Tensor) -> tuple[Any, Any, list[float] | None]:
+    """Colour map, norm and colour-bar ticks for the nonzero entries of ``M`` (the kernel's
+    weights, or sums of them where a border folds taps together): a few distinct values (up
+    to 64, e.g. the CLI's weights 1, 2, ..., 9) get one colour and one tick each; otherwise
+    a continuous scale over their range, diverging around 0 when they have both signs."""
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm, Normalize, TwoSlopeNorm
+
+    values = torch.unique(dense[dense != 0]).tolist()
+    if not values:
+        return "Greys", Normalize(0, 1), None
+    lo, hi = values[0], values[-1]
+    signed = lo < 0 < hi
+    name = "RdBu_r" if signed else "viridis"
+    if len(values) <= 64:
+        edges = [values[0] - 0.5 * ((values[1] - values[0]) if len(values) > 1 else 1.0)]
+        edges += [(a + b) / 2 for a, b in itertools.pairwise(values)]
+        edges.append(values[-1] + (values[-1] - edges[-1]))
+        cmap = matplotlib.colormaps[name].resampled(len(values))
+        return cmap.with_extremes(bad="white"), BoundaryNorm(edges, len(values)), values
+    cmap = matplotlib.colormaps[name].with_extremes(bad="white")
+    if signed:
+        limit = max(-lo, hi)
+        return cmap, TwoSlopeNorm(0.0, -limit, limit), None
+    return cmap, Normalize(lo, hi), None
+
+
 def _draw(
     ax: Any,
     dense: torch.Tensor,
     row_shape: tuple[int, ...],
     col_shape: tuple[int, ...],
     names: tuple[str, str],
-    limit: float,
+    colours: tuple[Any, Any],
 ) -> Any:
     """One matrix on ``ax``: rows the flattened ``row_shape`` ``(c, *spatial)``, columns the
     flattened ``col_shape``; ``names`` the row and column indices' names (``"input"``,
-    ``"output"``). Returns the image."""
+    ``"output"``); ``colours`` the colour map and norm (:func:`_entry_colours`). Returns
+    the image."""
     rows, cols = dense.shape
     shown = dense.masked_fill(dense == 0, float("nan")).numpy()
-    image = ax.imshow(shown, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    image = ax.imshow(shown, cmap=colours[0], norm=colours[1], interpolation="nearest")
     ax.set_facecolor("white")
     marks = {"input": "r", "output": "i"}
     col_ticks, col_labels, col_row = _index_names(col_shape, marks[names[1]])
@@ -182,7 +211,7 @@ def plot_conv_matrix(
         spatial, tuple(weight.shape[2:]), stride=stride, padding=padding, dilation=dilation
     )
     in_shape, out_shape = tuple(input_shape), (weight.shape[0], *out_spatial)
-    limit = float(dense.abs().max()) or 1.0
+    cmap, norm, ticks = _entry_colours(dense)
     side = min(12.0, max(5.0, 0.16 * max(rows, cols) + 3))
     if transpose:  # M and M^T side by side, cells of one size, tops aligned, placed by hand
         cell = min(side / max(rows, cols), 0.45)
@@ -196,11 +225,13 @@ def plot_conv_matrix(
             axes.append(fig.add_axes(box))
             x += w * cell + gap
     else:
-        fig = new_figure(side * cols / max(rows, cols) + 2.5, side * rows / max(rows, cols) + 1.8)
+        fig = new_figure(
+            side * cols / max(rows, cols) + 3.0, max(side * rows / max(rows, cols) + 2.0, 4.2)
+        )
         axes = [fig.subplots()]
-    image = _draw(axes[0], dense, out_shape, in_shape, ("output", "input"), limit)
+    image = _draw(axes[0], dense, out_shape, in_shape, ("output", "input"), (cmap, norm))
     if transpose:
-        _draw(axes[1], dense.T, in_shape, out_shape, ("input", "output"), limit)
+        _draw(axes[1], dense.T, in_shape, out_shape, ("input", "output"), (cmap, norm))
         axes[0].set_title("M: the convolution, y = M x", fontsize=9)
         axes[1].set_title("M^T: the transposed convolution,\nx = M^T y", fontsize=9)
     if transpose:
@@ -212,9 +243,17 @@ def plot_conv_matrix(
                 1 - (top + bottom) / height,
             )
         )
-        fig.colorbar(image, cax=bar, label="weight (blank: 0)")
+        bar = fig.colorbar(image, cax=bar, ticks=ticks)
     else:
-        fig.colorbar(image, ax=list(axes), shrink=0.8, label="weight (blank: 0)")
+        bar = fig.colorbar(image, ax=list(axes), shrink=0.8, ticks=ticks)
+    bar.set_label(
+        "entry of M = kernel weight (blank: 0)"
+        if padding_mode == "zeros"
+        else "entry of M: a kernel weight, or the sum of those\n"
+        "the border folds onto one input (blank: 0)"
+    )
+    if ticks is not None and len(ticks) > 12:  # label every few of many distinct weights
+        bar.set_ticks(ticks[:: math.ceil(len(ticks) / 12)])
     circulant = padding_mode == "circular"
     kind = {1: "circulant" if circulant else "Toeplitz"}.get(
         len(spatial), "block circulant" if circulant else "doubly block Toeplitz"

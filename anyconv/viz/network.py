@@ -14,7 +14,7 @@ from anyconv.data.base import Dataset
 from anyconv.viz.cam import cam_examples, plot_cam, supports_cam
 from anyconv.viz.filters import first_conv_weight, plot_filters
 from anyconv.viz.maps import conv_layers, plot_feature_maps
-from anyconv.viz.samples import plot_samples
+from anyconv.viz.samples import per_class, plot_samples
 
 NETWORK_PICTURES = ("filters.png", "feature_maps.png", "samples.png", "cam.png")
 SHOWN_SAMPLES = 24  # samples.png
@@ -25,8 +25,8 @@ def network_jobs(model: torch.nn.Module, data: Dataset, *, title: str = "") -> d
     """The run folder's pictures of a network as ``name -> draw(path)``: ``filters.png``
     (the first convolution layer's kernels), ``feature_maps.png`` (every convolution
     layer's maps for the first test sample, with its true and predicted class) -- both only
-    for a network with a convolution layer --, ``samples.png`` (the first training samples
-    with their classes) and, for a network on sequences that supports class activation maps
+    for a network with a convolution layer --, ``samples.png`` (a few training samples
+    of each class) and, for a network on sequences that supports class activation maps
     (:func:`~anyconv.viz.cam.supports_cam`: fcn, resnet1d), ``cam.png`` (the first test
     series of each class coloured by them).
 
@@ -59,7 +59,10 @@ def network_jobs(model: torch.nn.Module, data: Dataset, *, title: str = "") -> d
         )
 
     def samples(path: Path) -> Any:
-        x, y = data.first_samples("train", SHOWN_SAMPLES)
+        # a few of each class: an image folder lists its samples class by class, so the
+        # first ones would show one class only
+        indices, k = per_class(data.labels("train"), SHOWN_SAMPLES)
+        x, y = next(iter(data.batches("train", indices, max(len(indices), 1))))
         return plot_samples(
             x,
             y,
@@ -67,6 +70,7 @@ def network_jobs(model: torch.nn.Module, data: Dataset, *, title: str = "") -> d
             class_names=data.class_names,
             title=f"{data.spec.label}, training set",
             total=len(data.labels("train")),
+            per_class=k,
         )
 
     def cam(path: Path) -> Any:

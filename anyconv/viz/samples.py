@@ -12,6 +12,21 @@ from anyconv._checks import fail
 from anyconv.viz._figure import grid, mosaic, new_figure, save
 
 
+def per_class(y: torch.Tensor, count: int) -> tuple[torch.Tensor, int]:
+    """Indices of up to ``count`` samples that show every class (as many as fit): the first
+    ``k`` of each class in class order, ``k = count // classes`` (at least 1; with more
+    classes than ``count``, the first ``count`` classes). Returns the indices and ``k``.
+
+    Example:
+        >>> per_class(torch.tensor([2, 2, 2, 0, 0, 1, 0, 1]), 6)
+        (tensor([3, 4, 5, 7, 0, 1]), 2)
+    """
+    classes = torch.unique(y).tolist()
+    k = max(1, count // max(len(classes), 1))
+    picked = [torch.nonzero(y == c).flatten()[:k] for c in classes[:count]]
+    return (torch.cat(picked) if picked else torch.zeros(0, dtype=torch.long)), k
+
+
 def plot_samples(
     x: torch.Tensor,
     y: torch.Tensor | None,
@@ -21,6 +36,7 @@ def plot_samples(
     title: str = "",
     max_samples: int = 24,
     total: int | None = None,
+    per_class: int | None = None,
 ) -> Path:
     """The first samples of a dataset, each titled with its class.
 
@@ -37,6 +53,9 @@ def plot_samples(
         max_samples: at most this many samples.
         total: the size of the set the samples were taken from, for the title (default
             ``len(x)``).
+        per_class: the samples are ``per_class`` of each class in turn (as
+            :func:`per_class` picks them): the title says so, and images are laid out so
+            that a row holds whole classes.
 
     Returns:
         ``path``.
@@ -66,7 +85,8 @@ def plot_samples(
         if y is None:
             return f"#{i}"
         k = int(y[i])
-        return f"#{i}: {names[k] if k < len(names) else k}"
+        name = names[k] if k < len(names) else str(k)
+        return name if per_class else f"#{i}: {name}"  # picked per class: not the i-th
 
     channels = x.shape[1]
     note = ""
@@ -94,6 +114,8 @@ def plot_samples(
         note = f"{'all' if frames == x.shape[2] else frames} of {x.shape[2]} frames per clip"
     else:
         cols = min(count, 8)
+        if per_class and per_class <= 8:  # whole classes in a row
+            cols = min(count, per_class * (8 // per_class))
         rows = -(-count // cols)
         fig = new_figure(1.2 * cols + 0.6, 1.3 * rows + 1.0)
         tiles = [_image(x[i]) for i in range(count)]
@@ -102,7 +124,10 @@ def plot_samples(
         )
     if x.dim() != 3 and channels not in (1, 3):
         note = (note + ", " if note else "") + f"channel 0 of {channels}"
-    shown = f"{'all' if count == total else f'the first {count} of'} {total} samples"
+    if per_class:
+        shown = f"{per_class} per class, {count} of {total} samples"
+    else:
+        shown = f"{'all' if count == total else f'the first {count} of'} {total} samples"
     heading = f"{title}: " if title else ""
     fig.suptitle(f"{heading}{shown}, titled by class" + (f"\n{note}" if note else ""), fontsize=10)
     return save(fig, path)

@@ -3,7 +3,7 @@
     anyconv train lenet5 --data idx:DIR --epochs 1 --lr 3e-3 --out runs/lenet5-mnist
     python docs/img/make_pictures.py runs/lenet5-mnist
 
-(DIR holds MNIST's IDX files; the README's pictures come from one epoch, 98.6% test
+(DIR holds MNIST's IDX files; the README's pictures come from one epoch, 98.5% test
 accuracy.)
 
 Writes into docs/img/: receptive_fields.png, equivariance.png, blurpool.png, conv.gif,
@@ -94,7 +94,7 @@ def main(run_dir: str) -> None:
         mode="circular",
     )
 
-    animate_conv((5, 5), 3, stride=2, padding="same", out=OUT / "conv.gif", dpi=75)
+    animate_conv((5, 5), 3, stride=2, padding="same", out=OUT / "conv.gif")
     plot_conv_matrix(
         torch.arange(1.0, 10.0).view(1, 1, 3, 3),
         (1, 4, 4),

@@ -227,7 +227,10 @@ def test_write_idx_rejects_unsupported_dtypes(tmp_path):
         write_idx(tmp_path / "x", np.zeros(3, np.uint64))
 
 
-@pytest.mark.skipif(not MNIST.is_dir(), reason=f"real MNIST not found at {MNIST}")
+@pytest.mark.skipif(
+    not MNIST.is_dir(),
+    reason="real MNIST not found in ../shared/datasets/mnist (beside the project)",
+)
 def test_real_mnist():
     d = load_dataset(f"idx:{MNIST}")
     assert tuple(d.x_train.shape) == (60000, 1, 28, 28)

@@ -580,7 +580,7 @@ def test_video_sequence_and_plain_model_pages(browser, tmp_path):
 @pytest.mark.slow
 def test_lenet5_on_mnist(browser, tmp_path):
     if not MNIST.is_dir():
-        pytest.skip(f"MNIST not found at {MNIST} (see the shared datasets' README)")
+        pytest.skip("MNIST not found in ../shared/datasets/mnist (see the shared datasets' README)")
     from anyconv.data import load_dataset
 
     data = load_dataset(f"idx:{MNIST}")

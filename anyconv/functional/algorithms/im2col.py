@@ -48,11 +48,24 @@ def im2col(
     return windows.permute(order).reshape(n, groups, c // groups * math.prod(kernel), -1)
 
 
-@functools.lru_cache(maxsize=64)
+# Indices up to this many entries (32 MB of int64) are kept for the next call of the same
+# geometry; a larger one is built per call, so that one huge problem does not keep gigabytes
+# alive after it returns.
+CACHED_INDEX_ENTRIES = 1 << 22
+
+
 def _col2im_index(
     padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints, device: torch.device
 ) -> torch.Tensor:
     """Flat index into the padded input for every (kernel offset, output position), C order."""
+    if math.prod(kernel) * math.prod(out) <= CACHED_INDEX_ENTRIES:
+        return _cached_col2im_index(padded, kernel, stride, dilation, out, device)
+    return _build_col2im_index(padded, kernel, stride, dilation, out, device)
+
+
+def _build_col2im_index(
+    padded: Ints, kernel: Ints, stride: Ints, dilation: Ints, out: Ints, device: torch.device
+) -> torch.Tensor:
     ndim = len(kernel)
     index = torch.zeros((), dtype=torch.long, device=device)
     place = math.prod(padded)
@@ -66,6 +79,9 @@ def _col2im_index(
         shape[axis], shape[ndim + axis] = k, m
         index = index + along.view(shape)
     return index.reshape(-1)
+
+
+_cached_col2im_index = functools.lru_cache(maxsize=64)(_build_col2im_index)
 
 
 def col2im(
