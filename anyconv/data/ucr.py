@@ -16,13 +16,17 @@ as ``class_names``. A number is one class however it is written (``1``, ``1.0``,
 Each series is z-normalised on its own, channel by channel (mean 0, standard deviation 1
 over its non-missing values; a constant series becomes zeros), as is usual for the
 archive, whose few unnormalised datasets would otherwise dominate any comparison. Missing
-values, and the end of a series shorter than the longest (unequal-length datasets are
-padded at the end), become 0 after z-normalising: the series' mean, which a convolution
-sees as a flat, uninformative stretch. Series are z-normalised one by one and written
-straight into the float32 array of the split, so loading takes that array and no padded
-copy; when it would take more than a quarter of the memory available (one series of
-200,000 values pads a thousand short ones to 763 MiB), the file is refused with the
-estimate before anything is allocated.
+values become 0 after z-normalising: the series' mean, which a convolution sees as a flat,
+uninformative stretch. Series of unequal lengths (UEA's JapaneseVowels, UCR's PLAID)
+follow the rule ``lengths`` (``--lengths``, recorded in the run's ``config.json`` with
+the other data options, so ``evaluate`` and ``predict`` repeat it): ``"pad"`` (the
+default) pads every series at the end to the longest of both splits, with 0 after
+z-normalising as for a missing value; ``"truncate"`` cuts every series to the shortest of
+both splits (its first values; z-normalised over what is kept). Series are z-normalised
+one by one and written straight into the float32 array of the split, so loading takes
+that array and no padded copy; when it would take more than a quarter of the memory
+available (one series of 200,000 values pads a thousand short ones to 763 MiB), the file
+is refused with the estimate before anything is allocated.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anyconv._checks import choice
 from anyconv.data._common import need_file, path_argument, to_splits
 from anyconv.data.base import Splits, register_dataset
 from anyconv.data.series_files import READERS, SeriesFile
@@ -38,6 +43,8 @@ from anyconv.functional.algorithms import memory
 
 MEMORY_FRACTION = 0.25
 """The most of the memory available that a split's padded series may take."""
+LENGTH_RULES = ("pad", "truncate")
+"""What ``ucr:`` does with series of unequal lengths (the option ``lengths``)."""
 
 
 def read_ucr(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -140,10 +147,12 @@ def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
             f"{shape[0]:,} x {shape[1]:,} x {length:,} float32 values would take "
             f"{memory.human_bytes(nbytes)}, more than {MEMORY_FRACTION:.0%} of the "
             f"{memory.human_bytes(free)} of memory available (training copies them)"
+            + ("; --lengths truncate cuts them to the shortest" if shortest < length else "")
         )
     memory.check_allocation(nbytes, f"{path}: its series padded to {length:,} values")
     x = np.zeros(shape, np.float32)
     for i, case in enumerate(f.cases):
+        case = case[:, :length]  # truncated: the first values
         x[i, :, : case.shape[1]] = znormalise(case)
     return x
 
@@ -153,11 +162,13 @@ def _padded(f: SeriesFile, length: int, path: Path) -> np.ndarray:
     "UCR/UEA time-series archive: PREFIX_TRAIN and PREFIX_TEST as .ts, .arff or .tsv "
     "(multivariate and unequal lengths in .ts/.arff)",
 )
-def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
+def load_ucr(argument: str | None, *, seed: int = 0, lengths: str = "pad") -> Splits:
     """``PREFIX_TRAIN.EXT`` / ``PREFIX_TEST.EXT`` (``ucr:PREFIX``, e.g.
     ``ucr:UCRArchive_2018/ECG200/ECG200``, or the folder ``ucr:UCRArchive_2018/ECG200``) as
     ``(N, C, L)`` float32 series, each channel z-normalised, missing values and padding 0;
-    labels 0..K-1 for the sorted distinct original labels. ``seed`` is unused.
+    labels 0..K-1 for the sorted distinct original labels; series of unequal lengths
+    padded to the longest or truncated to the shortest (``lengths``: ``"pad"`` or
+    ``"truncate"``). ``seed`` is unused.
 
     Example:
         >>> import tempfile, pathlib
@@ -169,6 +180,7 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
         >>> tuple(d.x_train.shape), d.y_train.tolist(), d.class_names
         ((2, 1, 2), [1, 0], ['-1', '1'])
     """
+    choice(lengths, LENGTH_RULES, "lengths", "ucr")
     prefix = path_argument("ucr", argument, "PREFIX")
     if prefix.is_dir():  # the archive's own layout: NAME/NAME_TRAIN.tsv
         prefix = prefix / prefix.name
@@ -183,6 +195,8 @@ def load_ucr(argument: str | None, *, seed: int = 0) -> Splits:
             f"{train.channels}"
         )
     length = max(train.length, test.length)
+    if lengths == "truncate":
+        length = min(c.shape[1] for f in (train, test) for c in f.cases)
     classes = _classes([train, test])
     index = {name: i for i, name in enumerate(classes)}
     out = []

@@ -20,6 +20,7 @@ MODULES = (
     "convergence",
     "gabor",
     "checkerboard",
+    "random_kernels",
 )
 """The experiment modules of :mod:`anyconv.experiments`, in the order ``list`` shows them
 (the order in which the theory meets the claims)."""
@@ -109,7 +110,7 @@ def list_experiments() -> dict[str, str]:
 
     Example:
         >>> len(list_experiments()), "fft-crossover" in list_experiments()
-        (11, True)
+        (12, True)
     """
     _load_all()
 

@@ -20,6 +20,7 @@ from anyconv.functional.pool import (
     global_max_pool,
     lp_pool,
     max_pool,
+    ppv_pool,
     soft_pool,
 )
 from anyconv.functional.separable import (
@@ -55,6 +56,7 @@ __all__ = [
     "lp_pool",
     "max_pool",
     "max_rank",
+    "ppv_pool",
     "reconstruct",
     "separable_conv",
     "sobel_kernel",

@@ -26,7 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from anyconv._checks import check_bool, check_input, check_real, fail, int_tuple, is_int
+from anyconv._checks import (
+    check_bool,
+    check_float_tensor,
+    check_input,
+    check_real,
+    fail,
+    int_tuple,
+    is_int,
+)
 from anyconv.functional.formats import keep_format, memory_format
 from anyconv.functional.windows import sliding_windows
 from anyconv.padding import ConvSpec, Padding, document_rules, effective_kernel, pad, window_spec
@@ -524,3 +532,106 @@ def channel_max_pool(x: torch.Tensor, pool_size: int) -> torch.Tensor:
     if pool_size < 1 or c % pool_size:
         raise fail(func, "pool_size", allowed, pool_size)
     return x.reshape(n, c // pool_size, pool_size, *spatial).amax(dim=2)
+
+
+PPV_BLOCK = 1 << 18
+"""Comparisons per step of :func:`ppv_count`: the float mask of a step stays in a core's L2
+cache (1 MiB), so each comparison and its sum cost a few tenths of a nanosecond."""
+
+
+def ppv_count(
+    values: torch.Tensor, thresholds: torch.Tensor, out: torch.Tensor, scratch: torch.Tensor
+) -> torch.Tensor:
+    """The counting core of :func:`ppv_pool`, without checks: ``out[b, c, m]`` becomes the
+    number of positions ``p`` where ``values[c, m, p] > thresholds[b, c, 0, 0]``.
+
+    Every argument may be a strided view (of a larger buffer: the callers reuse theirs). The
+    comparisons run ``len(scratch) // values.numel()`` thresholds at a time, as 0/1 floats
+    written to ``scratch`` and summed along ``p`` (a float comparison and a float sum are
+    vectorised where a boolean's sum is not). Counts are exact up to ``2**24`` positions.
+
+    Args:
+        values: ``(C, M, P)``.
+        thresholds: ``(B, C, 1, 1)``.
+        out: ``(B, C, M)``, of ``values``' dtype.
+        scratch: a 1-D buffer of ``values``' dtype holding at least ``values.numel()``.
+
+    Returns:
+        ``out``.
+
+    Example:
+        >>> counts = torch.empty(2, 1, 1)
+        >>> limits = torch.tensor([0.5, -1.0]).view(2, 1, 1, 1)
+        >>> ppv_count(torch.tensor([[[0.0, 1.0, 2.0]]]), limits, counts, torch.empty(8))
+        tensor([[[2.]],
+        <BLANKLINE>
+                [[3.]]])
+    """
+    per, total = values.numel(), len(thresholds)
+    step = max(1, scratch.numel() // max(per, 1))
+    if step >= total:  # the usual case: one comparison and one sum
+        mask = scratch[: total * per].view(total, *values.shape)
+        torch.gt(values, thresholds, out=mask)
+        return torch.sum(mask, dim=-1, out=out)
+    for start in range(0, total, step):
+        part = thresholds[start : start + step]
+        mask = scratch[: len(part) * per].view(len(part), *values.shape)
+        torch.gt(values, part, out=mask)
+        torch.sum(mask, dim=-1, out=out[start : start + step])
+    return out
+
+
+def ppv_pool(x: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
+    """Global PPV pooling (the proportion of positive values, Dempster et al. 2020, ROCKET):
+    for every channel ``c`` and each of its thresholds ``b = thresholds[c, j]``, the
+    fraction of positions where ``x - b`` is positive, i.e. ``mean(x[n, c] > b)`` over all
+    spatial axes. It is MiniRocket's only pooling: the thresholds play the role of a
+    convolution's bias, and the comparison that of its activation.
+
+    The comparisons run in blocks of samples and thresholds (:func:`ppv_count`), so memory
+    stays at :data:`PPV_BLOCK` values whatever the input's size. Not differentiable (a
+    count).
+
+    Args:
+        x: input ``(N, C, *spatial)`` with at least one spatial axis holding an element.
+        thresholds: ``(C, B)``, ``B >= 1`` thresholds per channel, of ``x``'s dtype and
+            device.
+
+    Returns:
+        ``(N, C, B)`` in ``[0, 1]``, in ``x``'s dtype.
+
+    Example:
+        >>> x = torch.tensor([[[0.0, 1.0, 2.0, 3.0]]])
+        >>> ppv_pool(x, torch.tensor([[0.5, 2.0, -1.0]]))
+        tensor([[[0.7500, 0.2500, 1.0000]]])
+    """
+    func = "ppv_pool"
+    check_input(x, func, spatial=(1, None))
+    _spatial_dims(x, func)  # every spatial axis holds an element
+    check_float_tensor(thresholds, "thresholds", func)
+    channels = x.shape[1]
+    if thresholds.dim() != 2 or thresholds.shape[0] != channels or thresholds.shape[1] < 1:
+        raise fail(
+            func,
+            "thresholds",
+            f"a tensor of shape (C, B) with C = {channels} (the input's channels) and B >= 1",
+            f"a tensor of shape {tuple(thresholds.shape)}",
+        )
+    if thresholds.dtype != x.dtype or thresholds.device != x.device:
+        raise fail(
+            func,
+            "thresholds",
+            f"a tensor of the input's dtype and device ({x.dtype}, {x.device})",
+            f"{thresholds.dtype} on {thresholds.device}",
+            TypeError,
+        )
+    n, count = x.shape[0], math.prod(x.shape[2:])
+    values = x.reshape(n, channels, count).transpose(0, 1)  # (C, N, P), a view
+    counts = x.new_empty(thresholds.shape[1], channels, n)
+    limits = thresholds.t()[..., None, None]
+    step = max(1, PPV_BLOCK // (channels * count))
+    scratch = x.new_empty(max(PPV_BLOCK, channels * count))
+    for start in range(0, n, step):
+        part = counts[..., start : start + step]
+        ppv_count(values[:, start : start + step], limits, part, scratch)
+    return torch.div(counts.permute(2, 1, 0), count, out=x.new_empty(n, channels, counts.shape[0]))

@@ -14,10 +14,14 @@ Example:
 
 from anyconv.models.allcnn import AllCNN
 from anyconv.models.cnn1d import CNN1d
+from anyconv.models.ensemble import Ensemble
 from anyconv.models.fcn import FCN
+from anyconv.models.fitted import FittedModel
 from anyconv.models.inception_net import InceptionTiny
+from anyconv.models.inception_time import InceptionResidual, InceptionTime
 from anyconv.models.lenet import LeNet5
 from anyconv.models.local_nets import LocallyConnectedNet, TiledNet
+from anyconv.models.minirocket import MiniRocket
 from anyconv.models.mlp import MLP, mlp_width
 from anyconv.models.mobilenet import MobileNetTiny
 from anyconv.models.registry import (
@@ -37,10 +41,15 @@ __all__ = [
     "TCN",
     "AllCNN",
     "CNN1d",
+    "Ensemble",
+    "FittedModel",
     "Frame2D",
+    "InceptionResidual",
+    "InceptionTime",
     "InceptionTiny",
     "LeNet5",
     "LocallyConnectedNet",
+    "MiniRocket",
     "MobileNetTiny",
     "ResNet1d",
     "ResidualBlock1d",

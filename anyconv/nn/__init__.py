@@ -22,7 +22,7 @@ from anyconv.nn.conv import (
     from_torch,
 )
 from anyconv.nn.gabor import GaborConv2d
-from anyconv.nn.inception import Inception
+from anyconv.nn.inception import Inception, InceptionTimeBlock
 from anyconv.nn.local import (
     LocallyConnected1d,
     LocallyConnected2d,
@@ -79,6 +79,7 @@ __all__ = [
     "GlobalAvgPool",
     "GlobalMaxPool",
     "Inception",
+    "InceptionTimeBlock",
     "LPPool1d",
     "LPPool2d",
     "LPPool3d",

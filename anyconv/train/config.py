@@ -33,8 +33,10 @@ OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "onecycle", "none")
 DEVICES = ("auto", "cpu", "cuda")
 KEEP = ("best", "last")
+LENGTH_RULES = ("pad", "truncate")  # anyconv.data.ucr.LENGTH_RULES (the loader checks too)
 MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 MAX_THREADS = 1024  # torch.set_num_threads per process; beyond any machine's cores
+MAX_ENSEMBLE = 100  # members of an ensemble, each a full training run
 FUNC = "TrainConfig"
 
 Check = Callable[[Any, str], None]
@@ -203,11 +205,18 @@ class TrainConfig:
             fraction of the image.
         test_fraction: share of each class of a ``folder:`` without a test folder held
             out as its test split, stratified and drawn from ``data_seed``.
+        lengths: ``ucr:`` series of unequal lengths: pad (at the end, to the longest, with
+            the series' mean, 0 after z-normalising) or truncate (to the shortest).
         stream: decode ``folder:`` images from disk in every epoch (through ``workers``
             processes) rather than holding them decoded in memory; default: stream when
             they would fill more than a quarter of the free memory.
         workers: processes decoding streamed or transformed images (0: the training
             process itself); default CPUs - 1, at most 4. Does not change the results.
+        ensemble: train this many networks, with seeds seed, seed+1, ..., into
+            ``member-1`` .. ``member-K`` of the run folder, and average their class
+            probabilities (InceptionTime's ensemble of 5); the folder's own config.json
+            and metrics.json (the test accuracy of the average, and each member's) make it
+            a run that evaluate and predict use as one model.
 
     ``epochs``, ``batch_size``, ``lr``, ``augment``, ``weight_decay`` and ``val_fraction``
     left at ``None`` take the default recipe of the model and data, where it has one
@@ -263,10 +272,12 @@ class TrainConfig:
     flip: bool = setting(False, resume=True, data="view", check=_bool)
     crop_scale: float = setting(0.08, resume=True, data="view", check=_crop_scale)
     test_fraction: float = setting(0.2, resume=True, data="view", check=_real(above=0, below=1))
+    lengths: str = setting("pad", resume=True, data="view", choices=LENGTH_RULES)
     stream: bool | None = setting(
         None, resume=False, data="read", off="--in-memory", check=_optional(_bool)
     )
     workers: int | None = setting(None, resume=False, data="read", check=_optional(_workers))
+    ensemble: int = setting(1, resume=True, check=_int(minimum=1, maximum=MAX_ENSEMBLE))
 
     def __post_init__(self) -> None:
         filled = set()

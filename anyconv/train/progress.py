@@ -112,7 +112,8 @@ class TrainingProgress:
                 parts.append(f"{prefix}_loss {row[f'{prefix}_loss']:.4f}")
                 parts.append(f"{prefix}_acc {row[f'{prefix}_accuracy']:.2%}")
         speed = row["samples"] / max(row["seconds"], 1e-9)
-        parts += [f"lr {row['lr']:.2e}", f"{speed:,.0f} samples/s", f"{row['seconds']:.1f}s"]
+        parts.append("fitted" if row["lr"] is None else f"lr {row['lr']:.2e}")
+        parts += [f"{speed:,.0f} samples/s", f"{row['seconds']:.1f}s"]
         self.console.print("  ".join(parts), highlight=False, soft_wrap=True, markup=False)
 
 

@@ -149,7 +149,15 @@ def _per_channel(positive: bool) -> Callable[[Any, int], bool]:
     return check
 
 
-RECORDED_DATA_OPTIONS = ("image_size", "flip", "crop_scale", "test_fraction", "mean", "std")
+RECORDED_DATA_OPTIONS = (
+    "image_size",
+    "flip",
+    "crop_scale",
+    "test_fraction",
+    "lengths",
+    "mean",
+    "std",
+)
 """The keys a run's ``data_options`` may hold: the loader settings that decide its splits
 and transform (``config.DATA_VIEW_OPTIONS``, not how the data is read: ``stream``,
 ``workers``) and a folder transform's own ``mean`` and ``std``."""
@@ -179,6 +187,7 @@ INPUT_SETTINGS: dict[str, tuple[Callable[[Any, int], bool], str]] = {
     "data_options.flip": (lambda v, c: isinstance(v, bool), "true or false"),
     "data_options.crop_scale": (lambda v, c: _finite(v) and 0 < v <= 1, "a fraction 0 < f <= 1"),
     "data_options.test_fraction": (lambda v, c: _finite(v) and 0 < v < 1, "a fraction 0 < f < 1"),
+    "data_options.lengths": (lambda v, c: v in ("pad", "truncate"), "'pad' or 'truncate'"),
 }
 """What each normalisation and data setting of ``config.json`` must be (``{C}``: the
 channels of ``input_shape``); ``null`` stands for "not set" where a loader records it so."""
@@ -554,6 +563,9 @@ class RunFolder:
         """Rebuild the trained model, or load its weights into ``model`` (see
         :func:`load_run`)."""
         config = self.read_config()
+        members = config.get("members")
+        if members is not None:  # an ensemble: its members' runs, averaged
+            return self._load_ensemble(config, members, device)
         weights = self.file(WEIGHTS)
         if not weights.is_file():
             raise FileNotFoundError(
@@ -566,6 +578,26 @@ class RunFolder:
             raise fail("load_run", "model", "a torch.nn.Module or None", model, TypeError)
         load_weights(weights, model)
         return model.to(device).eval(), config
+
+    def _load_ensemble(
+        self, config: dict[str, Any], members: Any, device: str | torch.device
+    ) -> tuple[torch.nn.Module, dict[str, Any]]:
+        from anyconv.models.ensemble import Ensemble
+
+        path = self.file(CONFIG)
+        if (
+            not isinstance(members, list)
+            or not members
+            or not all(
+                isinstance(m, str) and m and "/" not in m and m not in (".", "..") for m in members
+            )
+        ):
+            raise ValueError(
+                f"{path}: malformed run config, 'members' must be a list of the member run "
+                f"folders' names; got {members!r}"
+            )
+        models = [RunFolder(self.path / m).load_model(device)[0] for m in members]
+        return Ensemble(models).to(device).eval(), config
 
 
 def _check_size(config: dict[str, Any], weights: Path) -> None:

@@ -30,6 +30,7 @@ from rich.console import Console
 
 from anyconv._checks import fail, unknown_name
 from anyconv.data.base import Dataset
+from anyconv.models.fitted import FittedModel
 from anyconv.train import advice
 from anyconv.train import distributed as D
 from anyconv.train.advice import MIN_STEPS
@@ -158,14 +159,19 @@ class Trainer:
                 check_model_fits(config.model, self.data.input_shape, config.data, EXAMPLE_DATA)
             self.model, self.parallel_model = self._build_model(model)
             self.config = config = self._recorded_config(config)
-            self.optimizer = self._build_optimizer()
+            self.fitted = isinstance(self.model, FittedModel)
+            self.optimizer = None if self.fitted else self._build_optimizer()
             self.amp_dtype, self.scaler = _mixed_precision(config, self.device)
             self.generator = torch.Generator().manual_seed(config.seed)
             self.feed = TrainingData(self.data, config, self.dist, self.device)
             self.notes: list[str] = []  # printed once the run folder is open
-            self.config = config = self._scaled_recipe(config)
+            if self.fitted:
+                self._check_fitted()
+            else:
+                self.config = config = self._scaled_recipe(config)
             self.keep_best = self._keep_best()
-            self.total_steps = self.feed.steps_per_epoch * config.epochs
+            steps = 0 if self.fitted else self.feed.steps_per_epoch
+            self.total_steps = steps * config.epochs
             self.clock.stop("build")
         except BaseException:
             D.teardown(self.dist)
@@ -174,6 +180,7 @@ class Trainer:
         self.said_slow = False  # the hint about a collapse of throughput, once per run
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.last_eval: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.fit_facts: dict[str, Any] | None = None  # a fitted model's, for metrics.json
         # Notes and the result go to ``console``; the bar and epoch lines also respect quiet.
         self.console = console or Console(stderr=True, quiet=not self.dist.main)
         self.epoch_console = Console(quiet=True) if config.quiet else self.console
@@ -182,7 +189,7 @@ class Trainer:
             device=str(self.device),
             world_size=self.dist.world_size,
             samples_per_epoch=self.feed.samples_per_epoch,
-            steps_per_epoch=self.feed.steps_per_epoch,
+            steps_per_epoch=steps,
             validation_samples=len(self.feed.y_val),
             keep_best=self.keep_best,
         )
@@ -257,6 +264,32 @@ class Trainer:
             params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
 
+    def _check_fitted(self) -> None:
+        """A model fitted without epochs (:class:`~anyconv.models.fitted.FittedModel`)
+        takes its one pass over the whole training split held in memory, in one process."""
+        config, name = self.config, self.config.model
+        if config.epochs != 1:
+            raise fail(
+                "train",
+                "epochs",
+                f"1 for {name}, which is fitted in one pass over the training split, without "
+                "epochs (leave --epochs out)",
+                config.epochs,
+            )
+        if self.dist.enabled:
+            raise fail(
+                "train", "world_size", f"1 for {name} (fitted in one process)",
+                self.dist.world_size,
+            )  # fmt: skip
+        if self.feed.x_train is None:
+            raise fail(
+                "train",
+                "data",
+                f"data held in memory for {name}, which is fitted on the whole training split "
+                "at once",
+                config.data,
+            )
+
     def _keep_best(self) -> bool:
         """Whether the run keeps its best epoch's model (``keep``; default: when there is a
         validation split to tell the best)."""
@@ -283,7 +316,7 @@ class Trainer:
             "format": FORMAT_VERSION,
             **self.state.checkpoint(),
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else {},
             "scheduler": {
                 "schedule": self.config.schedule,
                 "step": self.state.step,
@@ -303,7 +336,8 @@ class Trainer:
         ``path``."""
         try:
             self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
+            if self.optimizer is not None:
+                self.optimizer.load_state_dict(state["optimizer"])
             if self.scaler and state["scaler"]:
                 self.scaler.load_state_dict(state["scaler"])
             set_rng_state(state["rng"], self.generator)
@@ -422,6 +456,26 @@ class Trainer:
             "step_losses": _step_means(losses, batch, len(order)),
         }
 
+    def fit_pass(self) -> dict[str, Any]:
+        """The one pass of a model fitted without epochs: :meth:`FittedModel.fit
+        <anyconv.models.fitted.FittedModel.fit>` on the training split, drawing from the
+        run's generator; returns the row that :meth:`train_epoch` returns for an epoch
+        (the training loss and accuracy of the fitted model, ``lr`` None, no steps)."""
+        start = time.perf_counter()
+        x, y = self.feed.x_train, self.feed.y_train
+        logits, self.fit_facts = self.model.fit(x, y, generator=self.generator)
+        logits = logits.float()
+        if not torch.isfinite(logits).all():
+            self._diverged(1, 1, 0, float("nan"))
+        return {
+            "loss": F.cross_entropy(logits, y).item(),
+            "accuracy": (logits.argmax(1) == y).float().mean().item(),
+            "lr": None,
+            "seconds": time.perf_counter() - start,
+            "samples": len(y),
+            "step_losses": [],
+        }
+
     def _check(self, losses: torch.Tensor, lo: int, hi: int, epoch: int) -> None:
         """Stop at the first non-finite loss in steps ``[lo, hi)`` on any rank."""
         bad = (~torch.isfinite(losses[lo:hi])).nonzero()
@@ -454,6 +508,8 @@ class Trainer:
     def metrics(self, status: str, **extra: Any) -> dict[str, Any]:
         """The ``metrics.json`` dict (see :func:`train`)."""
         test = summarize(*self.last_eval) if self.last_eval is not None else None
+        if self.fit_facts is not None:
+            extra = {"fit": self.fit_facts, **extra}
         return self.session.metrics(
             status, self.state, test=test, timings=self.clock.totals(), **extra
         )
@@ -495,7 +551,7 @@ class Trainer:
     def _run_epoch(self, epoch: int, progress: TrainingProgress) -> None:
         config, state, has_val = self.config, self.state, self.feed.has_val
         with self.clock("train"):
-            row = self.train_epoch(epoch, progress)
+            row = self.fit_pass() if self.fitted else self.train_epoch(epoch, progress)
         start = time.perf_counter()
         split = "val" if has_val else "test"
         # Evaluated (and checkpointed) every eval_every epochs and after the last.
@@ -568,7 +624,10 @@ class Trainer:
                 title=f"{short_name(self.config.model)} on {label}",
                 test=(self.session.kept_epoch(self.state), test["loss"], test["accuracy"]),
             )
-            trained = f"{short_name(self.config.model)} trained on {label}"
+            if self.fitted:  # one pass: no curve to draw
+                jobs.pop("history.png", None)
+            verb = "fitted" if self.fitted else "trained"
+            trained = f"{short_name(self.config.model)} {verb} on {label}"
             jobs.update(viz.network_jobs(self.model, self.data, title=trained))
             pictures = self.session.write_pictures(jobs)
             self.clock.stop("pictures")
@@ -582,10 +641,14 @@ class Trainer:
             if self.keep_best and best.epoch
             else ""
         )
+        done = (
+            f"fitted in one pass, {metrics['train_seconds']:.1f} s"
+            if self.fitted
+            else f"{metrics['epochs']} epochs, {metrics['train_seconds']:.1f} s of training"
+        )
         self.console.print(
             f"test accuracy {metrics['test_accuracy']:.2%} ({short_name(self.config.model)} on "
-            f"{self.config.data}, {kept}{metrics['epochs']} epochs, "
-            f"{metrics['train_seconds']:.1f} s of training); run folder {self.run_dir}",
+            f"{self.config.data}, {kept}{done}); run folder {self.run_dir}",
             highlight=False,
             markup=False,
         )
@@ -614,7 +677,9 @@ class Trainer:
         confusion = summarize(*self.last_eval)["confusion"]
         warnings = [
             advice.chance_warning(confusion, self.data.class_names),
-            advice.steps_note(self.state.step, self.feed.steps_per_epoch, self.state.epoch),
+            None  # a fitted model takes no optimiser steps
+            if self.fitted
+            else advice.steps_note(self.state.step, self.feed.steps_per_epoch, self.state.epoch),
         ]
         lines = [f"warning: {w}" for w in warnings if w]
         if not self.record.rebuildable:
@@ -684,7 +749,9 @@ def train(
         TrainingDiverged: the loss became NaN/inf; the previous checkpoint is kept.
 
     Launched by ``torchrun --nproc_per_node=N``, each process trains a shard of every
-    batch under DistributedDataParallel; rank 0 alone writes files and prints.
+    batch under DistributedDataParallel; rank 0 alone writes files and prints. With
+    ``config.ensemble = K > 1``, K members are trained (:mod:`anyconv.train.ensemble`) and
+    the metrics are those of their averaged probabilities.
 
     Example:
         >>> from anyconv.data.base import Splits
@@ -698,4 +765,11 @@ def train(
         >>> metrics["epochs"], metrics["parameters"], metrics["model"]
         (1, 34, 'torch.nn.modules.container:Sequential')
     """
+    if config.ensemble > 1:
+        if model is not None:
+            raise fail("train", "model", "None with ensemble > 1 (members are built anew)",
+                       type(model).__name__, TypeError)  # fmt: skip
+        from anyconv.train.ensemble import train_ensemble
+
+        return train_ensemble(config, data, console)
     return Trainer(config, data, model, console).fit()

@@ -3,6 +3,7 @@ SciPy's readers and the datasets sktime ships; ``ucr:PREFIX`` finds the format."
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -202,3 +203,49 @@ def test_ucr_arff_multivariate_and_unequal_train_test_lengths(tmp_path):
 def test_table_labels_are_one_class_however_written(tmp_path):
     s = read_table(_write(tmp_path / "a.tsv", "1\t0\t1\n1.0\t1\t0\n1e0\t2\t2\n"))
     assert s.labels == ["1", "1", "1"]
+
+
+@needs_sktime
+@pytest.mark.parametrize("rule", ["pad", "truncate"])
+def test_unequal_lengths_follow_the_stated_rule(rule):
+    """JapaneseVowels (UEA: 12 channels, 7 to 29 values): padded to the longest or cut to
+    the shortest, each series z-normalised over what is kept, against sktime's reader."""
+    from anyconv.data.ucr import znormalise
+
+    d = load_dataset(f"ucr:{BUNDLED / 'JapaneseVowels'}", lengths=rule)
+    frame, _ = sktime_datasets.load_from_tsfile_to_dataframe(
+        str(BUNDLED / "JapaneseVowels" / "JapaneseVowels_TRAIN.ts")
+    )
+    cases = [np.stack([frame.iloc[i, c].to_numpy() for c in range(12)]) for i in range(len(frame))]
+    sizes = [c.shape[1] for c in cases]
+    length = d.input_shape[1]
+    assert d.input_shape[0] == 12 and length == (29 if rule == "pad" else 7)
+    assert (max(sizes), min(sizes)) == (26, 7)  # the test split's longest is 29
+    for i in (0, int(np.argmin(sizes)), int(np.argmax(sizes))):
+        kept = cases[i][:, :length]
+        expected = np.zeros((12, length))
+        expected[:, : kept.shape[1]] = znormalise(kept)
+        np.testing.assert_allclose(d.x_train[i].numpy(), expected, atol=1e-5)
+
+
+def test_the_length_rule_is_checked_and_recorded_in_the_run(tmp_path):
+    from anyconv.train import TrainConfig, train
+
+    for part in ("TRAIN", "TEST"):
+        rows = [",".join(str(v) for v in range(3 + i % 4)) + f":{'ab'[i % 2]}" for i in range(8)]
+        (tmp_path / f"R_{part}.ts").write_text("@classLabel true a b\n@data\n" + "\n".join(rows))
+    with pytest.raises(ValueError, match="argument 'lengths' must be one of 'pad', 'truncate'"):
+        load_dataset(f"ucr:{tmp_path / 'R'}", lengths="resample")
+    assert load_dataset(f"ucr:{tmp_path / 'R'}", lengths="truncate").input_shape == (1, 3)
+    config = TrainConfig(
+        model="fcn",
+        data=f"ucr:{tmp_path / 'R'}",
+        lengths="truncate",
+        epochs=1,
+        quiet=True,
+        pictures=False,
+        out=str(tmp_path / "run"),
+    )
+    train(config)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["data_options"]["lengths"] == "truncate" and recorded["input_shape"] == [1, 3]

@@ -13,6 +13,7 @@ from anyconv.models import (
     TCN,
     AllCNN,
     CNN1d,
+    FittedModel,
     Frame2D,
     InceptionTiny,
     LeNet5,
@@ -43,6 +44,8 @@ MORE_INPUTS = {
     "mlp": [*IMAGES, SEQUENCE, VIDEO],
     "fcn": [SEQUENCE, (3, 25)],  # any length, several channels
     "resnet1d": [SEQUENCE, (3, 25)],
+    "inception_time": [SEQUENCE, (3, 25)],
+    "minirocket": [SEQUENCE, (3, 25), (2, 5)],  # several channels; shorter than a kernel
 }
 CASES = [
     (name, shape)
@@ -78,10 +81,17 @@ def test_forward_shape_and_all_parameters_get_gradients(name, shape):
     logits = model(x)
     assert logits.shape == (3, 7)
     assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
-    logits.logsumexp(1).sum().backward()
-    missing = [n for n, p in model.named_parameters() if p.grad is None]
-    assert not missing, f"{name}: no gradient for {missing}"
-    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    if isinstance(model, FittedModel):  # fitted in one pass: nothing for gradients to train
+        assert not any(p.requires_grad for p in model.parameters())
+        y = torch.arange(len(x)) % 7
+        fitted, facts = model.fit(x, y, generator=torch.Generator().manual_seed(0))
+        assert fitted.shape == (3, 7) and isinstance(facts, dict)
+        assert torch.allclose(model(x), fitted, atol=1e-5)
+    else:
+        logits.logsumexp(1).sum().backward()
+        missing = [n for n, p in model.named_parameters() if p.grad is None]
+        assert not missing, f"{name}: no gradient for {missing}"
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters())
     # a docstring states the expected input shape and a runnable example
     doc = type(model).__doc__
     assert "(N, in_channels" in doc and "num_classes)" in doc and "Example:" in doc

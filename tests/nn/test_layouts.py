@@ -48,6 +48,11 @@ LAYERS = {
     ),
     "GaborConv2d": (lambda: ann.GaborConv2d(3, 4, 5, padding="same"), 2, None),
     "Inception": (lambda: ann.Inception(3, 2, 2, 2, 2, 2, 2), 2, None),
+    "InceptionTimeBlock": (
+        lambda: ann.InceptionTimeBlock(3, 2, 2, (4, 3), ndim=2).eval(),  # batch norm: eval
+        2,
+        None,
+    ),
     "LocallyConnected1d": (lambda: ann.LocallyConnected1d(3, 4, 3, input_size=6), 1, None),
     "LocallyConnected2d": (lambda: ann.LocallyConnected2d(3, 4, 3, input_size=6), 2, None),
     "LocallyConnected3d": (lambda: ann.LocallyConnected3d(3, 2, 2, input_size=6), 3, None),

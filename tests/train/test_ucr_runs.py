@@ -78,3 +78,61 @@ def test_eval_every_applies_to_the_validation_split(tmp_path):
     assert all("test_accuracy" not in r for r in history)  # tested once, at the end
     assert metrics["validation_samples"] == 6 and metrics["kept_epoch"] in (2, 4, 5)
     assert metrics["test_accuracy"] is not None
+
+
+def test_minirocket_is_fitted_in_one_pass_through_the_same_run_folder(tmp_path):
+    spec = _ts(tmp_path)
+    out = tmp_path / "mr"
+    assert main(["train", "minirocket", "--data", spec, "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["history"][0]["lr"] is None
+    assert metrics["fit"]["classifier"] == "ridge" and metrics["fit"]["features"] == 9996
+    assert metrics["test_accuracy"] >= 0.9
+    # no history curve for one pass; the network's own pictures are drawn
+    names = {p.name for p in out.iterdir()}
+    assert {"confusion.png", "filters.png", "feature_maps.png", "samples.png"} <= names
+    assert "history.png" not in names
+    # evaluate rebuilds the fitted model from the run folder: the same accuracy
+    from anyconv.train import evaluate, load_run
+    from anyconv.train.run import load_run_data
+
+    model, config = load_run(out)
+    assert evaluate(model, load_run_data(config))["accuracy"] == metrics["test_accuracy"]
+    # a finished run resumes to the same result without fitting again
+    again = train(TrainConfig(model="minirocket", data=spec, out=str(out), resume=True, quiet=True))
+    assert again["test_accuracy"] == metrics["test_accuracy"] and again["epochs"] == 1
+
+
+def test_minirocket_refuses_epochs(tmp_path):
+    import pytest
+
+    spec = _ts(tmp_path)
+    with pytest.raises(ValueError, match="argument 'epochs' must be 1 for minirocket"):
+        train(TrainConfig(model="minirocket", data=spec, epochs=3, out=str(tmp_path / "r")))
+
+
+def test_an_ensemble_averages_its_members_probabilities(tmp_path):
+    from anyconv.models import Ensemble
+    from anyconv.train import load_run, predict
+    from anyconv.train.run import load_run_data
+
+    spec = _ts(tmp_path)
+    out = tmp_path / "ens"
+    common = dict(model="fcn", data=spec, epochs=2, quiet=True, pictures=False, out=str(out))
+    metrics = train(TrainConfig(**common, ensemble=3, seed=4))
+    assert [m["seed"] for m in metrics["members"]] == [4, 5, 6]
+    members = [load_run(out / f"member-{i}")[0] for i in (1, 2, 3)]
+    model, config = load_run(out)
+    assert isinstance(model, Ensemble) and config["members"] == ["member-1", "member-2", "member-3"]
+    data = load_run_data(config)
+    x, y = data.tensors("test")
+    # the average of the members' probabilities, computed here from each member alone
+    mean = sum(predict(m, x) for m in members) / 3
+    torch.testing.assert_close(predict(model, x), mean, rtol=1e-5, atol=1e-6)
+    assert metrics["test_accuracy"] == (mean.argmax(1) == y).float().mean().item()
+    # each member is the run a single training with its seed gives
+    single = train(TrainConfig(**{**common, "out": str(tmp_path / "s")}, seed=5))
+    assert single["test_accuracy"] == metrics["members"][1]["test_accuracy"]
+    # resuming keeps the finished members and tests the ensemble again
+    again = train(TrainConfig(**common, ensemble=3, seed=4, resume=True))
+    assert again["test_accuracy"] == metrics["test_accuracy"]

@@ -98,6 +98,8 @@ FLAG_VALUES = {
     "test_fraction": [("0.5", 0.5)],
     "stream": [(True, True), (False, False)],
     "workers": [("0", 0), ("2", 2)],
+    "lengths": [("truncate", "truncate"), ("pad", "pad")],
+    "ensemble": [("1", 1), ("2", 2)],
 }
 
 

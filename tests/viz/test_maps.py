@@ -95,7 +95,7 @@ def test_run_folder_pictures_of_every_registered_model(tmp_path, name):
         written = write_network_pictures(tmp_path, net, _splits(shape), title=f"{name} test")
     convolutional = bool(conv_layers(net))  # every model but the MLP
     expected = ["filters.png", "feature_maps.png"] if convolutional else []
-    cam = ["cam.png"] if name in ("fcn", "resnet1d") else []  # class activation maps
+    cam = ["cam.png"] if name in ("fcn", "resnet1d", "inception_time") else []  # CAM: GAP + linear
     assert written == [*expected, "samples.png", *cam]
     for picture in written:
         assert (tmp_path / picture).read_bytes().startswith(PNG)
