@@ -230,6 +230,8 @@ def _check_lenet5(cells):
 
 
 def _check_time_series(cells):
+    from anyconv.models import create_model
+
     assert _printed(cells, r"^inputs that reach the output at t=40: steps 0 to 40$")
     assert _printed(cells, r"^any future step reaches it: False$")
     assert _printed(cells, r"^mean of each map \+ bias equals the logits: True$")
@@ -240,6 +242,12 @@ def _check_time_series(cells):
     ):
         accuracy = float(_printed(cells, rf"^{model}: test accuracy ([\d.]+)%").group(1))
         assert accuracy > 75, f"{model} learned (chance is 50%)"
+    for name, length in (("ItalyPowerDemand", 24), ("GunPoint", 150)):  # MiniRocket, fitted
+        m = _printed(
+            cells, rf"^minirocket on {name}: test accuracy ([\d.]+)% .*; ([\d,]+) features"
+        )
+        model = create_model("minirocket", num_classes=2, input_size=(length,))
+        assert float(m[1]) > 75 and m[2] == f"{model.num_features:,}"
     for length in (24, 150):  # the tcn's field covers the series
         m = _printed(
             cells, rf"^tcn for length\s+{length}: \d+ blocks, receptive field of a step (\d+)"
