@@ -46,7 +46,23 @@ def check_onnx_round_trip(model, x, path, **kw):
 
 @SLOW
 @needs_onnx
-@pytest.mark.parametrize("name", list(list_models()))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(
+                reason="MiniRocket's transform splits the batch into blocks of min(6, N): "
+                "torch.export's dynamic batch fails on that guard (the model came after "
+                "issue 23's exporter)",
+                strict=True,
+            ),
+        )
+        if n == "minirocket"
+        else n
+        for n in list_models()
+    ],
+)
 def test_every_registered_model_exports_to_onnx(name, tmp_path):
     model, x = model_and_input(name)
     check_onnx_round_trip(model, x, tmp_path / f"{name}.onnx")
