@@ -24,6 +24,10 @@ The transform, as in the paper:
   (the paper's multivariate variant): here, the kernel's weights on the other channels
   are zero.
 
+With numba installed (the ``timeseries`` extra), the transform of CPU series runs as one
+fused compiled loop (:mod:`anyconv.models._minirocket_numba`); the PyTorch path (im2col,
+GEMM, :func:`~anyconv.functional.pool.ppv_count`) is the reference and runs otherwise.
+
 The features go to a ridge classifier whose regularisation is chosen by leave-one-out
 cross-validation (scikit-learn's ``RidgeClassifierCV``, alphas ``10**-3 .. 10**3``, features
 scaled to unit variance first, as sktime's ``RocketClassifier`` does), or, on training
