@@ -13,12 +13,19 @@ fit + predict of both are timed in rounds, in turn and rotating (``benchmarks.ti
 after a first fit of each (numba's JIT compilation, and its cache, not counted); the ratio
 is the median over rounds of anyconv's time over sktime's. One thread each (torch and
 numba).
+
+    nice -n 10 python -m benchmarks.minirocket --transform --repeat 5
+
+times the transform alone instead (CPU seconds, ``time.process_time``, rotating rounds,
+median) on random walks of the test splits' shapes: anyconv's numba path, its PyTorch path
+(what runs without numba) and sktime's numba ``_transform``, all given the same biases.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +70,56 @@ def _sktime(data, seed: int):
     return fit_predict
 
 
+TRANSFORM_SHAPES = ((175, 251), (150, 150), (1029, 24))
+"""Series x length of ArrowHead's, GunPoint's and ItalyPowerDemand's test splits."""
+
+
+def transform_times(repeat: int) -> None:
+    """CPU milliseconds of the transform alone: anyconv (numba, PyTorch) and sktime."""
+    from sktime.transformations.rocket import _minirocket_numba as sk_uni
+
+    import anyconv.models.minirocket as mr
+
+    print("| series x length | anyconv, numba path | anyconv, PyTorch path | sktime (numba) |")
+    print("|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    for n, length in TRANSFORM_SHAPES:
+        train = rng.standard_normal((30, length)).cumsum(1).astype(np.float32)
+        x = rng.standard_normal((n, length)).cumsum(1).astype(np.float32)
+        params = sk_uni._fit(train, 10_000, 32, 0)
+        model = mr.MiniRocket(input_size=(length,))
+        model.biases.copy_(torch.from_numpy(params[2]))
+        series = torch.from_numpy(x[:, None])
+        kernel = mr._numba_kernel
+
+        def pytorch(series=series, model=model, kernel=kernel):
+            mr._numba_kernel = lambda: None
+            try:
+                model.transform(series)
+            finally:
+                mr._numba_kernel = kernel
+
+        rounds = timed_rounds(
+            {
+                "numba": lambda series=series, model=model: model.transform(series),
+                "pytorch": pytorch,
+                "sktime": lambda x=x, params=params: sk_uni._transform(x, params),
+            },
+            repeat=repeat,
+            warmup=1,
+            clock=time.process_time,
+        )
+        ms = {k: 1000 * statistics.median(v) for k, v in rounds.items()}
+        print(f"| {n} x {length} | {ms['numba']:.0f} ms | {ms['pytorch']:.0f} ms "
+              f"| {ms['sktime']:.0f} ms |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds")
+    parser.add_argument("--transform", action="store_true", help="time the transform alone")
     args = parser.parse_args()
     import numba
     import sktime.datasets
@@ -76,6 +128,9 @@ def main() -> None:
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    if args.transform:
+        transform_times(args.repeat)
+        return
     root = Path(sktime.datasets.__file__).parent / "data"
     print("| data set | anyconv accuracy | sktime accuracy | difference | anyconv s | sktime s "
           "| time ratio |")  # fmt: skip

@@ -24,6 +24,10 @@ The transform, as in the paper:
   (the paper's multivariate variant): here, the kernel's weights on the other channels
   are zero.
 
+With numba installed (the ``timeseries`` extra), the transform of CPU series runs as one
+fused compiled loop (:mod:`anyconv.models._minirocket_numba`); the PyTorch path (im2col,
+GEMM, :func:`~anyconv.functional.pool.ppv_count`) is the reference and runs otherwise.
+
 The features go to a ridge classifier whose regularisation is chosen by leave-one-out
 cross-validation (scikit-learn's ``RidgeClassifierCV``, alphas ``10**-3 .. 10**3``, features
 scaled to unit variance first, as sktime's ``RocketClassifier`` does), or, on training
@@ -68,6 +72,16 @@ the best epoch kept."""
 BLOCK_VALUES = 1 << 16
 """Convolution outputs (84 x series x L) of one block of :meth:`MiniRocket.transform`: 256 KiB
 of float32, so that a block's outputs stay in cache while PPV compares them with each bias."""
+
+
+def _numba_kernel() -> Any:
+    """numba's compiled transform (:func:`anyconv.models._minirocket_numba.ppv_counts`),
+    or ``None`` where numba is not installed (then the PyTorch path runs)."""
+    try:
+        from anyconv.models._minirocket_numba import ppv_counts
+    except ImportError:
+        return None
+    return ppv_counts
 
 
 def kernel_weights() -> torch.Tensor:
@@ -259,7 +273,12 @@ class MiniRocket(FittedModel):
         return self._features(self._check(x))
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`transform` of series already checked and padded, in blocks of series.
+        """:meth:`transform` of series already checked and padded.
+
+        With numba installed (the ``timeseries`` extra), CPU float series that no hook
+        watches go through one fused, compiled loop (:func:`_numba_features`). Otherwise,
+        the PyTorch path below (the reference; the numba loop's features equal its own but
+        for near-ties, an output a float32 rounding away from a bias), in blocks of series.
 
         Per block and dilation ``d``: the 9 shifted copies of the block's (once zero-padded)
         series are gathered into columns ``(C * 9, nb * L)`` and one GEMM with the 84
@@ -278,6 +297,10 @@ class MiniRocket(FittedModel):
         Computed in float32 whatever ``torch.autocast`` says: the features count outputs
         above float32 biases.
         """
+        watched = any(layer._forward_hooks or layer._forward_pre_hooks for layer in self.convs)
+        kernel = None if watched or x.device.type != "cpu" else _numba_kernel()
+        if kernel is not None and x.dtype in (torch.float32, torch.float64):
+            return self._numba_features(kernel, x)
         n, channels, length = x.shape
         block = max(1, min(n, BLOCK_VALUES // (NUM_KERNELS * length)))
         blocks = -(-n // block)
@@ -311,7 +334,6 @@ class MiniRocket(FittedModel):
                           target.permute(0, 3, 2, 1)))  # fmt: skip
             offset += size
         counts = x.new_empty(max(self.features_per_dilation), NUM_KERNELS, block)
-        watched = any(layer._forward_hooks or layer._forward_pre_hooks for layer in self.convs)
         with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             for index in range(blocks):
                 series = padded[index]
@@ -327,6 +349,33 @@ class MiniRocket(FittedModel):
                     ppv_count(out, limits, c, scratch)
                     target[index].copy_(c)
         return features.view(blocks * block, -1)[:n].div_(self._positions())
+
+    def _numba_features(self, kernel: Any, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`_features` by numba's fused loop (``kernel``, see
+        :mod:`anyconv.models._minirocket_numba`): per series and dilation the 9 shifted
+        copies once, each kernel's output as ``-A + 3 * (its three copies)`` and its PPV
+        counts in the same pass; the series in parallel on ``torch.get_num_threads()``
+        threads (numba's own limit permitting)."""
+        import numba
+
+        threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, len(x)))
+        if threads > 1:
+            numba.set_num_threads(threads)
+        dtype = x.dtype
+        series = x.detach().contiguous().numpy()
+        mask = torch.stack([layer.weight.detach().abs().sum(-1) != 0 for layer in self.convs])
+        counts = np.empty((len(x), self.num_features), series.dtype)
+        kernel(
+            series,
+            mask.to(torch.uint8).numpy(),
+            np.array(TAPS, np.int64),
+            np.array(self.dilations, np.int64),
+            np.array(self.features_per_dilation, np.int64),
+            self.biases.detach().to(dtype).numpy(),
+            counts,
+            threads,
+        )
+        return torch.from_numpy(counts).div_(self._positions().to(dtype))
 
     def _positions(self) -> torch.Tensor:
         """The positions each feature's PPV pools over ``(num_features,)``: the whole length,

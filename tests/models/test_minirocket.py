@@ -30,6 +30,19 @@ except ImportError:
 needs_sktime = pytest.mark.skipif(sk_uni is None, reason="needs sktime and numba (test extra)")
 
 
+@pytest.fixture(params=["numba", "pytorch"])
+def path(request, monkeypatch):
+    """The transform's two paths: numba's fused loop (where numba is installed) and the
+    PyTorch one (im2col + GEMM + ppv_count), which runs when numba is missing."""
+    import anyconv.models.minirocket as mr
+
+    if request.param == "numba" and mr._numba_kernel() is None:
+        pytest.skip("needs numba (the timeseries extra)")
+    if request.param == "pytorch":
+        monkeypatch.setattr(mr, "_numba_kernel", lambda: None)
+    return request.param
+
+
 def brute_features(x, dilations, per_dilation, biases, channels):
     """The paper's definition, in float64 loops: for dilation i, kernel k (2 at the taps of
     the k-th 3-combination of 0..8, -1 elsewhere) summed over the channels ``channels(i,
@@ -91,7 +104,7 @@ def test_dilations_agree_with_sktime(length):
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_transform_is_the_papers_definition(channels):
+def test_transform_is_the_papers_definition(channels, path):
     torch.manual_seed(0)
     length = 40
     model = MiniRocket(in_channels=channels, input_size=(length,), num_features=840)
@@ -139,7 +152,7 @@ def test_biases_are_quantiles_of_the_chosen_series():
 
 
 @needs_sktime
-def test_transform_agrees_with_sktime_given_its_parameters():
+def test_transform_agrees_with_sktime_given_its_parameters(path):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 1, 73)).astype(np.float32)
     dilations, counts, biases = sk_uni._fit(x[:, 0], 10_000, 32, 0)
@@ -152,7 +165,7 @@ def test_transform_agrees_with_sktime_given_its_parameters():
 
 
 @needs_sktime
-def test_multivariate_transform_agrees_with_sktime_given_its_combinations():
+def test_multivariate_transform_agrees_with_sktime_given_its_combinations(path):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 4, 60)).astype(np.float32)
     per_pair, channels, dilations, counts, biases = sk_multi._fit_multi(x, 10_000, 32, 0)
@@ -290,6 +303,7 @@ def test_transform_in_blocks_equals_the_whole(monkeypatch):
     # blocks of 2 series (the last one short: 7 series) and comparison steps of a few biases
     import anyconv.models.minirocket as mr
 
+    monkeypatch.setattr(mr, "_numba_kernel", lambda: None)  # the blocks of the PyTorch path
     torch.manual_seed(2)
     model = MiniRocket(input_size=(40,), num_features=840)
     x = torch.randn(7, 1, 40)
@@ -317,3 +331,56 @@ def test_a_hook_on_a_convolution_sees_its_outputs_and_the_features_stay():
     assert seen and all(s[1:] == (NUM_KERNELS, 50) for s in seen)
     torch.testing.assert_close(watched, fast, rtol=0, atol=2 / 42)
     assert (watched != fast).float().mean() < 1e-3
+
+
+def _both_paths(model, x, monkeypatch):
+    import anyconv.models.minirocket as mr
+
+    fast = model.transform(x)
+    with monkeypatch.context() as m:
+        m.setattr(mr, "_numba_kernel", lambda: None)
+        reference = model.transform(x)
+    return fast, reference
+
+
+@pytest.mark.parametrize("channels, dtype", [(1, torch.float32), (3, torch.float32),
+                                             (2, torch.float64)])  # fmt: skip
+def test_numba_path_equals_the_pytorch_path(channels, dtype, monkeypatch):
+    # identical where no output is a rounding away from a bias: series of small integers,
+    # biases half-way between integers (every sum exact in both paths); near-ties otherwise
+    import anyconv.models.minirocket as mr
+
+    if mr._numba_kernel() is None:
+        pytest.skip("needs numba (the timeseries extra)")
+    g = torch.Generator().manual_seed(channels)
+    model = MiniRocket(in_channels=channels, input_size=(45,), num_features=840).to(dtype)
+    x = torch.randn(6, channels, 45, generator=g, dtype=dtype)
+    model.fit(x, torch.arange(6) % 2, generator=torch.Generator().manual_seed(0))
+    fast, reference = _both_paths(model, x, monkeypatch)
+    assert fast.dtype == reference.dtype == dtype
+    assert_close_features(fast.numpy(), reference.double().numpy(), 45)
+    whole = torch.randint(-6, 7, (5, channels, 45), generator=g).to(dtype)
+    model.biases.copy_(model.biases.round() + 0.5)
+    fast, reference = _both_paths(model, whole, monkeypatch)
+    assert torch.equal(fast, reference)
+    assert 0 < fast.mean() < 1
+
+
+@pytest.mark.slow
+def test_numba_path_is_the_same_on_two_threads():
+    import anyconv.models.minirocket as mr
+
+    if mr._numba_kernel() is None:
+        pytest.skip("needs numba (the timeseries extra)")
+    torch.manual_seed(4)
+    model = MiniRocket(in_channels=2, num_classes=3, input_size=(70,))
+    x = torch.randn(9, 2, 70)
+    model.fit(x, torch.arange(9) % 3, generator=torch.Generator().manual_seed(0))
+    one = model.transform(x)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        two = model.transform(x)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
