@@ -48,20 +48,7 @@ def check_onnx_round_trip(model, x, path, **kw):
 @needs_onnx
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                reason="MiniRocket's transform splits the batch into blocks of min(6, N): "
-                "torch.export's dynamic batch fails on that guard (the model came after "
-                "issue 23's exporter)",
-                strict=True,
-            ),
-        )
-        if n == "minirocket"
-        else n
-        for n in list_models()
-    ],
+    list_models(),
 )
 def test_every_registered_model_exports_to_onnx(name, tmp_path):
     model, x = model_and_input(name)

@@ -65,22 +65,9 @@ def assert_compiles_like_eager(module, x, backend="eager", atol=1e-5):
 SLOW = pytest.mark.slow
 
 
-MINIROCKET = pytest.mark.xfail(
-    reason="MiniRocket's transform runs numba (its fast path, when installed) or ppv_count's "
-    "torch.gt(..., out=mask) into a strided view: Dynamo cannot trace the one, inductor "
-    "cannot lower the other (the model came after issue 23)",
-    strict=False,
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        n
-        if n == "lenet5"
-        else pytest.param(n, marks=[SLOW, MINIROCKET] if n == "minirocket" else SLOW)
-        for n in list_models()
-    ],
+    [n if n == "lenet5" else pytest.param(n, marks=SLOW) for n in list_models()],
 )
 def test_every_registered_model_compiles_without_a_graph_break(name):
     shape = default_input_shape(name)
@@ -288,13 +275,10 @@ def test_host_functions_see_example_sizes_under_a_dynamic_export():
     torch.testing.assert_close(program.module()(x), Net()(x))
 
 
-INDUCTOR_FAILS = MINIROCKET
-
-
 @SLOW
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=INDUCTOR_FAILS) if n == "minirocket" else n for n in list_models()],
+    list_models(),
 )
 def test_every_registered_model_compiles_with_inductor(name):
     shape = default_input_shape(name)

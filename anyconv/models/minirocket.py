@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from anyconv._checks import check_int, choice, fail
+from anyconv._tracing import tracing
 from anyconv.functional.algorithms import memory
 from anyconv.functional.conv import conv
 from anyconv.functional.pool import PPV_BLOCK, ppv_count
@@ -297,6 +298,8 @@ class MiniRocket(FittedModel):
         Computed in float32 whatever ``torch.autocast`` says: the features count outputs
         above float32 biases.
         """
+        if tracing():  # torch.compile / torch.export: the definition, whole-batch tensors
+            return self._traced_features(x)
         watched = any(layer._forward_hooks or layer._forward_pre_hooks for layer in self.convs)
         kernel = None if watched or x.device.type != "cpu" else _numba_kernel()
         if kernel is not None and x.dtype in (torch.float32, torch.float64):
@@ -349,6 +352,31 @@ class MiniRocket(FittedModel):
                     ppv_count(out, limits, c, scratch)
                     target[index].copy_(c)
         return features.view(blocks * block, -1)[:n].div_(self._positions())
+
+    def _traced_features(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`_features` as a tracer can follow it (``torch.compile``, ``torch.export``,
+        ONNX): no numba, no blocks that depend on the batch size, no writes into buffers.
+        Per dilation, all 84 kernels in one call of the dilated convolution (its module),
+        the padded positions of the kernels that leave the padding out set to the lowest
+        float, and PPV as the mean of ``output > bias`` over the positions, for every bias
+        at once: the same features as the eager paths."""
+        length = x.shape[-1]
+        parts = []
+        with torch.autocast(x.device.type, enabled=False):
+            biases = self._biases_by_dilation()
+            for i, (d, layer, b) in enumerate(zip(self.dilations, self.convs, biases, strict=True)):
+                pad = (KERNEL_LENGTH - 1) // 2 * d
+                position = torch.arange(length, device=x.device)
+                outside = (position < pad) | (position >= length - pad)
+                inner = torch.zeros(NUM_KERNELS, 1, dtype=torch.bool, device=x.device)
+                inner[1 - i % 2 :: 2] = True
+                out = layer(x)
+                lowest = torch.finfo(out.dtype).min
+                out = out.masked_fill(inner & outside, lowest)  # (N, 84, L)
+                above = out.unsqueeze(2) > b.to(out.dtype).unsqueeze(-1)  # (N, 84, B, L)
+                parts.append(above.sum(-1, dtype=out.dtype).flatten(1))
+        features = torch.cat(parts, dim=1)
+        return features / self._positions().to(features.dtype)
 
     def _numba_features(self, kernel: Any, x: torch.Tensor) -> torch.Tensor:
         """:meth:`_features` by numba's fused loop (``kernel``, see

@@ -384,3 +384,28 @@ def test_numba_path_is_the_same_on_two_threads():
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(one, two)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_traced_path_equals_the_eager_one_and_compiles_whole(channels, monkeypatch):
+    # under torch.compile / torch.export the transform is the definition on whole-batch
+    # tensors (the dilated Conv1d modules, masks, a mean of comparisons): the same features
+    # as the eager paths, exactly where no output is a rounding away from a bias
+    import anyconv.models.minirocket as mr
+
+    g = torch.Generator().manual_seed(channels)
+    model = MiniRocket(in_channels=channels, input_size=(45,), num_features=840)
+    x = torch.randn(6, channels, 45, generator=g)
+    model.fit(x, torch.arange(6) % 2, generator=torch.Generator().manual_seed(0))
+    whole = torch.randint(-6, 7, (5, channels, 45), generator=g).float()
+    model.biases.copy_(model.biases.round() + 0.5)
+    monkeypatch.setattr(mr, "_numba_kernel", lambda: None)
+    eager = model.transform(whole)
+    with monkeypatch.context() as m:
+        m.setattr(mr, "tracing", lambda: True)
+        assert torch.equal(model.transform(whole), eager)
+    torch._dynamo.reset()
+    compiled = torch.compile(model.transform, fullgraph=True, backend="eager")
+    assert torch.equal(compiled(whole), eager)
+    assert torch.equal(compiled(whole[:3]), eager[:3])  # another batch size
+    torch._dynamo.reset()
