@@ -39,8 +39,37 @@ def _plain_text_figure() -> type:
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
+    from matplotlib.ticker import LogFormatter, LogFormatterMathtext
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"  # 0.001, 0.1, 1, 10, 1000, 1e+06
+
+    def plain_log_labels(figure: Figure) -> None:
+        # a log axis labels its ticks in mathtext ($\mathdefault{10^{2}}$), which would
+        # show as written: the same ticks as plain numbers (0.1, 1, 10, 100) instead
+        for ax in figure.axes:
+            for axis in (ax.xaxis, ax.yaxis, getattr(ax, "zaxis", None)):
+                if axis is None:
+                    continue
+                for get, put in (
+                    (axis.get_major_formatter, axis.set_major_formatter),
+                    (axis.get_minor_formatter, axis.set_minor_formatter),
+                ):
+                    old = get()
+                    if isinstance(old, LogFormatterMathtext):
+                        put(
+                            PlainLogFormatter(
+                                base=old._base,
+                                labelOnlyBase=old.labelOnlyBase,
+                                minor_thresholds=old.minor_thresholds,
+                                linthresh=old._linthresh,
+                            )
+                        )
+
     class PlainTextFigure(Figure):
         def draw(self, renderer: Any) -> None:
+            plain_log_labels(self)
             for text in self.findobj(Text):
                 text.set_parse_math(False)
             with matplotlib.rc_context({"text.parse_math": False}):  # texts made while drawn

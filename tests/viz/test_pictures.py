@@ -291,3 +291,17 @@ def test_dense_vs_conv_labels_never_print_on_top_of_each_other(accuracies):
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     assert all(ax.bbox.y0 <= b.y0 and b.y1 <= ax.bbox.y1 for b in boxes)
     assert all(fig.bbox.x0 <= b.x0 and b.x1 <= fig.bbox.x1 for b in boxes)
+
+
+def test_a_log_axis_labels_its_ticks_as_plain_numbers(tmp_path):
+    # the figures draw texts as written (no mathtext, for users' '$'): a log axis' default
+    # labels ($\mathdefault{10^{2}}$) would show as code; they read 0.1, 1, 10, 100
+    from anyconv.viz._figure import new_figure
+
+    fig = new_figure(4, 3)
+    ax = fig.add_subplot()
+    ax.loglog([0.05, 200], [1, 1e7])
+    fig.savefig(tmp_path / "log.png")
+    labels = [t.get_text() for t in [*ax.get_xticklabels(), *ax.get_yticklabels()]]
+    assert {"0.1", "1", "10", "100", "1e+06"} <= set(labels)
+    assert not any("$" in label or "mathdefault" in label for label in labels)
