@@ -38,7 +38,6 @@ def _plain_text_figure() -> type:
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.text import Text
-
     from matplotlib.ticker import LogFormatter, LogFormatterMathtext
 
     class PlainLogFormatter(LogFormatter):
